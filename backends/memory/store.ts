@@ -1,0 +1,414 @@
+/**
+ * {@linkcode MemoryStore}: the synchronous engine behind `MemoryCache`.
+ *
+ * Entries live in slots: a `Map` from key to slot number, and arrays indexed
+ * by slot for key, value, expiry and size. An {@linkcode EvictionPolicy}
+ * orders the slots. Expired entries are dropped when read, and reclaimed in
+ * the background of writes: every insert examines the next two slots of a
+ * rotating cursor, so no timer per entry is needed and expired entries cannot
+ * pile up.
+ *
+ * @module
+ */
+import {
+  _describe,
+  addDelta,
+  type CacheStats,
+  checkDefaultTtl,
+  checkDelta,
+  checkKey,
+  checkValue,
+  resolveTtl,
+} from "../../cache.ts";
+import {
+  DEFAULT_POLICY,
+  type EvictionPolicy,
+  POLICIES,
+  type PolicyFactory,
+  type PolicyName,
+} from "../../policies/policy.ts";
+import { _copyIn, _copyOut, AS_IS, type CopyMode } from "./_copy.ts";
+
+/** Why an entry left the store, as told to `onEvict`. */
+export type EvictionCause = "evicted" | "expired" | "deleted" | "replaced" | "cleared";
+
+/** Options of {@linkcode MemoryStore} and `MemoryCache`. */
+export interface MemoryStoreOptions {
+  /** At most this many entries; `0` = unbounded. Default 500. */
+  maxEntries?: number | undefined;
+  /** At most this many bytes, as measured by `sizeOf`; unbounded when absent. */
+  maxBytes?: number | undefined;
+  /** The size of an entry for `maxBytes`. Default: a rough byte count of the value. */
+  sizeOf?: ((value: unknown, key: string) => number) | undefined;
+  /** The eviction policy, by name or as a factory. Default `"lru"`. */
+  policy?: PolicyName | PolicyFactory | undefined;
+  /** Lifetime in ms of entries stored without a ttl; `0` = never expire. Default 300 000. */
+  defaultTtl?: number | undefined;
+  /** Store and hand out copies (`true`, the default) or references (`false`). */
+  clone?: boolean | undefined;
+  /** The clock in ms. Default `Date.now`, read at most once per synchronous turn. */
+  now?: (() => number) | undefined;
+  /** Called after an entry leaves the store, with the reason. */
+  onEvict?: ((key: string, value: unknown, cause: EvictionCause) => void) | undefined;
+}
+
+const SWEEP_PER_INSERT = 2;
+/** The default clock is re-read after this many uses even within one synchronous turn. */
+const CLOCK_USES = 256;
+
+function roughSize(value: unknown): number {
+  switch (typeof value) {
+    case "string":
+      return 2 * value.length + 16;
+    case "object":
+      if (value === null) return 8;
+      if (ArrayBuffer.isView(value)) return value.byteLength + 32;
+      if (value instanceof ArrayBuffer) return value.byteLength + 32;
+      try {
+        return 2 * JSON.stringify(value).length + 16;
+      } catch {
+        return 1024;
+      }
+    default:
+      return 16;
+  }
+}
+
+function checkCount(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `Cannot create cache: ${name} must be an integer >= 0, received ${_describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A synchronous in-memory cache with TTLs, a bound on entries and/or bytes,
+ * a pluggable eviction policy and copy-on-read semantics.
+ *
+ * @example A bounded LRU with a ttl
+ * ```ts
+ * import { MemoryStore } from "./mod.ts";
+ *
+ * const store = new MemoryStore({ maxEntries: 1000, defaultTtl: 60_000 });
+ * store.set("user:1", { name: "Ada" });
+ * console.log(store.get("user:1")); // { name: "Ada" }
+ * console.log(store.size); // 1
+ * ```
+ */
+export class MemoryStore {
+  /** The ttl in ms used when a call gives none; `0` = never expire. */
+  readonly defaultTtl: number;
+  /** The bound on entries; `0` = unbounded. */
+  readonly maxEntries: number;
+  /** The bound on total `sizeOf`; `0` = unbounded. */
+  readonly maxBytes: number;
+
+  #map = new Map<string, number>();
+  #keys: (string | undefined)[] = [];
+  #values: unknown[] = [];
+  #expires: Float64Array;
+  #modes: Uint8Array;
+  #sizes: Float64Array | undefined;
+  #capacity: number;
+  #free: number[] = [];
+  #used = 0;
+  #bytes = 0;
+  #cursor = 0;
+  #policy: EvictionPolicy;
+  #clone: boolean;
+  #sizeOf: (value: unknown, key: string) => number;
+  #onEvict: ((key: string, value: unknown, cause: EvictionCause) => void) | undefined;
+  #now: () => number;
+  #stats: CacheStats = { hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0 };
+
+  /**
+   * Creates an empty store.
+   *
+   * @param options See {@linkcode MemoryStoreOptions}.
+   */
+  constructor(options: MemoryStoreOptions = {}) {
+    this.defaultTtl = checkDefaultTtl(options.defaultTtl);
+    this.maxEntries = checkCount("maxEntries", options.maxEntries, 500);
+    this.maxBytes = checkCount("maxBytes", options.maxBytes, 0);
+    this.#clone = options.clone ?? true;
+    this.#sizeOf = options.sizeOf ?? roughSize;
+    this.#onEvict = options.onEvict;
+    if (options.now !== undefined && typeof options.now !== "function") {
+      throw new TypeError(
+        `Cannot create cache: now must be a function, received ${_describe(options.now)}`,
+      );
+    }
+    this.#now = options.now ?? this.#cachedNow;
+    const policy = options.policy ?? DEFAULT_POLICY;
+    const factory = typeof policy === "function" ? policy : POLICIES[policy];
+    if (!factory || (typeof policy === "string" && !Object.hasOwn(POLICIES, policy))) {
+      throw new TypeError(
+        `Cannot create cache: unknown policy ${_describe(policy)}; expected one of ${
+          Object.keys(POLICIES).map((name) => `"${name}"`).join(", ")
+        } or a factory function`,
+      );
+    }
+    this.#capacity = this.maxEntries > 0 ? Math.min(this.maxEntries + 1, 1 << 16) : 64;
+    this.#expires = new Float64Array(this.#capacity);
+    this.#modes = new Uint8Array(this.#capacity);
+    if (this.maxBytes > 0) this.#sizes = new Float64Array(this.#capacity);
+    this.#policy = factory(this.#capacity);
+  }
+
+  // The default clock: Date.now() costs more than a Map lookup, so one reading
+  // serves a whole synchronous turn (reset by a microtask) or CLOCK_USES uses.
+  #time = 0;
+  #clockUses = 0;
+  #resetClock = () => {
+    this.#clockUses = 0;
+  };
+  #cachedNow = (): number => {
+    if (this.#clockUses-- > 0) return this.#time;
+    this.#clockUses = CLOCK_USES;
+    queueMicrotask(this.#resetClock);
+    return (this.#time = Date.now());
+  };
+
+  /** The number of entries held, expired ones not yet reclaimed included. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The value under `key` (a copy unless `clone: false`), or `undefined`. */
+  get<T = unknown>(key: string): T | undefined {
+    const slot = this.#map.get(key);
+    if (slot === undefined) {
+      if (typeof key !== "string") checkKey("get", key);
+      this.#stats.misses++;
+      return undefined;
+    }
+    const expires = this.#expires[slot]!;
+    if (expires !== 0 && expires <= this.#now()) {
+      this.#remove(slot, "expired");
+      this.#stats.misses++;
+      return undefined;
+    }
+    this.#policy.access(slot);
+    this.#stats.hits++;
+    const mode = this.#modes[slot]!;
+    return (mode === AS_IS
+      ? this.#values[slot]
+      : _copyOut(this.#values[slot], mode as CopyMode)) as T;
+  }
+
+  /** Whether `key` holds a live entry (does not count as a use for the policy). */
+  has(key: string): boolean {
+    const slot = this.#live("has", key);
+    if (slot === undefined) this.#stats.misses++;
+    else this.#stats.hits++;
+    return slot !== undefined;
+  }
+
+  /**
+   * Stores `value` under `key` for `ttl` ms (default `defaultTtl`; `0` = never).
+   *
+   * @returns `true`, or `false` when the value alone is larger than `maxBytes`.
+   */
+  set(key: string, value: unknown, ttl?: number): boolean {
+    checkKey("set", key);
+    const ms = resolveTtl("set", key, ttl, this.defaultTtl);
+    checkValue("set", key, value);
+    return this.#put("set", key, value, ms);
+  }
+
+  /** Stores `value` only when `key` holds no live entry; `true` when stored. */
+  add(key: string, value: unknown, ttl?: number): boolean {
+    checkKey("add", key);
+    const ms = resolveTtl("add", key, ttl, this.defaultTtl);
+    checkValue("add", key, value);
+    if (this.#live("add", key) !== undefined) return false;
+    return this.#put("add", key, value, ms);
+  }
+
+  /**
+   * Adds `delta` to the integer under `key` (a missing key counts as 0 and is
+   * created with the default ttl; an existing entry keeps its expiry).
+   */
+  inc(key: string, delta?: number): number {
+    checkKey("inc", key);
+    const by = checkDelta("inc", key, delta);
+    const slot = this.#live("inc", key);
+    if (slot === undefined) {
+      const next = addDelta("inc", key, 0, by);
+      this.#put("inc", key, next, this.defaultTtl);
+      return next;
+    }
+    const next = addDelta("inc", key, this.#values[slot], by);
+    this.#values[slot] = next;
+    this.#modes[slot] = AS_IS;
+    this.#policy.update(slot);
+    this.#stats.sets++;
+    return next;
+  }
+
+  /** Removes `key`; `true` when a live entry was removed. */
+  delete(key: string): boolean {
+    const slot = this.#live("delete", key);
+    if (slot === undefined) return false;
+    this.#remove(slot, "deleted");
+    this.#stats.deletes++;
+    return true;
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    const entries = this.#onEvict
+      ? [...this.#map].map(([key, slot]) => [key, this.#values[slot]] as const)
+      : [];
+    this.#map.clear();
+    this.#keys = [];
+    this.#values = [];
+    this.#free = [];
+    this.#used = 0;
+    this.#bytes = 0;
+    this.#cursor = 0;
+    this.#expires.fill(0);
+    this.#policy.clear();
+    for (const [key, value] of entries) this.#onEvict!(key, value, "cleared");
+  }
+
+  /** Removes every expired entry now; returns how many. */
+  prune(): number {
+    let removed = 0;
+    const now = this.#now();
+    for (const slot of this.#map.values()) {
+      const expires = this.#expires[slot]!;
+      if (expires !== 0 && expires <= now) {
+        this.#remove(slot, "expired");
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Counters since creation. */
+  stats(): CacheStats {
+    return { ...this.#stats };
+  }
+
+  /** The live slot of `key`, dropping it if expired. */
+  #live(op: string, key: string): number | undefined {
+    checkKey(op, key);
+    const slot = this.#map.get(key);
+    if (slot === undefined) return undefined;
+    const expires = this.#expires[slot]!;
+    if (expires !== 0 && expires <= this.#now()) {
+      this.#remove(slot, "expired");
+      return undefined;
+    }
+    return slot;
+  }
+
+  #put(op: string, key: string, value: unknown, ttl: number): boolean {
+    let stored = value;
+    let mode: CopyMode = AS_IS;
+    if (this.#clone) [stored, mode] = _copyIn(op, key, value);
+    let size = 0;
+    if (this.#sizes) {
+      size = this.#sizeOf(value, key);
+      if (!(size >= 0)) {
+        throw new RangeError(
+          `Cannot ${op} key ${_describe(key)}: sizeOf must return a number >= 0, received ${size}`,
+        );
+      }
+      if (size > this.maxBytes) return false;
+    }
+    const expires = ttl === 0 ? 0 : this.#now() + ttl;
+    let slot = this.#map.get(key);
+    if (slot !== undefined) {
+      const old = this.#values[slot];
+      this.#values[slot] = stored;
+      this.#modes[slot] = mode;
+      this.#expires[slot] = expires;
+      if (this.#sizes) {
+        this.#bytes += size - this.#sizes[slot]!;
+        this.#sizes[slot] = size;
+      }
+      this.#policy.update(slot);
+      this.#stats.sets++;
+      this.#onEvict?.(key, old, "replaced");
+    } else {
+      slot = this.#alloc();
+      this.#keys[slot] = key;
+      this.#values[slot] = stored;
+      this.#modes[slot] = mode;
+      this.#expires[slot] = expires;
+      if (this.#sizes) {
+        this.#sizes[slot] = size;
+        this.#bytes += size;
+      }
+      this.#map.set(key, slot);
+      this.#policy.insert(slot, key);
+      this.#stats.sets++;
+      this.#sweep();
+    }
+    while (
+      (this.maxEntries > 0 && this.#map.size > this.maxEntries) ||
+      (this.maxBytes > 0 && this.#bytes > this.maxBytes)
+    ) {
+      this.#remove(this.#policy.victim(), "evicted");
+      this.#stats.evictions++;
+    }
+    return true;
+  }
+
+  #alloc(): number {
+    const free = this.#free.pop();
+    if (free !== undefined) return free;
+    if (this.#used === this.#capacity) this.#grow();
+    return this.#used++;
+  }
+
+  #grow(): void {
+    const capacity = this.#capacity * 2;
+    const expires = new Float64Array(capacity);
+    expires.set(this.#expires);
+    this.#expires = expires;
+    const modes = new Uint8Array(capacity);
+    modes.set(this.#modes);
+    this.#modes = modes;
+    if (this.#sizes) {
+      const sizes = new Float64Array(capacity);
+      sizes.set(this.#sizes);
+      this.#sizes = sizes;
+    }
+    this.#policy.resize(capacity);
+    this.#capacity = capacity;
+  }
+
+  /** Examines the next few slots and reclaims the expired ones. */
+  #sweep(): void {
+    for (let i = 0; i < SWEEP_PER_INSERT; i++) {
+      if (this.#cursor >= this.#used) this.#cursor = 0;
+      const slot = this.#cursor++;
+      const expires = this.#expires[slot]!;
+      if (expires !== 0 && this.#keys[slot] !== undefined && expires <= this.#now()) {
+        this.#remove(slot, "expired");
+      }
+    }
+  }
+
+  #remove(slot: number, cause: EvictionCause): void {
+    const key = this.#keys[slot]!;
+    const value = this.#values[slot];
+    this.#map.delete(key);
+    this.#policy.remove(slot);
+    this.#keys[slot] = undefined;
+    this.#values[slot] = undefined;
+    this.#expires[slot] = 0;
+    if (this.#sizes) {
+      this.#bytes -= this.#sizes[slot]!;
+      this.#sizes[slot] = 0;
+    }
+    this.#free.push(slot);
+    this.#onEvict?.(key, value, cause);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * {@linkcode NullCache}: accepts every write and stores nothing.
+ *
+ * @module
+ */
+import { BaseCache } from "./_base.ts";
+import { addDelta } from "../cache.ts";
+
+/**
+ * A cache that stores nothing, like Python cachelib's `NullCache`: writes
+ * succeed, reads miss, `inc`/`dec` return the delta as if from 0. Arguments
+ * are still checked like on every other backend. Use it to switch caching off
+ * without changing code.
+ *
+ * @example Turn caching off in tests
+ * ```ts
+ * import { NullCache } from "./mod.ts";
+ *
+ * await using cache = new NullCache();
+ * console.log(await cache.set("a", 1)); // true
+ * console.log(await cache.get("a")); // undefined
+ * console.log(await cache.inc("n", 5)); // 5
+ * ```
+ */
+export class NullCache extends BaseCache {
+  /** Reads one key from the store. */
+  protected _get(): Promise<unknown> {
+    return Promise.resolve(undefined);
+  }
+  /** Writes one entry. */
+  protected _set(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+  /** Writes one entry if the key is free. */
+  protected _add(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+  /** Removes one key. */
+  protected _delete(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+  /** Checks one key. */
+  protected _has(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+  /** Removes every entry. */
+  protected _clear(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+  /** Adds to a counter. */
+  protected _inc(key: string, delta: number): Promise<number> {
+    return Promise.resolve(addDelta("inc", key, 0, delta));
+  }
+}

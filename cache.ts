@@ -1,0 +1,325 @@
+/**
+ * The contract every backend implements: the {@linkcode Cache} interface, the
+ * statistics shape, the error classes and the shared argument checks.
+ *
+ * @module
+ */
+
+/** Counters kept by every cache instance since it was created. */
+export interface CacheStats {
+  /** Reads that found a live entry (`get`, `getMany`, `getDict`, `has`). */
+  hits: number;
+  /** Reads that found nothing, or only an expired entry. */
+  misses: number;
+  /** Entries written by `set`, `add`, `setMany`, `inc` and `dec`. */
+  sets: number;
+  /** Live entries removed by `delete` and `deleteMany`. */
+  deletes: number;
+  /** Entries the backend evicted to stay within its bounds (where it knows). */
+  evictions: number;
+}
+
+/**
+ * One interface, many backends. Every method is async, even on backends that
+ * could answer synchronously, so code never changes with the backend.
+ *
+ * Time is in milliseconds: `ttl` undefined means the cache's `defaultTtl`,
+ * `0` means the entry never expires. A miss is `undefined`.
+ *
+ * @example Use any backend through the interface
+ * ```ts
+ * import { type Cache, MemoryCache } from "./mod.ts";
+ *
+ * async function greet(cache: Cache, name: string): Promise<string> {
+ *   const hit = await cache.get<string>(`greeting:${name}`);
+ *   if (hit !== undefined) return hit;
+ *   const greeting = `Hello, ${name}`;
+ *   await cache.set(`greeting:${name}`, greeting, 60_000);
+ *   return greeting;
+ * }
+ *
+ * await using cache = new MemoryCache();
+ * console.log(await greet(cache, "Ada"));
+ * ```
+ */
+export interface Cache extends AsyncDisposable {
+  /** The value stored under `key`, or `undefined` on a miss. */
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /** The values of `keys`, in order (duplicates included); `undefined` for misses. */
+  getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]>;
+  /** A map from each key to its value (or `undefined` for a miss). */
+  getDict<T = unknown>(
+    keys: readonly string[],
+  ): Promise<Map<string, T | undefined>>;
+  /** Stores `value`; `true` when stored. */
+  set(key: string, value: unknown, ttl?: number): Promise<boolean>;
+  /** Stores `value` only when `key` holds no live entry; `true` when stored. */
+  add(key: string, value: unknown, ttl?: number): Promise<boolean>;
+  /** Stores every entry; resolves to the keys that were stored. */
+  setMany(
+    entries: Iterable<readonly [string, unknown]> | Record<string, unknown>,
+    ttl?: number,
+  ): Promise<string[]>;
+  /** Removes `key`; `true` when a live entry was removed. */
+  delete(key: string): Promise<boolean>;
+  /** Removes every key; resolves to the keys whose live entries were removed. */
+  deleteMany(keys: readonly string[]): Promise<string[]>;
+  /** Whether `key` holds a live entry. */
+  has(key: string): Promise<boolean>;
+  /** Removes this cache's entries (and only them); `true` when it worked. */
+  clear(): Promise<boolean>;
+  /** Adds `delta` (default 1) to the integer under `key` (missing = 0); resolves to the new value. */
+  inc(key: string, delta?: number): Promise<number>;
+  /** Subtracts `delta` (default 1) from the integer under `key`; resolves to the new value. */
+  dec(key: string, delta?: number): Promise<number>;
+  /**
+   * The cached value of `key`, or else `produce()`'s result, stored and
+   * returned. Concurrent callers for one key share one `produce()` call.
+   */
+  getOrSet<T>(
+    key: string,
+    produce: () => T | Promise<T>,
+    ttl?: number,
+  ): Promise<T>;
+  /** Counters of this instance since it was created. */
+  stats(): CacheStats;
+  /** Releases what the cache opened (connections, handles). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options every backend accepts. */
+export interface CacheOptions {
+  /** Lifetime in ms of entries stored without an explicit ttl; `0` = never expire. Default 300 000. */
+  defaultTtl?: number | undefined;
+}
+
+/** The default `defaultTtl`: 300 000 ms, Python cachelib's 300 seconds. */
+export const DEFAULT_TTL = 300_000;
+
+/**
+ * The base of every error this library throws on purpose (other than the
+ * built-in `TypeError` / `RangeError` for bad arguments).
+ *
+ * @example Catch any cache failure
+ * ```ts
+ * import { CacheError } from "./mod.ts";
+ *
+ * try {
+ *   throw new CacheError("Cannot read key \"a\": disk full", { cause: new Error("ENOSPC") });
+ * } catch (error) {
+ *   if (error instanceof CacheError) console.log(error.message, error.cause);
+ * }
+ * ```
+ */
+export class CacheError extends Error {
+  /**
+   * Creates an error.
+   *
+   * @param message What failed, naming the key where there is one.
+   * @param options `cause`: the underlying error.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A server is unreachable, refused the connection, dropped it or did not
+ * answer within the timeout.
+ *
+ * @example Tell an outage from a miss
+ * ```ts
+ * import { CacheConnectionError } from "./mod.ts";
+ *
+ * const error = new CacheConnectionError("Cannot reach redis at 127.0.0.1:1: connection refused");
+ * console.log(error instanceof CacheConnectionError, error.name);
+ * ```
+ */
+export class CacheConnectionError extends CacheError {}
+
+/**
+ * A value could not be encoded, or stored bytes could not be decoded.
+ *
+ * @example Catch a value that cannot be stored
+ * ```ts
+ * import { MemoryCache, SerializationError } from "./mod.ts";
+ *
+ * await using cache = new MemoryCache();
+ * try {
+ *   await cache.set("k", { run() {} });
+ * } catch (error) {
+ *   console.log(error instanceof SerializationError); // true
+ * }
+ * ```
+ */
+export class SerializationError extends CacheError {}
+
+/** Quotes a value for an error message: strings in quotes, others as their type and text. */
+export function _describe(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(value.length > 60 ? value.slice(0, 57) + "..." : value);
+  }
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "symbol") return value.toString();
+  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
+  if (value === null || typeof value !== "object") return String(value);
+  return Array.isArray(value)
+    ? "an array"
+    : `an object (${value.constructor?.name ?? "null prototype"})`;
+}
+
+/**
+ * Throws a `TypeError` unless `key` is a string.
+ *
+ * @param op The operation, for the message (`"get"`, `"set"`, …).
+ * @param key The argument to check.
+ */
+export function checkKey(op: string, key: unknown): asserts key is string {
+  if (typeof key !== "string") {
+    throw new TypeError(
+      `Cannot ${op}: key must be a string, received ${_describe(key)}`,
+    );
+  }
+}
+
+/** Throws a `TypeError` unless `keys` is an array of strings. */
+export function checkKeys(
+  op: string,
+  keys: unknown,
+): asserts keys is readonly string[] {
+  if (!Array.isArray(keys)) {
+    throw new TypeError(
+      `Cannot ${op}: keys must be an array of strings, received ${_describe(keys)}`,
+    );
+  }
+  for (const key of keys) checkKey(op, key);
+}
+
+/**
+ * Validates a ttl and resolves `undefined` to `defaultTtl`.
+ *
+ * @returns The ttl in ms; `0` means never expire.
+ * @throws {TypeError} A ttl that is not a number.
+ * @throws {RangeError} A negative, NaN or infinite ttl.
+ */
+export function resolveTtl(
+  op: string,
+  key: string,
+  ttl: unknown,
+  defaultTtl: number,
+): number {
+  if (ttl === undefined) return defaultTtl;
+  if (typeof ttl !== "number") {
+    throw new TypeError(
+      `Cannot ${op} key ${_describe(key)}: ttl must be a number of milliseconds, received ${
+        _describe(ttl)
+      }`,
+    );
+  }
+  if (!(ttl >= 0) || ttl === Infinity) {
+    throw new RangeError(
+      `Cannot ${op} key ${_describe(key)}: ttl must be a finite number >= 0, received ${ttl}`,
+    );
+  }
+  return ttl;
+}
+
+/** Validates a constructor's `defaultTtl` option (a finite number >= 0). */
+export function checkDefaultTtl(value: unknown): number {
+  if (value === undefined) return DEFAULT_TTL;
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Cannot create cache: defaultTtl must be a number of milliseconds, received ${
+        _describe(value)
+      }`,
+    );
+  }
+  if (!(value >= 0) || value === Infinity) {
+    throw new RangeError(
+      `Cannot create cache: defaultTtl must be a finite number >= 0, received ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Throws a `TypeError` for values no backend can store at the top level:
+ * `undefined` (indistinguishable from a miss), functions and symbols.
+ */
+export function checkValue(op: string, key: string, value: unknown): void {
+  const type = typeof value;
+  if (type === "undefined" || type === "function" || type === "symbol") {
+    throw new TypeError(
+      `Cannot ${op} key ${_describe(key)}: value must not be ${
+        type === "undefined" ? "undefined (it would read back as a miss)" : `a ${type}`
+      }, received ${_describe(value)}`,
+    );
+  }
+}
+
+/** Validates an `inc`/`dec` delta: a safe integer. */
+export function checkDelta(op: string, key: string, delta: unknown): number {
+  if (delta === undefined) return 1;
+  if (typeof delta !== "number" || !Number.isSafeInteger(delta)) {
+    throw new TypeError(
+      `Cannot ${op} key ${_describe(key)}: delta must be a safe integer, received ${
+        _describe(delta)
+      }`,
+    );
+  }
+  return delta;
+}
+
+/**
+ * Adds `delta` to a stored value for `inc`/`dec`, checking that the stored
+ * value is a safe integer and that the result stays one.
+ */
+export function addDelta(
+  op: string,
+  key: string,
+  current: unknown,
+  delta: number,
+): number {
+  if (typeof current !== "number" || !Number.isSafeInteger(current)) {
+    throw new TypeError(
+      `Cannot ${op} key ${_describe(key)}: stored value is not a safe integer, found ${
+        _describe(current)
+      }`,
+    );
+  }
+  const next = current + delta;
+  if (!Number.isSafeInteger(next)) {
+    throw new RangeError(
+      `Cannot ${op} key ${_describe(key)}: result ${next} is outside the safe integer range`,
+    );
+  }
+  return next;
+}
+
+/** Normalises `setMany`'s argument (an iterable of pairs or a record) to pairs. */
+export function entriesOf(
+  op: string,
+  entries: Iterable<readonly [string, unknown]> | Record<string, unknown>,
+): [string, unknown][] {
+  if (entries === null || typeof entries !== "object") {
+    throw new TypeError(
+      `Cannot ${op}: entries must be an iterable of [key, value] pairs or a record, received ${
+        _describe(entries)
+      }`,
+    );
+  }
+  if (Symbol.iterator in entries) {
+    const pairs: [string, unknown][] = [];
+    for (const pair of entries as Iterable<readonly [string, unknown]>) {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new TypeError(
+          `Cannot ${op}: each entry must be a [key, value] pair, received ${_describe(pair)}`,
+        );
+      }
+      pairs.push([pair[0], pair[1]]);
+    }
+    return pairs;
+  }
+  return Object.entries(entries);
+}

@@ -1,0 +1,61 @@
+/**
+ * cachelib for Deno: one cache interface, many backends.
+ *
+ * Pick a backend by constructing it; every other line of code stays the same.
+ * Networked backends load their client library only when they first connect,
+ * so importing this module costs nothing for them.
+ *
+ * @example Cache a slow function's result
+ * ```ts
+ * import { MemoryCache } from "./mod.ts";
+ *
+ * await using cache = new MemoryCache({ maxEntries: 1000, defaultTtl: 60_000 });
+ * async function slowSquare(n: number): Promise<number> {
+ *   await new Promise((resolve) => setTimeout(resolve, 10));
+ *   return n * n;
+ * }
+ * const first = await cache.getOrSet("square:12", () => slowSquare(12)); // computes
+ * const again = await cache.getOrSet("square:12", () => slowSquare(12)); // cached
+ * console.log(first, again, cache.stats().hits); // 144 144 1
+ * ```
+ *
+ * @module
+ */
+export {
+  type Cache,
+  CacheConnectionError,
+  CacheError,
+  type CacheOptions,
+  type CacheStats,
+  DEFAULT_TTL,
+  SerializationError,
+} from "./cache.ts";
+export {
+  addDelta,
+  checkDefaultTtl,
+  checkDelta,
+  checkKey,
+  checkKeys,
+  checkValue,
+  entriesOf,
+  resolveTtl,
+} from "./cache.ts";
+export { BaseCache } from "./backends/_base.ts";
+export { NullCache } from "./backends/null.ts";
+export { MemoryCache, type MemoryCacheOptions } from "./backends/memory.ts";
+export {
+  type EvictionCause,
+  MemoryStore,
+  type MemoryStoreOptions,
+} from "./backends/memory/store.ts";
+export {
+  DEFAULT_POLICY,
+  type EvictionPolicy,
+  POLICIES,
+  type PolicyFactory,
+  type PolicyName,
+} from "./policies/policy.ts";
+export { LruPolicy } from "./policies/lru.ts";
+export type { Serializer } from "./serializers/serializer.ts";
+export { defaultSerializer } from "./serializers/default.ts";
+export { jsonSerializer } from "./serializers/json.ts";

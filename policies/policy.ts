@@ -1,0 +1,72 @@
+/**
+ * The plug-in interface between `MemoryStore` and an eviction policy, and the
+ * registry of policies by name.
+ *
+ * The store owns the entries and gives each a slot number (a small integer,
+ * reused after removal); a policy only orders slots. It is told of every
+ * insert, hit, overwrite and removal, and asked for a victim when the store is
+ * over its bound. Each call must be O(1) (amortised).
+ *
+ * @module
+ */
+import { LruPolicy } from "./lru.ts";
+
+/**
+ * Orders the slots of a `MemoryStore` for eviction.
+ *
+ * @example A FIFO policy: evict in insertion order, ignore hits
+ * ```ts
+ * import { type EvictionPolicy, MemoryStore } from "./mod.ts";
+ *
+ * class Fifo implements EvictionPolicy {
+ *   #queue: number[] = [];
+ *   #live = new Set<number>();
+ *   resize(_capacity: number) {}
+ *   insert(slot: number) { this.#queue.push(slot); this.#live.add(slot); }
+ *   access(_slot: number) {}
+ *   update(_slot: number) {}
+ *   remove(slot: number) { this.#live.delete(slot); }
+ *   victim() {
+ *     for (;;) {
+ *       const slot = this.#queue.shift()!;
+ *       if (this.#live.has(slot)) return slot;
+ *     }
+ *   }
+ *   clear() { this.#queue = []; this.#live.clear(); }
+ * }
+ *
+ * const store = new MemoryStore({ maxEntries: 2, policy: () => new Fifo() });
+ * store.set("a", 1); store.set("b", 2); store.get("a"); store.set("c", 3);
+ * console.log(store.has("a"), store.has("b"), store.has("c")); // false true true
+ * ```
+ */
+export interface EvictionPolicy {
+  /** Makes room for slots `0 … capacity - 1` (capacity only grows). */
+  resize(capacity: number): void;
+  /** A new entry was stored in `slot`; `key` is given for policies that remember keys (ghost queues). */
+  insert(slot: number, key: string): void;
+  /** The entry in `slot` was read. */
+  access(slot: number): void;
+  /** The entry in `slot` was overwritten with a new value. */
+  update(slot: number): void;
+  /** The entry in `slot` is gone (deleted, expired or evicted); forget the slot. */
+  remove(slot: number): void;
+  /** The slot to evict next; only called while at least one slot is live. */
+  victim(): number;
+  /** Every slot is gone. */
+  clear(): void;
+}
+
+/** Creates a policy for a store whose slot capacity starts at `capacity`. */
+export type PolicyFactory = (capacity: number) => EvictionPolicy;
+
+/** Policies selectable by name in `MemoryStore`/`MemoryCache`'s `policy` option. */
+export const POLICIES: Record<string, PolicyFactory> = {
+  lru: (capacity) => new LruPolicy(capacity),
+};
+
+/** The names accepted by the `policy` option. */
+export type PolicyName = "lru";
+
+/** The policy used when none is named. */
+export const DEFAULT_POLICY: PolicyName = "lru";

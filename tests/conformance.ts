@@ -1,0 +1,634 @@
+/**
+ * The conformance suite: one set of cases that checks every line of the
+ * cache contract, run against every backend (and available to third-party
+ * backends as `@cachelib/cachelib/testing`).
+ *
+ * A backend declares its quirks (second-granularity ttls, a server-owned
+ * clock, no atomic operations, storing nothing) instead of skipping cases;
+ * a case that cannot apply is skipped with its reason.
+ *
+ * @example Prove a backend conforms
+ * ```ts ignore
+ * import { runConformance } from "@cachelib/cachelib/testing";
+ * import { MemoryCache } from "@cachelib/cachelib";
+ *
+ * Deno.test("MemoryCache conforms", async (t) => {
+ *   await runConformance(t, {
+ *     name: "MemoryCache",
+ *     make: ({ defaultTtl, now }) => new MemoryCache({ defaultTtl, now }),
+ *   });
+ * });
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { type Cache, CacheError, SerializationError } from "../cache.ts";
+
+/** What a backend cannot do the way the contract's default assumes. */
+export interface ConformanceQuirks {
+  /** `"seconds"`: ttls are rounded up to whole seconds (memcached, uWSGI). Default `"ms"`. */
+  ttlGranularity?: "ms" | "seconds" | undefined;
+  /** `"server"`: a server owns the clock, so the suite waits in real time. Default `"injected"`. */
+  clock?: "injected" | "server" | undefined;
+  /** `false` for a backend that stores nothing (NullCache). Default `true`. */
+  stores?: boolean | undefined;
+  /** `false` when concurrent `add`/`inc` cannot be atomic (uWSGI). Default `true`. */
+  atomic?: boolean | undefined;
+}
+
+/** Options for the cache a case asks the factory for. */
+export interface MakeOptions {
+  /** The default ttl in ms; `undefined` means the backend's default. */
+  defaultTtl?: number | undefined;
+  /** The suite's clock; backends with an injectable clock must use it. */
+  now: () => number;
+}
+
+/** How to run the suite against one backend. */
+export interface ConformanceOptions {
+  /** The backend's name, used in step names. */
+  name: string;
+  /** Makes a fresh, empty cache (for a server backend: a fresh key prefix). */
+  make(options: MakeOptions): Cache | Promise<Cache>;
+  /** Declared differences; see {@linkcode ConformanceQuirks}. */
+  quirks?: ConformanceQuirks | undefined;
+  /** Cases (by step name) that do not apply, each group with its reason. */
+  skip?: { reason: string; cases: string[] }[] | undefined;
+}
+
+/** Keys every backend must round-trip. */
+export const AWKWARD_KEYS: readonly string[] = [
+  "",
+  " ",
+  "plain",
+  "with space",
+  "line\nbreak\r\n",
+  "tab\tand\u0000nul",
+  "unicode ✓ ключ 鍵 🔑",
+  "__proto__",
+  "constructor",
+  "a/b/../../c",
+  "x".repeat(250),
+  "k".repeat(10_000),
+];
+
+function cyclic(): Record<string, unknown> {
+  const o: Record<string, unknown> = { name: "loop" };
+  o.self = o;
+  o.list = [o, { back: o }];
+  return o;
+}
+
+/** Values every backend must round-trip, by description. */
+export function awkwardValues(): [string, unknown][] {
+  return [
+    ["null", null],
+    ["false", false],
+    ["true", true],
+    ["0", 0],
+    ["-0", -0],
+    ["negative float", -12.5],
+    ["NaN", NaN],
+    ["max safe integer", Number.MAX_SAFE_INTEGER],
+    ["empty string", ""],
+    ["unicode string", "ünï©ødé 🔑"],
+    ["1 MiB string", "v".repeat(1 << 20)],
+    ["digit string", "42"],
+    ["empty object", {}],
+    ["empty array", []],
+    ["nested", { a: [1, { b: [true, null, "x"] }], c: { d: { e: -1 } } }],
+    ["object with __proto__ key", JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}')],
+    ["object with undefined field", { a: undefined, b: 1 }],
+    ["Date", new Date("2024-02-29T12:34:56.789Z")],
+    ["Map", new Map<unknown, unknown>([["a", 1], [2, { b: [3] }]])],
+    ["Set", new Set([1, "two", 3n])],
+    ["BigInt", 2n ** 80n],
+    ["negative BigInt", -(2n ** 70n)],
+    ["Uint8Array", new Uint8Array([0, 1, 254, 255])],
+    ["Float64Array", new Float64Array([1.5, -0, Infinity])],
+    ["RegExp", /^a+b*$/gi],
+    ["array with holes", [1, , 3]],
+    ["cyclic", cyclic()],
+  ];
+}
+
+/** A clock the suite moves by hand. */
+class FakeClock {
+  #t = Date.now();
+  now = (): number => this.#t;
+  advance(ms: number): void {
+    this.#t += ms;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs every case as a step of `t`.
+ *
+ * @param t The test context the steps belong to.
+ * @param options The backend's factory and quirks.
+ */
+export async function runConformance(
+  t: Deno.TestContext,
+  options: ConformanceOptions,
+): Promise<void> {
+  const stores = options.quirks?.stores ?? true;
+  const atomic = options.quirks?.atomic ?? true;
+  const seconds = options.quirks?.ttlGranularity === "seconds";
+  const serverClock = options.quirks?.clock === "server";
+  const skipped = new Map<string, string>();
+  for (const group of options.skip ?? []) {
+    for (const name of group.cases) skipped.set(name, group.reason);
+  }
+  // A ttl short enough to wait for, and how long to wait for it to pass.
+  const short = serverClock ? (seconds ? 1000 : 150) : 1000;
+  const pastShort = serverClock ? (seconds ? 2100 : 300) : 1000;
+
+  const step = async (
+    name: string,
+    body: (cache: Cache, clock: FakeClock) => Promise<void>,
+    makeOptions: { defaultTtl?: number } = {},
+  ) => {
+    const reason = skipped.get(name);
+    await t.step({
+      name: reason ? `${name} (skipped: ${reason})` : name,
+      ignore: reason !== undefined,
+      fn: async () => {
+        const clock = new FakeClock();
+        const cache = await options.make({ ...makeOptions, now: clock.now });
+        try {
+          await body(cache, clock);
+        } finally {
+          await cache.close();
+        }
+      },
+    });
+  };
+  const pass = async (clock: FakeClock, ms: number) => {
+    if (serverClock) await sleep(ms);
+    else clock.advance(ms);
+  };
+
+  await step("get() resolves to undefined for a missing key", async (cache) => {
+    assert.equal(await cache.get("missing"), undefined);
+    assert.equal(await cache.has("missing"), false);
+  });
+
+  await step("set() then get() round-trips every awkward key", async (cache) => {
+    for (const [i, key] of AWKWARD_KEYS.entries()) {
+      assert.equal(await cache.set(key, i), true, `set ${JSON.stringify(key.slice(0, 20))}`);
+    }
+    for (const [i, key] of AWKWARD_KEYS.entries()) {
+      assert.equal(
+        await cache.get(key),
+        stores ? i : undefined,
+        `key #${i} ${JSON.stringify(key.slice(0, 20))}`,
+      );
+      assert.equal(await cache.has(key), stores);
+    }
+    if (stores) {
+      assert.deepEqual(await cache.getMany(AWKWARD_KEYS), AWKWARD_KEYS.map((_, i) => i));
+      assert.equal(await cache.get("x".repeat(251)), undefined, "a longer key is another key");
+    }
+  });
+
+  await step("set() then get() round-trips every awkward value", async (cache) => {
+    for (const [name, value] of awkwardValues()) {
+      assert.equal(await cache.set(name, value), true, `set ${name}`);
+      const back = await cache.get(name);
+      if (stores) assert.deepStrictEqual(back, value, `value ${name}`);
+      else assert.equal(back, undefined);
+    }
+    if (stores) {
+      const back = await cache.get<Record<string, unknown>>("cyclic");
+      assert.equal(back?.self, back, "a cycle stays a cycle");
+      const proto = await cache.get<object>("object with __proto__ key");
+      assert.equal(Object.getPrototypeOf(proto), Object.prototype, "__proto__ stays a plain key");
+      assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    }
+  });
+
+  await step("a value read back is a copy, not an alias", async (cache) => {
+    const original = { list: [1, 2], when: new Date(0), tags: new Set(["a"]) };
+    await cache.set("obj", original);
+    original.list.push(3);
+    original.tags.add("b");
+    const first = await cache.get<typeof original>("obj");
+    if (!stores) return assert.equal(first, undefined);
+    assert.deepStrictEqual(first?.list, [1, 2]);
+    first!.list.push(99);
+    first!.tags.add("z");
+    const second = await cache.get<typeof original>("obj");
+    assert.deepStrictEqual(second?.list, [1, 2]);
+    assert.deepStrictEqual(second?.tags, new Set(["a"]));
+    assert.notEqual(first, second);
+  });
+
+  await step("set() overwrites a live key", async (cache) => {
+    assert.equal(await cache.set("k", "one"), true);
+    assert.equal(await cache.set("k", { two: 2 }), true);
+    assert.deepStrictEqual(await cache.get("k"), stores ? { two: 2 } : undefined);
+  });
+
+  await step("add() stores only when the key is absent", async (cache) => {
+    assert.equal(await cache.add("k", "first"), true);
+    assert.equal(await cache.add("k", "second"), !stores);
+    assert.equal(await cache.get("k"), stores ? "first" : undefined);
+    await cache.set("falsy", 0);
+    assert.equal(await cache.add("falsy", 1), !stores, "a stored 0 is a live entry");
+  });
+
+  await step(
+    "entries expire after their ttl, and expired entries are never returned",
+    async (cache, clock) => {
+      await cache.set("default", "d");
+      await cache.set("short", "s", short);
+      await cache.set("forever", "f", 0);
+      await cache.set("long", "l", 3_600_000);
+      await cache.add("added", "a");
+      await cache.inc("created");
+      await cache.set("counter", 5, short);
+      assert.equal(await cache.inc("counter", 2), stores ? 7 : 2);
+      await cache.set("readd", "old", short);
+      await cache.set("redel", "old", short);
+      await cache.set("reinc", 100, short);
+      if (stores) {
+        assert.deepEqual(
+          await cache.getMany([
+            "default",
+            "short",
+            "forever",
+            "long",
+            "added",
+            "created",
+            "counter",
+          ]),
+          ["d", "s", "f", "l", "a", 1, 7],
+          "all live before the ttl passes",
+        );
+      }
+      if (!serverClock) {
+        clock.advance(short - 1);
+        if (stores) assert.equal(await cache.get("short"), "s", "still live 1 ms before the ttl");
+      }
+      await pass(clock, serverClock ? pastShort : 1);
+      // the default ttl of these caches is `short` (see makeOptions below)
+      assert.equal(await cache.get("short"), undefined);
+      assert.equal(await cache.get("default"), undefined, "default ttl applies");
+      assert.equal(await cache.get("added"), undefined, "add() uses the default ttl");
+      assert.equal(await cache.get("created"), undefined, "inc() creates with the default ttl");
+      assert.equal(await cache.get("counter"), undefined, "inc() keeps the existing expiry");
+      assert.equal(await cache.has("short"), false);
+      assert.deepEqual(await cache.getMany(["short", "default"]), [undefined, undefined]);
+      assert.deepEqual(
+        [...(await cache.getDict(["short"]))],
+        [["short", undefined]],
+      );
+      assert.equal(await cache.get("forever"), stores ? "f" : undefined, "ttl 0 never expires");
+      assert.equal(await cache.get("long"), stores ? "l" : undefined);
+      assert.equal(await cache.add("readd", "new"), true, "add() over an expired entry stores");
+      assert.equal(await cache.get("readd"), stores ? "new" : undefined);
+      assert.equal(await cache.delete("redel"), false, "delete() of an expired entry is false");
+      assert.equal(await cache.inc("reinc"), 1, "inc() of an expired entry starts from 0");
+      if (!serverClock) {
+        clock.advance(10 * 365 * 24 * 3_600_000);
+        assert.equal(
+          await cache.get("forever"),
+          stores ? "f" : undefined,
+          "ttl 0 outlives 10 years",
+        );
+      }
+    },
+    { defaultTtl: short },
+  );
+
+  if (serverClock) {
+    skipped.set(
+      "the default ttl is 300 000 ms",
+      "the server owns the clock and 300 s is too long to wait",
+    );
+  }
+  await step("the default ttl is 300 000 ms", async (cache, clock) => {
+    await cache.set("k", 1);
+    await cache.add("a", 1);
+    clock.advance(299_999);
+    assert.equal(await cache.get("k"), stores ? 1 : undefined);
+    assert.equal(await cache.has("a"), stores);
+    clock.advance(1);
+    assert.equal(await cache.get("k"), undefined);
+    assert.equal(await cache.has("a"), false);
+  });
+
+  await step("delete() and deleteMany() report what they removed", async (cache) => {
+    await cache.setMany({ a: 1, b: 2, c: 3 });
+    assert.equal(await cache.delete("a"), stores);
+    assert.equal(await cache.delete("a"), false);
+    assert.equal(await cache.get("a"), undefined);
+    assert.deepEqual(await cache.deleteMany(["b", "missing", "b", "c"]), stores ? ["b", "c"] : []);
+    assert.deepEqual(await cache.getMany(["b", "c"]), [undefined, undefined]);
+    assert.deepEqual(await cache.deleteMany([]), []);
+  });
+
+  await step("getMany() and getDict() keep order and duplicates", async (cache) => {
+    await cache.set("a", 1);
+    await cache.set("b", "two");
+    const v = (x: unknown) => (stores ? x : undefined);
+    assert.deepEqual(await cache.getMany(["b", "missing", "a", "b"]), [
+      v("two"),
+      undefined,
+      v(1),
+      v("two"),
+    ]);
+    assert.deepEqual(await cache.getMany([]), []);
+    const dict = await cache.getDict(["b", "missing", "a"]);
+    assert.ok(dict instanceof Map);
+    assert.deepEqual([...dict], [["b", v("two")], ["missing", undefined], ["a", v(1)]]);
+  });
+
+  await step(
+    "setMany() takes a record or an iterable and returns the stored keys",
+    async (cache, clock) => {
+      assert.deepEqual(await cache.setMany({ a: 1, b: { x: [1] }, "": "empty" }), ["a", "b", ""]);
+      assert.deepEqual(await cache.setMany(new Map<string, unknown>([["c", 3], ["d", null]])), [
+        "c",
+        "d",
+      ]);
+      assert.deepEqual(await cache.setMany([["e", 5], ["f", 6]], short), ["e", "f"]);
+      assert.deepEqual(await cache.setMany([]), []);
+      const v = (x: unknown) => (stores ? x : undefined);
+      assert.deepEqual(
+        await cache.getMany(["a", "b", "", "c", "d", "e", "f"]),
+        [1, { x: [1] }, "empty", 3, null, 5, 6].map(v),
+      );
+      if (!serverClock) {
+        clock.advance(short);
+        assert.deepEqual(
+          await cache.getMany(["a", "e", "f"]),
+          [v(1), undefined, undefined],
+          "setMany() ttl applies to each entry",
+        );
+      }
+    },
+  );
+
+  await step("inc() and dec() count from 0, exactly, also below zero", async (cache) => {
+    assert.equal(await cache.inc("n"), 1);
+    assert.equal(await cache.inc("n", 5), stores ? 6 : 5);
+    assert.equal(await cache.dec("n", 10), stores ? -4 : -10);
+    assert.equal(await cache.dec("m"), -1);
+    assert.equal(await cache.dec("m", -3), stores ? 2 : 3);
+    assert.equal(await cache.get("n"), stores ? -4 : undefined);
+    await cache.set("ten", 10);
+    assert.equal(
+      await cache.inc("ten"),
+      stores ? 11 : 1,
+      "inc() works on a number stored by set()",
+    );
+    assert.equal(await cache.get("ten"), stores ? 11 : undefined);
+    assert.equal(await cache.inc("zero", 0), 0);
+    await cache.set("big", Number.MAX_SAFE_INTEGER - 1);
+    assert.equal(await cache.inc("big"), stores ? Number.MAX_SAFE_INTEGER : 1);
+  });
+
+  await step("inc() rejects non-integer values and deltas with a TypeError", async (cache) => {
+    for (const delta of [1.5, NaN, Infinity, "1", null, 2n ** 60n]) {
+      await assert.rejects(
+        cache.inc("n", delta as number),
+        (e: Error) => e instanceof TypeError && /delta must be a safe integer/.test(e.message),
+        `delta ${String(delta)}`,
+      );
+      await assert.rejects(cache.dec("n", delta as number), TypeError);
+    }
+    if (!stores) return;
+    for (
+      const [name, stored] of [["string", "x"], ["float", 1.5], ["object", { n: 1 }], [
+        "digits",
+        "12",
+      ]] as const
+    ) {
+      await cache.set(name, stored);
+      await assert.rejects(
+        cache.inc(name),
+        (e: Error) =>
+          e instanceof TypeError && e.message.includes(`"${name}"`) &&
+          /not a safe integer/.test(e.message),
+        `stored ${name}`,
+      );
+      assert.deepStrictEqual(await cache.get(name), stored, "a failed inc() loses nothing");
+    }
+    await cache.set("max", Number.MAX_SAFE_INTEGER);
+    await assert.rejects(cache.inc("max"), RangeError);
+    assert.equal(await cache.get("max"), Number.MAX_SAFE_INTEGER);
+  });
+
+  await step("has() tells live entries from misses, falsy values included", async (cache) => {
+    for (
+      const [key, value] of [["zero", 0], ["false", false], ["empty", ""], ["null", null]] as const
+    ) {
+      await cache.set(key, value);
+      assert.equal(await cache.has(key), stores, key);
+    }
+    assert.equal(await cache.has("missing"), false);
+  });
+
+  await step("clear() removes every entry and returns true", async (cache) => {
+    await cache.setMany({ a: 1, b: 2 });
+    assert.equal(await cache.clear(), true);
+    assert.deepEqual(await cache.getMany(["a", "b"]), [undefined, undefined]);
+    assert.equal(await cache.clear(), true, "clearing an empty cache succeeds");
+    assert.equal(await cache.set("a", 3), true, "usable after clear()");
+    assert.equal(await cache.get("a"), stores ? 3 : undefined);
+  });
+
+  await step("bad keys are a TypeError naming the operation and the key", async (cache) => {
+    for (const key of [1, null, undefined, {}, Symbol("k"), ["a"]]) {
+      const bad = key as unknown as string;
+      const isKeyError = (e: Error) =>
+        e instanceof TypeError && /key must be a string, received/.test(e.message);
+      await assert.rejects(cache.get(bad), isKeyError);
+      await assert.rejects(cache.set(bad, 1), isKeyError);
+      await assert.rejects(cache.add(bad, 1), isKeyError);
+      await assert.rejects(cache.delete(bad), isKeyError);
+      await assert.rejects(cache.has(bad), isKeyError);
+      await assert.rejects(cache.inc(bad), isKeyError);
+      await assert.rejects(cache.dec(bad), isKeyError);
+      await assert.rejects(cache.getMany([bad]), isKeyError);
+      await assert.rejects(cache.getDict(["a", bad]), isKeyError);
+      await assert.rejects(cache.deleteMany([bad]), isKeyError);
+      await assert.rejects(cache.setMany([[bad, 1]]), isKeyError);
+    }
+    await assert.rejects(cache.getMany("ab" as unknown as string[]), /keys must be an array/);
+    await assert.rejects(cache.setMany(null as unknown as []), /entries must be/);
+    await assert.rejects(cache.setMany([["a"]] as unknown as []), /must be a \[key, value\] pair/);
+    await assert.rejects(cache.get(7 as unknown as string), {
+      message: "Cannot get: key must be a string, received 7",
+    });
+  });
+
+  await step("bad ttls are a RangeError or TypeError and store nothing", async (cache) => {
+    await cache.set("k", "kept");
+    const cases: [unknown, typeof RangeError | typeof TypeError, string][] = [
+      [-1, RangeError, "ttl must be a finite number >= 0, received -1"],
+      [NaN, RangeError, "received NaN"],
+      [Infinity, RangeError, "received Infinity"],
+      [-Infinity, RangeError, "received -Infinity"],
+      ["10", TypeError, 'ttl must be a number of milliseconds, received "10"'],
+      [null, TypeError, "received null"],
+      [10n, TypeError, "received 10n"],
+    ];
+    for (const [ttl, ErrorClass, text] of cases) {
+      const bad = ttl as number;
+      const matches = (e: Error) =>
+        e instanceof ErrorClass && e.message.includes(text) && e.message.includes('"k"');
+      await assert.rejects(cache.set("k", "new", bad), matches, `set ttl ${String(ttl)}`);
+      await assert.rejects(cache.add("k2", "new", bad), ErrorClass);
+      await assert.rejects(cache.setMany({ k: "new" }, bad), ErrorClass);
+      await assert.rejects(cache.getOrSet("k3", () => 1, bad), ErrorClass);
+    }
+    await assert.rejects(cache.set("k", 1, -1), {
+      message: 'Cannot set key "k": ttl must be a finite number >= 0, received -1',
+    });
+    assert.equal(await cache.get("k"), stores ? "kept" : undefined, "a rejected set loses nothing");
+    assert.equal(await cache.has("k2"), false);
+  });
+
+  await step("values that cannot be stored are typed errors naming the key", async (cache) => {
+    await cache.set("k", "kept");
+    await assert.rejects(
+      cache.set("k", undefined),
+      (e: Error) =>
+        e instanceof TypeError && e.message.includes('"k"') &&
+        /must not be undefined/.test(e.message),
+    );
+    await assert.rejects(
+      cache.set("k", () => 1),
+      (e: Error) => e instanceof TypeError && /must not be a function/.test(e.message),
+    );
+    await assert.rejects(
+      cache.set("k", Symbol("s")),
+      (e: Error) => e instanceof TypeError && /must not be a symbol/.test(e.message),
+    );
+    await assert.rejects(cache.add("k", undefined), TypeError);
+    await assert.rejects(cache.setMany({ a: 1, k: undefined }), TypeError);
+    assert.equal(await cache.has("a"), false, "setMany() checks every entry before storing any");
+    if (stores) {
+      await assert.rejects(
+        cache.set("k", { run() {} }),
+        (e: Error) =>
+          e instanceof SerializationError && e instanceof CacheError && e.message.includes('"k"'),
+      );
+      await assert.rejects(cache.set("k", [Symbol("nested")]), SerializationError);
+    }
+    assert.equal(await cache.get("k"), stores ? "kept" : undefined, "a rejected set loses nothing");
+  });
+
+  await step("200 concurrent mixed operations leave a consistent state", async (cache) => {
+    const ops: Promise<unknown>[] = [];
+    for (let i = 0; i < 50; i++) {
+      ops.push(cache.set(`key${i}`, { i }));
+      ops.push(cache.inc("counter"));
+      ops.push(cache.add("once", i));
+      ops.push(cache.get(`key${i}`));
+    }
+    const results = await Promise.all(ops);
+    const adds = results.filter((_, i) => i % 4 === 2);
+    if (!stores) return;
+    const counter = await cache.get<number>("counter");
+    if (atomic) {
+      assert.equal(counter, 50, "every inc() counted");
+      assert.equal(adds.filter((x) => x === true).length, 1, "exactly one add() won");
+    } else {
+      assert.ok(typeof counter === "number" && counter >= 1 && counter <= 50);
+      assert.ok(adds.some((x) => x === true));
+    }
+    const values = await cache.getMany(Array.from({ length: 50 }, (_, i) => `key${i}`));
+    assert.deepEqual(values, Array.from({ length: 50 }, (_, i) => ({ i })));
+    assert.equal(typeof (await cache.get("once")), "number");
+  });
+
+  await step(
+    "getOrSet() returns the cached value, else produces, stores and shares one call",
+    async (cache) => {
+      let calls = 0;
+      const produce = async () => {
+        calls++;
+        await sleep(5);
+        return { made: calls };
+      };
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => cache.getOrSet("k", produce)),
+      );
+      assert.equal(calls, 1, "concurrent callers share one produce() call");
+      assert.deepEqual(results, Array(20).fill({ made: 1 }));
+      assert.deepEqual(await cache.getOrSet("k", produce), stores ? { made: 1 } : { made: 2 });
+      for (const falsy of [0, "", false, null]) {
+        const key = `falsy:${String(falsy)}`;
+        await cache.set(key, falsy);
+        let called = false;
+        const got = await cache.getOrSet(key, () => {
+          called = true;
+          return "produced";
+        });
+        assert.equal(
+          got,
+          stores ? falsy : "produced",
+          `a cached ${JSON.stringify(falsy)} is a hit`,
+        );
+        assert.equal(called, !stores);
+      }
+      await assert.rejects(cache.getOrSet("fails", () => Promise.reject(new Error("boom"))), {
+        message: "boom",
+      });
+      assert.equal(
+        await cache.getOrSet("fails", () => "second try"),
+        "second try",
+        "a rejection is not cached",
+      );
+      await assert.rejects(cache.getOrSet("k", "nope" as unknown as () => 1), TypeError);
+    },
+  );
+
+  await step("stats() counts hits, misses, sets and deletes", async (cache) => {
+    const before = cache.stats();
+    assert.deepEqual(Object.keys(before).sort(), [
+      "deletes",
+      "evictions",
+      "hits",
+      "misses",
+      "sets",
+    ]);
+    await cache.set("a", 1);
+    await cache.get("a");
+    await cache.get("missing");
+    await cache.delete("a");
+    await cache.getMany(["a", "b"]);
+    const after = cache.stats();
+    assert.equal(after.sets - before.sets, 1);
+    assert.equal(after.hits - before.hits, stores ? 1 : 0);
+    assert.equal(after.misses - before.misses, stores ? 3 : 4);
+    assert.equal(after.deletes - before.deletes, stores ? 1 : 0);
+    after.hits = 1e9;
+    assert.notEqual(cache.stats().hits, 1e9, "stats() returns a snapshot");
+  });
+
+  await step(
+    "close() is idempotent, works with await using, and later calls reject",
+    async (cache) => {
+      await cache.set("a", 1);
+      await cache.close();
+      await cache.close();
+      await assert.rejects(
+        cache.get("a"),
+        (e: Error) => e instanceof CacheError && /the cache is closed/.test(e.message),
+      );
+      await assert.rejects(cache.set("a", 2), CacheError);
+      {
+        await using scoped = await options.make({ now: Date.now });
+        await scoped.set("b", 1);
+        assert.equal(typeof scoped[Symbol.asyncDispose], "function");
+      }
+    },
+  );
+}

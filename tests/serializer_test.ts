@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import { awkwardValues, runConformance } from "./conformance.ts";
+import {
+  addDelta,
+  BaseCache,
+  defaultSerializer,
+  jsonSerializer,
+  SerializationError,
+} from "../mod.ts";
+import type { Serializer } from "../mod.ts";
+
+/** A cache that keeps only serialized bytes: proves a serializer carries the contract's values. */
+class BytesCache extends BaseCache {
+  #map = new Map<string, { bytes: Uint8Array; expires: number }>();
+  #now: () => number;
+  constructor(
+    serializer: Serializer,
+    options: { defaultTtl?: number | undefined; now: () => number },
+  ) {
+    super({ ...options, serializer });
+    this.#now = options.now;
+  }
+  #live(key: string) {
+    const entry = this.#map.get(key);
+    if (entry && entry.expires !== 0 && entry.expires <= this.#now()) this.#map.delete(key);
+    return this.#map.get(key);
+  }
+  protected _get(key: string) {
+    const entry = this.#live(key);
+    return Promise.resolve(entry && this._decode(key, entry.bytes));
+  }
+  protected _set(key: string, value: unknown, ttl: number) {
+    const bytes = this._encode("set", key, value);
+    this.#map.set(key, { bytes, expires: ttl === 0 ? 0 : this.#now() + ttl });
+    return Promise.resolve(true);
+  }
+  protected _add(key: string, value: unknown, ttl: number) {
+    return this.#live(key) ? Promise.resolve(false) : this._set(key, value, ttl);
+  }
+  protected _delete(key: string) {
+    return Promise.resolve(this.#live(key) !== undefined && this.#map.delete(key));
+  }
+  protected _has(key: string) {
+    return Promise.resolve(this.#live(key) !== undefined);
+  }
+  protected _clear() {
+    this.#map.clear();
+    return Promise.resolve(true);
+  }
+  protected _inc(key: string, delta: number, ttl: number) {
+    const entry = this.#live(key);
+    const next = addDelta("inc", key, entry ? this._decode(key, entry.bytes) : 0, delta);
+    this.#map.set(key, {
+      bytes: this._encode("inc", key, next),
+      expires: entry ? entry.expires : ttl === 0 ? 0 : this.#now() + ttl,
+    });
+    return Promise.resolve(next);
+  }
+}
+
+Deno.test("a cache over defaultSerializer bytes conforms", async (t) => {
+  await runConformance(t, {
+    name: "BytesCache(defaultSerializer)",
+    make: (options) => new BytesCache(defaultSerializer, options),
+  });
+});
+
+Deno.test("defaultSerializer round-trips every awkward value", async (t) => {
+  for (const [name, value] of awkwardValues()) {
+    await t.step(name, () => {
+      assert.deepStrictEqual(
+        defaultSerializer.deserialize(defaultSerializer.serialize(value)),
+        value,
+      );
+    });
+  }
+});
+
+Deno.test("defaultSerializer keeps shared references, errors and boxed primitives", () => {
+  const shared = { n: 1 };
+  const buffer = new ArrayBuffer(8);
+  const value = {
+    a: shared,
+    b: shared,
+    views: [new Uint8Array(buffer, 0, 4), new Uint8Array(buffer, 4, 4)],
+    error: new RangeError("too far", { cause: "why" }),
+    boxed: Object(5),
+  };
+  const back = defaultSerializer.deserialize(defaultSerializer.serialize(value)) as typeof value;
+  assert.equal(back.a, back.b);
+  assert.equal(back.views[0]!.buffer, back.views[1]!.buffer);
+  assert.ok(back.error instanceof RangeError);
+  assert.equal(back.error.message, "too far");
+  assert.equal(back.error.cause, "why");
+  assert.deepStrictEqual(back.boxed, Object(5));
+});
+
+Deno.test("defaultSerializer writes plain data as JSON and reads jsonSerializer's bytes", () => {
+  const plain = { user: "ada", n: [1, 2.5, null, true] };
+  assert.equal(new TextDecoder().decode(defaultSerializer.serialize(plain)), JSON.stringify(plain));
+  assert.deepStrictEqual(defaultSerializer.deserialize(jsonSerializer.serialize(plain)), plain);
+});
+
+Deno.test("defaultSerializer rejects values that cannot be cloned with a SerializationError", async (t) => {
+  for (
+    const [name, value] of [
+      ["nested function", { f() {} }],
+      ["nested symbol", [Symbol("s")]],
+      ["promise", Promise.resolve(1)],
+      ["weak map", new WeakMap()],
+    ] as const
+  ) {
+    await t.step(name, () => {
+      assert.throws(() => defaultSerializer.serialize(value), SerializationError);
+    });
+  }
+});
+
+Deno.test("defaultSerializer turns corrupt bytes into a SerializationError, never a crash", async (t) => {
+  const good = defaultSerializer.serialize({ d: new Date(1), m: new Map([["k", [1, 2, 3]]]) });
+  const cases: [string, Uint8Array][] = [
+    ["empty", new Uint8Array()],
+    ["magic only", Uint8Array.of(0xc7)],
+    ["unknown version", Uint8Array.of(0xc7, 99, 1)],
+    ["unknown tag", Uint8Array.of(0xc7, 1, 250)],
+    ["bad reference", Uint8Array.of(0xc7, 1, 14, 5)],
+    ["huge count", Uint8Array.of(0xc7, 1, 10, 0xff, 0xff, 0xff, 0x7f)],
+    ["trailing bytes", Uint8Array.of(...good, 0)],
+    ["truncated", good.subarray(0, good.length - 3)],
+    ["invalid utf-8 JSON", Uint8Array.of(0x22, 0xff, 0x22)],
+    ["not JSON", new TextEncoder().encode("{nope")],
+  ];
+  for (const [name, bytes] of cases) {
+    await t.step(name, () => {
+      assert.throws(
+        () => defaultSerializer.deserialize(bytes),
+        (e: Error) => e instanceof SerializationError && /Cannot deserialize/.test(e.message),
+      );
+    });
+  }
+  await t.step("every truncation of a binary value", () => {
+    for (let n = 0; n < good.length; n++) {
+      assert.throws(
+        () => defaultSerializer.deserialize(good.subarray(0, n)),
+        SerializationError,
+        `length ${n}`,
+      );
+    }
+  });
+  await t.step("10 000 seeded random byte strings", () => {
+    let seed = 42;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 10_000; i++) {
+      const bytes = Uint8Array.from(
+        { length: 1 + Math.floor(random() * 40) },
+        () => Math.floor(random() * 256),
+      );
+      if (i % 2 === 0) bytes[0] = 0xc7, bytes[1] = 1;
+      try {
+        defaultSerializer.deserialize(bytes);
+      } catch (error) {
+        assert.ok(error instanceof SerializationError, String(error));
+      }
+    }
+  });
+});
+
+Deno.test("jsonSerializer refuses values JSON would change", async (t) => {
+  for (
+    const [name, value] of [
+      ["Date", new Date(0)],
+      ["Map", new Map()],
+      ["BigInt", 1n],
+      ["NaN", NaN],
+      ["-0", -0],
+      ["undefined field", { a: undefined }],
+      ["class instance", new URL("http://x")],
+    ] as const
+  ) {
+    await t.step(name, () => {
+      assert.throws(() => jsonSerializer.serialize(value), SerializationError);
+    });
+  }
+  assert.deepEqual(jsonSerializer.deserialize(jsonSerializer.serialize({ a: [1, "b"] })), {
+    a: [1, "b"],
+  });
+  assert.throws(() => jsonSerializer.deserialize(Uint8Array.of(0xc7, 1)), SerializationError);
+});
