@@ -59,3 +59,17 @@ export { LruPolicy } from "./policies/lru.ts";
 export type { Serializer } from "./serializers/serializer.ts";
 export { defaultSerializer } from "./serializers/default.ts";
 export { jsonSerializer } from "./serializers/json.ts";
+
+// FileSystemCache (issue 3)
+
+// RedisCache (issue 4)
+
+// MemcachedCache (issue 5)
+
+// eviction policies (issue 6)
+
+// memoize, memoized, CacheManager, cacheFromUrl (issue 7)
+
+// UwsgiCache (issue 8)
+
+// DenoKvCache (issue 8)
