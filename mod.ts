@@ -65,6 +65,11 @@ export { jsonSerializer } from "./serializers/json.ts";
 // RedisCache (issue 4)
 
 // MemcachedCache (issue 5)
+export {
+  MemcachedCache,
+  type MemcachedCacheOptions,
+  type MemjsClient,
+} from "./backends/memcached.ts";
 
 // eviction policies (issue 6)
 

@@ -1,0 +1,417 @@
+/**
+ * {@linkcode MemcachedCache}: a cache on one or more memcached servers,
+ * through `npm:memjs` (loaded on first use) plus a small text-protocol client
+ * for multi-key reads.
+ *
+ * @module
+ */
+import { _describe, addDelta, CacheError } from "../cache.ts";
+import type { Serializer } from "../serializers/serializer.ts";
+import { BaseCache } from "./_base.ts";
+import {
+  counterExtras,
+  counterValue,
+  type MemjsClient,
+  OP,
+  type Reply,
+  send,
+  STATUS,
+  storeExtras,
+} from "./memcached/binary.ts";
+import {
+  expiration,
+  generationKey,
+  isPlain,
+  mapKey,
+  MAX_PREFIX_BYTES,
+  namespace,
+  newGeneration,
+} from "./memcached/keys.ts";
+import { TextConnection } from "./memcached/text.ts";
+import {
+  decodeInteger,
+  encodeInteger,
+  FLAG_INTEGER,
+  FLAG_SERIALIZED,
+  fromCounter,
+  isStoredInteger,
+  OFFSET,
+} from "./memcached/values.ts";
+
+export type { MemjsClient } from "./memcached/binary.ts";
+
+/** Options of {@linkcode MemcachedCache}. */
+export interface MemcachedCacheOptions {
+  /** `"host:port"` or a list of them (keys spread by memjs's hashing). Default `"127.0.0.1:11211"`. */
+  servers?: string | readonly string[] | undefined;
+  /** A memjs client you already have (instead of `servers`); `close()` leaves it open. */
+  client?: MemjsClient | undefined;
+  /** Prepended to every key; `clear()` then drops only this prefix's entries. Default `""`. */
+  keyPrefix?: string | undefined;
+  /** Lifetime in ms of entries stored without a ttl; `0` = never. Default 300 000. */
+  defaultTtl?: number | undefined;
+  /** Encodes values other than safe integers. Default {@linkcode defaultSerializer}. */
+  serializer?: Serializer | undefined;
+  /** The longest wait in ms for any server answer before `CacheConnectionError`. Default 5000. */
+  timeout?: number | undefined;
+}
+
+const EMPTY = new Uint8Array(0);
+const NO_CREATE = 0xffffffff;
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * A cache on memcached servers, like Python cachelib's `MemcachedCache` but
+ * with every key working (long, spaced or unicode keys are hashed), exact
+ * counters below zero, one round trip per server for `getMany`, and outages
+ * reported as `CacheConnectionError` instead of misses.
+ *
+ * @example Share a cache between processes
+ * ```ts ignore
+ * import { MemcachedCache } from "@cachelib/cachelib";
+ *
+ * await using cache = new MemcachedCache({
+ *   servers: ["10.0.0.1:11211", "10.0.0.2:11211"],
+ *   keyPrefix: "app:",
+ * });
+ * await cache.set("user:1", { name: "Ada" }, 60_000);
+ * console.log(await cache.getMany(["user:1", "user:2"])); // [{ name: "Ada" }, undefined]
+ * console.log(await cache.dec("stock", 3)); // -3
+ * ```
+ */
+export class MemcachedCache extends BaseCache {
+  /** The prefix of every key this cache writes. */
+  readonly keyPrefix: string;
+  /** The longest wait in ms for a server. */
+  readonly timeout: number;
+  #servers: string[];
+  #client: MemjsClient | undefined;
+  #ownsClient: boolean;
+  #opening: Promise<MemjsClient> | undefined;
+  #texts: TextConnection[] = [];
+  #generation: string | undefined;
+
+  /**
+   * Creates the cache; nothing connects until the first operation.
+   *
+   * @param options See {@linkcode MemcachedCacheOptions}.
+   */
+  constructor(options: MemcachedCacheOptions = {}) {
+    super(options);
+    const { client, servers, keyPrefix = "", timeout = 5000 } = options;
+    if (client !== undefined && servers !== undefined) {
+      throw new TypeError("Cannot create MemcachedCache: give servers or client, not both");
+    }
+    if (client !== undefined) {
+      if (typeof client?.perform !== "function" || !Array.isArray(client.servers)) {
+        throw new TypeError(
+          `Cannot create MemcachedCache: client must be a memjs Client, received ${
+            _describe(client)
+          }`,
+        );
+      }
+      if (client.options?.failover) {
+        throw new TypeError(
+          "Cannot create MemcachedCache: a memjs client with failover: true moves keys between servers, which getMany() cannot follow",
+        );
+      }
+    }
+    this.#servers = checkServers(servers ?? "127.0.0.1:11211");
+    if (
+      typeof keyPrefix !== "string" || (keyPrefix !== "" && !isPlain(keyPrefix)) ||
+      keyPrefix.length > MAX_PREFIX_BYTES
+    ) {
+      throw new TypeError(
+        `Cannot create MemcachedCache: keyPrefix must be printable ASCII without spaces, at most ${MAX_PREFIX_BYTES} characters, received ${
+          _describe(keyPrefix)
+        }`,
+      );
+    }
+    if (typeof timeout !== "number" || !(timeout > 0) || timeout === Infinity) {
+      throw new RangeError(
+        `Cannot create MemcachedCache: timeout must be a finite number of ms > 0, received ${
+          _describe(timeout)
+        }`,
+      );
+    }
+    this.keyPrefix = keyPrefix;
+    this.timeout = timeout;
+    this.#client = client;
+    this.#ownsClient = client === undefined;
+  }
+
+  /** The memjs client, created (and memjs loaded) on first use. */
+  #memjs(): MemjsClient | Promise<MemjsClient> {
+    return this.#client ?? (this.#opening ??= this.#open());
+  }
+
+  async #open(): Promise<MemjsClient> {
+    let memjs: { Client: { create(servers: string, options: object): MemjsClient } };
+    try {
+      const mod = await import("memjs");
+      memjs = mod.Client ? mod : mod.default;
+    } catch (cause) {
+      throw new CacheError(`Cannot load npm:memjs: ${(cause as Error).message}`, { cause });
+    }
+    this.#client = memjs.Client.create(this.#servers.join(","), {
+      retries: 1,
+      timeout: this.timeout / 1000,
+      conntimeout: this.timeout / 1000,
+      failover: false,
+      logger: { log() {} },
+    });
+    return this.#client;
+  }
+
+  /** The text-protocol connection to server `index` of the memjs client. */
+  #text(client: MemjsClient, index: number): TextConnection {
+    const server = client.servers[index]!;
+    return this.#texts[index] ??= new TextConnection(server.host, server.port, this.timeout);
+  }
+
+  async #send(
+    op: string,
+    key: string | undefined,
+    mkey: string,
+    opcode: number,
+    extras: Uint8Array,
+    value: Uint8Array,
+  ): Promise<Reply> {
+    return send(await this.#memjs(), op, key, mkey, opcode, extras, value, this.timeout);
+  }
+
+  /**
+   * Runs `body` in this cache's namespace. With a key prefix, the namespace
+   * holds the prefix's generation (bumped by `clear()`); the last one seen is
+   * used at once while the current one is read alongside, and `body` runs
+   * again when they differ (a write to an old generation is never visible).
+   */
+  async #inNamespace<T>(op: string, body: (ns: string) => Promise<T>): Promise<T> {
+    if (this.keyPrefix === "") return body("");
+    if (this.#generation === undefined) {
+      this.#generation = await this.#readGeneration(op);
+      return body(namespace(this.keyPrefix, this.#generation));
+    }
+    let seen: string = this.#generation;
+    for (;;) {
+      const [current, result]: [PromiseSettledResult<string>, PromiseSettledResult<T>] =
+        await Promise.allSettled([
+          this.#readGeneration(op),
+          body(namespace(this.keyPrefix, seen)),
+        ]);
+      if (current.status === "rejected") throw current.reason;
+      if (current.value === seen) {
+        if (result.status === "rejected") throw result.reason;
+        return result.value;
+      }
+      seen = this.#generation = current.value;
+    }
+  }
+
+  async #readGeneration(op: string): Promise<string> {
+    const key = generationKey(this.keyPrefix);
+    for (;;) {
+      const found = await this.#send(op, undefined, key, OP.get, EMPTY, EMPTY);
+      if (found.status === STATUS.ok) return latin1.decode(found.value);
+      const fresh = newGeneration();
+      const added = await this.#send(
+        op,
+        undefined,
+        key,
+        OP.add,
+        storeExtras(FLAG_INTEGER, 0),
+        new TextEncoder().encode(fresh),
+      );
+      if (added.status === STATUS.ok) return fresh;
+    }
+  }
+
+  #decode(key: string, flags: number, bytes: Uint8Array): unknown {
+    if (flags === FLAG_SERIALIZED) return this._decode(key, bytes);
+    const n = flags === FLAG_INTEGER ? decodeInteger(bytes) : undefined;
+    if (n === undefined) {
+      throw new CacheError(
+        `Cannot read key ${
+          _describe(key)
+        }: the item was not written by MemcachedCache (flags ${flags}, ${bytes.length} bytes)`,
+      );
+    }
+    return n;
+  }
+
+  /** Reads one key. */
+  protected _get(key: string): Promise<unknown> {
+    return this.#inNamespace("get", async (ns) => {
+      const reply = await this.#send("get", key, mapKey(ns, key), OP.get, EMPTY, EMPTY);
+      if (reply.status === STATUS.notFound) return undefined;
+      check(reply, "get", key, [STATUS.ok]);
+      return this.#decode(key, reply.flags, reply.value);
+    });
+  }
+
+  /** Reads many keys: one text-protocol `get` per server, all servers at once. */
+  protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
+    return this.#inNamespace("getMany", async (ns) => {
+      const client = await this.#memjs();
+      const distinct = [...new Set(keys)];
+      const byServer = new Map<number, string[]>();
+      const mkeys = distinct.map((key) => {
+        const mkey = mapKey(ns, key);
+        const index = client.servers.length > 1 ? client.getServer(mkey) : 0;
+        const list = byServer.get(index);
+        if (list) list.push(mkey);
+        else byServer.set(index, [mkey]);
+        return mkey;
+      });
+      const replies = await Promise.all(
+        [...byServer].map(([index, list]) => this.#text(client, index).getMany("getMany", list)),
+      );
+      const values = new Map<string, unknown>();
+      distinct.forEach((key, i) => {
+        for (const items of replies) {
+          const item = items.get(mkeys[i]!);
+          if (item) values.set(key, this.#decode(key, item.flags, item.value));
+        }
+      });
+      return keys.map((key) => values.get(key));
+    });
+  }
+
+  #store(op: "set" | "add", key: string, value: unknown, ttl: number): Promise<boolean> {
+    const integer = isStoredInteger(value);
+    const bytes = integer ? encodeInteger(value) : this._encode(op, key, value);
+    const extras = storeExtras(integer ? FLAG_INTEGER : FLAG_SERIALIZED, expiration(ttl));
+    return this.#inNamespace(op, async (ns) => {
+      const opcode = op === "set" ? OP.set : OP.add;
+      const reply = await this.#send(op, key, mapKey(ns, key), opcode, extras, bytes);
+      check(reply, op, key, [STATUS.ok, STATUS.exists, STATUS.notStored, STATUS.tooLarge]);
+      return reply.status === STATUS.ok;
+    });
+  }
+
+  /** Stores one entry; `false` when the value is over the server's item size limit. */
+  protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
+    return this.#store("set", key, value, ttl);
+  }
+
+  /** Stores one entry with memcached's atomic `add`. */
+  protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
+    return this.#store("add", key, value, ttl);
+  }
+
+  /** Removes one key. */
+  protected _delete(key: string): Promise<boolean> {
+    return this.#inNamespace("delete", async (ns) => {
+      const reply = await this.#send("delete", key, mapKey(ns, key), OP.delete, EMPTY, EMPTY);
+      check(reply, "delete", key, [STATUS.ok, STATUS.notFound]);
+      return reply.status === STATUS.ok;
+    });
+  }
+
+  /** Whether the key holds a live entry. */
+  protected _has(key: string): Promise<boolean> {
+    return this.#inNamespace("has", async (ns) => {
+      const reply = await this.#send("has", key, mapKey(ns, key), OP.get, EMPTY, EMPTY);
+      check(reply, "has", key, [STATUS.ok, STATUS.notFound]);
+      return reply.status === STATUS.ok;
+    });
+  }
+
+  /**
+   * Adds `delta` with memcached's atomic `incr`/`decr` on the offset integer,
+   * creating a missing key with the ttl in the same request.
+   */
+  protected _inc(key: string, delta: number, ttl: number): Promise<number> {
+    const op = delta < 0 ? "dec" : "inc";
+    const opcode = delta < 0 ? OP.decrement : OP.increment;
+    const amount = BigInt(Math.abs(delta));
+    const extras = counterExtras(amount, OFFSET + BigInt(delta), expiration(ttl));
+    return this.#inNamespace(op, async (ns) => {
+      const mkey = mapKey(ns, key);
+      const reply = await this.#send(op, key, mkey, opcode, extras, EMPTY);
+      if (reply.status === STATUS.nonNumeric) {
+        const current = await this._get(key);
+        addDelta(op, key, current, delta);
+        throw new TypeError(
+          `Cannot ${op} key ${_describe(key)}: stored value is not a safe integer, found ${
+            _describe(current)
+          } (kept as serialized bytes)`,
+        );
+      }
+      check(reply, op, key, [STATUS.ok]);
+      const stored = counterValue(reply);
+      const next = fromCounter(stored);
+      if (!Number.isSafeInteger(next)) {
+        const undo = delta < 0 ? OP.increment : OP.decrement;
+        await this.#send(op, key, mkey, undo, counterExtras(amount, 0n, NO_CREATE), EMPTY);
+        addDelta(op, key, fromCounter(stored - BigInt(delta)), delta);
+      }
+      return next;
+    });
+  }
+
+  /**
+   * Without a key prefix: `flush_all` on every server. With one: a new
+   * generation for the prefix, so its old entries are never read again
+   * (memcached cannot list keys; they age out by ttl or LRU).
+   */
+  protected async _clear(): Promise<boolean> {
+    const client = await this.#memjs();
+    if (this.keyPrefix === "") {
+      await Promise.all(client.servers.map((_, i) => this.#text(client, i).flushAll("clear")));
+      return true;
+    }
+    const fresh = newGeneration();
+    const reply = await this.#send(
+      "clear",
+      undefined,
+      generationKey(this.keyPrefix),
+      OP.set,
+      storeExtras(FLAG_INTEGER, 0),
+      new TextEncoder().encode(fresh),
+    );
+    check(reply, "clear", undefined, [STATUS.ok]);
+    this.#generation = fresh;
+    return true;
+  }
+
+  /** Closes the connections this cache opened (a given memjs client stays open). */
+  protected override async _close(): Promise<void> {
+    for (const text of this.#texts) text?.close();
+    if (!this.#ownsClient) return;
+    const client = this.#client ?? await this.#opening?.catch(() => undefined);
+    client?.close();
+  }
+}
+
+function check(reply: Reply, op: string, key: string | undefined, expected: number[]): void {
+  if (expected.includes(reply.status)) return;
+  const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+  throw new CacheError(
+    `Cannot ${what}: memcached answered status 0x${reply.status.toString(16)} (${
+      latin1.decode(reply.value)
+    })`,
+  );
+}
+
+function checkServers(servers: string | readonly string[]): string[] {
+  const list = typeof servers === "string" ? [servers] : servers;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TypeError(
+      `Cannot create MemcachedCache: servers must be "host:port" or a non-empty list of them, received ${
+        _describe(servers)
+      }`,
+    );
+  }
+  return list.map((server) => {
+    const match = typeof server === "string" ? /^([^\s:,@]+)(?::(\d{1,5}))?$/.exec(server) : null;
+    if (!match || Number(match[2] ?? 11211) > 65535) {
+      throw new TypeError(
+        `Cannot create MemcachedCache: each server must be "host:port", received ${
+          _describe(server)
+        }`,
+      );
+    }
+    return `${match[1]}:${match[2] ?? 11211}`;
+  });
+}

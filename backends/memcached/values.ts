@@ -1,0 +1,53 @@
+/**
+ * How values are stored: safe integers as offset decimal ASCII (so
+ * memcached's own `incr`/`decr` count them, below zero too), everything
+ * else as serializer bytes tagged by the item flags.
+ *
+ * @module
+ */
+
+/** Flags of an item holding serializer bytes. */
+export const FLAG_SERIALIZED = 0xca1b;
+/** Flags of an item holding an integer (also what memcached gives a counter it creates). */
+export const FLAG_INTEGER = 0;
+
+/**
+ * The offset added to integers before they are written. memcached counts
+ * unsigned 64-bit numbers and `decr` stops at 0; stored as `n + 10^18`, every
+ * safe integer n (|n| < 2^53 ≈ 9 × 10^15) and every safe delta stay far from
+ * both 0 and 2^64, so `incr`/`decr` are exact, atomic and keep the expiry.
+ */
+export const OFFSET = 10n ** 18n;
+
+const ascii = new TextEncoder();
+const latin1 = new TextDecoder("latin1");
+
+/** Whether `value` is stored as an integer (a safe integer other than -0). */
+export function isStoredInteger(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && !Object.is(value, -0);
+}
+
+/** The bytes of integer `n`: `n + OFFSET` in decimal ASCII. */
+export function encodeInteger(n: number): Uint8Array {
+  return ascii.encode((OFFSET + BigInt(n)).toString());
+}
+
+/**
+ * The integer in bytes written by {@linkcode encodeInteger} or changed by
+ * `incr`/`decr` (which may pad with spaces); `undefined` for anything else.
+ */
+export function decodeInteger(bytes: Uint8Array): number | undefined {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0x20) end--;
+  if (end === 0 || end > 20) return undefined;
+  for (let i = 0; i < end; i++) {
+    const c = bytes[i]!;
+    if (c < 0x30 || c > 0x39) return undefined;
+  }
+  return fromCounter(BigInt(latin1.decode(bytes.subarray(0, end))));
+}
+
+/** The integer a stored counter value stands for. */
+export function fromCounter(stored: bigint): number {
+  return Number(stored - OFFSET);
+}
