@@ -9,12 +9,12 @@ import { _describe, addDelta, CacheError } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { BaseCache } from "./_base.ts";
 import {
+  Channel,
   counterExtras,
   counterValue,
   type MemjsClient,
   OP,
   type Reply,
-  send,
   STATUS,
   storeExtras,
 } from "./memcached/binary.ts";
@@ -85,9 +85,9 @@ export class MemcachedCache extends BaseCache {
   /** The longest wait in ms for a server. */
   readonly timeout: number;
   #servers: string[];
-  #client: MemjsClient | undefined;
+  #channel: Channel | undefined;
   #ownsClient: boolean;
-  #opening: Promise<MemjsClient> | undefined;
+  #opening: Promise<Channel> | undefined;
   #texts: TextConnection[] = [];
   #generation: string | undefined;
 
@@ -136,16 +136,16 @@ export class MemcachedCache extends BaseCache {
     }
     this.keyPrefix = keyPrefix;
     this.timeout = timeout;
-    this.#client = client;
+    this.#channel = client && new Channel(client, timeout);
     this.#ownsClient = client === undefined;
   }
 
-  /** The memjs client, created (and memjs loaded) on first use. */
-  #memjs(): MemjsClient | Promise<MemjsClient> {
-    return this.#client ?? (this.#opening ??= this.#open());
+  /** The channel over the memjs client, created (and memjs loaded) on first use. */
+  #memjs(): Channel | Promise<Channel> {
+    return this.#channel ?? (this.#opening ??= this.#open());
   }
 
-  async #open(): Promise<MemjsClient> {
+  async #open(): Promise<Channel> {
     let memjs: { Client: { create(servers: string, options: object): MemjsClient } };
     try {
       const mod = await import("memjs");
@@ -153,14 +153,14 @@ export class MemcachedCache extends BaseCache {
     } catch (cause) {
       throw new CacheError(`Cannot load npm:memjs: ${(cause as Error).message}`, { cause });
     }
-    this.#client = memjs.Client.create(this.#servers.join(","), {
+    const client = memjs.Client.create(this.#servers.join(","), {
       retries: 1,
       timeout: this.timeout / 1000,
       conntimeout: this.timeout / 1000,
       failover: false,
       logger: { log() {} },
     });
-    return this.#client;
+    return this.#channel = new Channel(client, this.timeout);
   }
 
   /** The text-protocol connection to server `index` of the memjs client. */
@@ -169,7 +169,7 @@ export class MemcachedCache extends BaseCache {
     return this.#texts[index] ??= new TextConnection(server.host, server.port, this.timeout);
   }
 
-  async #send(
+  #send(
     op: string,
     key: string | undefined,
     mkey: string,
@@ -177,7 +177,11 @@ export class MemcachedCache extends BaseCache {
     extras: Uint8Array,
     value: Uint8Array,
   ): Promise<Reply> {
-    return send(await this.#memjs(), op, key, mkey, opcode, extras, value, this.timeout);
+    const channel = this.#channel;
+    if (channel) return channel.send(op, key, mkey, opcode, extras, value);
+    return (this.#opening ??= this.#open()).then((opened) =>
+      opened.send(op, key, mkey, opcode, extras, value)
+    );
   }
 
   /**
@@ -241,37 +245,42 @@ export class MemcachedCache extends BaseCache {
 
   /** Reads one key. */
   protected _get(key: string): Promise<unknown> {
-    return this.#inNamespace("get", async (ns) => {
-      const reply = await this.#send("get", key, mapKey(ns, key), OP.get, EMPTY, EMPTY);
-      if (reply.status === STATUS.notFound) return undefined;
-      check(reply, "get", key, [STATUS.ok]);
-      return this.#decode(key, reply.flags, reply.value);
-    });
+    if (this.keyPrefix === "") return this.#getIn("", key);
+    return this.#inNamespace("get", (ns) => this.#getIn(ns, key));
+  }
+
+  async #getIn(ns: string, key: string): Promise<unknown> {
+    const reply = await this.#send("get", key, mapKey(ns, key), OP.get, EMPTY, EMPTY);
+    if (reply.status === STATUS.notFound) return undefined;
+    check(reply, "get", key, [STATUS.ok]);
+    return this.#decode(key, reply.flags, reply.value);
   }
 
   /** Reads many keys: one text-protocol `get` per server, all servers at once. */
   protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
     return this.#inNamespace("getMany", async (ns) => {
-      const client = await this.#memjs();
+      const { client } = await this.#memjs();
       const distinct = [...new Set(keys)];
-      const byServer = new Map<number, string[]>();
-      const mkeys = distinct.map((key) => {
+      const byServer = new Map<number, { keys: string[]; mkeys: string[] }>();
+      for (const key of distinct) {
         const mkey = mapKey(ns, key);
         const index = client.servers.length > 1 ? client.getServer(mkey) : 0;
-        const list = byServer.get(index);
-        if (list) list.push(mkey);
-        else byServer.set(index, [mkey]);
-        return mkey;
-      });
+        let group = byServer.get(index);
+        if (!group) byServer.set(index, group = { keys: [], mkeys: [] });
+        group.keys.push(key);
+        group.mkeys.push(mkey);
+      }
+      const groups = [...byServer];
       const replies = await Promise.all(
-        [...byServer].map(([index, list]) => this.#text(client, index).getMany("getMany", list)),
+        groups.map(([index, group]) => this.#text(client, index).getMany("getMany", group.mkeys)),
       );
       const values = new Map<string, unknown>();
-      distinct.forEach((key, i) => {
-        for (const items of replies) {
-          const item = items.get(mkeys[i]!);
+      groups.forEach(([, group], g) => {
+        const items = replies[g]!;
+        group.keys.forEach((key, i) => {
+          const item = items[i];
           if (item) values.set(key, this.#decode(key, item.flags, item.value));
-        }
+        });
       });
       return keys.map((key) => values.get(key));
     });
@@ -356,7 +365,7 @@ export class MemcachedCache extends BaseCache {
    * (memcached cannot list keys; they age out by ttl or LRU).
    */
   protected async _clear(): Promise<boolean> {
-    const client = await this.#memjs();
+    const { client } = await this.#memjs();
     if (this.keyPrefix === "") {
       await Promise.all(client.servers.map((_, i) => this.#text(client, i).flushAll("clear")));
       return true;
@@ -378,9 +387,9 @@ export class MemcachedCache extends BaseCache {
   /** Closes the connections this cache opened (a given memjs client stays open). */
   protected override async _close(): Promise<void> {
     for (const text of this.#texts) text?.close();
-    if (!this.#ownsClient) return;
-    const client = this.#client ?? await this.#opening?.catch(() => undefined);
-    client?.close();
+    const channel = this.#channel ?? await this.#opening?.catch(() => undefined);
+    channel?.close();
+    if (this.#ownsClient) channel?.client.close();
   }
 }
 

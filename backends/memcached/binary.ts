@@ -125,59 +125,93 @@ function message(error: unknown): string {
 }
 
 /**
- * Sends one request for `key` (already mapped) through `client` and waits at
- * most `timeout` ms. memjs's retries are off for it (a retried `add` or
- * `increment` could apply twice).
- *
- * @param op The operation, for messages (`"get"`).
- * @param userKey The caller's key, for messages (`undefined` for internal keys).
- * @throws {CacheConnectionError} The server is unreachable, dropped the
- * connection or did not answer in time.
+ * Sends requests through a memjs client, each waiting at most `timeout` ms.
+ * One timer watches every pending request (a timer per request would cost
+ * more than the rest of the client-side work); it is unref'd, and `close()`
+ * stops it.
  */
-export function send(
-  client: MemjsClient,
-  op: string,
-  userKey: string | undefined,
-  key: string,
-  opcode: number,
-  extras: Uint8Array,
-  value: Uint8Array,
-  timeout: number,
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const index = client.servers.length > 1 ? client.getServer(key) : 0;
-    const server = client.servers[index];
-    const where = server ? `memcached at ${server.host}:${server.port}` : "memcached";
-    const what = () => (userKey === undefined ? op : `${op} key ${_describe(userKey)}`);
-    let done = false;
+export class Channel {
+  readonly client: MemjsClient;
+  readonly timeout: number;
+  #pending = new Map<number, { deadline: number; expire: () => void }>();
+  #next = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Wraps `client`; requests wait at most `timeout` ms. */
+  constructor(client: MemjsClient, timeout: number) {
+    this.client = client;
+    this.timeout = timeout;
+  }
+
+  /**
+   * Sends one request for `key` (already mapped). memjs's retries are off
+   * for it (a retried `add` or `increment` could apply twice).
+   *
+   * @param op The operation, for messages (`"get"`).
+   * @param userKey The caller's key, for messages (`undefined` for internal keys).
+   * @throws {CacheConnectionError} The server is unreachable, dropped the
+   * connection or did not answer in time.
+   */
+  send(
+    op: string,
+    userKey: string | undefined,
+    key: string,
+    opcode: number,
+    extras: Uint8Array,
+    value: Uint8Array,
+  ): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const client = this.client;
+      const fail = (why: string, cause?: unknown) => {
+        const server = client.servers[client.servers.length > 1 ? client.getServer(key) : 0];
+        const what = userKey === undefined ? op : `${op} key ${_describe(userKey)}`;
+        const where = server ? `memcached at ${server.host}:${server.port}` : "memcached";
+        reject(new CacheConnectionError(`Cannot ${what}: ${where} ${why}`, { cause }));
+      };
+      const id = this.#next++;
+      this.#pending.set(id, {
+        deadline: performance.now() + this.timeout,
+        expire: () => fail(`did not answer within ${this.timeout} ms`),
+      });
+      this.#timer ??= this.#arm(this.timeout);
+      client.incrSeq();
+      const seq = client.seq;
+      const request = encodeRequest(opcode, key, extras, value, seq);
+      client.perform(key, request, seq, (error, response) => {
+        if (!this.#pending.delete(id)) return; // timed out already
+        if (error || !response) return fail(`failed: ${message(error)}`, error);
+        const extras = response.extras;
+        const flags = extras.length >= 4
+          ? new DataView(extras.buffer, extras.byteOffset, 4).getUint32(0)
+          : 0;
+        // A plain view, not memjs's Buffer: Buffer#slice does not copy.
+        const val = response.val;
+        const value = new Uint8Array(val.buffer, val.byteOffset, val.byteLength);
+        resolve({ status: response.header.status, flags, value });
+      }, 1);
+    });
+  }
+
+  /** Stops the timer; pending requests still settle through memjs. */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(ms: number): ReturnType<typeof setTimeout> {
     const timer = setTimeout(() => {
-      done = true;
-      reject(
-        new CacheConnectionError(`Cannot ${what()}: ${where} did not answer within ${timeout} ms`),
-      );
-    }, timeout);
-    client.incrSeq();
-    const seq = client.seq;
-    client.perform(key, encodeRequest(opcode, key, extras, value, seq), seq, (error, response) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (error || !response) {
-        reject(
-          new CacheConnectionError(`Cannot ${what()}: ${where} failed: ${message(error)}`, {
-            cause: error,
-          }),
-        );
-        return;
+      this.#timer = undefined;
+      const now = performance.now();
+      for (const [id, entry] of this.#pending) {
+        if (entry.deadline > now) {
+          this.#timer = this.#arm(entry.deadline - now);
+          return;
+        }
+        this.#pending.delete(id);
+        entry.expire();
       }
-      const extras = response.extras;
-      const flags = extras.length >= 4
-        ? new DataView(extras.buffer, extras.byteOffset, 4).getUint32(0)
-        : 0;
-      // A plain view, not memjs's Buffer: Buffer#slice does not copy.
-      const val = response.val;
-      const value = new Uint8Array(val.buffer, val.byteOffset, val.byteLength);
-      resolve({ status: response.header.status, flags, value });
-    }, 1);
-  });
+    }, ms);
+    Deno.unrefTimer(timer);
+    return timer;
+  }
 }

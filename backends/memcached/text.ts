@@ -27,6 +27,10 @@ export class TextConnection {
   #timeout: number;
   #conn: Deno.TcpConn | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  #busy = false;
+  #expired = false;
+  #deadline = 0;
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
   #buf = new Uint8Array(64 * 1024);
   #start = 0;
   #end = 0;
@@ -38,8 +42,12 @@ export class TextConnection {
     this.#timeout = timeout;
   }
 
-  /** Every item found among `keys` (plain memcached keys), by key. */
-  getMany(what: string, keys: readonly string[]): Promise<Map<string, Item>> {
+  /**
+   * Reads `keys` (distinct, plain memcached keys) with pipelined `get` lines
+   * in one write; resolves to their items in the same order (`undefined` for
+   * misses).
+   */
+  getMany(what: string, keys: readonly string[]): Promise<(Item | undefined)[]> {
     let command = "";
     let lines = 0;
     for (let i = 0; i < keys.length; i += KEYS_PER_LINE) {
@@ -47,20 +55,84 @@ export class TextConnection {
       lines++;
     }
     return this.#run(what, ascii.encode(command), async () => {
-      const items = new Map<string, Item>();
-      for (let ended = 0; ended < lines;) {
-        const line = await this.#line();
-        if (line === "END") {
-          ended++;
-          continue;
-        }
-        const parts = line.split(" ");
-        if (parts[0] !== "VALUE" || parts.length < 4) throw new Error(`unexpected reply "${line}"`);
-        const value = await this.#bytes(Number(parts[3]));
-        items.set(parts[1]!, { flags: Number(parts[2]), value });
+      for (;;) {
+        const items = this.#parseValues(keys, lines);
+        if (items) return items;
+        await this.#fill();
       }
-      return items;
     });
+  }
+
+  /**
+   * Parses `lines` complete `get` replies from the buffer, or returns
+   * `undefined` (consuming nothing) when more bytes are needed. memcached
+   * answers hits in the order they were asked for, so each returned key is
+   * matched by scanning forward through `keys`, without making strings.
+   */
+  #parseValues(keys: readonly string[], lines: number): (Item | undefined)[] | undefined {
+    const buf = this.#buf;
+    const end = this.#end;
+    // Per key: its flags and where its value starts (-1: a miss).
+    const flags = new Array<number>(keys.length);
+    const starts = new Array<number>(keys.length).fill(-1);
+    const lengths = new Array<number>(keys.length);
+    let at = this.#start;
+    let next = 0;
+    for (let ended = 0; ended < lines;) {
+      const eol = buf.indexOf(0x0a, at);
+      if (eol < 0 || eol >= end) return undefined;
+      if (eol - at === 4 && buf[at] === 0x45 && buf[at + 1] === 0x4e && buf[at + 2] === 0x44) {
+        ended++; // "END"
+        at = eol + 1;
+        continue;
+      }
+      if (buf[at] !== 0x56 || buf[at + 5] !== 0x20) { // not "VALUE "
+        throw new Error(`unexpected reply "${latin1.decode(buf.subarray(at, eol - 1))}"`);
+      }
+      let p = at + 6;
+      const keyStart = p;
+      while (buf[p] !== 0x20 && p < eol) p++;
+      const keyEnd = p++;
+      let itemFlags = 0;
+      while (buf[p] !== 0x20 && p < eol) itemFlags = itemFlags * 10 + buf[p++]! - 0x30;
+      p++;
+      let length = 0;
+      while (p < eol - 1 && buf[p] !== 0x20) length = length * 10 + buf[p++]! - 0x30;
+      const from = eol + 1;
+      if (end - from < length + 2) {
+        this.#reserve(from - this.#start + length + 2);
+        return undefined;
+      }
+      while (next < keys.length && !sameKey(buf, keyStart, keyEnd, keys[next]!)) next++;
+      if (next === keys.length) {
+        throw new Error(`unexpected key "${latin1.decode(buf.subarray(keyStart, keyEnd))}"`);
+      }
+      flags[next] = itemFlags;
+      lengths[next] = length;
+      starts[next++] = from;
+      at = from + length + 2;
+    }
+    // One copy for the whole reply (the buffer is reused); values are views into it.
+    const base = this.#start;
+    const copy = buf.slice(base, at);
+    const found: (Item | undefined)[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const from = starts[i]!;
+      if (from < 0) continue;
+      found[i] = { flags: flags[i]!, value: copy.subarray(from - base, from - base + lengths[i]!) };
+    }
+    this.#start = at;
+    return found;
+  }
+
+  /** Makes room for `total` bytes from the start of the unread data. */
+  #reserve(total: number): void {
+    if (this.#buf.length - this.#start >= total) return;
+    const next = new Uint8Array(Math.max(this.#buf.length * 2, total));
+    next.set(this.#buf.subarray(this.#start, this.#end));
+    this.#end -= this.#start;
+    this.#start = 0;
+    this.#buf = next;
   }
 
   /** Runs `flush_all`: every item on this server becomes invalid. */
@@ -73,6 +145,8 @@ export class TextConnection {
 
   /** Closes the connection (a later command opens a new one). */
   close(): void {
+    clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
     const conn = this.#conn;
     this.#conn = undefined;
     this.#start = this.#end = 0;
@@ -90,36 +164,68 @@ export class TextConnection {
   }
 
   async #exchange<T>(what: string, command: Uint8Array, read: () => Promise<T>): Promise<T> {
-    const where = `memcached at ${this.host}:${this.port}`;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.close();
-        reject(
-          new CacheConnectionError(
-            `Cannot ${what}: ${where} did not answer within ${this.#timeout} ms`,
-          ),
-        );
-      }, this.#timeout);
-    });
+    this.#deadline = performance.now() + this.#timeout;
+    this.#busy = true;
+    this.#expired = false;
     try {
-      return await Promise.race([
-        (async () => {
-          this.#conn ??= await Deno.connect({ hostname: this.host, port: this.port });
-          await this.#write(command);
-          return await read();
-        })(),
-        timedOut,
-      ]);
+      this.#conn ??= await this.#connect();
+      this.#watchdog ??= this.#arm(this.#deadline - performance.now());
+      await this.#write(command);
+      return await read();
     } catch (error) {
-      if (error instanceof CacheConnectionError) throw error;
       this.close();
+      const why = this.#expired
+        ? `did not answer within ${this.#timeout} ms`
+        : `failed: ${(error as Error).message}`;
       throw new CacheConnectionError(
-        `Cannot ${what}: ${where} failed: ${(error as Error).message}`,
+        `Cannot ${what}: memcached at ${this.host}:${this.port} ${why}`,
         { cause: error },
       );
     } finally {
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * One unref'd timer per connection watches the command in flight (cheaper
+   * than a timer per command): past the deadline it closes the connection,
+   * which fails the pending read.
+   */
+  #arm(ms: number): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(() => {
+      this.#watchdog = undefined;
+      if (!this.#busy) return;
+      const left = this.#deadline - performance.now();
+      if (left > 0) {
+        this.#watchdog = this.#arm(left);
+        return;
+      }
+      this.#expired = true;
+      this.close();
+    }, Math.max(0, ms));
+    Deno.unrefTimer(timer);
+    return timer;
+  }
+
+  /** Opens the connection within the remaining time (`Deno.connect` has no timeout of its own). */
+  async #connect(): Promise<Deno.TcpConn> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let late = false;
+    const connecting = Deno.connect({ hostname: this.host, port: this.port });
+    try {
+      return await Promise.race([
+        connecting,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            late = true;
+            this.#expired = true;
+            reject(new Error("connect timed out"));
+          }, Math.max(0, this.#deadline - performance.now()));
+        }),
+      ]);
+    } finally {
       clearTimeout(timer);
+      if (late) connecting.then((conn) => conn.close(), () => {});
     }
   }
 
@@ -164,20 +270,12 @@ export class TextConnection {
       await this.#fill();
     }
   }
+}
 
-  async #bytes(length: number): Promise<Uint8Array> {
-    while (this.#end - this.#start < length + 2) {
-      if (this.#buf.length - this.#start < length + 2) {
-        const next = new Uint8Array(Math.max(this.#buf.length * 2, length + 2));
-        next.set(this.#buf.subarray(this.#start, this.#end));
-        this.#end -= this.#start;
-        this.#start = 0;
-        this.#buf = next;
-      }
-      await this.#fill();
-    }
-    const value = this.#buf.slice(this.#start, this.#start + length);
-    this.#start += length + 2;
-    return value;
+function sameKey(buf: Uint8Array, start: number, end: number, key: string): boolean {
+  if (end - start !== key.length) return false;
+  for (let i = 0; i < key.length; i++) {
+    if (buf[start + i] !== key.charCodeAt(i)) return false;
   }
+  return true;
 }

@@ -1,0 +1,74 @@
+// MemcachedCache against its baselines, on a memcached this file starts:
+//   deno bench --allow-all bench/memcached_bench.ts
+import { startServer } from "../tests/servers.ts";
+import { MemcachedCache, type MemjsClient } from "../mod.ts";
+
+const server = await startServer("memcached");
+globalThis.addEventListener("unload", () => void server.stop());
+
+type RawMemjs = MemjsClient & {
+  get(key: string): Promise<{ value: Uint8Array | null }>;
+  set(key: string, value: string, options: { expires: number }): Promise<boolean>;
+};
+const memjs = (await import("memjs")).default;
+const raw = memjs.Client.create(server.address, { logger: { log() {} } }) as RawMemjs;
+const cache = new MemcachedCache({ servers: server.address });
+const prefixed = new MemcachedCache({ servers: server.address, keyPrefix: "bench:" });
+
+const value = "a short cached string, about sixty bytes long, like a name";
+const keys = Array.from({ length: 100 }, (_, i) => `bench:key:${i}`);
+for (const key of keys) {
+  await cache.set(key, value);
+  await prefixed.set(key, value);
+}
+await raw.get(keys[0]!); // connect outside the timed functions
+await cache.getMany(keys);
+
+// A raw text-protocol multi-get: one write, read until the final END.
+const conn = await Deno.connect({ hostname: server.host, port: server.port });
+const multiGet = new TextEncoder().encode(`get ${keys.join(" ")}\r\n`);
+const buf = new Uint8Array(256 * 1024);
+async function rawMultiGet(): Promise<number> {
+  await conn.write(multiGet);
+  let end = 0;
+  for (;;) {
+    const n = await conn.read(buf.subarray(end));
+    if (n === null) throw new Error("closed");
+    end += n;
+    // "END\r\n"
+    if (
+      end >= 5 && buf[end - 5] === 69 && buf[end - 4] === 78 && buf[end - 3] === 68 &&
+      buf[end - 1] === 10
+    ) return end;
+  }
+}
+
+Deno.bench({ name: "raw memjs get", group: "get", baseline: true }, async () => {
+  await raw.get(keys[0]!);
+});
+Deno.bench({ name: "MemcachedCache.get", group: "get" }, async () => {
+  await cache.get(keys[0]!);
+});
+Deno.bench({ name: "MemcachedCache.get with keyPrefix", group: "get" }, async () => {
+  await prefixed.get(keys[0]!);
+});
+
+Deno.bench({ name: "raw memjs set", group: "set", baseline: true }, async () => {
+  await raw.set(keys[1]!, value, { expires: 300 });
+});
+Deno.bench({ name: "MemcachedCache.set", group: "set" }, async () => {
+  await cache.set(keys[1]!, value);
+});
+
+Deno.bench(
+  { name: "raw text-protocol multi-get (100 keys)", group: "getMany(100)", baseline: true },
+  async () => {
+    await rawMultiGet();
+  },
+);
+Deno.bench({ name: "MemcachedCache.getMany(100)", group: "getMany(100)" }, async () => {
+  await cache.getMany(keys);
+});
+Deno.bench({ name: "raw memjs Promise.all of 100 gets", group: "getMany(100)" }, async () => {
+  await Promise.all(keys.map((key) => raw.get(key)));
+});
