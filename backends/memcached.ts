@@ -33,6 +33,7 @@ import {
   encodeInteger,
   FLAG_INTEGER,
   FLAG_SERIALIZED,
+  FLAG_STRING,
   fromCounter,
   isStoredInteger,
   OFFSET,
@@ -59,6 +60,8 @@ export interface MemcachedCacheOptions {
 const EMPTY = new Uint8Array(0);
 const NO_CREATE = 0xffffffff;
 const latin1 = new TextDecoder("latin1");
+const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 
 /**
  * A cache on memcached servers, like Python cachelib's `MemcachedCache` but
@@ -224,13 +227,14 @@ export class MemcachedCache extends BaseCache {
         key,
         OP.add,
         storeExtras(FLAG_INTEGER, 0),
-        new TextEncoder().encode(fresh),
+        utf8Encoder.encode(fresh),
       );
       if (added.status === STATUS.ok) return fresh;
     }
   }
 
   #decode(key: string, flags: number, bytes: Uint8Array): unknown {
+    if (flags === FLAG_STRING) return utf8.decode(bytes);
     if (flags === FLAG_SERIALIZED) return this._decode(key, bytes);
     const n = flags === FLAG_INTEGER ? decodeInteger(bytes) : undefined;
     if (n === undefined) {
@@ -260,36 +264,45 @@ export class MemcachedCache extends BaseCache {
   protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
     return this.#inNamespace("getMany", async (ns) => {
       const { client } = await this.#memjs();
-      const distinct = [...new Set(keys)];
-      const byServer = new Map<number, { keys: string[]; mkeys: string[] }>();
-      for (const key of distinct) {
-        const mkey = mapKey(ns, key);
-        const index = client.servers.length > 1 ? client.getServer(mkey) : 0;
-        let group = byServer.get(index);
-        if (!group) byServer.set(index, group = { keys: [], mkeys: [] });
-        group.keys.push(key);
-        group.mkeys.push(mkey);
-      }
-      const groups = [...byServer];
-      const replies = await Promise.all(
-        groups.map(([index, group]) => this.#text(client, index).getMany("getMany", group.mkeys)),
-      );
-      const values = new Map<string, unknown>();
-      groups.forEach(([, group], g) => {
-        const items = replies[g]!;
-        group.keys.forEach((key, i) => {
-          const item = items[i];
-          if (item) values.set(key, this.#decode(key, item.flags, item.value));
+      const mkeys = keys.map((key) => mapKey(ns, key));
+      const values = new Array<unknown>(keys.length).fill(undefined);
+      const read = async (index: number, positions: number[] | undefined) => {
+        const asked = positions ? positions.map((p) => mkeys[p]!) : mkeys;
+        const items = await this.#text(client, index).getMany("getMany", asked);
+        items.forEach((item, i) => {
+          const p = positions ? positions[i]! : i;
+          if (item) values[p] = this.#decode(keys[p]!, item.flags, item.value);
         });
+      };
+      if (client.servers.length === 1) {
+        await read(0, undefined);
+        return values;
+      }
+      const byServer = new Map<number, number[]>();
+      mkeys.forEach((mkey, p) => {
+        const index = client.getServer(mkey);
+        const positions = byServer.get(index);
+        if (positions) positions.push(p);
+        else byServer.set(index, [p]);
       });
-      return keys.map((key) => values.get(key));
+      await Promise.all([...byServer].map(([index, positions]) => read(index, positions)));
+      return values;
     });
   }
 
   #store(op: "set" | "add", key: string, value: unknown, ttl: number): Promise<boolean> {
-    const integer = isStoredInteger(value);
-    const bytes = integer ? encodeInteger(value) : this._encode(op, key, value);
-    const extras = storeExtras(integer ? FLAG_INTEGER : FLAG_SERIALIZED, expiration(ttl));
+    let flags = FLAG_SERIALIZED;
+    let bytes: Uint8Array;
+    if (typeof value === "string" && value.isWellFormed()) {
+      flags = FLAG_STRING;
+      bytes = utf8Encoder.encode(value);
+    } else if (isStoredInteger(value)) {
+      flags = FLAG_INTEGER;
+      bytes = encodeInteger(value);
+    } else {
+      bytes = this._encode(op, key, value);
+    }
+    const extras = storeExtras(flags, expiration(ttl));
     return this.#inNamespace(op, async (ns) => {
       const opcode = op === "set" ? OP.set : OP.add;
       const reply = await this.#send(op, key, mapKey(ns, key), opcode, extras, bytes);
@@ -377,7 +390,7 @@ export class MemcachedCache extends BaseCache {
       generationKey(this.keyPrefix),
       OP.set,
       storeExtras(FLAG_INTEGER, 0),
-      new TextEncoder().encode(fresh),
+      utf8Encoder.encode(fresh),
     );
     check(reply, "clear", undefined, [STATUS.ok]);
     this.#generation = fresh;

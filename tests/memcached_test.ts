@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { runConformance } from "./conformance.ts";
 import { type RunningServer, serverTest } from "./servers.ts";
-import { CacheConnectionError, CacheError, MemcachedCache, type MemjsClient } from "../mod.ts";
+import {
+  CacheConnectionError,
+  CacheError,
+  jsonSerializer,
+  MemcachedCache,
+  type MemjsClient,
+} from "../mod.ts";
 import { expiration, mapKey } from "../backends/memcached/keys.ts";
 
 const big = { maxItemSize: "2m" };
@@ -102,6 +108,16 @@ serverTest(
         const keys = hostileKeys();
         assert.equal(keys.length, 200);
         for (const [i, key] of keys.entries()) assert.equal(await cache.set(key, i), true);
+        const long = Array.from(
+          { length: 300 },
+          (_, i) => `${i}:`.padEnd(250 - keyPrefix.length, "k"),
+        );
+        assert.deepEqual(await cache.setMany(long.map((k) => [k, k.length] as const)), long);
+        assert.deepEqual(
+          await cache.getMany(long),
+          long.map((k) => k.length),
+          "300 keys of 250 bytes in one getMany()",
+        );
         for (const [i, key] of keys.entries()) {
           assert.equal(await cache.get(key), i, `key #${i} ${JSON.stringify(key.slice(0, 20))}`);
         }
@@ -321,13 +337,13 @@ serverTest(
       const cache = new MemcachedCache({ client });
       await cache.set("n", 10);
       assert.equal(await cache.inc("n"), 11);
+      await cache.set("s", "héllo ✓");
+      await cache.set("lone", "\ud800x");
+      assert.equal(await cache.get("lone"), "\ud800x", "a lone surrogate survives (serialized)");
       await cache.close();
-      const { value } = await client.get("n");
-      assert.equal(
-        new TextDecoder().decode(value!),
-        "1000000000000000011",
-        "integers are decimal ASCII, offset by 10^18",
-      );
+      const read = async (key: string) => new TextDecoder().decode((await client.get(key)).value!);
+      assert.equal(await read("n"), "1000000000000000011", "integers: decimal ASCII + 10^18");
+      assert.equal(await read("s"), "héllo ✓", "strings are plain UTF-8 for any client");
     } finally {
       client.close();
     }
@@ -368,3 +384,21 @@ Deno.test("MemcachedCache checks its options", () => {
   assert.equal(cache.keyPrefix, "app:");
   assert.equal(cache.timeout, 5000);
 });
+
+serverTest(
+  "MemcachedCache uses the serializer it is given",
+  ["memcached"],
+  async (_t, [server]) => {
+    await using cache = new MemcachedCache({
+      servers: server!.address,
+      serializer: jsonSerializer,
+    });
+    await cache.set("o", { a: [1, "x"], b: null });
+    assert.deepEqual(await cache.get("o"), { a: [1, "x"], b: null });
+    assert.deepEqual(await cache.getMany(["o", "o"]), [{ a: [1, "x"], b: null }, {
+      a: [1, "x"],
+      b: null,
+    }]);
+    assert.match(await raw(server!, "get o\r\n", "END\r\n"), /\{"a":\[1,"x"\],"b":null\}/);
+  },
+);

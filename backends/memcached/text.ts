@@ -43,7 +43,7 @@ export class TextConnection {
   }
 
   /**
-   * Reads `keys` (distinct, plain memcached keys) with pipelined `get` lines
+   * Reads `keys` (plain memcached keys, repeats allowed) with pipelined `get` lines
    * in one write; resolves to their items in the same order (`undefined` for
    * misses).
    */
@@ -56,7 +56,13 @@ export class TextConnection {
     }
     return this.#run(what, ascii.encode(command), async () => {
       for (;;) {
-        const items = this.#parseValues(keys, lines);
+        // A complete reply ends with "END\r\n": parse only then (or on an error line).
+        const b = this.#buf;
+        const e = this.#end;
+        const ended = e - this.#start >= 5 && b[e - 5] === 0x45 && b[e - 4] === 0x4e &&
+          b[e - 3] === 0x44 && b[e - 1] === 0x0a;
+        const failed = e > this.#start && b[this.#start] !== 0x56; // not "VALUE"
+        const items = ended || failed ? this.#parseValues(keys, lines) : undefined;
         if (items) return items;
         await this.#fill();
       }

@@ -1,13 +1,16 @@
 /**
  * How values are stored: safe integers as offset decimal ASCII (so
- * memcached's own `incr`/`decr` count them, below zero too), everything
- * else as serializer bytes tagged by the item flags.
+ * memcached's own `incr`/`decr` count them, below zero too), well-formed
+ * strings as UTF-8 text (readable by any memcached client, and cheaper to
+ * decode), everything else as serializer bytes; the item flags say which.
  *
  * @module
  */
 
 /** Flags of an item holding serializer bytes. */
 export const FLAG_SERIALIZED = 0xca1b;
+/** Flags of an item holding a string as UTF-8. */
+export const FLAG_STRING = 0xca1c;
 /** Flags of an item holding an integer (also what memcached gives a counter it creates). */
 export const FLAG_INTEGER = 0;
 
