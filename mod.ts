@@ -7,7 +7,7 @@
  *
  * @example Cache a slow function's result
  * ```ts
- * import { MemoryCache } from "./mod.ts";
+ * import { MemoryCache } from "@cachelib/cachelib";
  *
  * await using cache = new MemoryCache({ maxEntries: 1000, defaultTtl: 60_000 });
  * async function slowSquare(n: number): Promise<number> {

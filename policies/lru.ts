@@ -13,7 +13,7 @@ const NONE = -1;
  *
  * @example Use it by name
  * ```ts
- * import { MemoryStore } from "./mod.ts";
+ * import { MemoryStore } from "@cachelib/cachelib";
  *
  * const store = new MemoryStore({ maxEntries: 2, policy: "lru" });
  * store.set("a", 1); store.set("b", 2); store.get("a"); store.set("c", 3);

@@ -155,13 +155,17 @@ Deno.test("MemoryStore copies plain data and structured values on the way in and
 });
 
 Deno.test("MemoryStore rejects bad options with typed errors", () => {
-  assert.throws(() => new MemoryStore({ maxEntries: -1 }), /maxEntries must be an integer >= 0, received -1/);
+  assert.throws(
+    () => new MemoryStore({ maxEntries: -1 }),
+    /maxEntries must be an integer >= 0, received -1/,
+  );
   assert.throws(() => new MemoryStore({ maxEntries: 1.5 }), RangeError);
   assert.throws(() => new MemoryStore({ defaultTtl: -1 }), RangeError);
   assert.throws(() => new MemoryStore({ defaultTtl: "5" as unknown as number }), TypeError);
   assert.throws(
     () => new MemoryStore({ policy: "nope" as "lru" }),
-    (e: Error) => e instanceof TypeError && /unknown policy "nope"; expected one of "lru"/.test(e.message),
+    (e: Error) =>
+      e instanceof TypeError && /unknown policy "nope"; expected one of "lru"/.test(e.message),
   );
   assert.throws(() => new MemoryStore({ now: 5 as unknown as () => number }), TypeError);
 });

@@ -27,7 +27,7 @@ import {
   type PolicyFactory,
   type PolicyName,
 } from "../../policies/policy.ts";
-import { _copyIn, _copyOut, AS_IS, type CopyMode } from "./_copy.ts";
+import { _copyIn, _copyMode, _copyOut, AS_IS, type CopyMode } from "./_copy.ts";
 
 /** Why an entry left the store, as told to `onEvict`. */
 export type EvictionCause = "evicted" | "expired" | "deleted" | "replaced" | "cleared";
@@ -97,7 +97,7 @@ function checkCount(name: string, value: unknown, fallback: number): number {
  *
  * @example A bounded LRU with a ttl
  * ```ts
- * import { MemoryStore } from "./mod.ts";
+ * import { MemoryStore } from "@cachelib/cachelib";
  *
  * const store = new MemoryStore({ maxEntries: 1000, defaultTtl: 60_000 });
  * store.set("user:1", { name: "Ada" });
@@ -332,7 +332,10 @@ export class MemoryStore {
   #put(op: string, key: string, value: unknown, ttl: number): boolean {
     let stored = value;
     let mode: CopyMode = AS_IS;
-    if (this.#clone) [stored, mode] = _copyIn(op, key, value);
+    if (this.#clone && typeof value === "object" && value !== null) {
+      mode = _copyMode(value);
+      stored = _copyIn(op, key, value, mode);
+    }
     let size = 0;
     if (this.#sizes) {
       size = this.#sizeOf(value, key);
