@@ -71,5 +71,6 @@ export { jsonSerializer } from "./serializers/json.ts";
 // memoize, memoized, CacheManager, cacheFromUrl (issue 7)
 
 // UwsgiCache (issue 8)
+export { UwsgiCache, type UwsgiCacheOptions } from "./backends/uwsgi.ts";
 
 // DenoKvCache (issue 8)
