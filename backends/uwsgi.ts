@@ -68,6 +68,8 @@ export class UwsgiCache extends BaseCache {
   #endpoint: Endpoint;
   #inFlight = 0;
   #waiting: (() => void)[] = [];
+  /** The last pending `inc` per key: this instance runs its own increments of a key one at a time. */
+  #incs = new Map<string, Promise<unknown>>();
 
   /**
    * Creates a cache client; no connection is made until the first call.
@@ -237,8 +239,24 @@ export class UwsgiCache extends BaseCache {
     return reply?.vars.get("status") === "ok";
   }
 
-  /** Read, add, write back (not atomic: uWSGI's remote interface has no increment). */
-  protected async _inc(key: string, delta: number, ttl: number): Promise<number> {
+  /**
+   * Read, add, write back. uWSGI's remote interface has no increment, so this
+   * is not atomic across clients; within this instance, increments of one key
+   * run one after another and never lose a count.
+   */
+  protected _inc(key: string, delta: number, ttl: number): Promise<number> {
+    const previous = this.#incs.get(key);
+    const run = (previous ? previous.then(noop, noop) : Promise.resolve())
+      .then(() => this.#incNow(key, delta, ttl));
+    this.#incs.set(key, run);
+    const forget = () => {
+      if (this.#incs.get(key) === run) this.#incs.delete(key);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  async #incNow(key: string, delta: number, ttl: number): Promise<number> {
     const entry = await this.#read("inc", key);
     const current = entry === undefined ? 0 : this._decode(key, entry.body);
     const next = addDelta("inc", key, current, delta);
@@ -256,6 +274,8 @@ export class UwsgiCache extends BaseCache {
     return next;
   }
 }
+
+function noop(): void {}
 
 /** A ttl in ms as uWSGI's relative seconds, rounded up; `0` stays "never". */
 function seconds(ttl: number): number {

@@ -172,3 +172,24 @@ serverTest(
     assert.equal(await unknown.set("k", 1), false);
   },
 );
+
+serverTest(
+  "UwsgiCache runs one instance's concurrent inc() of a key one at a time, losing no count",
+  "uwsgi",
+  async (_t, [uw]) => {
+    await using cache = connect(uw!);
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => i % 3 === 2 ? cache.dec("n", 2) : cache.inc("n", 3)),
+    );
+    assert.equal(await cache.get("n"), 40 * 3 - 20 * 2);
+    assert.deepEqual(
+      [...results].sort((a, b) => a - b),
+      [...new Set(results)].sort((a, b) => a - b),
+      "every call saw a different intermediate value",
+    );
+    await cache.set("text", "x");
+    const [bad, good] = await Promise.allSettled([cache.inc("text"), cache.inc("n")]);
+    assert.equal(bad.status, "rejected", "a failed inc() rejects");
+    assert.deepEqual(good, { status: "fulfilled", value: 81 }, "and does not block the next one");
+  },
+);
