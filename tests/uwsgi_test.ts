@@ -3,7 +3,9 @@ import { createHash } from "node:crypto";
 import { runConformance } from "./conformance.ts";
 import { type RunningServer, serverTest } from "./servers.ts";
 import { CacheConnectionError, UwsgiCache } from "../mod.ts";
-import { encodePacket, request } from "../backends/uwsgi/protocol.ts";
+import { decodeVars, encodePacket, request } from "../backends/uwsgi/protocol.ts";
+
+const encoder = new TextEncoder();
 
 /** Room for the suite's 1 MiB string and every key it writes between two clears. */
 const ROOMY = { kind: "uwsgi" as const, options: { blocksize: (1 << 20) + 4096, items: 400 } };
@@ -193,3 +195,56 @@ serverTest(
     assert.deepEqual(good, { status: "fulfilled", value: 81 }, "and does not block the next one");
   },
 );
+
+Deno.test("uwsgi packets encode to the exact bytes uWSGI reads and decode back", () => {
+  const packet = encodePacket([["cmd", "set"], ["key", "é"]], new Uint8Array([7, 8]));
+  assert.deepEqual(
+    [...packet],
+    [111, 19, 0, 17, 3, 0, ...encoder.encode("cmd"), 3, 0, ...encoder.encode("set")]
+      .concat([3, 0, ...encoder.encode("key"), 2, 0, 0xc3, 0xa9, 7, 8]),
+  );
+  assert.deepEqual([...decodeVars(packet.subarray(4, 23))], [["cmd", "set"], ["key", "é"]]);
+  assert.throws(() => decodeVars(new Uint8Array([5, 0, 97])), /var runs past the packet/);
+  assert.throws(() => decodeVars(new Uint8Array([1])), /truncated var length/);
+  assert.throws(() => encodePacket([["key", "k".repeat(70_000)]]), RangeError);
+  assert.throws(() => encodePacket([["a", "k".repeat(40_000)], ["b", "k".repeat(40_000)]]), {
+    message: "uwsgi vars are 80008 bytes, the limit is 65535",
+  });
+});
+
+Deno.test("UwsgiCache rejects a malformed reply with CacheConnectionError", async (t) => {
+  const replies: [string, Uint8Array, string][] = [
+    ["another modifier1", new Uint8Array([5, 0, 0, 17]), "the reply has modifier1 5"],
+    ["a cut header", new Uint8Array([111, 0]), "the reply ended inside its header"],
+    ["cut vars", new Uint8Array([111, 10, 0, 17, 1, 0]), "the reply ended inside its vars"],
+    [
+      "a cut body",
+      Uint8Array.from([111, 10, 0, 17, 4, 0, ...encoder.encode("size"), 2, 0, 57, 57, 1]),
+      "the reply ended before its 99-byte body",
+    ],
+  ];
+  for (const [name, reply, text] of replies) {
+    await t.step(name, async () => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const serving = (async () => {
+        const conn = await listener.accept();
+        await conn.read(new Uint8Array(1024));
+        await conn.write(reply);
+        conn.close();
+      })();
+      try {
+        const port = (listener.addr as Deno.NetAddr).port;
+        await using cache = new UwsgiCache({ server: `127.0.0.1:${port}`, timeout: 2000 });
+        await assert.rejects(
+          cache.get("k"),
+          (e: Error) =>
+            e instanceof CacheConnectionError && e.message.includes('Cannot get key "k"') &&
+            e.message.includes(text),
+        );
+      } finally {
+        await serving;
+        listener.close();
+      }
+    });
+  }
+});
