@@ -208,7 +208,7 @@ Deno.test("uwsgi packets encode to the exact bytes uWSGI reads and decode back",
   assert.throws(() => decodeVars(new Uint8Array([1])), /truncated var length/);
   assert.throws(() => encodePacket([["key", "k".repeat(70_000)]]), RangeError);
   assert.throws(() => encodePacket([["a", "k".repeat(40_000)], ["b", "k".repeat(40_000)]]), {
-    message: "uwsgi vars are 80008 bytes, the limit is 65535",
+    message: "uwsgi vars are 80010 bytes, the limit is 65535",
   });
 });
 
