@@ -248,3 +248,29 @@ Deno.test("UwsgiCache rejects a malformed reply with CacheConnectionError", asyn
     });
   }
 });
+
+serverTest(
+  "UwsgiCache treats expired entries uWSGI has not swept yet as gone",
+  "uwsgi",
+  async (_t, [uw]) => {
+    await using cache = connect(uw!);
+    const keys = ["get", "has", "delete", "add", "inc"];
+    for (let attempt = 1;; attempt++) {
+      for (const key of keys) await cache.set(key, 10, 1000);
+      const expires = Number(
+        (await raw(uw!, [["cmd", "get"], ["key", "get"]]))?.vars.get("expires"),
+      );
+      await new Promise((resolve) => setTimeout(resolve, expires * 1000 - Date.now() + 20));
+      // uWSGI's sweeper runs every 3 s: right after the expiry the entries are usually still there.
+      const unswept = await raw(uw!, [["cmd", "exists"], ["key", "inc"]]);
+      if (unswept?.vars.get("status") === "ok") break;
+      assert.ok(attempt < 5, "uWSGI swept the entries within 20 ms of their expiry five times");
+    }
+    assert.equal(await cache.get("get"), undefined);
+    assert.equal(await cache.has("has"), false);
+    assert.equal(await cache.delete("delete"), false);
+    assert.equal(await cache.add("add", "new"), true);
+    assert.equal(await cache.get("add"), "new");
+    assert.equal(await cache.inc("inc"), 1);
+  },
+);
