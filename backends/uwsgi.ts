@@ -141,18 +141,18 @@ export class UwsgiCache extends BaseCache {
     }
   }
 
-  /** Whether the server accepts connections right now. */
+  /** Whether the server accepts connections right now (within the timeout). */
   async #reachable(): Promise<boolean> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.#endpoint.timeout);
     try {
-      const conn = await Deno.connect({
-        hostname: this.#endpoint.hostname,
-        port: this.#endpoint.port,
-        signal: AbortSignal.timeout(this.#endpoint.timeout),
-      });
-      conn.close();
+      const { hostname, port } = this.#endpoint;
+      (await Deno.connect({ hostname, port, signal: controller.signal })).close();
       return true;
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
