@@ -73,3 +73,4 @@ export { jsonSerializer } from "./serializers/json.ts";
 // UwsgiCache (issue 8)
 
 // DenoKvCache (issue 8)
+export { DenoKvCache, type DenoKvCacheOptions } from "./backends/deno_kv.ts";
