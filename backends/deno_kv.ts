@@ -63,7 +63,10 @@ const MAX_ATTEMPTS = 100;
 const READ_ATTEMPTS = 5;
 const expiring = (expireIn: number | undefined) =>
   expireIn === undefined ? undefined : { expireIn };
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const BUSY = /database is locked|busy/i;
+/** Waits a random time that grows with the attempt, up to 32 ms, so contenders spread out. */
+const backoff = (attempt: number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 32)));
 
 /**
  * A cache in Deno KV (`Deno.openKv`), shared by every isolate of a Deno Deploy
@@ -261,6 +264,27 @@ export class DenoKvCache extends BaseCache {
     }
   }
 
+  /**
+   * Commits, retrying (bounded, with jittered backoff) while SQLite reports the
+   * database busy: another process sharing a local KV file is writing.
+   */
+  async #commit(
+    op: string,
+    key: string | undefined,
+    atomic: Deno.AtomicOperation,
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await atomic.commit();
+      } catch (cause) {
+        if (!BUSY.test((cause as Error).message) || attempt >= MAX_ATTEMPTS) {
+          return await this.#call(op, key, () => Promise.reject(cause));
+        }
+      }
+      await backoff(attempt);
+    }
+  }
+
   /** Reads the header (and, per `mode`, the value) of one key, retrying a torn chunk read. */
   async #read(
     kv: Deno.Kv,
@@ -358,7 +382,7 @@ export class DenoKvCache extends BaseCache {
             size += keySize(chunkKey);
           } else later.push({ key: chunkKey });
         }
-        if ((await this.#call(op, key, () => atomic.commit())).ok) {
+        if ((await this.#commit(op, key, atomic)).ok) {
           committed = true;
           // Unreferenced since the header swap: readers of the old header retry.
           await this.#commitAll(kv, op, key, later);
@@ -371,7 +395,7 @@ export class DenoKvCache extends BaseCache {
             }: gave up after ${attempt} attempts that conflicted with concurrent writes`,
           );
         }
-        await sleep(Math.random() * Math.min(2 ** attempt, 32));
+        await backoff(attempt);
       }
     } finally {
       if (!committed) await this.#discard(kv, staged?.keys);
@@ -395,7 +419,7 @@ export class DenoKvCache extends BaseCache {
     let count = 0;
     let size = 0;
     const flush = async () => {
-      if (count > 0) await this.#call(op, key, () => atomic.commit());
+      if (count > 0) await this.#commit(op, key, atomic);
       atomic = kv.atomic();
       count = 0;
       size = 0;
