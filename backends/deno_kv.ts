@@ -17,12 +17,22 @@ import {
   join,
   keyPart,
   keySize,
+  MAX_CHECKS,
   MAX_COMMIT_BYTES,
   MAX_MUTATIONS,
   MAX_PREFIX_BYTES,
   split,
   toBlob,
 } from "./deno_kv/_layout.ts";
+import {
+  backoff,
+  call,
+  commit,
+  commitAll,
+  expiring,
+  MAX_ATTEMPTS,
+  type Mutation,
+} from "./deno_kv/_commit.ts";
 
 /** Options of {@linkcode DenoKvCache}. */
 export interface DenoKvCacheOptions {
@@ -51,23 +61,8 @@ interface Current {
 type ReadMode = "header" | "verify" | "value";
 /** What a write decided: nothing, remove the entry, or store bytes. */
 type Action = undefined | "delete" | { bytes: Uint8Array; expires: number };
-/** One KV mutation for a batched commit: a set when `value` is given, else a delete. */
-interface Mutation {
-  key: Deno.KvKey;
-  value?: Uint8Array;
-  expireIn?: number | undefined;
-}
-
 const GET_MANY_MAX = 10;
-const MAX_ATTEMPTS = 100;
 const READ_ATTEMPTS = 5;
-const expiring = (expireIn: number | undefined) =>
-  expireIn === undefined ? undefined : { expireIn };
-const BUSY = /database is locked|busy/i;
-/** Waits a random time that grows with the attempt, up to 32 ms, so contenders spread out. */
-const backoff = (attempt: number) =>
-  new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 32)));
-
 /**
  * A cache in Deno KV (`Deno.openKv`), shared by every isolate of a Deno Deploy
  * project, or by processes that open the same local KV file. Outside Deno
@@ -145,7 +140,7 @@ export class DenoKvCache extends BaseCache {
       batches.push(parts.slice(i, i + GET_MANY_MAX).map((part) => [...this.#prefix, part]));
     }
     const entries = (await Promise.all(
-      batches.map((batch) => this.#call("getMany", undefined, () => kv.getMany(batch))),
+      batches.map((batch) => call("getMany", undefined, () => kv.getMany(batch))),
     )).flat();
     const now = this.#now();
     const values = await Promise.all(distinct.map(async (key, i) => {
@@ -166,6 +161,57 @@ export class DenoKvCache extends BaseCache {
     const bytes = this._encode("set", key, value);
     const expires = this.#expiry(ttl);
     return this.#mutate("set", key, "header", () => [true, { bytes, expires }]);
+  }
+
+  /**
+   * Writes several entries in few commits: up to 100 inline entries per commit
+   * (KV's limit of checks), each checked against the header it replaces. A
+   * conflict, a chunked value or a chunked old value falls back to `_set`.
+   */
+  protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
+    const unique = [...new Map(entries)]; // a repeated key stores its last value
+    const kv = await this.#open("setMany");
+    const expires = this.#expiry(ttl);
+    const single: [string, unknown][] = [];
+    const groups: { entry: [string, unknown]; key: Deno.KvKey; header: Uint8Array }[][] = [[]];
+    let size = 0;
+    for (const entry of unique) {
+      const part = keyPart(entry[0]);
+      const blob = toBlob(entry[0], typeof part !== "string", this._encode("setMany", ...entry));
+      if (blob.length > INLINE_MAX) {
+        single.push(entry);
+        continue;
+      }
+      const key = [...this.#prefix, part];
+      const bytes = keySize(key) + blob.length + 16;
+      if (groups.at(-1)!.length === MAX_CHECKS || size + bytes > MAX_COMMIT_BYTES) {
+        groups.push([]);
+        size = 0;
+      }
+      groups.at(-1)!.push({ entry, key, header: encodeHeader(expires, blob) });
+      size += bytes;
+    }
+    const expireIn = expiring(this.#expireIn(expires));
+    for (const group of groups) {
+      const reads: Promise<Deno.KvEntryMaybe<unknown>[]>[] = [];
+      for (let i = 0; i < group.length; i += GET_MANY_MAX) {
+        const keys = group.slice(i, i + GET_MANY_MAX).map((item) => item.key);
+        reads.push(call("setMany", undefined, () => kv.getMany(keys)));
+      }
+      const current = (await Promise.all(reads)).flat();
+      const atomic = kv.atomic();
+      let simple = true;
+      for (const [i, item] of group.entries()) {
+        simple &&= !decodeHeader(current[i]!.value)?.chunks;
+        atomic.check({ key: item.key, versionstamp: current[i]!.versionstamp });
+        atomic.set(item.key, item.header, expireIn);
+      }
+      if (!simple || !(await commit("setMany", undefined, atomic)).ok) {
+        single.push(...group.map((item) => item.entry));
+      }
+    }
+    await Promise.all(single.map(([key, value]) => this._set(key, value, ttl)));
+    return entries.map(([key]) => key);
   }
 
   /** Writes one entry if the key holds no live entry, atomically (`check` on the header). */
@@ -194,7 +240,7 @@ export class DenoKvCache extends BaseCache {
   protected async _clear(): Promise<boolean> {
     const kv = await this.#open("clear");
     const list = kv.list({ prefix: this.#prefix }, { batchSize: 1000 });
-    await this.#commitAll(
+    await commitAll(
       kv,
       "clear",
       undefined,
@@ -252,39 +298,6 @@ export class DenoKvCache extends BaseCache {
     });
   }
 
-  /** Runs one KV call, turning its failure into a `CacheError` that names the operation and key. */
-  async #call<T>(op: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (cause) {
-      const what = key === undefined ? op : `${op} key ${_describe(key)}`;
-      throw new CacheError(`Cannot ${what}: Deno KV failed: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
-  }
-
-  /**
-   * Commits, retrying (bounded, with jittered backoff) while SQLite reports the
-   * database busy: another process sharing a local KV file is writing.
-   */
-  async #commit(
-    op: string,
-    key: string | undefined,
-    atomic: Deno.AtomicOperation,
-  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
-    for (let attempt = 1;; attempt++) {
-      try {
-        return await atomic.commit();
-      } catch (cause) {
-        if (!BUSY.test((cause as Error).message) || attempt >= MAX_ATTEMPTS) {
-          return await this.#call(op, key, () => Promise.reject(cause));
-        }
-      }
-      await backoff(attempt);
-    }
-  }
-
   /** Reads the header (and, per `mode`, the value) of one key, retrying a torn chunk read. */
   async #read(
     kv: Deno.Kv,
@@ -296,7 +309,7 @@ export class DenoKvCache extends BaseCache {
     const hashed = typeof part !== "string";
     const headerKey = [...this.#prefix, part];
     for (let attempt = 1;; attempt++) {
-      const entry = await this.#call(op, key, () => kv.get(headerKey));
+      const entry = await call(op, key, () => kv.get(headerKey));
       const header = decodeHeader(entry.value);
       const found = { versionstamp: entry.versionstamp, header, live: false };
       if (!header || (header.expires !== 0 && header.expires <= this.#now())) return found;
@@ -304,7 +317,7 @@ export class DenoKvCache extends BaseCache {
       let blob = header.inline;
       if (header.chunks) {
         const prefix = [...headerKey, header.chunks.id];
-        const chunks = await this.#call(op, key, () => Array.fromAsync(kv.list({ prefix })));
+        const chunks = await call(op, key, () => Array.fromAsync(kv.list({ prefix })));
         blob = join(chunks, header.chunks);
         // A writer replaced the entry between the two reads: read the new header.
         if (!blob && attempt < READ_ATTEMPTS) continue;
@@ -366,7 +379,7 @@ export class DenoKvCache extends BaseCache {
               // until the header that names their id is committed.
               await this.#discard(kv, staged?.keys);
               staged = { bytes: action.bytes, id, keys: chunks.map((c) => c.key) };
-              await this.#commitAll(kv, op, key, chunks);
+              await commitAll(kv, op, key, chunks);
             }
             const body = { count: chunks.length, size: blob.length, id };
             atomic.set(headerKey, encodeHeader(action.expires, body), expiring(expireIn));
@@ -382,10 +395,10 @@ export class DenoKvCache extends BaseCache {
             size += keySize(chunkKey);
           } else later.push({ key: chunkKey });
         }
-        if ((await this.#commit(op, key, atomic)).ok) {
+        if ((await commit(op, key, atomic)).ok) {
           committed = true;
           // Unreferenced since the header swap: readers of the old header retry.
-          await this.#commitAll(kv, op, key, later);
+          await commitAll(kv, op, key, later);
           return result;
         }
         if (attempt >= MAX_ATTEMPTS) {
@@ -405,34 +418,6 @@ export class DenoKvCache extends BaseCache {
   /** Deletes staged chunks no header refers to (best effort: `expireIn` reclaims the rest). */
   async #discard(kv: Deno.Kv, keys: Deno.KvKey[] | undefined): Promise<void> {
     if (!keys) return;
-    await this.#commitAll(kv, "discard", undefined, keys.map((key) => ({ key }))).catch(() => {});
-  }
-
-  /** Commits mutations in as many commits as KV's limits need (1000 mutations, ~800 KB). */
-  async #commitAll(
-    kv: Deno.Kv,
-    op: string,
-    key: string | undefined,
-    mutations: Iterable<Mutation> | AsyncIterable<Mutation>,
-  ): Promise<void> {
-    let atomic = kv.atomic();
-    let count = 0;
-    let size = 0;
-    const flush = async () => {
-      if (count > 0) await this.#commit(op, key, atomic);
-      atomic = kv.atomic();
-      count = 0;
-      size = 0;
-    };
-    for await (const mutation of mutations) {
-      const bytes = keySize(mutation.key) + (mutation.value?.length ?? 0);
-      if (count + 1 > MAX_MUTATIONS || size + bytes > MAX_COMMIT_BYTES) await flush();
-      if (mutation.value) {
-        atomic.set(mutation.key, mutation.value, expiring(mutation.expireIn));
-      } else atomic.delete(mutation.key);
-      count++;
-      size += bytes;
-    }
-    await flush();
+    await commitAll(kv, "discard", undefined, keys.map((key) => ({ key }))).catch(() => {});
   }
 }

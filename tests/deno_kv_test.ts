@@ -80,6 +80,21 @@ Deno.test("DenoKvCache stores values over 64 KiB in chunks and swaps them atomic
       assert.ok(reads > 0);
       assert.equal((await keysUnder(kv, [...prefix, "swap"])).length, 5, "only the last chunk set");
     });
+
+    await t.step("setMany() batches inline values and replaces chunked ones cleanly", async () => {
+      await cache.set("c1", "c".repeat(100_000));
+      const big = "d".repeat(100_000);
+      assert.deepStrictEqual(
+        await cache.setMany([["c1", "small now"], ["c2", big], ["s", 1], ["s", 2]]),
+        ["c1", "c2", "s", "s"],
+      );
+      assert.deepStrictEqual(await cache.getMany(["c1", "c2", "s"]), ["small now", big, 2]);
+      assert.deepStrictEqual(await keysUnder(kv, [...prefix, "c1"]), [], "old chunks deleted");
+      assert.equal((await keysUnder(kv, [...prefix, "c2"])).length, 2);
+      const many = Array.from({ length: 250 }, (_, i) => [`m${i}`, i] as [string, number]);
+      assert.equal((await cache.setMany(many)).length, 250);
+      assert.deepStrictEqual(await cache.getMany(many.map(([key]) => key)), many.map(([, v]) => v));
+    });
   });
 });
 

@@ -19,6 +19,8 @@ import { createHash } from "node:crypto";
 export const MAX_VALUE = 65_536;
 /** KV's largest atomic commit: mutations, and bytes of keys and values. */
 export const MAX_MUTATIONS = 1000;
+/** KV's largest number of checks in one atomic commit. */
+export const MAX_CHECKS = 100;
 /** Bytes we allow in one commit, under KV's 819 200 with room for estimation error. */
 export const MAX_COMMIT_BYTES = 760_000;
 /** Keys up to this many UTF-16 code units are stored as they are; longer ones are hashed. */
