@@ -235,3 +235,22 @@ Deno.test("DenoKvCache rejects bad options with a TypeError or RangeError", () =
   assert.throws(() => new DenoKvCache({ defaultTtl: -1 }), RangeError);
   assert.ok(new CacheError("x") instanceof Error);
 });
+
+Deno.test("DenoKvCache without --unstable-kv rejects with a CacheError that says so", async () => {
+  const script = `
+    import { DenoKvCache } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+    const cache = new DenoKvCache({ path: "unused.sqlite3" });
+    try { await cache.get("a"); } catch (e) { console.log(e.name + ": " + e.message); }
+    await cache.close();
+  `;
+  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(success);
+  assert.equal(
+    new TextDecoder().decode(stdout).trim(),
+    'CacheError: Cannot get key "a": cannot open Deno KV at "unused.sqlite3": Deno.openKv is unavailable, run with --unstable-kv',
+  );
+});
