@@ -61,7 +61,7 @@ const GET_MANY_MAX = 10;
  *
  * @example Cache in Deno KV (run with --unstable-kv)
  * ```ts ignore
- * import { DenoKvCache } from "./mod.ts";
+ * import { DenoKvCache } from "@cachelib/cachelib";
  *
  * await using cache = new DenoKvCache({ prefix: ["my-app", "cache"], defaultTtl: 60_000 });
  * await cache.set("user:1", { name: "Ada" });
