@@ -96,6 +96,17 @@ export class DenoKvCache extends BaseCache {
         }`,
       );
     }
+    const bad = prefix.find((part) =>
+      !["string", "number", "bigint", "boolean"].includes(typeof part) &&
+      !(part instanceof Uint8Array)
+    );
+    if (bad !== undefined) {
+      throw new TypeError(
+        `Cannot create DenoKvCache: prefix parts must be strings, numbers, bigints, booleans or Uint8Arrays, received ${
+          _describe(bad)
+        }`,
+      );
+    }
     if (keySize(prefix) > MAX_PREFIX_BYTES) {
       throw new RangeError(
         `Cannot create DenoKvCache: prefix must encode to at most ${MAX_PREFIX_BYTES} bytes`,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runConformance } from "./conformance.ts";
-import { CacheConnectionError, CacheError, DenoKvCache } from "../mod.ts";
+import { CacheConnectionError, DenoKvCache } from "../mod.ts";
 
 /** Runs `fn` with a fresh KV file in a temp directory, removed afterwards. */
 async function withTempKv(fn: (path: string) => Promise<void>): Promise<void> {
@@ -231,9 +231,13 @@ Deno.test("DenoKvCache rejects bad options with a TypeError or RangeError", () =
     message: /prefix must be a non-empty KV key/,
   });
   assert.throws(() => new DenoKvCache({ prefix: ["x".repeat(2000)] }), RangeError);
+  assert.throws(
+    () => new DenoKvCache({ prefix: ["app", {} as string] }),
+    { name: "TypeError", message: /prefix parts must be strings.*received an object/ },
+  );
+  assert.throws(() => new DenoKvCache({ prefix: [null as unknown as string] }), TypeError);
   assert.throws(() => new DenoKvCache({ path: "a", kv: {} as Deno.Kv }), /either kv or path/);
   assert.throws(() => new DenoKvCache({ defaultTtl: -1 }), RangeError);
-  assert.ok(new CacheError("x") instanceof Error);
 });
 
 Deno.test("DenoKvCache without --unstable-kv rejects with a CacheError that says so", async () => {
@@ -253,4 +257,28 @@ Deno.test("DenoKvCache without --unstable-kv rejects with a CacheError that says
     new TextDecoder().decode(stdout).trim(),
     'CacheError: Cannot get key "a": cannot open Deno KV at "unused.sqlite3": Deno.openKv is unavailable, run with --unstable-kv',
   );
+});
+
+Deno.test("DenoKvCache inc() and add() are atomic across processes sharing a KV file", async () => {
+  await withTempKv(async (path) => {
+    const script = `
+      import { DenoKvCache } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+      await using cache = new DenoKvCache({ path: Deno.args[0], prefix: ["procs"] });
+      const adds = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.add("once", i)));
+      await Promise.all(Array.from({ length: 50 }, () => cache.inc("n")));
+      console.log(adds.filter((stored) => stored).length);
+    `;
+    const run = () =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--no-check", "--unstable-kv", script, path],
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+    const outputs = await Promise.all([run(), run(), run()]);
+    assert.ok(outputs.every((output) => output.success));
+    const wins = outputs.map((output) => Number(new TextDecoder().decode(output.stdout)));
+    assert.equal(wins.reduce((a, b) => a + b), 1, `add() wins per process: ${wins}`);
+    await using cache = new DenoKvCache({ path, prefix: ["procs"] });
+    assert.equal(await cache.get("n"), 150);
+  });
 });
