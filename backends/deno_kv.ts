@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { _describe, CacheConnectionError, CacheError } from "../cache.ts";
-import { addDelta } from "../cache.ts";
+import { _describe, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { BaseCache } from "./_base.ts";
 import {
@@ -47,7 +46,9 @@ export interface DenoKvCacheOptions {
   now?: (() => number) | undefined;
 }
 
+/** KV's largest `getMany`. */
 const GET_MANY_MAX = 10;
+
 /**
  * A cache in Deno KV (`Deno.openKv`), shared by every isolate of a Deno Deploy
  * project, or by processes that open the same local KV file. Outside Deno
@@ -237,14 +238,10 @@ export class DenoKvCache extends BaseCache {
   protected async _clear(): Promise<boolean> {
     const { kv } = await this.#open("clear");
     const list = kv.list({ prefix: this.#prefix }, { batchSize: 1000 });
-    await commitAll(
-      kv,
-      "clear",
-      undefined,
-      (async function* () {
-        for await (const entry of list) yield { key: entry.key };
-      })(),
-    );
+    const keys = async function* () {
+      for await (const entry of list) yield { key: entry.key };
+    };
+    await call("clear", undefined, () => commitAll(kv, "clear", undefined, keys()));
     return true;
   }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runConformance } from "./conformance.ts";
-import { CacheConnectionError, DenoKvCache } from "../mod.ts";
+import { CacheConnectionError, CacheError, DenoKvCache } from "../mod.ts";
 
 /** Runs `fn` with a fresh KV file in a temp directory, removed afterwards. */
 async function withTempKv(fn: (path: string) => Promise<void>): Promise<void> {
@@ -280,5 +280,20 @@ Deno.test("DenoKvCache inc() and add() are atomic across processes sharing a KV 
     assert.equal(wins.reduce((a, b) => a + b), 1, `add() wins per process: ${wins}`);
     await using cache = new DenoKvCache({ path, prefix: ["procs"] });
     assert.equal(await cache.get("n"), 150);
+  });
+});
+
+Deno.test("DenoKvCache turns a KV failure into a CacheError naming the operation and key", async () => {
+  await withTempKv(async (path) => {
+    const kv = await Deno.openKv(path);
+    await using cache = new DenoKvCache({ kv });
+    await cache.set("a", 1);
+    kv.close(); // the caller closes its own handle under the cache
+    const failed = (text: string) => (e: Error) =>
+      e instanceof CacheError && e.message.startsWith(text) && e.cause instanceof Error;
+    await assert.rejects(cache.get("a"), failed('Cannot get key "a": Deno KV failed: '));
+    await assert.rejects(cache.set("a", 2), failed('Cannot set key "a": Deno KV failed: '));
+    await assert.rejects(cache.getMany(["a"]), failed("Cannot getMany: Deno KV failed: "));
+    await assert.rejects(cache.clear(), failed("Cannot clear: Deno KV failed: "));
   });
 });

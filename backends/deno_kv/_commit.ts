@@ -29,7 +29,7 @@ export function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 32)));
 }
 
-/** Runs one KV call, turning its failure into a `CacheError` that names the operation and key. */
+/** Runs KV calls, turning a failure into a `CacheError` that names the operation and key. */
 export async function call<T>(
   op: string,
   key: string | undefined,
@@ -38,6 +38,7 @@ export async function call<T>(
   try {
     return await run();
   } catch (cause) {
+    if (cause instanceof CacheError) throw cause;
     const what = key === undefined ? op : `${op} key ${_describe(key)}`;
     throw new CacheError(`Cannot ${what}: Deno KV failed: ${(cause as Error).message}`, {
       cause,
