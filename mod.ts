@@ -74,3 +74,4 @@ export { jsonSerializer } from "./serializers/json.ts";
 export { UwsgiCache, type UwsgiCacheOptions } from "./backends/uwsgi.ts";
 
 // DenoKvCache (issue 8)
+export { DenoKvCache, type DenoKvCacheOptions } from "./backends/deno_kv.ts";
