@@ -7,7 +7,7 @@
  *
  * @example Cache a slow function's result
  * ```ts
- * import { MemoryCache } from "./mod.ts";
+ * import { MemoryCache } from "@cachelib/cachelib";
  *
  * await using cache = new MemoryCache({ maxEntries: 1000, defaultTtl: 60_000 });
  * async function slowSquare(n: number): Promise<number> {
@@ -76,5 +76,7 @@ export {
 // memoize, memoized, CacheManager, cacheFromUrl (issue 7)
 
 // UwsgiCache (issue 8)
+export { UwsgiCache, type UwsgiCacheOptions } from "./backends/uwsgi.ts";
 
 // DenoKvCache (issue 8)
+export { DenoKvCache, type DenoKvCacheOptions } from "./backends/deno_kv.ts";

@@ -30,7 +30,7 @@ import { defaultSerializer } from "../serializers/default.ts";
  *
  * @example A tiny backend over a Map (no expiry, for illustration)
  * ```ts
- * import { BaseCache } from "./mod.ts";
+ * import { BaseCache } from "@cachelib/cachelib";
  *
  * class MapCache extends BaseCache {
  *   #map = new Map<string, unknown>();

@@ -18,7 +18,7 @@ export type MemoryCacheOptions = MemoryStoreOptions;
  *
  * @example Cache a slow lookup for a minute
  * ```ts
- * import { MemoryCache } from "./mod.ts";
+ * import { MemoryCache } from "@cachelib/cachelib";
  *
  * await using cache = new MemoryCache({ maxEntries: 10_000, defaultTtl: 60_000 });
  * await cache.set("user:1", { name: "Ada" });

@@ -14,7 +14,7 @@ import { addDelta } from "../cache.ts";
  *
  * @example Turn caching off in tests
  * ```ts
- * import { NullCache } from "./mod.ts";
+ * import { NullCache } from "@cachelib/cachelib";
  *
  * await using cache = new NullCache();
  * console.log(await cache.set("a", 1)); // true

@@ -16,7 +16,7 @@ import { LruPolicy } from "./lru.ts";
  *
  * @example A FIFO policy: evict in insertion order, ignore hits
  * ```ts
- * import { type EvictionPolicy, MemoryStore } from "./mod.ts";
+ * import { type EvictionPolicy, MemoryStore } from "@cachelib/cachelib";
  *
  * class Fifo implements EvictionPolicy {
  *   #queue: number[] = [];

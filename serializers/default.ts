@@ -439,7 +439,7 @@ class Reader {
  *
  * @example Round-trip a value JSON cannot carry
  * ```ts
- * import { defaultSerializer } from "./mod.ts";
+ * import { defaultSerializer } from "@cachelib/cachelib";
  *
  * const value = { at: new Date(0), tags: new Set(["a"]), big: 2n ** 70n };
  * const copy = defaultSerializer.deserialize(defaultSerializer.serialize(value));
