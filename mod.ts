@@ -69,6 +69,7 @@ export {
   MemcachedCache,
   type MemcachedCacheOptions,
   type MemjsClient,
+  type MemjsResponse,
 } from "./backends/memcached.ts";
 
 // eviction policies (issue 6)

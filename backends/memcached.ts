@@ -39,7 +39,7 @@ import {
   OFFSET,
 } from "./memcached/values.ts";
 
-export type { MemjsClient } from "./memcached/binary.ts";
+export type { MemjsClient, MemjsResponse } from "./memcached/binary.ts";
 
 /** Options of {@linkcode MemcachedCache}. */
 export interface MemcachedCacheOptions {

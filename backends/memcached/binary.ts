@@ -33,13 +33,23 @@ export const STATUS = {
   nonNumeric: 0x06,
 } as const;
 
-/** The part of a memjs 1.3.2 `Client` this backend relies on. */
+/**
+ * The part of a memjs 1.3.x `Client` (from `memjs.Client.create(...)`) that
+ * `MemcachedCache` uses. memjs ships no types, so any client it
+ * creates fits.
+ */
 export interface MemjsClient {
+  /** Its servers in order; `getServer` returns an index into them. */
   servers: { host: string; port: number }[];
+  /** The last request sequence number (advanced by `incrSeq`). */
   seq: number;
+  /** Its options; `failover` must be off, or keys would move between servers. */
   options: { failover?: boolean };
+  /** Advances `seq` for a new request. */
   incrSeq(): void;
+  /** The index in `servers` of the server for `key` (overridable in memjs). */
   getServer(key: string): number;
+  /** Sends an encoded binary-protocol request for `key` and calls back with the parsed response. */
   perform(
     key: string,
     request: Uint8Array,
@@ -47,13 +57,17 @@ export interface MemjsClient {
     callback: (error: unknown, response: MemjsResponse | null) => void,
     retries?: number,
   ): void;
+  /** Closes its connections. */
   close(): void;
 }
 
-/** A parsed response as memjs hands it to `perform`'s callback. */
+/** A parsed binary-protocol response as memjs hands it to `perform`'s callback. */
 export interface MemjsResponse {
+  /** The header; `status` is 0 on success. */
   header: { status: number };
+  /** The extras (for `get`: the 4-byte flags). */
   extras: Uint8Array;
+  /** The value. */
   val: Uint8Array;
 }
 
