@@ -31,11 +31,14 @@ import { TextConnection } from "./memcached/text.ts";
 import {
   decodeInteger,
   encodeInteger,
+  FLAG_GUARDED,
   FLAG_INTEGER,
   FLAG_SERIALIZED,
   FLAG_STRING,
   fromCounter,
+  guard,
   isStoredInteger,
+  looksNumeric,
   OFFSET,
 } from "./memcached/values.ts";
 
@@ -234,6 +237,10 @@ export class MemcachedCache extends BaseCache {
   }
 
   #decode(key: string, flags: number, bytes: Uint8Array): unknown {
+    if (flags & FLAG_GUARDED) {
+      flags ^= FLAG_GUARDED;
+      bytes = bytes.subarray(1);
+    }
     if (flags === FLAG_STRING) return utf8.decode(bytes);
     if (flags === FLAG_SERIALIZED) return this._decode(key, bytes);
     const n = flags === FLAG_INTEGER ? decodeInteger(bytes) : undefined;
@@ -301,6 +308,10 @@ export class MemcachedCache extends BaseCache {
       bytes = encodeInteger(value);
     } else {
       bytes = this._encode(op, key, value);
+    }
+    if (flags !== FLAG_INTEGER && looksNumeric(bytes)) {
+      flags |= FLAG_GUARDED;
+      bytes = guard(bytes);
     }
     const extras = storeExtras(flags, expiration(ttl));
     return this.#inNamespace(op, async (ns) => {

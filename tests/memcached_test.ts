@@ -194,6 +194,18 @@ serverTest(
     await assert.rejects(cache.dec("low"), RangeError);
     assert.equal(await cache.get("low"), Number.MIN_SAFE_INTEGER, "a failed dec() is undone");
     assert.equal(await cache.dec("fresh", Number.MAX_SAFE_INTEGER), -Number.MAX_SAFE_INTEGER);
+    for (const text of ["12", "  42 is the answer", "-0", "+7", "\t9"]) {
+      await cache.set(text, text);
+      await assert.rejects(
+        cache.inc(text),
+        (e: Error) => e instanceof TypeError && e.message.includes(`found ${JSON.stringify(text)}`),
+        `a string ${JSON.stringify(text)} is not a counter`,
+      );
+      assert.equal(await cache.get(text), text);
+    }
+    await cache.set("unsafe", 2 ** 60);
+    await assert.rejects(cache.inc("unsafe"), /not a safe integer, found 1152921504606847000/);
+    assert.equal(await cache.get("unsafe"), 2 ** 60);
     await cache.set("minus zero", -0);
     await assert.rejects(cache.inc("minus zero"), /"minus zero".*not a safe integer/);
     assert.ok(Object.is(await cache.get("minus zero"), -0));

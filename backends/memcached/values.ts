@@ -11,6 +11,12 @@
 export const FLAG_SERIALIZED = 0xca1b;
 /** Flags of an item holding a string as UTF-8. */
 export const FLAG_STRING = 0xca1c;
+/**
+ * Added to the flags when the stored bytes start with one extra `#`: bytes
+ * that begin like a number (whitespace, a sign or a digit) would otherwise
+ * be counted by memcached's `incr`, which ignores flags.
+ */
+export const FLAG_GUARDED = 0x10000;
 /** Flags of an item holding an integer (also what memcached gives a counter it creates). */
 export const FLAG_INTEGER = 0;
 
@@ -53,4 +59,20 @@ export function decodeInteger(bytes: Uint8Array): number | undefined {
 /** The integer a stored counter value stands for. */
 export function fromCounter(stored: bigint): number {
   return Number(stored - OFFSET);
+}
+
+/** Whether memcached's `incr` could read `bytes` as a number (its `strtoull` skips spaces and a sign). */
+export function looksNumeric(bytes: Uint8Array): boolean {
+  const c = bytes[0];
+  return c !== undefined &&
+    ((c >= 0x30 && c <= 0x39) || c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0x2b ||
+      c === 0x2d);
+}
+
+/** `bytes` behind a `#`, so `incr` refuses them (see {@linkcode FLAG_GUARDED}). */
+export function guard(bytes: Uint8Array): Uint8Array {
+  const guarded = new Uint8Array(bytes.length + 1);
+  guarded[0] = 0x23;
+  guarded.set(bytes, 1);
+  return guarded;
 }
