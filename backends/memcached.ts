@@ -12,35 +12,17 @@ import {
   Channel,
   counterExtras,
   counterValue,
+  expectStatus,
   type MemjsClient,
   OP,
   type Reply,
   STATUS,
   storeExtras,
 } from "./memcached/binary.ts";
-import {
-  expiration,
-  generationKey,
-  isPlain,
-  mapKey,
-  MAX_PREFIX_BYTES,
-  namespace,
-  newGeneration,
-} from "./memcached/keys.ts";
+import { expiration, generationKey, mapKey, namespace, newGeneration } from "./memcached/keys.ts";
+import { checkOptions } from "./memcached/options.ts";
 import { TextConnection } from "./memcached/text.ts";
-import {
-  decodeInteger,
-  encodeInteger,
-  FLAG_GUARDED,
-  FLAG_INTEGER,
-  FLAG_SERIALIZED,
-  FLAG_STRING,
-  fromCounter,
-  guard,
-  isStoredInteger,
-  looksNumeric,
-  OFFSET,
-} from "./memcached/values.ts";
+import { decodeValue, encodeValue, FLAG_INTEGER, fromCounter, OFFSET } from "./memcached/values.ts";
 
 export type { MemjsClient, MemjsResponse } from "./memcached/binary.ts";
 
@@ -62,9 +44,8 @@ export interface MemcachedCacheOptions {
 
 const EMPTY = new Uint8Array(0);
 const NO_CREATE = 0xffffffff;
-const latin1 = new TextDecoder("latin1");
-const utf8 = new TextDecoder();
-const utf8Encoder = new TextEncoder();
+const ascii = new TextDecoder("latin1");
+const asciiEncoder = new TextEncoder();
 
 /**
  * A cache on memcached servers, like Python cachelib's `MemcachedCache` but
@@ -104,42 +85,8 @@ export class MemcachedCache extends BaseCache {
    */
   constructor(options: MemcachedCacheOptions = {}) {
     super(options);
-    const { client, servers, keyPrefix = "", timeout = 5000 } = options;
-    if (client !== undefined && servers !== undefined) {
-      throw new TypeError("Cannot create MemcachedCache: give servers or client, not both");
-    }
-    if (client !== undefined) {
-      if (typeof client?.perform !== "function" || !Array.isArray(client.servers)) {
-        throw new TypeError(
-          `Cannot create MemcachedCache: client must be a memjs Client, received ${
-            _describe(client)
-          }`,
-        );
-      }
-      if (client.options?.failover) {
-        throw new TypeError(
-          "Cannot create MemcachedCache: a memjs client with failover: true moves keys between servers, which getMany() cannot follow",
-        );
-      }
-    }
-    this.#servers = checkServers(servers ?? "127.0.0.1:11211");
-    if (
-      typeof keyPrefix !== "string" || (keyPrefix !== "" && !isPlain(keyPrefix)) ||
-      keyPrefix.length > MAX_PREFIX_BYTES
-    ) {
-      throw new TypeError(
-        `Cannot create MemcachedCache: keyPrefix must be printable ASCII without spaces, at most ${MAX_PREFIX_BYTES} characters, received ${
-          _describe(keyPrefix)
-        }`,
-      );
-    }
-    if (typeof timeout !== "number" || !(timeout > 0) || timeout === Infinity) {
-      throw new RangeError(
-        `Cannot create MemcachedCache: timeout must be a finite number of ms > 0, received ${
-          _describe(timeout)
-        }`,
-      );
-    }
+    const { client, servers, keyPrefix, timeout } = checkOptions(options);
+    this.#servers = servers;
     this.keyPrefix = keyPrefix;
     this.timeout = timeout;
     this.#channel = client && new Channel(client, timeout);
@@ -222,7 +169,7 @@ export class MemcachedCache extends BaseCache {
     const key = generationKey(this.keyPrefix);
     for (;;) {
       const found = await this.#send(op, undefined, key, OP.get, EMPTY, EMPTY);
-      if (found.status === STATUS.ok) return latin1.decode(found.value);
+      if (found.status === STATUS.ok) return ascii.decode(found.value);
       const fresh = newGeneration();
       const added = await this.#send(
         op,
@@ -230,28 +177,14 @@ export class MemcachedCache extends BaseCache {
         key,
         OP.add,
         storeExtras(FLAG_INTEGER, 0),
-        utf8Encoder.encode(fresh),
+        asciiEncoder.encode(fresh),
       );
       if (added.status === STATUS.ok) return fresh;
     }
   }
 
   #decode(key: string, flags: number, bytes: Uint8Array): unknown {
-    if (flags & FLAG_GUARDED) {
-      flags ^= FLAG_GUARDED;
-      bytes = bytes.subarray(1);
-    }
-    if (flags === FLAG_STRING) return utf8.decode(bytes);
-    if (flags === FLAG_SERIALIZED) return this._decode(key, bytes);
-    const n = flags === FLAG_INTEGER ? decodeInteger(bytes) : undefined;
-    if (n === undefined) {
-      throw new CacheError(
-        `Cannot read key ${
-          _describe(key)
-        }: the item was not written by MemcachedCache (flags ${flags}, ${bytes.length} bytes)`,
-      );
-    }
-    return n;
+    return decodeValue(key, flags, bytes, (data) => this._decode(key, data));
   }
 
   /** Reads one key. */
@@ -263,7 +196,7 @@ export class MemcachedCache extends BaseCache {
   async #getIn(ns: string, key: string): Promise<unknown> {
     const reply = await this.#send("get", key, mapKey(ns, key), OP.get, EMPTY, EMPTY);
     if (reply.status === STATUS.notFound) return undefined;
-    check(reply, "get", key, [STATUS.ok]);
+    expectStatus(reply, "get", key, [STATUS.ok]);
     return this.#decode(key, reply.flags, reply.value);
   }
 
@@ -298,26 +231,12 @@ export class MemcachedCache extends BaseCache {
   }
 
   #store(op: "set" | "add", key: string, value: unknown, ttl: number): Promise<boolean> {
-    let flags = FLAG_SERIALIZED;
-    let bytes: Uint8Array;
-    if (typeof value === "string" && value.isWellFormed()) {
-      flags = FLAG_STRING;
-      bytes = utf8Encoder.encode(value);
-    } else if (isStoredInteger(value)) {
-      flags = FLAG_INTEGER;
-      bytes = encodeInteger(value);
-    } else {
-      bytes = this._encode(op, key, value);
-    }
-    if (flags !== FLAG_INTEGER && looksNumeric(bytes)) {
-      flags |= FLAG_GUARDED;
-      bytes = guard(bytes);
-    }
+    const { flags, bytes } = encodeValue(value, (data) => this._encode(op, key, data));
     const extras = storeExtras(flags, expiration(ttl));
     return this.#inNamespace(op, async (ns) => {
       const opcode = op === "set" ? OP.set : OP.add;
       const reply = await this.#send(op, key, mapKey(ns, key), opcode, extras, bytes);
-      check(reply, op, key, [STATUS.ok, STATUS.exists, STATUS.notStored, STATUS.tooLarge]);
+      expectStatus(reply, op, key, [STATUS.ok, STATUS.exists, STATUS.notStored, STATUS.tooLarge]);
       return reply.status === STATUS.ok;
     });
   }
@@ -336,7 +255,7 @@ export class MemcachedCache extends BaseCache {
   protected _delete(key: string): Promise<boolean> {
     return this.#inNamespace("delete", async (ns) => {
       const reply = await this.#send("delete", key, mapKey(ns, key), OP.delete, EMPTY, EMPTY);
-      check(reply, "delete", key, [STATUS.ok, STATUS.notFound]);
+      expectStatus(reply, "delete", key, [STATUS.ok, STATUS.notFound]);
       return reply.status === STATUS.ok;
     });
   }
@@ -345,7 +264,7 @@ export class MemcachedCache extends BaseCache {
   protected _has(key: string): Promise<boolean> {
     return this.#inNamespace("has", async (ns) => {
       const reply = await this.#send("has", key, mapKey(ns, key), OP.get, EMPTY, EMPTY);
-      check(reply, "has", key, [STATUS.ok, STATUS.notFound]);
+      expectStatus(reply, "has", key, [STATUS.ok, STATUS.notFound]);
       return reply.status === STATUS.ok;
     });
   }
@@ -371,7 +290,7 @@ export class MemcachedCache extends BaseCache {
           } (kept as serialized bytes)`,
         );
       }
-      check(reply, op, key, [STATUS.ok]);
+      expectStatus(reply, op, key, [STATUS.ok]);
       const stored = counterValue(reply);
       const next = fromCounter(stored);
       if (!Number.isSafeInteger(next)) {
@@ -401,9 +320,9 @@ export class MemcachedCache extends BaseCache {
       generationKey(this.keyPrefix),
       OP.set,
       storeExtras(FLAG_INTEGER, 0),
-      utf8Encoder.encode(fresh),
+      asciiEncoder.encode(fresh),
     );
-    check(reply, "clear", undefined, [STATUS.ok]);
+    expectStatus(reply, "clear", undefined, [STATUS.ok]);
     this.#generation = fresh;
     return true;
   }
@@ -415,36 +334,4 @@ export class MemcachedCache extends BaseCache {
     channel?.close();
     if (this.#ownsClient) channel?.client.close();
   }
-}
-
-function check(reply: Reply, op: string, key: string | undefined, expected: number[]): void {
-  if (expected.includes(reply.status)) return;
-  const what = key === undefined ? op : `${op} key ${_describe(key)}`;
-  throw new CacheError(
-    `Cannot ${what}: memcached answered status 0x${reply.status.toString(16)} (${
-      latin1.decode(reply.value)
-    })`,
-  );
-}
-
-function checkServers(servers: string | readonly string[]): string[] {
-  const list = typeof servers === "string" ? [servers] : servers;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new TypeError(
-      `Cannot create MemcachedCache: servers must be "host:port" or a non-empty list of them, received ${
-        _describe(servers)
-      }`,
-    );
-  }
-  return list.map((server) => {
-    const match = typeof server === "string" ? /^([^\s:,@]+)(?::(\d{1,5}))?$/.exec(server) : null;
-    if (!match || Number(match[2] ?? 11211) > 65535) {
-      throw new TypeError(
-        `Cannot create MemcachedCache: each server must be "host:port", received ${
-          _describe(server)
-        }`,
-      );
-    }
-    return `${match[1]}:${match[2] ?? 11211}`;
-  });
 }

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { _describe, CacheConnectionError } from "../../cache.ts";
+import { _describe, CacheConnectionError, CacheError } from "../../cache.ts";
 
 /** Binary-protocol opcodes used here. */
 export const OP = {
@@ -228,4 +228,20 @@ export class Channel {
     Deno.unrefTimer(timer);
     return timer;
   }
+}
+
+/** Throws a `CacheError` naming the operation and key unless `reply.status` is one of `expected`. */
+export function expectStatus(
+  reply: Reply,
+  op: string,
+  key: string | undefined,
+  expected: readonly number[],
+): void {
+  if (expected.includes(reply.status)) return;
+  const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+  throw new CacheError(
+    `Cannot ${what}: memcached answered status 0x${reply.status.toString(16)} (${
+      new TextDecoder().decode(reply.value)
+    })`,
+  );
 }

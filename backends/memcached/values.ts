@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { _describe, CacheError } from "../../cache.ts";
 
 /** Flags of an item holding serializer bytes. */
 export const FLAG_SERIALIZED = 0xca1b;
@@ -75,4 +76,52 @@ export function guard(bytes: Uint8Array): Uint8Array {
   guarded[0] = 0x23;
   guarded.set(bytes, 1);
   return guarded;
+}
+
+const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/**
+ * The flags and bytes for `value`: an integer, a well-formed string as
+ * UTF-8, or `serialize(value)`; guarded when the bytes look like a number.
+ */
+export function encodeValue(
+  value: unknown,
+  serialize: (value: unknown) => Uint8Array,
+): { flags: number; bytes: Uint8Array } {
+  if (isStoredInteger(value)) return { flags: FLAG_INTEGER, bytes: encodeInteger(value) };
+  const text = typeof value === "string" && value.isWellFormed();
+  const flags = text ? FLAG_STRING : FLAG_SERIALIZED;
+  const bytes = text ? utf8Encoder.encode(value) : serialize(value);
+  return looksNumeric(bytes)
+    ? { flags: flags | FLAG_GUARDED, bytes: guard(bytes) }
+    : { flags, bytes };
+}
+
+/**
+ * The value in an item's flags and bytes.
+ *
+ * @throws {CacheError} Flags this backend does not write (another client's item).
+ */
+export function decodeValue(
+  key: string,
+  flags: number,
+  bytes: Uint8Array,
+  deserialize: (bytes: Uint8Array) => unknown,
+): unknown {
+  if (flags & FLAG_GUARDED) {
+    flags ^= FLAG_GUARDED;
+    bytes = bytes.subarray(1);
+  }
+  if (flags === FLAG_STRING) return utf8.decode(bytes);
+  if (flags === FLAG_SERIALIZED) return deserialize(bytes);
+  const n = flags === FLAG_INTEGER ? decodeInteger(bytes) : undefined;
+  if (n === undefined) {
+    throw new CacheError(
+      `Cannot read key ${
+        _describe(key)
+      }: the item was not written by MemcachedCache (flags ${flags}, ${bytes.length} bytes)`,
+    );
+  }
+  return n;
 }
