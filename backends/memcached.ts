@@ -204,6 +204,7 @@ export class MemcachedCache extends BaseCache {
   protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
     return this.#inNamespace("getMany", async (ns) => {
       const { client } = await this.#memjs();
+      this._checkOpen("getMany"); // closed while connecting: open no text connection
       const mkeys = keys.map((key) => mapKey(ns, key));
       const values = new Array<unknown>(keys.length).fill(undefined);
       const read = async (index: number, positions: number[] | undefined) => {
@@ -309,6 +310,7 @@ export class MemcachedCache extends BaseCache {
    */
   protected async _clear(): Promise<boolean> {
     const { client } = await this.#memjs();
+    this._checkOpen("clear");
     if (this.keyPrefix === "") {
       await Promise.all(client.servers.map((_, i) => this.#text(client, i).flushAll("clear")));
       return true;

@@ -415,3 +415,26 @@ serverTest(
     assert.match(await raw(server!, "get o\r\n", "END\r\n"), /\{"a":\[1,"x"\],"b":null\}/);
   },
 );
+
+serverTest(
+  "MemcachedCache.close() settles requests still in flight",
+  ["memcached"],
+  async (_t, [server]) => {
+    const cache = new MemcachedCache({ servers: server!.address });
+    await cache.set("a", 1);
+    const pending = [cache.get("a"), cache.set("b", 2)];
+    const many = cache.getMany(["a", "b"]);
+    await cache.close();
+    for (const request of pending) {
+      await assert.rejects(
+        request,
+        (e: Error) =>
+          e instanceof CacheConnectionError && /did not answer before close\(\)/.test(e.message),
+      );
+    }
+    await assert.rejects(
+      many,
+      (e: Error) => e instanceof CacheError && /the cache is closed/.test(e.message),
+    );
+  },
+);

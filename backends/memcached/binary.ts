@@ -147,7 +147,7 @@ function message(error: unknown): string {
 export class Channel {
   readonly client: MemjsClient;
   readonly timeout: number;
-  #pending = new Map<number, { deadline: number; expire: () => void }>();
+  #pending = new Map<number, { deadline: number; fail: (why: string) => void }>();
   #next = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -185,7 +185,7 @@ export class Channel {
       const id = this.#next++;
       this.#pending.set(id, {
         deadline: performance.now() + this.timeout,
-        expire: () => fail(`did not answer within ${this.timeout} ms`),
+        fail,
       });
       this.#timer ??= this.#arm(this.timeout);
       client.incrSeq();
@@ -206,10 +206,12 @@ export class Channel {
     });
   }
 
-  /** Stops the timer; pending requests still settle through memjs. */
+  /** Stops the timer and fails the requests still waiting. */
   close(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    for (const entry of this.#pending.values()) entry.fail("did not answer before close()");
+    this.#pending.clear();
   }
 
   #arm(ms: number): ReturnType<typeof setTimeout> {
@@ -222,7 +224,7 @@ export class Channel {
           return;
         }
         this.#pending.delete(id);
-        entry.expire();
+        entry.fail(`did not answer within ${this.timeout} ms`);
       }
     }, ms);
     Deno.unrefTimer(timer);
