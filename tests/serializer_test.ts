@@ -47,11 +47,11 @@ class BytesCache extends BaseCache {
     this.#map.clear();
     return Promise.resolve(true);
   }
-  protected _inc(key: string, delta: number, ttl: number) {
+  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec") {
     const entry = this.#live(key);
-    const next = addDelta("inc", key, entry ? this._decode(key, entry.bytes) : 0, delta);
+    const next = addDelta(op, key, entry ? this._decode(key, entry.bytes) : 0, delta);
     this.#map.set(key, {
-      bytes: this._encode("inc", key, next),
+      bytes: this._encode(op, key, next),
       expires: entry ? entry.expires : ttl === 0 ? 0 : this.#now() + ttl,
     });
     return Promise.resolve(next);
