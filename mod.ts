@@ -69,6 +69,23 @@ export { jsonSerializer } from "./serializers/json.ts";
 // eviction policies (issue 6)
 
 // memoize, memoized, CacheManager, cacheFromUrl (issue 7)
+export {
+  memoize,
+  type Memoized,
+  memoized,
+  type MemoizedMethod,
+  type MemoizedOptions,
+  type MemoizeOptions,
+  type MethodMemoizer,
+} from "./memoize.ts";
+export { type CacheFactory, CacheManager, type CacheSettings } from "./manager.ts";
+export {
+  cacheFromUrl,
+  type CacheScheme,
+  parseCacheUrl,
+  type ParsedCacheUrl,
+  type SchemeOptions,
+} from "./url.ts";
 
 // UwsgiCache (issue 8)
 export { UwsgiCache, type UwsgiCacheOptions } from "./backends/uwsgi.ts";
