@@ -68,7 +68,7 @@ export class CacheManager<O extends object = CacheSettings> implements AsyncDisp
    * when the settings give a `url`, else `new MemoryCache(settings)`.
    * @throws {TypeError} Settings that are not an object of objects.
    */
-  constructor(settings: Readonly<Record<string, O>> = {}, factory?: CacheFactory<O>) {
+  constructor(settings: Readonly<Record<string, NoInfer<O>>> = {}, factory?: CacheFactory<O>) {
     if (settings === null || typeof settings !== "object") {
       throw new TypeError(
         `Cannot create CacheManager: settings must be an object mapping names to options, received ${

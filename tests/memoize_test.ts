@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { CacheError, memoize, MemoryCache, NullCache } from "../mod.ts";
+import {
+  CacheError,
+  memoize,
+  memoized,
+  type MemoizedMethod,
+  MemoryCache,
+  NullCache,
+} from "../mod.ts";
 
 /** A promise with its resolve/reject handles, to hold a call in flight. */
 function deferred<T>() {
@@ -393,4 +400,138 @@ Deno.test("memoize: a closed cache rejects calls with CacheError", async () => {
   await cache.close();
   await assert.rejects(f(1), { name: "CacheError", message: /the cache is closed/ });
   await assert.rejects(f(1), CacheError);
+});
+
+Deno.test("@memoized shares results across instances by default, calling the method with this", async () => {
+  let runs = 0;
+  class Rates {
+    constructor(readonly bank: string) {}
+    @memoized({ ttl: 60_000 })
+    async rate(currency: string): Promise<string> {
+      runs++;
+      return await Promise.resolve(`${this.bank}:${currency}`);
+    }
+  }
+  const first = new Rates("ecb");
+  const second = new Rates("fed");
+  assert.equal(await first.rate("USD"), "ecb:USD");
+  assert.equal(await second.rate("USD"), "ecb:USD", "the instance is not in the key");
+  assert.equal(await second.rate("EUR"), "fed:EUR");
+  assert.equal(runs, 2);
+  await (first.rate as unknown as MemoizedMethod<Rates, [string], string>).cache.close();
+});
+
+Deno.test("@memoized({ bindThis: true }) keeps instances apart", async () => {
+  let runs = 0;
+  const gate = Promise.withResolvers<void>();
+  class Repo {
+    constructor(readonly name: string) {}
+    @memoized({ bindThis: true })
+    async load(id: number): Promise<string> {
+      runs++;
+      await gate.promise;
+      return `${this.name}/${id}`;
+    }
+  }
+  const a = new Repo("a");
+  const b = new Repo("b");
+  const calls = [a.load(1), a.load(1), b.load(1)];
+  gate.resolve();
+  assert.deepEqual(await Promise.all(calls), ["a/1", "a/1", "b/1"]);
+  assert.equal(await a.load(1), "a/1");
+  assert.equal(runs, 2);
+  const load = a.load as unknown as MemoizedMethod<Repo, [number], string>;
+  assert.match(load.keyFor(a, 1), /^load@"#[0-9a-f]{8}\.1"\("1"\)$/);
+  assert.notEqual(load.keyFor(a, 1), load.keyFor(b, 1));
+  await load.cache.close();
+});
+
+Deno.test("@memoized({ bindThis: fn }) keys instances by a stable id; helpers take the instance first", async () => {
+  let runs = 0;
+  await using cache = new MemoryCache();
+  class Account {
+    constructor(readonly id: string, readonly balance: number) {}
+    @memoized({ cache, prefix: "Account.total", bindThis: (self: Account) => self.id })
+    async total(fee: number): Promise<number> {
+      runs++;
+      return await Promise.resolve(this.balance - fee);
+    }
+  }
+  const one = new Account("acc-1", 100);
+  const sameId = new Account("acc-1", 999);
+  const other = new Account("acc-2", 50);
+  assert.equal(await one.total(1), 99);
+  assert.equal(await sameId.total(1), 99, "same id, same entry");
+  assert.equal(await other.total(1), 49);
+  assert.equal(runs, 2);
+  const total = Account.prototype.total as unknown as MemoizedMethod<Account, [number], number>;
+  assert.equal(total.cache, cache);
+  assert.equal(total.keyFor(one, 1), 'Account.total@"acc-1"("1")');
+  assert.equal(await total.uncached(sameId, 1), 998);
+  assert.equal(runs, 3);
+  assert.equal(await total.invalidate(one, 1), true);
+  assert.equal(await sameId.total(1), 998);
+  assert.equal(runs, 4);
+});
+
+// Deno 2.9.6 cannot run a decorated #private method at all (its transpiler
+// emits "SyntaxError: Getter must not have any formal parameters"), so only
+// static and public methods are tested here.
+Deno.test("@memoized works on static methods, prefixed by the method name", async () => {
+  let runs = 0;
+  class Config {
+    @memoized()
+    static async read(name: string): Promise<string> {
+      runs++;
+      return await Promise.resolve(name.toUpperCase());
+    }
+  }
+  assert.equal(await Config.read("a"), "A");
+  assert.equal(await Config.read("a"), "A");
+  assert.equal(await Config.read("b"), "B");
+  assert.equal(runs, 2);
+  const read = Config.read as unknown as MemoizedMethod<typeof Config, [string], string>;
+  assert.equal(read.keyFor(Config, "a"), 'read("a")');
+  await read.cache.close();
+});
+
+Deno.test("@memoized rejects a bad bindThis", async () => {
+  assert.throws(
+    () => {
+      class Bad {
+        @memoized({ bindThis: "yes" as never })
+        async m(): Promise<number> {
+          return await Promise.resolve(1);
+        }
+      }
+      return Bad;
+    },
+    {
+      name: "TypeError",
+      message: /Cannot memoize method m: bindThis must be a boolean or a function, received "yes"/,
+    },
+  );
+  class NoId {
+    @memoized({ bindThis: () => 7 as unknown as string })
+    async m(): Promise<number> {
+      return await Promise.resolve(1);
+    }
+  }
+  await assert.rejects(new NoId().m(), {
+    name: "TypeError",
+    message: /bindThis must return a string, returned 7/,
+  });
+  await (NoId.prototype.m as unknown as MemoizedMethod<NoId, [], number>).cache.close();
+});
+
+Deno.test("@memoized only type-checks on methods that return a promise", async () => {
+  class Sync {
+    // @ts-expect-error: a memoized method is async, so a sync method is rejected at compile time
+    @memoized()
+    twice(n: number): number {
+      return n * 2;
+    }
+  }
+  assert.equal(await new Sync().twice(2), 4, "at run time the result is a promise");
+  await (Sync.prototype.twice as unknown as MemoizedMethod<Sync, [number], number>).cache.close();
 });
