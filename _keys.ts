@@ -39,37 +39,73 @@ const TYPED_ARRAYS = new Set<unknown>([
  */
 export function _argsKeyer(typed: boolean): ArgsKeyer {
   const scalar = typed ? typedScalar : untypedScalar;
-  const encode = (value: unknown, path: string, seen: Set<object>): string => {
-    const text = scalar(value);
-    if (text !== undefined) return text;
-    if (typeof value === "function" || typeof value === "symbol") {
-      throw unkeyable(path, `is ${_describe(value)}`);
-    }
-    const object = value as object;
-    if (seen.has(object)) throw unkeyable(path, "refers back to itself (a cycle)");
-    seen.add(object);
-    try {
-      return encodeObject(object, path, seen, encode);
-    } finally {
-      seen.delete(object);
-    }
-  };
   return (args) => {
-    // The common cases (one string or number) skip the recursion.
+    // The common case (one string or number) skips the walk.
     if (args.length === 1) {
       const text = scalar(args[0]);
       if (text !== undefined) return text;
     }
-    let key = "";
-    for (let i = 0; i < args.length; i++) {
-      if (i > 0) key += ",";
-      key += encode(args[i], `argument ${i + 1}`, new Set());
+    try {
+      return encodeArgs({ scalar, depth: 0, path: undefined, open: undefined }, args);
+    } catch (error) {
+      if (error !== RETRY) throw error;
+      // Something cannot be keyed, or nesting is deep: walk again, tracking
+      // where we are (for the message) and which objects are open (for cycles).
+      return encodeArgs({ scalar, depth: 0, path: [], open: [] }, args);
     }
-    return key;
   };
 }
 
-type Encode = (value: unknown, path: string, seen: Set<object>) => string;
+/**
+ * The state of one key derivation. The fast walk tracks only the depth; the
+ * tracked walk (after a {@linkcode RETRY}) also records the path, for error
+ * messages, and the open objects, to tell a cycle from deep nesting.
+ */
+interface Walk {
+  scalar: (value: unknown) => string | undefined;
+  depth: number;
+  /** The argument number, then `[index]` / `.field` segments. */
+  path: (string | number)[] | undefined;
+  open: object[] | undefined;
+}
+
+/** Thrown by the fast walk to ask for the tracked walk. */
+const RETRY = Symbol("retry with tracking");
+/** Beyond this nesting the fast walk hands over to the tracked one, which detects cycles. */
+const FAST_DEPTH = 32;
+
+function encodeArgs(walk: Walk, args: readonly unknown[]): string {
+  let key = "";
+  for (let i = 0; i < args.length; i++) {
+    if (i > 0) key += ",";
+    key += encodeAt(walk, i + 1, args[i]);
+  }
+  return key;
+}
+
+/** Encodes `value`, one level below the current one (`segment` names it, for errors). */
+function encodeAt(walk: Walk, segment: string | number, value: unknown): string {
+  const text = walk.scalar(value);
+  if (text !== undefined) return text;
+  const { path, open } = walk;
+  if (path === undefined || open === undefined) {
+    if (typeof value !== "object" || walk.depth >= FAST_DEPTH) throw RETRY;
+    walk.depth++;
+    const result = encodeObject(walk, value as object);
+    walk.depth--;
+    return result;
+  }
+  path.push(segment);
+  if (typeof value === "function" || typeof value === "symbol") {
+    throw unkeyable(walk, `is ${_describe(value)}`);
+  }
+  if (open.includes(value as object)) throw unkeyable(walk, "refers back to itself (a cycle)");
+  open.push(value as object);
+  const result = encodeObject(walk, value as object);
+  open.pop();
+  path.pop();
+  return result;
+}
 
 function untypedScalar(value: unknown): string | undefined {
   switch (typeof value) {
@@ -103,7 +139,11 @@ function typedScalar(value: unknown): string | undefined {
   }
 }
 
-function unkeyable(path: string, what: string): TypeError {
+function unkeyable(walk: Walk, what: string): TypeError | typeof RETRY {
+  if (walk.path === undefined) return RETRY;
+  const [argument, ...rest] = walk.path;
+  let path = `argument ${argument}`;
+  for (const segment of rest) path += typeof segment === "number" ? `[${segment}]` : segment;
   return new TypeError(
     `Cannot derive a memoize key: ${path} ${what}; pass a key function to key such arguments`,
   );
@@ -113,20 +153,27 @@ function sortedJoin(parts: string[]): string {
   return parts.sort().join(",");
 }
 
-function encodeObject(object: object, path: string, seen: Set<object>, encode: Encode): string {
+function encodeObject(walk: Walk, object: object): string {
   if (Array.isArray(object)) {
-    const parts: string[] = [];
-    for (let i = 0; i < object.length; i++) parts.push(encode(object[i], `${path}[${i}]`, seen));
-    return `[${parts.join(",")}]`;
+    let text = "[";
+    for (let i = 0; i < object.length; i++) {
+      if (i > 0) text += ",";
+      text += encodeAt(walk, i, object[i]);
+    }
+    return text + "]";
   }
   const proto = Object.getPrototypeOf(object);
   if (proto === Object.prototype || proto === null) {
-    const parts: string[] = [];
-    for (const name of Object.keys(object).sort()) {
-      const field = (object as Record<string, unknown>)[name];
-      parts.push(`${JSON.stringify(name)}:${encode(field, `${path}.${name}`, seen)}`);
+    const names = Object.keys(object).sort();
+    let text = "{";
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      if (i > 0) text += ",";
+      text += `${JSON.stringify(name)}:${
+        encodeAt(walk, `.${name}`, (object as Record<string, unknown>)[name])
+      }`;
     }
-    return `{${parts.join(",")}}`;
+    return text + "}";
   }
   if (object instanceof Date) {
     const time = object.getTime();
@@ -135,15 +182,13 @@ function encodeObject(object: object, path: string, seen: Set<object>, encode: E
   if (object instanceof Map) {
     const parts: string[] = [];
     for (const [k, v] of object) {
-      parts.push(
-        `${encode(k, `${path} (a Map key)`, seen)}=>${encode(v, `${path} (a Map value)`, seen)}`,
-      );
+      parts.push(`${encodeAt(walk, " (a Map key)", k)}=>${encodeAt(walk, " (a Map value)", v)}`);
     }
     return `Map(${sortedJoin(parts)})`;
   }
   if (object instanceof Set) {
     const parts: string[] = [];
-    for (const member of object) parts.push(encode(member, `${path} (a Set member)`, seen));
+    for (const member of object) parts.push(encodeAt(walk, " (a Set member)", member));
     return `Set(${sortedJoin(parts)})`;
   }
   if (object instanceof RegExp) return `RegExp(${JSON.stringify(object.toString())})`;
@@ -154,7 +199,7 @@ function encodeObject(object: object, path: string, seen: Set<object>, encode: E
   if (object instanceof ArrayBuffer) return `ArrayBuffer(${new Uint8Array(object).join(",")})`;
   if (object instanceof URL) return `URL(${JSON.stringify(object.href)})`;
   throw unkeyable(
-    path,
+    walk,
     `is ${
       _describe(object)
     }, whose state a key cannot see (only plain objects, arrays, Date, Map, Set, RegExp, URL, typed arrays and primitives are keyed)`,
