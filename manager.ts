@@ -43,7 +43,7 @@ function defaultFactory(settings: CacheSettings): Cache {
  *
  * @example Named caches from configuration
  * ```ts
- * import { CacheManager } from "./mod.ts";
+ * import { CacheManager } from "@cachelib/cachelib";
  *
  * await using caches = new CacheManager({
  *   default: { maxEntries: 1000 },

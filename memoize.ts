@@ -191,7 +191,7 @@ export function _memoCore(
  *
  * @example Memoize a slow lookup
  * ```ts
- * import { memoize, MemoryCache } from "./mod.ts";
+ * import { memoize, MemoryCache } from "@cachelib/cachelib";
  *
  * let runs = 0;
  * async function square(n: number): Promise<number> {
@@ -290,7 +290,7 @@ function identityKey(): (self: unknown) => string {
  *
  * @example Memoize a method per instance
  * ```ts
- * import { memoized } from "./mod.ts";
+ * import { memoized } from "@cachelib/cachelib";
  *
  * class Repo {
  *   calls = 0;

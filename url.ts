@@ -98,7 +98,7 @@ function redact(url: string): string {
  *
  * @example Read a URL from the environment
  * ```ts
- * import { parseCacheUrl } from "./mod.ts";
+ * import { parseCacheUrl } from "@cachelib/cachelib";
  *
  * console.log(parseCacheUrl("memcached://10.0.0.1:11211,10.0.0.2?keyPrefix=app:"));
  * // { scheme: "memcached", options: { servers: ["10.0.0.1:11211", "10.0.0.2:11211"], keyPrefix: "app:" } }
@@ -283,7 +283,7 @@ function readParams(scheme: CacheScheme, query: string, fail: (why: string) => n
  *
  * @example Configure the cache from the environment
  * ```ts
- * import { cacheFromUrl } from "./mod.ts";
+ * import { cacheFromUrl } from "@cachelib/cachelib";
  *
  * await using cache = cacheFromUrl(Deno.env.get("CACHE_URL") ?? "memory://?maxEntries=1000");
  * await cache.set("greeting", "hello");
