@@ -107,10 +107,37 @@ function encodeAt(walk: Walk, segment: string | number, value: unknown): string 
   return result;
 }
 
+/**
+ * `JSON.stringify(text)`, with a shortcut for short strings that need no
+ * escaping (the common case; `JSON.stringify` costs ~70 ns even for "id").
+ */
+function quote(text: string): string {
+  if (text.length > 64) return JSON.stringify(text);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) {
+      return JSON.stringify(text);
+    }
+  }
+  return `"${text}"`;
+}
+
+/** Sorts strings by code unit like `Array.prototype.sort()`, faster for the few fields of an argument. */
+function sortNames(names: string[]): string[] {
+  if (names.length > 16) return names.sort();
+  for (let i = 1; i < names.length; i++) {
+    const name = names[i]!;
+    let j = i - 1;
+    for (; j >= 0 && names[j]! > name; j--) names[j + 1] = names[j]!;
+    names[j + 1] = name;
+  }
+  return names;
+}
+
 function untypedScalar(value: unknown): string | undefined {
   switch (typeof value) {
     case "string":
-      return JSON.stringify(value);
+      return quote(value);
     case "number":
     case "bigint":
     case "boolean":
@@ -125,7 +152,7 @@ function untypedScalar(value: unknown): string | undefined {
 function typedScalar(value: unknown): string | undefined {
   switch (typeof value) {
     case "string":
-      return JSON.stringify(value);
+      return quote(value);
     case "number":
       return Object.is(value, -0) ? "-0" : `${value}`;
     case "bigint":
@@ -164,12 +191,12 @@ function encodeObject(walk: Walk, object: object): string {
   }
   const proto = Object.getPrototypeOf(object);
   if (proto === Object.prototype || proto === null) {
-    const names = Object.keys(object).sort();
+    const names = sortNames(Object.keys(object));
     let text = "{";
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       if (i > 0) text += ",";
-      text += `${JSON.stringify(name)}:${
+      text += `${quote(name)}:${
         encodeAt(walk, `.${name}`, (object as Record<string, unknown>)[name])
       }`;
     }
