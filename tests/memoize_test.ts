@@ -202,10 +202,26 @@ Deno.test("memoize: keys ignore object field order and key Date, Map, Set, BigIn
     [new Int8Array([1])],
     [/a/g],
     [new URL("https://example.com/")],
+    ['a"b'],
+    ['a\\"b'],
+    ["a\\b"],
+    ["a\nb"],
+    ["\ud800"],
+    ["\udc00"],
+    ['"a"'],
+    ["a"],
+    [{ 'a"': 1 }],
+    [{ "a\\": 1 }],
+    ["x".repeat(65) + '"'],
+    ["x".repeat(65)],
   ];
   const keys = new Set(distinct.map((args) => f.keyFor(...args)));
   assert.equal(keys.size, distinct.length);
   assert.equal(f.keyFor(1, "a", { x: [1n] }), 'f(1,"a",{"x":[1n]})');
+  assert.equal(
+    f.keyFor('say "hi"\n', { "k\\": 0 }),
+    `f(${JSON.stringify('say "hi"\n')},{"k\\\\":0})`,
+  );
 });
 
 Deno.test('memoize: typed keeps 1 and "1" apart; the default shares them', async () => {
