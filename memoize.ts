@@ -104,10 +104,13 @@ export function _memoCore(
   if (typeof cache?.get !== "function" || typeof cache.set !== "function") {
     throw new TypeError(`${what}: cache must be a Cache, received ${_describe(cache)}`);
   }
-  if (ttl !== undefined && (typeof ttl !== "number" || !(ttl >= 0) || ttl === Infinity)) {
+  if (ttl !== undefined && typeof ttl !== "number") {
     throw new TypeError(
-      `${what}: ttl must be a finite number of milliseconds >= 0, received ${_describe(ttl)}`,
+      `${what}: ttl must be a number of milliseconds, received ${_describe(ttl)}`,
     );
+  }
+  if (ttl !== undefined && (!(ttl >= 0) || ttl === Infinity)) {
+    throw new RangeError(`${what}: ttl must be a finite number >= 0, received ${ttl}`);
   }
   if (key !== undefined && typeof key !== "function") {
     throw new TypeError(`${what}: key must be a function, received ${_describe(key)}`);
@@ -185,7 +188,7 @@ export function _memoCore(
  * @param options See {@linkcode MemoizeOptions}.
  * @returns An async function with `fn`'s parameters, plus `.uncached`,
  * `.invalidate`, `.keyFor` and `.cache`.
- * @throws {TypeError} Bad options; the returned function rejects with a
+ * @throws {TypeError} Bad options ({@linkcode RangeError} for a negative ttl); the returned function rejects with a
  * `TypeError` naming the argument when one cannot be keyed (a function, a
  * symbol, a class instance) and no `key` is given.
  *

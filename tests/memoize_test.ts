@@ -376,16 +376,15 @@ Deno.test("memoize: keys are the same in another process", async () => {
   assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), expected);
 });
 
-Deno.test("memoize: bad options are TypeErrors", async (t) => {
+Deno.test("memoize: bad options are TypeErrors, a bad ttl value a RangeError", async (t) => {
   await using cache = new MemoryCache();
   const cases: [string, () => unknown, RegExp][] = [
     ["fn not a function", () => memoize(42 as never), /fn must be a function, received 42/],
     [
-      "negative ttl",
-      () => memoize(() => 1, { ttl: -1 }),
-      /ttl must be a finite number .* received -1/,
+      "string ttl",
+      () => memoize(() => 1, { ttl: "1s" as never }),
+      /ttl must be a number of milliseconds, received "1s"/,
     ],
-    ["string ttl", () => memoize(() => 1, { ttl: "1s" as never }), /ttl must be .* received "1s"/],
     ["cache not a Cache", () => memoize(() => 1, { cache: {} as never }), /cache must be a Cache/],
     [
       "key not a function",
@@ -405,6 +404,14 @@ Deno.test("memoize: bad options are TypeErrors", async (t) => {
   ];
   for (const [name, run, message] of cases) {
     await t.step(name, () => assert.throws(run, { name: "TypeError", message }));
+  }
+  for (const ttl of [-1, NaN, Infinity]) {
+    await t.step(`ttl ${ttl} is a RangeError`, () => {
+      assert.throws(() => memoize(() => 1, { ttl }), {
+        name: "RangeError",
+        message: new RegExp(`ttl must be a finite number >= 0, received ${ttl}$`),
+      });
+    });
   }
 });
 
