@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import {
+  addDelta,
+  BaseCache,
   CacheError,
+  jsonSerializer,
   memoize,
   memoized,
   type MemoizedMethod,
@@ -349,6 +352,68 @@ Deno.test("memoize: a new memoize of the same function over the same cache reuse
   const second = memoize(report, { cache, ttl: 0 }); // what a restarted process builds
   assert.equal(await second({ tags: new Set(["b", "a"]), from: new Date(0) }), 2);
   assert.equal(runs, 1);
+});
+
+/**
+ * Keeps only serialized bytes, in a store that outlives the instance: two
+ * instances over one store stand in for two processes sharing a directory.
+ */
+class SharedBytesCache extends BaseCache {
+  #store: Map<string, Uint8Array>;
+  constructor(store: Map<string, Uint8Array>) {
+    super({ serializer: jsonSerializer });
+    this.#store = store;
+  }
+  protected _get(key: string) {
+    const bytes = this.#store.get(key);
+    return Promise.resolve(bytes && this._decode(key, bytes));
+  }
+  protected _set(key: string, value: unknown) {
+    this.#store.set(key, this._encode("set", key, value));
+    return Promise.resolve(true);
+  }
+  protected _add(key: string, value: unknown) {
+    return this.#store.has(key) ? Promise.resolve(false) : this._set(key, value);
+  }
+  protected _delete(key: string) {
+    return Promise.resolve(this.#store.delete(key));
+  }
+  protected _has(key: string) {
+    return Promise.resolve(this.#store.has(key));
+  }
+  protected _clear() {
+    this.#store.clear();
+    return Promise.resolve(true);
+  }
+  protected _inc(key: string, delta: number) {
+    const bytes = this.#store.get(key);
+    const next = addDelta("inc", key, bytes ? this._decode(key, bytes) : 0, delta);
+    return this._set(key, next).then(() => next);
+  }
+}
+
+Deno.test("memoize: results stored as JSON bytes are served to a fresh cache and memoize", async () => {
+  const disk = new Map<string, Uint8Array>();
+  let runs = 0;
+  async function settings(user: { id: number; tags: string[] }): Promise<unknown> {
+    runs++;
+    return await Promise.resolve(user.id === 0 ? undefined : { theme: "dark", $memoize: "mine" });
+  }
+  {
+    await using cache = new SharedBytesCache(disk);
+    const first = memoize(settings, { cache });
+    assert.equal(await first({ id: 0, tags: [] }), undefined);
+    assert.deepEqual(await first({ id: 1, tags: ["a"] }), { theme: "dark", $memoize: "mine" });
+  }
+  await using restarted = new SharedBytesCache(disk); // "the next process"
+  const second = memoize(settings, { cache: restarted });
+  assert.equal(await second({ tags: [], id: 0 }), undefined);
+  assert.deepEqual(await second({ tags: ["a"], id: 1 }), { theme: "dark", $memoize: "mine" });
+  assert.equal(runs, 2, "the second cache and memoize did not call fn");
+  assert.deepEqual([...disk.keys()], [
+    'settings({"id":"0","tags":[]})',
+    'settings({"id":"1","tags":["a"]})',
+  ]);
 });
 
 Deno.test("memoize: keys are the same in another process", async () => {
