@@ -44,6 +44,11 @@ Deno.bench(
 Deno.bench("memoized hit, search({…}, 1)", { group: "object arg" }, async () => {
   await search(query, 1);
 });
+Deno.bench("key derivation + raw get (what the hit costs at least)", {
+  group: "object arg",
+}, async () => {
+  await cache.get(search.keyFor(query, 1));
+});
 
 const searchArgs = [query, 1];
 Deno.bench("JSON.stringify of the same arguments", { group: "key only", baseline: true }, () => {
