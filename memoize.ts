@@ -10,7 +10,7 @@ import { _argsKeyer } from "./_keys.ts";
 
 /** Options of {@linkcode memoize}. */
 export interface MemoizeOptions<Args extends unknown[] = unknown[]> {
-  /** Where results live. Default: a new `MemoryCache` for this function alone. */
+  /** Where results live. Default: a new `MemoryCache` (500 entries, 5-minute ttl) for this function alone. */
   cache?: Cache | undefined;
   /** Lifetime of a result in ms; `0` = never expire. Default: the cache's `defaultTtl`. */
   ttl?: number | undefined;
