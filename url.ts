@@ -258,7 +258,7 @@ function readParams(scheme: CacheScheme, query: string, fail: (why: string) => n
         options.policy = value;
         break;
       default: // appName, keyPrefix: any text
-        if (name === "appName" && !/^[\w.-]+$/.test(value)) {
+        if (name === "appName" && (!/^[\w.-]+$/.test(value) || /^\.+$/.test(value))) {
           bad("a name of letters, digits, '.', '_' or '-'");
         }
         options[name] = value;

@@ -129,6 +129,7 @@ Deno.test("parseCacheUrl rejects bad URLs with a TypeError listing what is accep
     ["file:///a?appName=b", /give a directory or appName, not both/],
     ["file://host/a", /not a host \("host"\)/],
     ["file://?appName=../x", /appName must be a name of letters/],
+    ["file://?appName=..", /appName must be a name of letters/],
     ["file:///a?mode=999", /mode must be an octal file mode such as 0600/],
     ["file:///a%zz", /not valid percent-encoding/],
     ["redis://", /redis:\/\/ needs a host/],
