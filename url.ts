@@ -7,6 +7,8 @@
 import { _describe, type Cache, CacheError } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
 import { NullCache } from "./backends/null.ts";
+import { UwsgiCache } from "./backends/uwsgi.ts";
+import { DenoKvCache } from "./backends/deno_kv.ts";
 import { POLICIES, type PolicyName } from "./policies/policy.ts";
 
 /** The constructor options each URL scheme produces, by scheme. */
@@ -27,8 +29,8 @@ export interface SchemeOptions {
   redis: { url: string; keyPrefix?: string; defaultTtl?: number; timeout?: number };
   /** `memcached://host:port,host2:port?keyPrefix=…&defaultTtl=…&timeout=…` */
   memcached: { servers: string[]; keyPrefix?: string; defaultTtl?: number; timeout?: number };
-  /** `uwsgi://host:port/cachename?defaultTtl=…&timeout=…` */
-  uwsgi: { server: string; cache: string; defaultTtl?: number; timeout?: number };
+  /** `uwsgi://host:port/cachename?defaultTtl=…&timeout=…`; no name: the server's first cache */
+  uwsgi: { server: string; cache?: string; defaultTtl?: number; timeout?: number };
   /** `denokv://` or `denokv:///path/to/kv.db`, `?prefix=app&prefix=cache&defaultTtl=…` */
   denokv: { path?: string; prefix?: string[]; defaultTtl?: number };
 }
@@ -60,8 +62,8 @@ const BACKENDS: { [S in CacheScheme]: Factory<S> } = {
   file: notWired("file", "FileSystemCache"),
   redis: notWired("redis", "RedisCache"),
   memcached: notWired("memcached", "MemcachedCache"),
-  uwsgi: notWired("uwsgi", "UwsgiCache"),
-  denokv: notWired("denokv", "DenoKvCache"),
+  uwsgi: (options) => new UwsgiCache(options),
+  denokv: (options) => new DenoKvCache(options),
 };
 
 const PARAMS: { [S in CacheScheme]: readonly string[] } = {
@@ -178,10 +180,13 @@ export function parseCacheUrl(url: string | URL): ParsedCacheUrl {
       }
       const server = hostPort(authority, undefined, fail);
       const cache = decoded.slice(1);
-      if (cache === "" || cache.includes("/")) {
+      if (cache.includes("/")) {
         fail(`the path must be the cache name, as in uwsgi://${server}/cachename`);
       }
-      return { scheme: "uwsgi", options: { server, cache, ...params } };
+      return {
+        scheme: "uwsgi",
+        options: cache === "" ? { server, ...params } : { server, cache, ...params },
+      };
     }
     case "denokv":
       noHost();

@@ -433,7 +433,7 @@ Deno.test("memoize: keys are the same in another process", async () => {
   const expected = args.flatMap((list) => [f.keyFor(...list), typed.keyFor(...list)]);
   const fixture = new URL("./fixtures/memoize_worker.ts", import.meta.url);
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", fixture.pathname],
+    args: ["run", "--quiet", fixture.pathname, "keys"],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -622,4 +622,40 @@ Deno.test("@memoized only type-checks on methods that return a promise", async (
   }
   assert.equal(await new Sync().twice(2), 4, "at run time the result is a promise");
   await (Sync.prototype.twice as unknown as MemoizedMethod<Sync, [number], number>).cache.close();
+});
+
+Deno.test("memoize over a persistent cache: a second process does not call fn", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const fixture = new URL("./fixtures/memoize_worker.ts", import.meta.url);
+  const run = async (url: string) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--unstable-kv",
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+        fixture.pathname,
+        "persist",
+        url,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(output.stderr), "");
+    return JSON.parse(new TextDecoder().decode(output.stdout));
+  };
+  // Every persistent backend wired into cacheFromUrl belongs here (file:// once FileSystemCache is).
+  const urls = [`denokv://${dir}/kv.db`];
+  try {
+    for (const url of urls) {
+      await t.step(url.slice(0, url.indexOf(":")), async () => {
+        const result = { tags: ["a", "b"], at: "1970-01-01T00:00:00.000Z" };
+        assert.deepEqual(await run(url), { result, ran: true });
+        assert.deepEqual(await run(url), { result, ran: false });
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -2,11 +2,15 @@ import assert from "node:assert/strict";
 import {
   CacheError,
   cacheFromUrl,
+  DenoKvCache,
+  memoize,
   MemoryCache,
   NullCache,
   parseCacheUrl,
   POLICIES,
+  UwsgiCache,
 } from "../mod.ts";
+import { serverTest } from "./servers.ts";
 
 Deno.test("parseCacheUrl gives each scheme's constructor options", async (t) => {
   const cases: [string, unknown][] = [
@@ -77,6 +81,7 @@ Deno.test("parseCacheUrl gives each scheme's constructor options", async (t) => 
         options: { server: "127.0.0.1:3031", cache: "sessions", defaultTtl: 2000, timeout: 100 },
       },
     ],
+    ["uwsgi://[::1]:3031", { scheme: "uwsgi", options: { server: "[::1]:3031" } }],
     ["denokv://", { scheme: "denokv", options: {} }],
     ["denokv:///tmp/kv.db", { scheme: "denokv", options: { path: "/tmp/kv.db" } }],
     [
@@ -141,8 +146,7 @@ Deno.test("parseCacheUrl rejects bad URLs with a TypeError listing what is accep
     ["memcached://h/x", /memcached:\/\/ takes no path/],
     ["uwsgi://", /uwsgi:\/\/ needs host:port/],
     ["uwsgi://h/c", /expected host:port, received "h"/],
-    ["uwsgi://h:1", /the path must be the cache name, as in uwsgi:\/\/h:1\/cachename/],
-    ["uwsgi://h:1/a/b", /the path must be the cache name/],
+    ["uwsgi://h:1/a/b", /the path must be the cache name, as in uwsgi:\/\/h:1\/cachename/],
     ["denokv://host/x", /denokv:\/\/ takes no host/],
   ];
   for (const [url, message] of cases) {
@@ -222,8 +226,6 @@ Deno.test("cacheFromUrl says which backends are not wired in yet", async (t) => 
     ["file:///tmp/x", "FileSystemCache"],
     ["redis://localhost:6379", "RedisCache"],
     ["memcached://localhost:11211", "MemcachedCache"],
-    ["uwsgi://localhost:3031/c", "UwsgiCache"],
-    ["denokv://", "DenoKvCache"],
   ];
   for (const [url, backend] of cases) {
     await t.step(url, () => {
@@ -234,4 +236,41 @@ Deno.test("cacheFromUrl says which backends are not wired in yet", async (t) => 
       });
     });
   }
+});
+
+Deno.test("cacheFromUrl builds a DenoKvCache over the file at the URL's path", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const url = `denokv://${dir}/kv.db?prefix=app&prefix=cache&defaultTtl=60000`;
+    {
+      await using cache = cacheFromUrl(url);
+      assert.ok(cache instanceof DenoKvCache);
+      assert.equal(cache.defaultTtl, 60000);
+      assert.equal(await cache.set("k", { n: 1 }), true);
+    }
+    await using again = cacheFromUrl(url);
+    assert.deepEqual(await again.get("k"), { n: 1 });
+    await using otherPrefix = cacheFromUrl(`denokv://${dir}/kv.db?prefix=other`);
+    assert.equal(await otherPrefix.get("k"), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+serverTest("cacheFromUrl builds a UwsgiCache that memoize can use", "uwsgi", async (_t, [uw]) => {
+  await using cache = cacheFromUrl(`${uw!.url}?timeout=2000`);
+  assert.ok(cache instanceof UwsgiCache);
+  assert.equal(cache.server, uw!.address);
+  assert.equal(cache.cacheName, uw!.cacheName);
+  let runs = 0;
+  const double = memoize(async function double(n: number) {
+    runs++;
+    return await Promise.resolve(n === 0 ? undefined : n * 2);
+  }, { cache, ttl: 60_000 });
+  assert.equal(await double(21), 42);
+  assert.equal(await double(21), 42);
+  assert.equal(await double(0), undefined);
+  assert.equal(await double(0), undefined);
+  assert.equal(runs, 2);
+  assert.equal(await cache.get(double.keyFor(21)), 42);
 });
