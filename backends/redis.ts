@@ -1,0 +1,308 @@
+/**
+ * {@linkcode RedisCache}: the {@linkcode Cache} interface over Redis, through
+ * node-redis (`npm:redis`, loaded on first connect).
+ *
+ * @module
+ */
+import { _describe, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
+import type { Serializer } from "../serializers/serializer.ts";
+import { BaseCache } from "./_base.ts";
+import {
+  escapeGlob,
+  integerOf,
+  isTagged,
+  plainText,
+  plainValue,
+  tagged,
+} from "./redis/codec.ts";
+import {
+  type RedisArgument,
+  type RedisClientLike,
+  RedisConnection,
+  withDeadline,
+} from "./redis/connection.ts";
+import { INC_SCRIPT, INC_SHA } from "./redis/scripts.ts";
+
+export type { RedisClientLike } from "./redis/connection.ts";
+
+/** Options of {@linkcode RedisCache}. */
+export interface RedisCacheOptions {
+  /** The server, `redis[s]://[[user]:password@]host[:port][/db]`. Default `redis://127.0.0.1:6379`. */
+  url?: string | undefined;
+  /** A node-redis client you made instead of `url`; `close()` leaves it open. */
+  client?: RedisClientLike | undefined;
+  /** Prepended to every key; `clear()` then removes only keys with this prefix. Default `""`. */
+  keyPrefix?: string | undefined;
+  /** Lifetime in ms of entries stored without an explicit ttl; `0` = never expire. Default 300 000. */
+  defaultTtl?: number | undefined;
+  /** Turns values that are not safe integers or plain strings into bytes. */
+  serializer?: Serializer | undefined;
+  /** Bound in ms on connecting and on each command (a batch counts as one). Default 5000. */
+  timeout?: number | undefined;
+}
+
+/** The default `url`. */
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+type Reply = Uint8Array | null;
+const NO_TIMER = { timeout: 0 }; // batch commands share one deadline instead
+const SCAN_COUNT = "1000";
+
+/**
+ * A cache in Redis. Atomic where Redis is (`add` is one `SET NX PX`, `inc` one
+ * script), one round trip per batch (`getMany` is one `MGET`, `setMany` and
+ * `deleteMany` one pipeline), and never hangs: when the server is away, every
+ * call rejects with {@linkcode CacheConnectionError} within `timeout`, and the
+ * same instance works again once the server is back.
+ *
+ * Safe integers are stored as decimal text (so `INCRBY` and other programs see
+ * numbers), strings as their UTF-8 bytes, everything else as a tag byte plus
+ * the serializer's bytes. Without a `keyPrefix`, `clear()` is `FLUSHDB`: it
+ * empties the whole selected database, as Python cachelib's does.
+ *
+ * @example Share a cache between processes
+ * ```ts ignore
+ * import { RedisCache } from "@cachelib/cachelib";
+ *
+ * await using cache = new RedisCache({ url: "redis://127.0.0.1:6379", keyPrefix: "app:" });
+ * await cache.set("user:1", { name: "Ada" }, 60_000);
+ * console.log(await cache.get("user:1")); // { name: "Ada" }
+ * console.log(await cache.inc("visits")); // 1
+ * ```
+ */
+export class RedisCache extends BaseCache {
+  /** Prepended to every key. */
+  readonly keyPrefix: string;
+  readonly #conn: RedisConnection;
+
+  /**
+   * Creates a cache; nothing connects until the first call.
+   *
+   * @param options See {@linkcode RedisCacheOptions}.
+   */
+  constructor(options: RedisCacheOptions = {}) {
+    super(options);
+    const { url, client, keyPrefix = "", timeout = 5000 } = options;
+    if (typeof keyPrefix !== "string") {
+      throw new TypeError(
+        `Cannot create cache: keyPrefix must be a string, received ${_describe(keyPrefix)}`,
+      );
+    }
+    if (typeof timeout !== "number" || !(timeout > 0) || timeout === Infinity) {
+      throw new RangeError(
+        `Cannot create cache: timeout must be a finite number of milliseconds > 0, received ${
+          _describe(timeout)
+        }`,
+      );
+    }
+    if (client !== undefined && url !== undefined) {
+      throw new TypeError("Cannot create cache: give either url or client, not both");
+    }
+    if (client !== undefined && typeof client?.sendCommand !== "function") {
+      throw new TypeError(
+        `Cannot create cache: client must be a node-redis client, received ${_describe(client)}`,
+      );
+    }
+    const address = url ?? DEFAULT_REDIS_URL;
+    if (!/^rediss?:\/\//.test(address) || !URL.canParse(address)) {
+      throw new TypeError(
+        `Cannot create cache: url must be a redis:// or rediss:// URL, received ${
+          _describe(address)
+        }`,
+      );
+    }
+    this.keyPrefix = keyPrefix;
+    this.#conn = new RedisConnection({ url: address, client, timeout });
+  }
+
+  /** The bound in ms on connecting and on each command. */
+  get timeout(): number {
+    return this.#conn.timeout;
+  }
+
+  /** Sends one command; resolves to the raw reply. */
+  #send<R>(args: RedisArgument[]): Promise<R> {
+    const client = this.#conn.ready;
+    return (client
+      ? client.sendCommand(args)
+      : this.#conn.connect().then((ready) => ready.sendCommand(args))) as Promise<R>;
+  }
+
+  /** Sends one command and maps a failure to a cache error naming `op` and `key`. */
+  #call<R, T>(
+    op: string,
+    key: string | undefined,
+    args: RedisArgument[],
+    done: (reply: R) => T,
+  ): Promise<T> {
+    return this.#send<R>(args).then(done, (error) => {
+      throw this.#failure(op, key, error);
+    });
+  }
+
+  /** Sends several commands in one round trip; rejects if any failed. */
+  async #pipeline(op: string, keys: string[], commands: RedisArgument[][]): Promise<unknown[]> {
+    let failed: { index: number; error: unknown } | undefined;
+    try {
+      const client = this.#conn.ready ?? await this.#conn.connect();
+      const replies = commands.map((args, index) =>
+        client.sendCommand(args, NO_TIMER).catch((error) => {
+          failed ??= { index, error };
+        })
+      );
+      const results = await withDeadline(Promise.all(replies), this.#conn.timeout);
+      if (!failed) return results;
+    } catch (error) {
+      throw this.#failure(op, undefined, error);
+    }
+    throw this.#failure(op, keys[failed.index], failed.error);
+  }
+
+  #failure(op: string, key: string | undefined, error: unknown): Error {
+    if (error instanceof CacheError) return error;
+    const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+    if (this.#conn.isReply(error)) {
+      return new CacheError(`Cannot ${what}: redis replied ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const reason = this.#conn.isTimeout(error)
+      ? `no answer within ${this.#conn.timeout} ms`
+      : (error as Error)?.message || String(error);
+    return new CacheConnectionError(`Cannot ${what}: ${this.#conn.where} is unavailable (${reason})`, {
+      cause: error,
+    });
+  }
+
+  #key(key: string): string {
+    return this.keyPrefix + key;
+  }
+
+  #value(op: string, key: string, value: unknown): RedisArgument {
+    return plainText(value) ?? tagged(this._encode(op, key, value));
+  }
+
+  #read(key: string, reply: Reply): unknown {
+    if (reply === null) return undefined;
+    if (!isTagged(reply)) return plainValue(reply);
+    // a plain view: node-redis hands out Buffers, whose slice() does not copy
+    return this._decode(key, new Uint8Array(reply.buffer, reply.byteOffset + 1, reply.length - 1));
+  }
+
+  /** `["PX", ms]` for a ttl (rounded up), nothing for `0` or beyond 2^53 ms. */
+  #expiry(ttl: number): string[] {
+    return ttl === 0 || ttl > Number.MAX_SAFE_INTEGER ? [] : ["PX", String(Math.ceil(ttl))];
+  }
+
+  /** `GET`. */
+  protected _get(key: string): Promise<unknown> {
+    return this.#call("get", key, ["GET", this.#key(key)], (reply: Reply) => this.#read(key, reply));
+  }
+
+  /** One `MGET`, duplicates included. */
+  protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
+    return this.#call(
+      "getMany",
+      undefined,
+      ["MGET", ...keys.map((key) => this.#key(key))],
+      (replies: Reply[]) => replies.map((reply, i) => this.#read(keys[i]!, reply)),
+    );
+  }
+
+  /** `SET key value PX ttl`. */
+  protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
+    const args = ["SET", this.#key(key), this.#value("set", key, value), ...this.#expiry(ttl)];
+    return this.#call("set", key, args, (reply: unknown) => reply !== null);
+  }
+
+  /** One atomic `SET key value NX PX ttl`. */
+  protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
+    const args = ["SET", this.#key(key), this.#value("add", key, value), "NX", ...this.#expiry(ttl)];
+    return this.#call("add", key, args, (reply: unknown) => reply !== null);
+  }
+
+  /** One pipeline of `SET … PX`; every value is encoded before anything is sent. */
+  protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
+    const expiry = this.#expiry(ttl);
+    const commands = entries.map(([key, value]) => [
+      "SET",
+      this.#key(key),
+      this.#value("setMany", key, value),
+      ...expiry,
+    ]);
+    const keys = entries.map(([key]) => key);
+    const replies = await this.#pipeline("setMany", keys, commands);
+    return keys.filter((_, i) => replies[i] !== null);
+  }
+
+  /** `UNLINK`. */
+  protected _delete(key: string): Promise<boolean> {
+    return this.#call("delete", key, ["UNLINK", this.#key(key)], (n: number) => n === 1);
+  }
+
+  /** One pipeline of `UNLINK`, one per distinct key, so each key's result is known. */
+  protected override async _deleteMany(keys: readonly string[]): Promise<string[]> {
+    const distinct = [...new Set(keys)];
+    const commands = distinct.map((key) => ["UNLINK", this.#key(key)]);
+    const replies = await this.#pipeline("deleteMany", distinct, commands);
+    return distinct.filter((_, i) => replies[i] === 1);
+  }
+
+  /** `EXISTS`. */
+  protected _has(key: string): Promise<boolean> {
+    return this.#call("has", key, ["EXISTS", this.#key(key)], (n: number) => n === 1);
+  }
+
+  /** `SCAN MATCH prefix*` + `UNLINK` per page; without a prefix, `FLUSHDB`. */
+  protected async _clear(): Promise<boolean> {
+    if (this.keyPrefix === "") {
+      return await this.#call("clear", undefined, ["FLUSHDB"], () => true);
+    }
+    const match = escapeGlob(this.keyPrefix) + "*";
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#call(
+        "clear",
+        undefined,
+        ["SCAN", cursor, "MATCH", match, "COUNT", SCAN_COUNT],
+        (reply: [Uint8Array, Uint8Array[]]) => reply,
+      );
+      cursor = String(next);
+      if (keys.length > 0) {
+        await this.#call("clear", undefined, ["UNLINK", ...(keys as RedisArgument[])], () => 0);
+      }
+    } while (cursor !== "0");
+    return true;
+  }
+
+  /** One script: `INCRBY` when the stored value is a safe integer, else create or refuse. */
+  protected async _inc(key: string, delta: number, ttl: number): Promise<number> {
+    const [expiry] = this.#expiry(ttl).slice(1);
+    const args = ["1", this.#key(key), String(delta), expiry ?? "0"];
+    let reply: [number, Uint8Array];
+    try {
+      reply = await this.#send<typeof reply>(["EVALSHA", INC_SHA, ...args]);
+    } catch (error) {
+      if (!this.#conn.isReply(error) || !/^NOSCRIPT/.test((error as Error).message)) {
+        throw this.#failure("inc", key, error);
+      }
+      reply = await this.#call("inc", key, ["EVAL", INC_SCRIPT, ...args], (r: typeof reply) => r);
+    }
+    const [code, result] = reply;
+    if (code === 0) return integerOf(result)!;
+    let current: unknown = code === 2 ? integerOf(result) : result;
+    if (code === 1) {
+      try {
+        current = this.#read(key, result);
+      } catch {
+        // undecodable bytes: describe them as bytes
+      }
+    }
+    return addDelta("inc", key, current, delta);
+  }
+
+  /** Closes the client this cache opened; a client given as `client` stays open. */
+  protected override async _close(): Promise<void> {
+    await this.#conn.close();
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The connection behind {@linkcode RedisCache}: loads node-redis on first
+ * use, opens a client that fails fast instead of queueing while the server is
+ * away, bounds every wait by the cache's timeout, and opens a new client on
+ * the next call after the old one lost its server.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+
+/** One argument of a Redis command. */
+export type RedisArgument = string | Buffer;
+
+/**
+ * The parts of a node-redis (v5/v6) client that {@linkcode RedisCache} uses;
+ * a client from `createClient()` of `npm:redis` has them.
+ */
+export interface RedisClientLike {
+  /** Whether the client is connected or connecting. */
+  readonly isOpen: boolean;
+  /** Connects the client. */
+  connect(): Promise<unknown>;
+  /** Sends one command. */
+  sendCommand(
+    args: ReadonlyArray<RedisArgument>,
+    options?: { timeout?: number },
+  ): Promise<unknown>;
+  /** A view of the client whose commands use these options. */
+  withCommandOptions(options: {
+    typeMapping: Record<number, unknown>;
+    timeout: number;
+  }): RedisClientLike;
+  /** Adds an event listener. */
+  on(event: "error", listener: (error: Error) => void): unknown;
+  /** Removes an event listener. */
+  off(event: "error", listener: (error: Error) => void): unknown;
+  /** Closes the client after pending commands. */
+  close(): Promise<void>;
+  /** Closes the client now, failing pending commands. */
+  destroy(): void;
+}
+
+/** What this module takes from `npm:redis`. */
+interface RedisModule {
+  createClient(options: Record<string, unknown>): RedisClientLike;
+  ErrorReply: abstract new (...args: never[]) => Error;
+  TimeoutError: abstract new (...args: never[]) => Error;
+  RESP_TYPES: { BLOB_STRING: number };
+}
+
+/** A wait that took longer than the timeout. */
+export class DeadlineError extends Error {
+  /** @param ms The timeout that passed. */
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
+}
+
+/** `promise`, or a `DeadlineError` after `ms` (then `onTimeout` runs). */
+export function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  onTimeout?: () => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new DeadlineError(ms));
+    }, ms);
+    promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+const ignore = () => {};
+
+/** A node-redis client, opened on first use and again after it lost its server. */
+export class RedisConnection {
+  /** How messages name the server: `redis at host:port` or the given client. */
+  readonly where: string;
+  /** The bound in ms on connecting and on each command. */
+  readonly timeout: number;
+  readonly #url: string | undefined;
+  readonly #user: RedisClientLike | undefined;
+  /** The client whose state tells whether it can take commands. */
+  #base: RedisClientLike | undefined;
+  /** Where commands go: `#base`, or a view of it with our command options. */
+  #target: RedisClientLike | undefined;
+  #pending: Promise<RedisClientLike> | undefined;
+  #module: RedisModule | undefined;
+  #closed = false;
+
+  /**
+   * Prepares a connection; nothing is loaded or opened until the first call.
+   *
+   * @param options `url` to open a client, or `client` to use one; `timeout` in ms.
+   */
+  constructor(options: { url: string; client: RedisClientLike | undefined; timeout: number }) {
+    this.timeout = options.timeout;
+    this.#user = options.client;
+    if (this.#user) {
+      this.#url = undefined;
+      this.where = "the redis client given as `client`";
+    } else {
+      this.#url = options.url;
+      const url = new URL(options.url);
+      this.where = `redis at ${url.hostname}:${url.port || "6379"}`;
+    }
+  }
+
+  /** The client when it can take commands now (no await needed), else `undefined`. */
+  get ready(): RedisClientLike | undefined {
+    return this.#base?.isOpen ? this.#target : undefined;
+  }
+
+  /** Opens (or reopens) the client; concurrent callers share one attempt. */
+  connect(): Promise<RedisClientLike> {
+    return this.#pending ??= this.#open().finally(() => {
+      this.#pending = undefined;
+    });
+  }
+
+  /** Whether `error` is the server's error reply (not a connection failure). */
+  isReply(error: unknown): boolean {
+    return this.#module !== undefined && error instanceof this.#module.ErrorReply;
+  }
+
+  /** Whether `error` means a command got no answer in time. */
+  isTimeout(error: unknown): boolean {
+    return error instanceof DeadlineError ||
+      (this.#module !== undefined && error instanceof this.#module.TimeoutError);
+  }
+
+  async #open(): Promise<RedisClientLike> {
+    const redis = this.#module ??= (await import("redis")) as unknown as RedisModule;
+    const typeMapping = { [redis.RESP_TYPES.BLOB_STRING]: Buffer };
+    const user = this.#user;
+    if (user) {
+      if (!this.#target) {
+        user.on("error", ignore);
+        this.#target = user.withCommandOptions({ typeMapping, timeout: this.timeout });
+        this.#base = user;
+      }
+      if (!user.isOpen) await withDeadline(user.connect(), this.timeout);
+      return this.#target;
+    }
+    this.#drop();
+    const client = redis.createClient({
+      url: this.#url,
+      disableOfflineQueue: true, // fail fast while disconnected
+      disableClientInfo: true,
+      maintNotifications: "disabled",
+      // a lost connection closes the client; the next call opens a new one
+      socket: { connectTimeout: this.timeout, reconnectStrategy: false },
+      commandOptions: { timeout: this.timeout, typeMapping },
+    });
+    client.on("error", ignore); // every failure reaches a caller as a rejection
+    try {
+      await withDeadline(client.connect(), this.timeout);
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+    if (this.#closed) {
+      client.destroy();
+      throw new Error("the cache was closed while connecting");
+    }
+    this.#base = this.#target = client;
+    return client;
+  }
+
+  /** Forgets our client (after it lost its server, or on close). */
+  #drop(): RedisClientLike | undefined {
+    const client = this.#base;
+    this.#base = this.#target = undefined;
+    if (client && !client.isOpen) client.destroy();
+    return client?.isOpen ? client : undefined;
+  }
+
+  /** Closes our client (after pending commands); a given client stays open. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#pending?.catch(ignore);
+    if (this.#user) {
+      this.#user.off("error", ignore);
+      return;
+    }
+    const open = this.#drop();
+    if (!open) return;
+    try {
+      await open.close();
+    } catch {
+      open.destroy();
+    }
+  }
+}
