@@ -7,14 +7,7 @@
 import { _describe, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { BaseCache } from "./_base.ts";
-import {
-  escapeGlob,
-  integerOf,
-  isTagged,
-  plainText,
-  plainValue,
-  tagged,
-} from "./redis/codec.ts";
+import { escapeGlob, integerOf, isTagged, plainText, plainValue, tagged } from "./redis/codec.ts";
 import {
   type RedisArgument,
   type RedisClientLike,
@@ -169,9 +162,12 @@ export class RedisCache extends BaseCache {
     const reason = this.#conn.isTimeout(error)
       ? `no answer within ${this.#conn.timeout} ms`
       : (error as Error)?.message || String(error);
-    return new CacheConnectionError(`Cannot ${what}: ${this.#conn.where} is unavailable (${reason})`, {
-      cause: error,
-    });
+    return new CacheConnectionError(
+      `Cannot ${what}: ${this.#conn.where} is unavailable (${reason})`,
+      {
+        cause: error,
+      },
+    );
   }
 
   #key(key: string): string {
@@ -196,7 +192,12 @@ export class RedisCache extends BaseCache {
 
   /** `GET`. */
   protected _get(key: string): Promise<unknown> {
-    return this.#call("get", key, ["GET", this.#key(key)], (reply: Reply) => this.#read(key, reply));
+    return this.#call(
+      "get",
+      key,
+      ["GET", this.#key(key)],
+      (reply: Reply) => this.#read(key, reply),
+    );
   }
 
   /** One `MGET`, duplicates included. */
@@ -217,7 +218,13 @@ export class RedisCache extends BaseCache {
 
   /** One atomic `SET key value NX PX ttl`. */
   protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const args = ["SET", this.#key(key), this.#value("add", key, value), "NX", ...this.#expiry(ttl)];
+    const args = [
+      "SET",
+      this.#key(key),
+      this.#value("add", key, value),
+      "NX",
+      ...this.#expiry(ttl),
+    ];
     return this.#call("add", key, args, (reply: unknown) => reply !== null);
   }
 

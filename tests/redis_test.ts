@@ -151,6 +151,10 @@ serverTest(
     assert.equal(await cache.dec("created", 2), -2);
     const created = await raw.pTTL(keyPrefix + "created");
     assert.ok(created > 110_000 && created <= 120_000, `PTTL ${created}`);
+    await using plain = new RedisCache({ url: redis!.url, keyPrefix });
+    await plain.set("default", "d");
+    const standard = await raw.pTTL(keyPrefix + "default");
+    assert.ok(standard > 290_000 && standard <= 300_000, `default ttl PTTL ${standard}`);
     await cache.set("forever", 1, 0);
     assert.equal(await cache.inc("forever"), 2);
     assert.equal(await raw.pTTL(keyPrefix + "forever"), -1, "no expiry stays no expiry");
@@ -306,7 +310,10 @@ Deno.test("RedisCache checks its options", () => {
     name: "RangeError",
     message: "Cannot create cache: timeout must be a finite number of milliseconds > 0, received 0",
   });
-  assert.throws(() => new RedisCache({ url: "http://x" }), /must be a redis:\/\/ or rediss:\/\/ URL/);
+  assert.throws(
+    () => new RedisCache({ url: "http://x" }),
+    /must be a redis:\/\/ or rediss:\/\/ URL/,
+  );
   assert.throws(
     () => new RedisCache({ url: "redis://x", client: createClient() }),
     /either url or client/,
