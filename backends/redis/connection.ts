@@ -22,7 +22,7 @@ export interface RedisClientLike {
   connect(): Promise<unknown>;
   /** Sends one command. */
   sendCommand(
-    args: ReadonlyArray<RedisArgument>,
+    args: ReadonlyArray<string | Uint8Array>,
     options?: { timeout?: number },
   ): Promise<unknown>;
   /** A view of the client whose commands use these options. */
