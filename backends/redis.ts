@@ -202,12 +202,13 @@ export class RedisCache extends BaseCache {
 
   /** One `MGET`, duplicates included. */
   protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
-    return this.#call(
-      "getMany",
-      undefined,
-      ["MGET", ...keys.map((key) => this.#key(key))],
-      (replies: Reply[]) => replies.map((reply, i) => this.#read(keys[i]!, reply)),
-    );
+    const args = ["MGET"];
+    for (const key of keys) args.push(this.keyPrefix + key);
+    return this.#call("getMany", undefined, args, (values: unknown[]) => {
+      // decoded in place: the reply array is ours
+      for (let i = 0; i < values.length; i++) values[i] = this.#read(keys[i]!, values[i] as Reply);
+      return values;
+    });
   }
 
   /** `SET key value PX ttl`. */
