@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { _describe, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
+import { _describe, addDelta } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { BaseCache } from "./_base.ts";
 import { escapeGlob, integerOf, isTagged, plainText, plainValue, tagged } from "./redis/codec.ts";
@@ -129,7 +129,7 @@ export class RedisCache extends BaseCache {
     done: (reply: R) => T,
   ): Promise<T> {
     return this.#send<R>(args).then(done, (error) => {
-      throw this.#failure(op, key, error);
+      throw this.#conn.failure(op, key, error);
     });
   }
 
@@ -146,28 +146,9 @@ export class RedisCache extends BaseCache {
       const results = await withDeadline(Promise.all(replies), this.#conn.timeout);
       if (!failed) return results;
     } catch (error) {
-      throw this.#failure(op, undefined, error);
+      throw this.#conn.failure(op, undefined, error);
     }
-    throw this.#failure(op, keys[failed.index], failed.error);
-  }
-
-  #failure(op: string, key: string | undefined, error: unknown): Error {
-    if (error instanceof CacheError) return error;
-    const what = key === undefined ? op : `${op} key ${_describe(key)}`;
-    if (this.#conn.isReply(error)) {
-      return new CacheError(`Cannot ${what}: redis replied ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    const reason = this.#conn.isTimeout(error)
-      ? `no answer within ${this.#conn.timeout} ms`
-      : (error as Error)?.message || String(error);
-    return new CacheConnectionError(
-      `Cannot ${what}: ${this.#conn.where} is unavailable (${reason})`,
-      {
-        cause: error,
-      },
-    );
+    throw this.#conn.failure(op, keys[failed.index], failed.error);
   }
 
   #key(key: string): string {
@@ -292,7 +273,7 @@ export class RedisCache extends BaseCache {
       reply = await this.#send<typeof reply>(["EVALSHA", INC_SHA, ...args]);
     } catch (error) {
       if (!this.#conn.isReply(error) || !/^NOSCRIPT/.test((error as Error).message)) {
-        throw this.#failure("inc", key, error);
+        throw this.#conn.failure("inc", key, error);
       }
       reply = await this.#call("inc", key, ["EVAL", INC_SCRIPT, ...args], (r: typeof reply) => r);
     }

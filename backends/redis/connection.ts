@@ -7,6 +7,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { _describe, CacheConnectionError, CacheError } from "../../cache.ts";
 
 /** One argument of a Redis command. */
 export type RedisArgument = string | Buffer;
@@ -122,6 +123,24 @@ export class RedisConnection {
   connect(): Promise<RedisClientLike> {
     return this.#pending ??= this.#open().finally(() => {
       this.#pending = undefined;
+    });
+  }
+
+  /**
+   * The error a cache call rejects with when `cause` failed it: the server's
+   * error reply as a `CacheError`, anything else as a `CacheConnectionError`.
+   */
+  failure(op: string, key: string | undefined, cause: unknown): Error {
+    if (cause instanceof CacheError) return cause;
+    const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+    if (this.isReply(cause)) {
+      return new CacheError(`Cannot ${what}: redis replied ${(cause as Error).message}`, { cause });
+    }
+    const reason = this.isTimeout(cause)
+      ? `no answer within ${this.timeout} ms`
+      : (cause as Error)?.message || String(cause);
+    return new CacheConnectionError(`Cannot ${what}: ${this.where} is unavailable (${reason})`, {
+      cause,
     });
   }
 
