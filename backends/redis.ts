@@ -4,38 +4,16 @@
  *
  * @module
  */
-import { _describe, addDelta } from "../cache.ts";
-import type { Serializer } from "../serializers/serializer.ts";
+import { addDelta } from "../cache.ts";
 import { BaseCache } from "./_base.ts";
 import { escapeGlob, integerOf, isTagged, plainText, plainValue, tagged } from "./redis/codec.ts";
-import {
-  type RedisArgument,
-  type RedisClientLike,
-  RedisConnection,
-  withDeadline,
-} from "./redis/connection.ts";
+import { type RedisArgument, RedisConnection, withDeadline } from "./redis/connection.ts";
 import { INC_SCRIPT, INC_SHA } from "./redis/scripts.ts";
 
+import { checkRedisOptions, type RedisCacheOptions } from "./redis/options.ts";
+
 export type { RedisClientLike } from "./redis/connection.ts";
-
-/** Options of {@linkcode RedisCache}. */
-export interface RedisCacheOptions {
-  /** The server, `redis[s]://[[user]:password@]host[:port][/db]`. Default `redis://127.0.0.1:6379`. */
-  url?: string | undefined;
-  /** A node-redis client you made instead of `url`; `close()` leaves it open. */
-  client?: RedisClientLike | undefined;
-  /** Prepended to every key; `clear()` then removes only keys with this prefix. Default `""`. */
-  keyPrefix?: string | undefined;
-  /** Lifetime in ms of entries stored without an explicit ttl; `0` = never expire. Default 300 000. */
-  defaultTtl?: number | undefined;
-  /** Turns values that are not safe integers or plain strings into bytes. */
-  serializer?: Serializer | undefined;
-  /** Bound in ms on connecting and on each command (a batch counts as one). Default 5000. */
-  timeout?: number | undefined;
-}
-
-/** The default `url`. */
-export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+export { DEFAULT_REDIS_URL, type RedisCacheOptions } from "./redis/options.ts";
 
 type Reply = Uint8Array | null;
 const NO_TIMER = { timeout: 0 }; // batch commands share one deadline instead
@@ -62,6 +40,18 @@ const SCAN_COUNT = "1000";
  * console.log(await cache.get("user:1")); // { name: "Ada" }
  * console.log(await cache.inc("visits")); // 1
  * ```
+ *
+ * @example Use a node-redis client you already have
+ * ```ts ignore
+ * import { createClient } from "npm:redis@6.3.1";
+ * import { RedisCache } from "@cachelib/cachelib";
+ *
+ * const client = createClient({ url: "redis://cache.internal:6379/2" });
+ * const cache = new RedisCache({ client, keyPrefix: "pages:", timeout: 1000 });
+ * await cache.set("/", "<html>…</html>");
+ * await cache.close(); // the client stays open
+ * await client.close();
+ * ```
  */
 export class RedisCache extends BaseCache {
   /** Prepended to every key. */
@@ -75,37 +65,9 @@ export class RedisCache extends BaseCache {
    */
   constructor(options: RedisCacheOptions = {}) {
     super(options);
-    const { url, client, keyPrefix = "", timeout = 5000 } = options;
-    if (typeof keyPrefix !== "string") {
-      throw new TypeError(
-        `Cannot create cache: keyPrefix must be a string, received ${_describe(keyPrefix)}`,
-      );
-    }
-    if (typeof timeout !== "number" || !(timeout > 0) || timeout === Infinity) {
-      throw new RangeError(
-        `Cannot create cache: timeout must be a finite number of milliseconds > 0, received ${
-          _describe(timeout)
-        }`,
-      );
-    }
-    if (client !== undefined && url !== undefined) {
-      throw new TypeError("Cannot create cache: give either url or client, not both");
-    }
-    if (client !== undefined && typeof client?.sendCommand !== "function") {
-      throw new TypeError(
-        `Cannot create cache: client must be a node-redis client, received ${_describe(client)}`,
-      );
-    }
-    const address = url ?? DEFAULT_REDIS_URL;
-    if (!/^rediss?:\/\//.test(address) || !URL.canParse(address)) {
-      throw new TypeError(
-        `Cannot create cache: url must be a redis:// or rediss:// URL, received ${
-          _describe(address)
-        }`,
-      );
-    }
+    const { url, client, keyPrefix, timeout } = checkRedisOptions(options);
     this.keyPrefix = keyPrefix;
-    this.#conn = new RedisConnection({ url: address, client, timeout });
+    this.#conn = new RedisConnection({ url, client, timeout });
   }
 
   /** The bound in ms on connecting and on each command. */

@@ -13,8 +13,17 @@ import { _describe, CacheConnectionError, CacheError } from "../../cache.ts";
 export type RedisArgument = string | Buffer;
 
 /**
- * The parts of a node-redis (v5/v6) client that {@linkcode RedisCache} uses;
- * a client from `createClient()` of `npm:redis` has them.
+ * The parts of a node-redis (v5/v6) client that `RedisCache` uses; a client
+ * from `createClient()` of `npm:redis` has them.
+ *
+ * @example Hand the cache a client of your own
+ * ```ts ignore
+ * import { createClient } from "npm:redis@6.3.1";
+ * import { RedisCache, type RedisClientLike } from "@cachelib/cachelib";
+ *
+ * const client: RedisClientLike = createClient({ url: "redis://127.0.0.1:6379" });
+ * await using cache = new RedisCache({ client });
+ * ```
  */
 export interface RedisClientLike {
   /** Whether the client is connected or connecting. */
