@@ -36,6 +36,27 @@ serverTest("RedisCache conforms without a keyPrefix", "redis", async (t, [redis]
 });
 
 serverTest(
+  "RedisCache conforms over a client given as client (RESP2)",
+  "redis",
+  async (t, [redis]) => {
+    const clients: { destroy(): void }[] = [];
+    try {
+      await runConformance(t, {
+        name: "RedisCache(client)",
+        make: ({ defaultTtl }) => {
+          const client = createClient({ url: redis!.url, RESP: 2 });
+          clients.push(client);
+          return new RedisCache({ client, keyPrefix: prefix(), defaultTtl });
+        },
+        quirks: { clock: "server" },
+      });
+    } finally {
+      for (const client of clients) client.destroy();
+    }
+  },
+);
+
+serverTest(
   "RedisCache stores integers as decimal text, strings as UTF-8, the rest tagged, and reads foreign bytes as strings",
   "redis",
   async (_t, [redis]) => {
