@@ -314,6 +314,26 @@ serverTest(
   },
 );
 
+serverTest(
+  "RedisCache: an error reply is a CacheError naming the key, not a connection error",
+  "redis",
+  async (_t, [redis]) => {
+    await using raw = await rawClient(redis!);
+    await using cache = new RedisCache({ url: redis!.url, keyPrefix: prefix() });
+    await cache.set("kept", 1);
+    await raw.configSet({ maxmemory: "1", "maxmemory-policy": "noeviction" });
+    const isOom = (op: string, key: string) => (e: Error) =>
+      e instanceof CacheError && !(e instanceof CacheConnectionError) &&
+      e.message.startsWith(`Cannot ${op} key "${key}": redis replied OOM`);
+    await assert.rejects(cache.set("a", 1), isOom("set", "a"));
+    await assert.rejects(cache.setMany({ b: 1, c: 2 }), isOom("setMany", "b"));
+    assert.equal(await cache.get("kept"), 1, "reads still work");
+    assert.deepEqual(await cache.deleteMany(["kept", "none"]), ["kept"]);
+    await raw.configSet({ maxmemory: "0" });
+    assert.deepEqual(await cache.setMany({ b: 1, c: 2 }), ["b", "c"]);
+  },
+);
+
 serverTest("RedisCache.getMany() is one MGET", "redis", async (_t, [redis]) => {
   await using raw = await rawClient(redis!);
   await using cache = new RedisCache({ url: redis!.url, keyPrefix: prefix() });
