@@ -7,7 +7,7 @@
 import { addDelta } from "../cache.ts";
 import { BaseCache } from "./_base.ts";
 import { escapeGlob, integerOf, isTagged, plainText, plainValue, tagged } from "./redis/codec.ts";
-import { type RedisArgument, RedisConnection, withDeadline } from "./redis/connection.ts";
+import { type RedisArgument, RedisConnection } from "./redis/connection.ts";
 import { INC_SCRIPT, INC_SHA } from "./redis/scripts.ts";
 
 import { checkRedisOptions, type RedisCacheOptions } from "./redis/options.ts";
@@ -16,7 +16,6 @@ export type { RedisClientLike } from "./redis/connection.ts";
 export { DEFAULT_REDIS_URL, type RedisCacheOptions } from "./redis/options.ts";
 
 type Reply = Uint8Array | null;
-const NO_TIMER = { timeout: 0 }; // batch commands share one deadline instead
 const SCAN_COUNT = "1000";
 
 /**
@@ -75,42 +74,14 @@ export class RedisCache extends BaseCache {
     return this.#conn.timeout;
   }
 
-  /** Sends one command; resolves to the raw reply. */
-  #send<R>(args: RedisArgument[]): Promise<R> {
-    const client = this.#conn.ready;
-    return (client
-      ? client.sendCommand(args)
-      : this.#conn.connect().then((ready) => ready.sendCommand(args))) as Promise<R>;
-  }
-
-  /** Sends one command and maps a failure to a cache error naming `op` and `key`. */
+  /** Sends one command; see {@linkcode RedisConnection.call}. */
   #call<R, T>(
     op: string,
     key: string | undefined,
     args: RedisArgument[],
     done: (reply: R) => T,
   ): Promise<T> {
-    return this.#send<R>(args).then(done, (error) => {
-      throw this.#conn.failure(op, key, error);
-    });
-  }
-
-  /** Sends several commands in one round trip; rejects if any failed. */
-  async #pipeline(op: string, keys: string[], commands: RedisArgument[][]): Promise<unknown[]> {
-    let failed: { index: number; error: unknown } | undefined;
-    try {
-      const client = this.#conn.ready ?? await this.#conn.connect();
-      const replies = commands.map((args, index) =>
-        client.sendCommand(args, NO_TIMER).catch((error) => {
-          failed ??= { index, error };
-        })
-      );
-      const results = await withDeadline(Promise.all(replies), this.#conn.timeout);
-      if (!failed) return results;
-    } catch (error) {
-      throw this.#conn.failure(op, undefined, error);
-    }
-    throw this.#conn.failure(op, keys[failed.index], failed.error);
+    return this.#conn.call(op, key, args, done);
   }
 
   #key(key: string): string {
@@ -182,7 +153,7 @@ export class RedisCache extends BaseCache {
       ...expiry,
     ]);
     const keys = entries.map(([key]) => key);
-    const replies = await this.#pipeline("setMany", keys, commands);
+    const replies = await this.#conn.pipeline("setMany", keys, commands);
     return keys.filter((_, i) => replies[i] !== null);
   }
 
@@ -195,7 +166,7 @@ export class RedisCache extends BaseCache {
   protected override async _deleteMany(keys: readonly string[]): Promise<string[]> {
     const distinct = [...new Set(keys)];
     const commands = distinct.map((key) => ["UNLINK", this.#key(key)]);
-    const replies = await this.#pipeline("deleteMany", distinct, commands);
+    const replies = await this.#conn.pipeline("deleteMany", distinct, commands);
     return distinct.filter((_, i) => replies[i] === 1);
   }
 
@@ -230,14 +201,14 @@ export class RedisCache extends BaseCache {
   protected async _inc(key: string, delta: number, ttl: number): Promise<number> {
     const [expiry] = this.#expiry(ttl).slice(1);
     const args = ["1", this.#key(key), String(delta), expiry ?? "0"];
+    const evaluate = (script: string[]) =>
+      this.#call("inc", key, [...script, ...args], (r: [number, Uint8Array]) => r);
     let reply: [number, Uint8Array];
     try {
-      reply = await this.#send<typeof reply>(["EVALSHA", INC_SHA, ...args]);
+      reply = await evaluate(["EVALSHA", INC_SHA]);
     } catch (error) {
-      if (!this.#conn.isReply(error) || !/^NOSCRIPT/.test((error as Error).message)) {
-        throw this.#conn.failure("inc", key, error);
-      }
-      reply = await this.#call("inc", key, ["EVAL", INC_SCRIPT, ...args], (r: typeof reply) => r);
+      if (!/redis replied NOSCRIPT/.test((error as Error).message)) throw error;
+      reply = await evaluate(["EVAL", INC_SCRIPT]);
     }
     const [code, result] = reply;
     if (code === 0) return integerOf(result)!;

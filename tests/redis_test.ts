@@ -255,6 +255,41 @@ serverTest(
   },
 );
 
+serverTest(
+  "RedisCache: a server that stops answering makes calls reject within the timeout; the instance works again after",
+  "redis",
+  async (_t, [redis]) => {
+    await using raw = await rawClient(redis!);
+    const timeout = 300;
+    await using cache = new RedisCache({ url: redis!.url, keyPrefix: prefix(), timeout });
+    const client = createClient({ url: redis!.url });
+    await using given = new RedisCache({ client, keyPrefix: prefix(), timeout });
+    assert.equal(await cache.set("a", 1), true);
+    assert.equal(await given.set("a", 1), true);
+    await raw.sendCommand(["CLIENT", "PAUSE", "1500", "ALL"]);
+    const started = performance.now();
+    const results = await Promise.allSettled([
+      given.get("a"),
+      cache.get("a"),
+      cache.set("b", 2),
+      cache.setMany({ c: 3 }),
+      cache.inc("n"),
+    ]);
+    for (const result of results) {
+      assert.equal(result.status, "rejected");
+      const error = (result as PromiseRejectedResult).reason;
+      assert.ok(error instanceof CacheConnectionError, String(error));
+      assert.match(error.message, new RegExp(`no answer within ${timeout} ms`));
+    }
+    assert.ok(performance.now() - started < timeout + 1000, "rejected within the timeout");
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(await cache.get("a"), 1);
+    assert.equal(await cache.inc("n"), 1);
+    assert.equal(await given.get("a"), 1);
+    client.destroy();
+  },
+);
+
 Deno.test("RedisCache: a server that never answers makes calls reject within the timeout", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];

@@ -1,8 +1,8 @@
 /**
- * The connection behind {@linkcode RedisCache}: loads node-redis on first
- * use, opens a client that fails fast instead of queueing while the server is
- * away, bounds every wait by the cache's timeout, and opens a new client on
- * the next call after the old one lost its server.
+ * The connection behind `RedisCache`: loads node-redis on first use, opens a
+ * client that fails fast instead of queueing while the server is away, bounds
+ * every wait by the cache's timeout, and opens a new client on the next call
+ * after the old one lost its server.
  *
  * @module
  */
@@ -88,6 +88,7 @@ export function withDeadline<T>(
 }
 
 const ignore = () => {};
+const NO_TIMER = { timeout: 0 }; // pipelined commands share one deadline instead
 
 /** A node-redis client, opened on first use and again after it lost its server. */
 export class RedisConnection {
@@ -104,6 +105,11 @@ export class RedisConnection {
   #pending: Promise<RedisClientLike> | undefined;
   #module: RedisModule | undefined;
   #closed = false;
+  // The watchdog of our own client (see `#watch`).
+  #busy = 0;
+  #since = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stalled = false;
 
   /**
    * Prepares a connection; nothing is loaded or opened until the first call.
@@ -123,9 +129,98 @@ export class RedisConnection {
     }
   }
 
-  /** The client when it can take commands now (no await needed), else `undefined`. */
-  get ready(): RedisClientLike | undefined {
-    return this.#base?.isOpen ? this.#target : undefined;
+  /**
+   * Sends one command and resolves to `done(reply)`; a failure rejects with
+   * {@linkcode RedisConnection.failure}'s error naming `op` and `key`.
+   */
+  call<R, T>(
+    op: string,
+    key: string | undefined,
+    args: RedisArgument[],
+    done: (reply: R) => T,
+  ): Promise<T> {
+    const client = this.#base?.isOpen ? this.#target : undefined;
+    if (client === undefined) {
+      return this.connect().then(
+        (ready) => this.#dispatch(ready, op, key, args, done),
+        (error) => {
+          throw this.failure(op, key, error);
+        },
+      );
+    }
+    return this.#dispatch(client, op, key, args, done);
+  }
+
+  #dispatch<R, T>(
+    client: RedisClientLike,
+    op: string,
+    key: string | undefined,
+    args: RedisArgument[],
+    done: (reply: R) => T,
+  ): Promise<T> {
+    if (this.#user) {
+      // not ours to reset when it hangs: one timer per call
+      return withDeadline(client.sendCommand(args) as Promise<R>, this.timeout).then(
+        done,
+        (error) => {
+          throw this.failure(op, key, error);
+        },
+      );
+    }
+    if (this.#busy++ === 0) this.#since = Date.now();
+    this.#timer ??= setTimeout(this.#watch, this.timeout);
+    return (client.sendCommand(args) as Promise<R>).then((reply) => {
+      this.#settle();
+      return done(reply);
+    }, (error) => {
+      this.#settle();
+      throw this.failure(op, key, error);
+    });
+  }
+
+  #settle(): void {
+    this.#busy--;
+    this.#since = Date.now();
+  }
+
+  /**
+   * Our client's watchdog: node-redis times out a command only while it waits
+   * to be written, not while it waits for its reply, and one timer per call
+   * costs more than a round trip's tenth. Replies on one connection come in
+   * order, so one timer suffices: when commands have been waiting and no reply
+   * came for `timeout`, the server is stuck; the client is destroyed (failing
+   * every waiting call) and the next call opens a new one.
+   */
+  #watch = (): void => {
+    this.#timer = undefined;
+    if (this.#busy <= 0) return;
+    const quiet = Date.now() - this.#since;
+    if (quiet < this.timeout) {
+      this.#timer = setTimeout(this.#watch, this.timeout - quiet);
+      return;
+    }
+    this.#stalled = true;
+    const client = this.#base;
+    this.#base = this.#target = undefined;
+    client?.destroy();
+  };
+
+  /** Sends several commands in one round trip; rejects if any failed. */
+  async pipeline(op: string, keys: string[], commands: RedisArgument[][]): Promise<unknown[]> {
+    let failed: { index: number; error: unknown } | undefined;
+    try {
+      const client = (this.#base?.isOpen ? this.#target : undefined) ?? await this.connect();
+      const replies = commands.map((args, index) =>
+        client.sendCommand(args, NO_TIMER).catch((error) => {
+          failed ??= { index, error };
+        })
+      );
+      const results = await withDeadline(Promise.all(replies), this.timeout);
+      if (!failed) return results;
+    } catch (error) {
+      throw this.failure(op, undefined, error);
+    }
+    throw this.failure(op, keys[failed.index], failed.error);
   }
 
   /** Opens (or reopens) the client; concurrent callers share one attempt. */
@@ -145,7 +240,8 @@ export class RedisConnection {
     if (this.isReply(cause)) {
       return new CacheError(`Cannot ${what}: redis replied ${(cause as Error).message}`, { cause });
     }
-    const reason = this.isTimeout(cause)
+    const reason = this.#stalled || cause instanceof DeadlineError ||
+        (this.#module !== undefined && cause instanceof this.#module.TimeoutError)
       ? `no answer within ${this.timeout} ms`
       : (cause as Error)?.message || String(cause);
     return new CacheConnectionError(`Cannot ${what}: ${this.where} is unavailable (${reason})`, {
@@ -156,12 +252,6 @@ export class RedisConnection {
   /** Whether `error` is the server's error reply (not a connection failure). */
   isReply(error: unknown): boolean {
     return this.#module !== undefined && error instanceof this.#module.ErrorReply;
-  }
-
-  /** Whether `error` means a command got no answer in time. */
-  isTimeout(error: unknown): boolean {
-    return error instanceof DeadlineError ||
-      (this.#module !== undefined && error instanceof this.#module.TimeoutError);
   }
 
   async #open(): Promise<RedisClientLike> {
@@ -185,7 +275,8 @@ export class RedisConnection {
       maintNotifications: "disabled",
       // a lost connection closes the client; the next call opens a new one
       socket: { connectTimeout: this.timeout, reconnectStrategy: false },
-      commandOptions: { timeout: this.timeout, typeMapping },
+      // no per-command timer: the watchdog bounds replies, pipelines have one timer
+      commandOptions: { timeout: 0, typeMapping },
     });
     client.on("error", ignore); // every failure reaches a caller as a rejection
     try {
@@ -198,6 +289,7 @@ export class RedisConnection {
       client.destroy();
       throw new Error("the cache was closed while connecting");
     }
+    this.#stalled = false;
     this.#base = this.#target = client;
     return client;
   }
@@ -219,11 +311,14 @@ export class RedisConnection {
       return;
     }
     const open = this.#drop();
-    if (!open) return;
-    try {
-      await open.close();
-    } catch {
-      open.destroy();
+    if (open) {
+      try {
+        await withDeadline(open.close(), this.timeout);
+      } catch {
+        open.destroy();
+      }
     }
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }
