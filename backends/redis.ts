@@ -175,10 +175,10 @@ export class RedisCache extends BaseCache {
     return this.#call("has", key, ["EXISTS", this.#key(key)], (n: number) => n === 1);
   }
 
-  /** `SCAN MATCH prefix*` + `UNLINK` per page; without a prefix, `FLUSHDB`. */
+  /** `SCAN MATCH prefix*` + `UNLINK` per page; without a prefix, `FLUSHDB ASYNC`. */
   protected async _clear(): Promise<boolean> {
     if (this.keyPrefix === "") {
-      return await this.#call("clear", undefined, ["FLUSHDB"], () => true);
+      return await this.#call("clear", undefined, ["FLUSHDB", "ASYNC"], () => true);
     }
     const match = escapeGlob(this.keyPrefix) + "*";
     let cursor = "0";
