@@ -63,6 +63,12 @@ export { jsonSerializer } from "./serializers/json.ts";
 // FileSystemCache (issue 3)
 
 // RedisCache (issue 4)
+export {
+  DEFAULT_REDIS_URL,
+  RedisCache,
+  type RedisCacheOptions,
+  type RedisClientLike,
+} from "./backends/redis.ts";
 
 // MemcachedCache (issue 5)
 
