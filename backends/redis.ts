@@ -198,11 +198,16 @@ export class RedisCache extends BaseCache {
   }
 
   /** One script: `INCRBY` when the stored value is a safe integer, else create or refuse. */
-  protected async _inc(key: string, delta: number, ttl: number): Promise<number> {
+  protected async _inc(
+    key: string,
+    delta: number,
+    ttl: number,
+    op: "inc" | "dec",
+  ): Promise<number> {
     const [expiry] = this.#expiry(ttl).slice(1);
     const args = ["1", this.#key(key), String(delta), expiry ?? "0"];
     const evaluate = (script: string[]) =>
-      this.#call("inc", key, [...script, ...args], (r: [number, Uint8Array]) => r);
+      this.#call(op, key, [...script, ...args], (r: [number, Uint8Array]) => r);
     let reply: [number, Uint8Array];
     try {
       reply = await evaluate(["EVALSHA", INC_SHA]);
@@ -220,7 +225,7 @@ export class RedisCache extends BaseCache {
         // undecodable bytes: describe them as bytes
       }
     }
-    return addDelta("inc", key, current, delta);
+    return addDelta(op, key, current, delta);
   }
 
   /** Closes the client this cache opened; a client given as `client` stays open. */

@@ -186,3 +186,17 @@ Deno.test("jsonSerializer refuses values JSON would change", async (t) => {
   });
   assert.throws(() => jsonSerializer.deserialize(Uint8Array.of(0xc7, 1)), SerializationError);
 });
+
+Deno.test("defaultSerializer reads from a node Buffer without aliasing its pool", async () => {
+  const { Buffer } = await import("node:buffer");
+  const value = { bytes: new Uint8Array([1, 2, 3]), raw: new Uint16Array([7, 8]).buffer };
+  const encoded = defaultSerializer.serialize(value);
+  // A pooled Buffer: the encoded bytes sit at an offset inside a larger ArrayBuffer.
+  const pooled = Buffer.alloc(encoded.length + 64, 0xee);
+  pooled.set(encoded, 32);
+  const slice = pooled.subarray(32, 32 + encoded.length);
+  const back = defaultSerializer.deserialize(slice) as typeof value;
+  assert.deepStrictEqual(back.bytes, new Uint8Array([1, 2, 3]));
+  assert.equal(back.bytes.buffer.byteLength, 3, "the ArrayBuffer is a copy of exactly its bytes");
+  assert.deepStrictEqual(new Uint16Array(back.raw), new Uint16Array([7, 8]));
+});
