@@ -9,6 +9,7 @@ import { MemoryCache } from "./backends/memory.ts";
 import { NullCache } from "./backends/null.ts";
 import { UwsgiCache } from "./backends/uwsgi.ts";
 import { DenoKvCache } from "./backends/deno_kv.ts";
+import { RedisCache } from "./backends/redis.ts";
 import { POLICIES, type PolicyName } from "./policies/policy.ts";
 
 /** The constructor options each URL scheme produces, by scheme. */
@@ -60,7 +61,7 @@ const BACKENDS: { [S in CacheScheme]: Factory<S> } = {
   memory: (options) => new MemoryCache(options),
   null: (options) => new NullCache(options),
   file: notWired("file", "FileSystemCache"),
-  redis: notWired("redis", "RedisCache"),
+  redis: (options) => new RedisCache(options),
   memcached: notWired("memcached", "MemcachedCache"),
   uwsgi: (options) => new UwsgiCache(options),
   denokv: (options) => new DenoKvCache(options),

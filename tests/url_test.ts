@@ -8,6 +8,7 @@ import {
   NullCache,
   parseCacheUrl,
   POLICIES,
+  RedisCache,
   UwsgiCache,
 } from "../mod.ts";
 import { serverTest } from "./servers.ts";
@@ -224,7 +225,6 @@ Deno.test("cacheFromUrl passes bad option values on to the backend's own checks"
 Deno.test("cacheFromUrl says which backends are not wired in yet", async (t) => {
   const cases: [string, string][] = [
     ["file:///tmp/x", "FileSystemCache"],
-    ["redis://localhost:6379", "RedisCache"],
     ["memcached://localhost:11211", "MemcachedCache"],
   ];
   for (const [url, backend] of cases) {
@@ -274,3 +274,19 @@ serverTest("cacheFromUrl builds a UwsgiCache that memoize can use", "uwsgi", asy
   assert.equal(runs, 2);
   assert.equal(await cache.get(double.keyFor(21)), 42);
 });
+
+serverTest(
+  "cacheFromUrl builds a working RedisCache with its keyPrefix",
+  "redis",
+  async (_t, [redis]) => {
+    await using cache = cacheFromUrl(
+      `${redis!.url}/0?keyPrefix=app:&defaultTtl=60000&timeout=2000`,
+    );
+    assert.ok(cache instanceof RedisCache);
+    assert.equal(cache.defaultTtl, 60_000);
+    await cache.set("k", { v: 1 });
+    assert.deepEqual(await cache.get("k"), { v: 1 });
+    await using other = cacheFromUrl(`${redis!.url}?keyPrefix=other:`);
+    assert.equal(await other.get("k"), undefined, "another keyPrefix is another namespace");
+  },
+);
