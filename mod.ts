@@ -63,6 +63,12 @@ export { jsonSerializer } from "./serializers/json.ts";
 // FileSystemCache (issue 3)
 
 // RedisCache (issue 4)
+export {
+  DEFAULT_REDIS_URL,
+  RedisCache,
+  type RedisCacheOptions,
+  type RedisClientLike,
+} from "./backends/redis.ts";
 
 // MemcachedCache (issue 5)
 export {
@@ -75,6 +81,23 @@ export {
 // eviction policies (issue 6)
 
 // memoize, memoized, CacheManager, cacheFromUrl (issue 7)
+export {
+  memoize,
+  type Memoized,
+  memoized,
+  type MemoizedMethod,
+  type MemoizedOptions,
+  type MemoizeOptions,
+  type MethodMemoizer,
+} from "./memoize.ts";
+export { type CacheFactory, CacheManager, type CacheSettings } from "./manager.ts";
+export {
+  cacheFromUrl,
+  type CacheScheme,
+  parseCacheUrl,
+  type ParsedCacheUrl,
+  type SchemeOptions,
+} from "./url.ts";
 
 // UwsgiCache (issue 8)
 export { UwsgiCache, type UwsgiCacheOptions } from "./backends/uwsgi.ts";

@@ -246,12 +246,12 @@ export class DenoKvCache extends BaseCache {
   }
 
   /** Adds to a counter atomically: read, compute, commit with `check`, retry on conflict. */
-  protected _inc(key: string, delta: number, ttl: number): Promise<number> {
-    return this.#write("inc", key, "value", (current) => {
+  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
+    return this.#write(op, key, "value", (current) => {
       const stored = current.bytes ? this._decode(key, current.bytes) : 0;
-      const next = addDelta("inc", key, stored, delta);
+      const next = addDelta(op, key, stored, delta);
       const expires = current.bytes ? current.header!.expires : this.#expiry(ttl);
-      return [next, { bytes: this._encode("inc", key, next), expires }];
+      return [next, { bytes: this._encode(op, key, next), expires }];
     });
   }
 

@@ -108,7 +108,7 @@ export class MemoryCache extends BaseCache {
   }
 
   /** Adds to a counter. */
-  protected _inc(key: string, delta: number): Promise<number> {
-    return Promise.resolve(this.store.inc(key, delta));
+  protected _inc(key: string, delta: number, _ttl: number, op: "inc" | "dec"): Promise<number> {
+    return Promise.resolve(op === "dec" ? this.store.dec(key, -delta) : this.store.inc(key, delta));
   }
 }

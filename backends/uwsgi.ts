@@ -244,10 +244,10 @@ export class UwsgiCache extends BaseCache {
    * is not atomic across clients; within this instance, increments of one key
    * run one after another and never lose a count.
    */
-  protected _inc(key: string, delta: number, ttl: number): Promise<number> {
+  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
     const previous = this.#incs.get(key);
     const run = (previous ? previous.then(noop, noop) : Promise.resolve())
-      .then(() => this.#incNow(key, delta, ttl));
+      .then(() => this.#incNow(op, key, delta, ttl));
     this.#incs.set(key, run);
     const forget = () => {
       if (this.#incs.get(key) === run) this.#incs.delete(key);
@@ -256,19 +256,19 @@ export class UwsgiCache extends BaseCache {
     return run;
   }
 
-  async #incNow(key: string, delta: number, ttl: number): Promise<number> {
-    const entry = await this.#read("inc", key);
+  async #incNow(op: "inc" | "dec", key: string, delta: number, ttl: number): Promise<number> {
+    const entry = await this.#read(op, key);
     const current = entry === undefined ? 0 : this._decode(key, entry.body);
-    const next = addDelta("inc", key, current, delta);
+    const next = addDelta(op, key, current, delta);
     // Keep an existing expiry: uWSGI takes relative seconds, the reply gave absolute ones.
     const expires = entry === undefined
       ? seconds(ttl)
       : entry.expires === 0
       ? 0
       : Math.max(1, entry.expires - Math.floor(Date.now() / 1000));
-    if (!(await this.#write("inc", "update", key, this._encode("inc", key, next), expires))) {
+    if (!(await this.#write(op, "update", key, this._encode(op, key, next), expires))) {
       throw new CacheError(
-        `Cannot inc key ${_describe(key)}: uWSGI declined to store the new value (cache full?)`,
+        `Cannot ${op} key ${_describe(key)}: uWSGI declined to store the new value (cache full?)`,
       );
     }
     return next;

@@ -86,7 +86,7 @@ Deno.test("DenoKvCache stores values over 64 KiB in chunks and swaps them atomic
       const big = "d".repeat(100_000);
       assert.deepStrictEqual(
         await cache.setMany([["c1", "small now"], ["c2", big], ["s", 1], ["s", 2]]),
-        ["c1", "c2", "s", "s"],
+        ["c1", "c2", "s"],
       );
       assert.deepStrictEqual(await cache.getMany(["c1", "c2", "s"]), ["small now", big, 2]);
       assert.deepStrictEqual(await keysUnder(kv, [...prefix, "c1"]), [], "old chunks deleted");

@@ -250,14 +250,23 @@ export class MemoryStore {
    */
   inc(key: string, delta?: number): number {
     checkKey("inc", key);
-    const by = checkDelta("inc", key, delta);
-    const slot = this.#live("inc", key);
+    return this.#add("inc", key, checkDelta("inc", key, delta));
+  }
+
+  /** Subtracts `delta` (default 1) from the integer under `key`; see {@linkcode MemoryStore.inc}. */
+  dec(key: string, delta?: number): number {
+    checkKey("dec", key);
+    return this.#add("dec", key, -checkDelta("dec", key, delta));
+  }
+
+  #add(op: "inc" | "dec", key: string, by: number): number {
+    const slot = this.#live(op, key);
     if (slot === undefined) {
-      const next = addDelta("inc", key, 0, by);
-      this.#put("inc", key, next, this.defaultTtl);
+      const next = addDelta(op, key, 0, by);
+      this.#put(op, key, next, this.defaultTtl);
       return next;
     }
-    const next = addDelta("inc", key, this.#values[slot], by);
+    const next = addDelta(op, key, this.#values[slot], by);
     this.#values[slot] = next;
     this.#modes[slot] = AS_IS;
     this.#policy.update(slot);
