@@ -274,8 +274,7 @@ export class MemcachedCache extends BaseCache {
    * Adds `delta` with memcached's atomic `incr`/`decr` on the offset integer,
    * creating a missing key with the ttl in the same request.
    */
-  protected _inc(key: string, delta: number, ttl: number): Promise<number> {
-    const op = delta < 0 ? "dec" : "inc";
+  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
     const opcode = delta < 0 ? OP.decrement : OP.increment;
     const amount = BigInt(Math.abs(delta));
     const extras = counterExtras(amount, OFFSET + BigInt(delta), expiration(ttl));
