@@ -10,6 +10,7 @@ import { NullCache } from "./backends/null.ts";
 import { UwsgiCache } from "./backends/uwsgi.ts";
 import { DenoKvCache } from "./backends/deno_kv.ts";
 import { RedisCache } from "./backends/redis.ts";
+import { MemcachedCache } from "./backends/memcached.ts";
 import { POLICIES, type PolicyName } from "./policies/policy.ts";
 
 /** The constructor options each URL scheme produces, by scheme. */
@@ -62,7 +63,7 @@ const BACKENDS: { [S in CacheScheme]: Factory<S> } = {
   null: (options) => new NullCache(options),
   file: notWired("file", "FileSystemCache"),
   redis: (options) => new RedisCache(options),
-  memcached: notWired("memcached", "MemcachedCache"),
+  memcached: (options) => new MemcachedCache(options),
   uwsgi: (options) => new UwsgiCache(options),
   denokv: (options) => new DenoKvCache(options),
 };
