@@ -88,7 +88,10 @@ export function renderChart(panels: Panel[], caption: string): string {
   });
   const ly = height - legendHeight + 10;
   const items: [string, string, boolean][] = [
-    ...policies.map((name, k): [string, string, boolean] => [name, COLORS[k % COLORS.length]!, false]),
+    ...policies.map((
+      name,
+      k,
+    ): [string, string, boolean] => [name, COLORS[k % COLORS.length]!, false]),
     ...(panels[0]!.marks ?? []).map(([label], m): [string, string, boolean] => [
       label,
       MARK_STYLES[m % 2]!,
@@ -100,7 +103,9 @@ export function renderChart(panels: Panel[], caption: string): string {
     const x = left + (k % 11) * itemW, y = ly + Math.floor(k / 11) * 16;
     out.push(
       line
-        ? `<line x1="${x}" x2="${x + 14}" y1="${y + 5}" y2="${y + 5}" stroke="${color}" stroke-width="2"/>`
+        ? `<line x1="${x}" x2="${x + 14}" y1="${y + 5}" y2="${
+          y + 5
+        }" stroke="${color}" stroke-width="2"/>`
         : `<rect x="${x}" y="${y}" width="12" height="10" fill="${color}"/>`,
       `<text x="${x + 17}" y="${y + 10}">${escape(label)}</text>`,
     );

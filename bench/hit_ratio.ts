@@ -57,17 +57,23 @@ const seconds = ((performance.now() - started) / 1000).toFixed(0);
 const p6Table = [
   `| policy | ${SIZES.map(fmtSize).join(" | ")} |`,
   `| --- | ${SIZES.map(() => "---:").join(" | ")} |`,
-  ...names.map((name, k) => `| \`${name}\` | ${p6Results.map((row) => pct(row[k]!)).join(" | ")} |`),
+  ...names.map((name, k) =>
+    `| \`${name}\` | ${p6Results.map((row) => pct(row[k]!)).join(" | ")} |`
+  ),
   ...REFERENCE.map(([label, values]) =>
     `| *${label} (reference)* | ${values.map((v) => `*${pct(v)}*`).join(" | ")} |`
   ),
 ].join("\n");
 
 const zipfTable = [
-  `| policy | ${SKEWS.flatMap((skew) => SIZES.map((size) => `${skew.toFixed(1)}: ${fmtSize(size)}`)).join(" | ")} |`,
+  `| policy | ${
+    SKEWS.flatMap((skew) => SIZES.map((size) => `${skew.toFixed(1)}: ${fmtSize(size)}`)).join(" | ")
+  } |`,
   `| --- | ${SKEWS.flatMap(() => SIZES.map(() => "---:")).join(" | ")} |`,
   ...names.map((name, k) =>
-    `| \`${name}\` | ${zipfResults.flatMap((bySize) => bySize.map((row) => pct(row[k]!))).join(" | ")} |`
+    `| \`${name}\` | ${
+      zipfResults.flatMap((bySize) => bySize.map((row) => pct(row[k]!))).join(" | ")
+    } |`
   ),
 ].join("\n");
 

@@ -61,7 +61,11 @@ export class LfuPolicy implements EvictionPolicy {
   }
 
   resize(capacity: number): void {
-    const grow = <A extends Int32Array | Float64Array>(old: A, make: (n: number) => A, n: number) => {
+    const grow = <A extends Int32Array | Float64Array>(
+      old: A,
+      make: (n: number) => A,
+      n: number,
+    ) => {
       const array = make(n);
       array.set(old);
       return array;

@@ -128,7 +128,10 @@ Deno.test(`the default policy is "${DEFAULT_POLICY}" and resists scans`, () => {
   for (let i = 0; i < 50; i++) store.set(`hot${i}`, i);
   for (let i = 0; i < 50; i++) store.get(`hot${i}`);
   for (let i = 0; i < 1000; i++) store.set(`scan${i}`, i);
-  assert.equal(Array.from({ length: 50 }, (_, i) => store.has(`hot${i}`)).filter(Boolean).length, 50);
+  assert.equal(
+    Array.from({ length: 50 }, (_, i) => store.has(`hot${i}`)).filter(Boolean).length,
+    50,
+  );
 });
 
 Deno.test("tinylfu admits a newcomer only when it is used more often than its victim", () => {
@@ -163,9 +166,12 @@ for (const policy of NAMES) {
     assert.equal(store.stats().evictions, 15);
     assert.equal(store.size, 5);
     const left = Array.from({ length: 20 }, (_, i) => `k${i}`).filter((key) => store.has(key));
-    assert.deepEqual([...events.map(([key]) => key), ...left].sort(), [
-      ...Array.from({ length: 20 }, (_, i) => `k${i}`),
-    ].sort());
+    assert.deepEqual(
+      [...events.map(([key]) => key), ...left].sort(),
+      [
+        ...Array.from({ length: 20 }, (_, i) => `k${i}`),
+      ].sort(),
+    );
     assert.equal(store.has("k19"), true, "the entry just written stays");
   });
 
