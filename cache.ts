@@ -28,7 +28,7 @@ export interface CacheStats {
  *
  * @example Use any backend through the interface
  * ```ts
- * import { type Cache, MemoryCache } from "./mod.ts";
+ * import { type Cache, MemoryCache } from "@cachelib/cachelib";
  *
  * async function greet(cache: Cache, name: string): Promise<string> {
  *   const hit = await cache.get<string>(`greeting:${name}`);
@@ -102,7 +102,7 @@ export const DEFAULT_TTL = 300_000;
  *
  * @example Catch any cache failure
  * ```ts
- * import { CacheError } from "./mod.ts";
+ * import { CacheError } from "@cachelib/cachelib";
  *
  * try {
  *   throw new CacheError("Cannot read key \"a\": disk full", { cause: new Error("ENOSPC") });
@@ -130,7 +130,7 @@ export class CacheError extends Error {
  *
  * @example Tell an outage from a miss
  * ```ts
- * import { CacheConnectionError } from "./mod.ts";
+ * import { CacheConnectionError } from "@cachelib/cachelib";
  *
  * const error = new CacheConnectionError("Cannot reach redis at 127.0.0.1:1: connection refused");
  * console.log(error instanceof CacheConnectionError, error.name);
@@ -143,7 +143,7 @@ export class CacheConnectionError extends CacheError {}
  *
  * @example Catch a value that cannot be stored
  * ```ts
- * import { MemoryCache, SerializationError } from "./mod.ts";
+ * import { MemoryCache, SerializationError } from "@cachelib/cachelib";
  *
  * await using cache = new MemoryCache();
  * try {

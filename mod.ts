@@ -7,7 +7,7 @@
  *
  * @example Cache a slow function's result
  * ```ts
- * import { MemoryCache } from "./mod.ts";
+ * import { MemoryCache } from "@cachelib/cachelib";
  *
  * await using cache = new MemoryCache({ maxEntries: 1000, defaultTtl: 60_000 });
  * async function slowSquare(n: number): Promise<number> {
@@ -63,6 +63,12 @@ export { jsonSerializer } from "./serializers/json.ts";
 // FileSystemCache (issue 3)
 
 // RedisCache (issue 4)
+export {
+  DEFAULT_REDIS_URL,
+  RedisCache,
+  type RedisCacheOptions,
+  type RedisClientLike,
+} from "./backends/redis.ts";
 
 // MemcachedCache (issue 5)
 
@@ -76,7 +82,26 @@ export { S3FifoPolicy } from "./policies/s3fifo.ts";
 export { type TinyLfuOptions, TinyLfuPolicy } from "./policies/tinylfu.ts";
 
 // memoize, memoized, CacheManager, cacheFromUrl (issue 7)
+export {
+  memoize,
+  type Memoized,
+  memoized,
+  type MemoizedMethod,
+  type MemoizedOptions,
+  type MemoizeOptions,
+  type MethodMemoizer,
+} from "./memoize.ts";
+export { type CacheFactory, CacheManager, type CacheSettings } from "./manager.ts";
+export {
+  cacheFromUrl,
+  type CacheScheme,
+  parseCacheUrl,
+  type ParsedCacheUrl,
+  type SchemeOptions,
+} from "./url.ts";
 
 // UwsgiCache (issue 8)
+export { UwsgiCache, type UwsgiCacheOptions } from "./backends/uwsgi.ts";
 
 // DenoKvCache (issue 8)
+export { DenoKvCache, type DenoKvCacheOptions } from "./backends/deno_kv.ts";

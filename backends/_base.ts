@@ -30,7 +30,7 @@ import { defaultSerializer } from "../serializers/default.ts";
  *
  * @example A tiny backend over a Map (no expiry, for illustration)
  * ```ts
- * import { BaseCache } from "./mod.ts";
+ * import { BaseCache } from "@cachelib/cachelib";
  *
  * class MapCache extends BaseCache {
  *   #map = new Map<string, unknown>();
@@ -123,8 +123,16 @@ export abstract class BaseCache implements Cache {
   protected abstract _has(key: string): Promise<boolean>;
   /** Removes this cache's entries. */
   protected abstract _clear(): Promise<boolean>;
-  /** Adds `delta` to the integer under `key`, creating it with `ttl` when missing. */
-  protected abstract _inc(key: string, delta: number, ttl: number): Promise<number>;
+  /**
+   * Adds `delta` to the integer under `key`, creating it with `ttl` when missing.
+   * `op` names the public call (`dec` passes a negated delta) for error messages.
+   */
+  protected abstract _inc(
+    key: string,
+    delta: number,
+    ttl: number,
+    op: "inc" | "dec",
+  ): Promise<number>;
 
   /** Reads several keys; the default is one `_get` per distinct key, concurrently. */
   protected async _getMany(keys: readonly string[]): Promise<unknown[]> {
@@ -235,7 +243,9 @@ export abstract class BaseCache implements Cache {
     }
     this._checkOpen("setMany");
     if (pairs.length === 0) return [];
-    const stored = await this._setMany(pairs, ms);
+    // A key given twice is stored once, with its last value.
+    const unique = pairs.length > 1 ? [...new Map(pairs)] : pairs;
+    const stored = await this._setMany(unique, ms);
     this._stats.sets += stored.length;
     return stored;
   }
@@ -280,7 +290,7 @@ export abstract class BaseCache implements Cache {
     checkKey("inc", key);
     const by = checkDelta("inc", key, delta);
     this._checkOpen("inc", key);
-    const next = await this._inc(key, by, this.defaultTtl);
+    const next = await this._inc(key, by, this.defaultTtl, "inc");
     this._stats.sets++;
     return next;
   }
@@ -290,7 +300,7 @@ export abstract class BaseCache implements Cache {
     checkKey("dec", key);
     const by = checkDelta("dec", key, delta);
     this._checkOpen("dec", key);
-    const next = await this._inc(key, -by, this.defaultTtl);
+    const next = await this._inc(key, -by, this.defaultTtl, "dec");
     this._stats.sets++;
     return next;
   }

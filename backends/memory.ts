@@ -18,7 +18,7 @@ export type MemoryCacheOptions = MemoryStoreOptions;
  *
  * @example Cache a slow lookup for a minute
  * ```ts
- * import { MemoryCache } from "./mod.ts";
+ * import { MemoryCache } from "@cachelib/cachelib";
  *
  * await using cache = new MemoryCache({ maxEntries: 10_000, defaultTtl: 60_000 });
  * await cache.set("user:1", { name: "Ada" });
@@ -108,7 +108,7 @@ export class MemoryCache extends BaseCache {
   }
 
   /** Adds to a counter. */
-  protected _inc(key: string, delta: number): Promise<number> {
-    return Promise.resolve(this.store.inc(key, delta));
+  protected _inc(key: string, delta: number, _ttl: number, op: "inc" | "dec"): Promise<number> {
+    return Promise.resolve(op === "dec" ? this.store.dec(key, -delta) : this.store.inc(key, delta));
   }
 }

@@ -14,7 +14,7 @@ import { addDelta } from "../cache.ts";
  *
  * @example Turn caching off in tests
  * ```ts
- * import { NullCache } from "./mod.ts";
+ * import { NullCache } from "@cachelib/cachelib";
  *
  * await using cache = new NullCache();
  * console.log(await cache.set("a", 1)); // true
@@ -48,7 +48,7 @@ export class NullCache extends BaseCache {
     return Promise.resolve(true);
   }
   /** Adds to a counter. */
-  protected _inc(key: string, delta: number): Promise<number> {
-    return Promise.resolve(addDelta("inc", key, 0, delta));
+  protected _inc(key: string, delta: number, _ttl: number, op: "inc" | "dec"): Promise<number> {
+    return Promise.resolve(addDelta(op, key, 0, delta));
   }
 }

@@ -12,7 +12,7 @@ import { _Queues } from "./_queues.ts";
  *
  * @example Use it by name
  * ```ts
- * import { MemoryStore } from "./mod.ts";
+ * import { MemoryStore } from "@cachelib/cachelib";
  *
  * const store = new MemoryStore({ maxEntries: 2, policy: "fifo" });
  * store.set("a", 1); store.set("b", 2); store.get("a"); store.set("c", 3);

@@ -19,7 +19,7 @@ import { NONE } from "./_queues.ts";
  *
  * @example Use it by name
  * ```ts
- * import { MemoryStore } from "./mod.ts";
+ * import { MemoryStore } from "@cachelib/cachelib";
  *
  * const store = new MemoryStore({ maxEntries: 2, policy: "lfu" });
  * store.set("a", 1); store.set("b", 2); store.get("a"); store.get("a");

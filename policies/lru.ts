@@ -13,7 +13,7 @@ const NONE = -1;
  *
  * @example Use it by name
  * ```ts
- * import { MemoryStore } from "./mod.ts";
+ * import { MemoryStore } from "@cachelib/cachelib";
  *
  * const store = new MemoryStore({ maxEntries: 2, policy: "lru" });
  * store.set("a", 1); store.set("b", 2); store.get("a"); store.set("c", 3);
@@ -54,9 +54,20 @@ export class LruPolicy implements EvictionPolicy {
   }
 
   access(slot: number): void {
-    if (slot === this.#head) return;
-    this.remove(slot);
-    this.insert(slot);
+    const head = this.#head;
+    if (slot === head) return;
+    const next = this.#next;
+    const prev = this.#prev;
+    // slot is not the head, so it has a predecessor
+    const before = prev[slot]!;
+    const after = next[slot]!;
+    next[before] = after;
+    if (after !== NONE) prev[after] = before;
+    else this.#tail = before;
+    prev[slot] = NONE;
+    next[slot] = head;
+    prev[head] = slot;
+    this.#head = slot;
   }
 
   update(slot: number): void {

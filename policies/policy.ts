@@ -23,7 +23,7 @@ import { TinyLfuPolicy } from "./tinylfu.ts";
  *
  * @example A FIFO policy: evict in insertion order, ignore hits
  * ```ts
- * import { type EvictionPolicy, MemoryStore } from "./mod.ts";
+ * import { type EvictionPolicy, MemoryStore } from "@cachelib/cachelib";
  *
  * class Fifo implements EvictionPolicy {
  *   #queue: number[] = [];

@@ -20,7 +20,7 @@ export interface RandomPolicyOptions {
  *
  * @example Pick a seed
  * ```ts
- * import { MemoryStore, RandomPolicy } from "./mod.ts";
+ * import { MemoryStore, RandomPolicy } from "@cachelib/cachelib";
  *
  * const store = new MemoryStore({
  *   maxEntries: 100,

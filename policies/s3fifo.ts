@@ -30,7 +30,7 @@ const SMALL_SHARE = 0.1, GHOST_SHARE = 0.9;
  *
  * @example One-time keys do not flush the keys in use
  * ```ts
- * import { MemoryStore } from "./mod.ts";
+ * import { MemoryStore } from "@cachelib/cachelib";
  *
  * const store = new MemoryStore({ maxEntries: 100, policy: "s3fifo" });
  * for (let i = 0; i < 50; i++) store.set(`hot${i}`, i);

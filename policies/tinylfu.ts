@@ -37,7 +37,7 @@ export interface TinyLfuOptions {
  *
  * @example One-time keys do not flush the keys in use
  * ```ts
- * import { MemoryStore } from "./mod.ts";
+ * import { MemoryStore } from "@cachelib/cachelib";
  *
  * const store = new MemoryStore({ maxEntries: 100, policy: "tinylfu" });
  * for (let i = 0; i < 50; i++) store.set(`hot${i}`, i);

@@ -254,8 +254,13 @@ class Reader {
   pos = 2;
   refs: unknown[] = [];
   view: DataView;
-  constructor(readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  readonly buf: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    // A subclass (node's Buffer) has a `slice` that returns a view, not a copy.
+    this.buf = bytes.constructor === Uint8Array
+      ? bytes
+      : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   need(n: number): void {
@@ -439,7 +444,7 @@ class Reader {
  *
  * @example Round-trip a value JSON cannot carry
  * ```ts
- * import { defaultSerializer } from "./mod.ts";
+ * import { defaultSerializer } from "@cachelib/cachelib";
  *
  * const value = { at: new Date(0), tags: new Set(["a"]), big: 2n ** 70n };
  * const copy = defaultSerializer.deserialize(defaultSerializer.serialize(value));

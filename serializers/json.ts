@@ -18,7 +18,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example Share a Redis store with a Python program
  * ```ts
- * import { jsonSerializer } from "./mod.ts";
+ * import { jsonSerializer } from "@cachelib/cachelib";
  *
  * const bytes = jsonSerializer.serialize({ user: "ada", visits: 3 });
  * console.log(new TextDecoder().decode(bytes)); // {"user":"ada","visits":3}

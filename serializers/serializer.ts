@@ -11,7 +11,7 @@
  *
  * @example A serializer that stores strings only
  * ```ts
- * import { type Serializer, SerializationError } from "./mod.ts";
+ * import { type Serializer, SerializationError } from "@cachelib/cachelib";
  *
  * const textOnly: Serializer = {
  *   serialize(value) {

@@ -357,6 +357,12 @@ export async function runConformance(
       ]);
       assert.deepEqual(await cache.setMany([["e", 5], ["f", 6]], short), ["e", "f"]);
       assert.deepEqual(await cache.setMany([]), []);
+      assert.deepEqual(
+        await cache.setMany([["g", 1], ["h", 2], ["g", 3]]),
+        ["g", "h"],
+        "a repeated key is stored once",
+      );
+      assert.equal(await cache.get("g"), stores ? 3 : undefined, "its last value wins");
       const v = (x: unknown) => (stores ? x : undefined);
       assert.deepEqual(
         await cache.getMany(["a", "b", "", "c", "d", "e", "f"]),
@@ -415,6 +421,11 @@ export async function runConformance(
           e instanceof TypeError && e.message.includes(`"${name}"`) &&
           /not a safe integer/.test(e.message),
         `stored ${name}`,
+      );
+      await assert.rejects(
+        cache.dec(name, 2),
+        (e: Error) => e instanceof TypeError && e.message.startsWith(`Cannot dec key "${name}"`),
+        `dec stored ${name}`,
       );
       assert.deepStrictEqual(await cache.get(name), stored, "a failed inc() loses nothing");
     }

@@ -1,5 +1,6 @@
 import { runConformance } from "./conformance.ts";
-import { MemoryCache, NullCache } from "../mod.ts";
+import assert from "node:assert/strict";
+import { type EvictionCause, MemoryCache, MemoryStore, NullCache } from "../mod.ts";
 
 Deno.test("NullCache conforms (stores nothing)", async (t) => {
   await runConformance(t, {
@@ -28,4 +29,193 @@ Deno.test("MemoryCache conforms with clone: false except for copies", async (t) 
       ],
     }],
   });
+});
+
+function clock(start = 1_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+Deno.test("MemoryStore is usable synchronously", () => {
+  const store = new MemoryStore({ maxEntries: 10 });
+  assert.equal(store.set("a", { n: 1 }), true);
+  assert.deepEqual(store.get("a"), { n: 1 });
+  assert.equal(store.add("a", 2), false);
+  assert.equal(store.has("a"), true);
+  assert.equal(store.inc("n", 3), 3);
+  assert.equal(store.size, 2);
+  assert.equal(store.delete("a"), true);
+  assert.equal(store.get("a"), undefined);
+  store.clear();
+  assert.equal(store.size, 0);
+  assert.throws(() => store.get(1 as unknown as string), TypeError);
+  assert.throws(() => store.set("k", 1, -5), RangeError);
+});
+
+Deno.test("MemoryStore evicts the least recently used entry at maxEntries", () => {
+  const evicted: [string, unknown, EvictionCause][] = [];
+  const store = new MemoryStore({
+    maxEntries: 3,
+    onEvict: (key, value, cause) => evicted.push([key, value, cause]),
+  });
+  store.set("a", 1);
+  store.set("b", 2);
+  store.set("c", 3);
+  store.get("a"); // b is now least recently used
+  store.set("d", 4);
+  assert.deepEqual(evicted, [["b", 2, "evicted"]]);
+  assert.equal(store.size, 3);
+  store.set("c", 30); // an overwrite counts as a use
+  store.set("e", 5);
+  assert.deepEqual(evicted.at(-1), ["a", 1, "evicted"]);
+  assert.deepEqual([store.has("c"), store.has("d"), store.has("e")], [true, true, true]);
+  assert.equal(store.stats().evictions, 2);
+});
+
+Deno.test("MemoryStore tells onEvict why each entry left", () => {
+  const c = clock();
+  const causes: string[] = [];
+  const store = new MemoryStore({
+    now: c.now,
+    onEvict: (key, _value, cause) => causes.push(`${key}:${cause}`),
+  });
+  store.set("a", 1);
+  store.set("a", 2);
+  store.delete("a");
+  store.set("b", 1, 10);
+  c.advance(10);
+  store.get("b");
+  store.set("c", 1);
+  store.clear();
+  assert.deepEqual(causes, ["a:replaced", "a:deleted", "b:expired", "c:cleared"]);
+});
+
+Deno.test("MemoryStore reclaims expired entries without reads or timers", () => {
+  const c = clock();
+  const expired: string[] = [];
+  const store = new MemoryStore({
+    maxEntries: 0,
+    now: c.now,
+    onEvict: (key, _v, cause) => cause === "expired" && expired.push(key),
+  });
+  for (let i = 0; i < 100; i++) store.set(`old${i}`, i, 50);
+  c.advance(50);
+  for (let i = 0; i < 100; i++) store.set(`new${i}`, i, 0);
+  assert.equal(expired.length, 100, "inserts swept every expired entry");
+  assert.equal(store.size, 100);
+  for (let i = 0; i < 10; i++) store.set(`p${i}`, i, 5);
+  c.advance(5);
+  assert.equal(store.prune(), 10);
+  assert.equal(store.size, 100);
+});
+
+Deno.test("MemoryStore bounds total size with maxBytes and sizeOf", () => {
+  const store = new MemoryStore({
+    maxEntries: 0,
+    maxBytes: 10,
+    sizeOf: (value) => String(value).length,
+  });
+  assert.equal(store.set("a", "xxxx"), true);
+  assert.equal(store.set("b", "yyyy"), true);
+  assert.equal(store.set("c", "zzzz"), true); // 12 bytes > 10: evicts a
+  assert.deepEqual([store.has("a"), store.has("b"), store.has("c")], [false, true, true]);
+  assert.equal(store.set("big", "x".repeat(11)), false, "a value larger than maxBytes is refused");
+  assert.equal(store.has("b"), true, "a refused value evicts nothing");
+  store.set("b", "y"); // shrinking an entry frees bytes
+  assert.equal(store.set("d", "dddd"), true);
+  assert.deepEqual([store.has("b"), store.has("c"), store.has("d")], [true, true, true]);
+  assert.throws(() => new MemoryStore({ maxBytes: 10, sizeOf: () => -1 }).set("a", 1), RangeError);
+});
+
+Deno.test("MemoryStore's default clock sees time pass between turns", async () => {
+  const store = new MemoryStore();
+  store.set("a", 1, 5);
+  assert.equal(store.get("a"), 1);
+  await new Promise((resolve) => setTimeout(resolve, 15));
+  assert.equal(store.get("a"), undefined);
+});
+
+Deno.test("MemoryStore copies plain data and structured values on the way in and out", () => {
+  const store = new MemoryStore();
+  const plain = { a: [1, { b: 2 }] };
+  store.set("plain", plain);
+  (plain.a[1] as { b: number }).b = 99;
+  const out = store.get<typeof plain>("plain")!;
+  assert.deepEqual(out, { a: [1, { b: 2 }] });
+  (out.a[1] as { b: number }).b = 42;
+  assert.deepEqual(store.get("plain"), { a: [1, { b: 2 }] });
+  const shared = new Map([["k", new Date(5)]]);
+  store.set("map", shared);
+  shared.get("k")!.setTime(0);
+  assert.equal(store.get<typeof shared>("map")!.get("k")!.getTime(), 5);
+  const byRef = new MemoryStore({ clone: false });
+  const obj = { n: 1 };
+  byRef.set("o", obj);
+  assert.equal(byRef.get("o"), obj, "clone: false hands out the stored reference");
+});
+
+Deno.test("MemoryStore rejects bad options with typed errors", () => {
+  assert.throws(
+    () => new MemoryStore({ maxEntries: -1 }),
+    /maxEntries must be an integer >= 0, received -1/,
+  );
+  assert.throws(() => new MemoryStore({ maxEntries: 1.5 }), RangeError);
+  assert.throws(() => new MemoryStore({ defaultTtl: -1 }), RangeError);
+  assert.throws(() => new MemoryStore({ defaultTtl: "5" as unknown as number }), TypeError);
+  assert.throws(
+    () => new MemoryStore({ policy: "nope" as "lru" }),
+    (e: Error) =>
+      e instanceof TypeError && /unknown policy "nope"; expected one of "lru"/.test(e.message),
+  );
+  assert.throws(() => new MemoryStore({ now: 5 as unknown as () => number }), TypeError);
+});
+
+Deno.test("MemoryCache exposes its store and counts through it", async () => {
+  await using cache = new MemoryCache({ maxEntries: 2 });
+  await cache.setMany({ a: 1, b: 2, c: 3 });
+  assert.equal(cache.store.size, 2);
+  assert.deepEqual(await cache.getMany(["a", "c"]), [undefined, 3]);
+  assert.deepEqual(cache.stats(), { hits: 1, misses: 1, sets: 3, deletes: 0, evictions: 1 });
+});
+
+Deno.test("importing mod.ts loads neither npm:redis nor npm:memjs", async (t) => {
+  // A fresh DENO_DIR and --cached-only: any npm package that importing mod.ts
+  // needs would have to be loaded, and cannot be. The control proves the check
+  // bites: a static import of the same client fails under the same conditions.
+  const denoDir = await Deno.makeTempDir();
+  const config = new URL("../deno.json", import.meta.url).pathname;
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  const run = async (name: string, source: string) => {
+    const file = `${denoDir}/${name}.ts`;
+    await Deno.writeTextFile(file, source);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--cached-only", "--no-lock", "--config", config, "--allow-read", file],
+      env: { DENO_DIR: denoDir, NO_COLOR: "1" },
+    }).output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  };
+  try {
+    await t.step("mod.ts runs with no npm package available", async () => {
+      const out = await run(
+        "main",
+        `import * as lib from "${mod}";
+        const cache = new lib.MemoryCache(); await cache.set("a", 1);
+        console.log(JSON.stringify({ value: await cache.get("a"), exports: Object.keys(lib).length }));`,
+      );
+      assert.equal(out.code, 0, out.stderr);
+      const result = JSON.parse(out.stdout);
+      assert.equal(result.value, 1);
+      assert.ok(result.exports > 10);
+    });
+    for (const client of ["redis", "memjs"]) {
+      await t.step(`control: a static import of ${client} fails the same way`, async () => {
+        const out = await run(`static_${client}`, `import "${client}";`);
+        assert.notEqual(out.code, 0);
+        assert.match(out.stderr, /not found in cache|--cached-only/);
+      });
+    }
+  } finally {
+    await Deno.remove(denoDir, { recursive: true });
+  }
 });

@@ -47,11 +47,11 @@ class BytesCache extends BaseCache {
     this.#map.clear();
     return Promise.resolve(true);
   }
-  protected _inc(key: string, delta: number, ttl: number) {
+  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec") {
     const entry = this.#live(key);
-    const next = addDelta("inc", key, entry ? this._decode(key, entry.bytes) : 0, delta);
+    const next = addDelta(op, key, entry ? this._decode(key, entry.bytes) : 0, delta);
     this.#map.set(key, {
-      bytes: this._encode("inc", key, next),
+      bytes: this._encode(op, key, next),
       expires: entry ? entry.expires : ttl === 0 ? 0 : this.#now() + ttl,
     });
     return Promise.resolve(next);
@@ -185,4 +185,18 @@ Deno.test("jsonSerializer refuses values JSON would change", async (t) => {
     a: [1, "b"],
   });
   assert.throws(() => jsonSerializer.deserialize(Uint8Array.of(0xc7, 1)), SerializationError);
+});
+
+Deno.test("defaultSerializer reads from a node Buffer without aliasing its pool", async () => {
+  const { Buffer } = await import("node:buffer");
+  const value = { bytes: new Uint8Array([1, 2, 3]), raw: new Uint16Array([7, 8]).buffer };
+  const encoded = defaultSerializer.serialize(value);
+  // A pooled Buffer: the encoded bytes sit at an offset inside a larger ArrayBuffer.
+  const pooled = Buffer.alloc(encoded.length + 64, 0xee);
+  pooled.set(encoded, 32);
+  const slice = pooled.subarray(32, 32 + encoded.length);
+  const back = defaultSerializer.deserialize(slice) as typeof value;
+  assert.deepStrictEqual(back.bytes, new Uint8Array([1, 2, 3]));
+  assert.equal(back.bytes.buffer.byteLength, 3, "the ArrayBuffer is a copy of exactly its bytes");
+  assert.deepStrictEqual(new Uint16Array(back.raw), new Uint16Array([7, 8]));
 });

@@ -28,16 +28,16 @@ export function _copyPlain(value: unknown): unknown {
   return out;
 }
 
-/** Chooses how a value is copied on the way out, and makes the stored copy. */
-export function _copyIn(
-  op: string,
-  key: string,
-  value: unknown,
-): [stored: unknown, mode: CopyMode] {
-  if (typeof value !== "object" || value === null) return [value, AS_IS];
-  if (_isJsonSafe(value)) return [_copyPlain(value), PLAIN];
+/** How an object is copied: plain data by the fast copier, anything else by `structuredClone`. */
+export function _copyMode(value: object): CopyMode {
+  return _isJsonSafe(value) ? PLAIN : CLONE;
+}
+
+/** The stored copy of an object `value` for `mode`; a clone failure is a `SerializationError` naming the key. */
+export function _copyIn(op: string, key: string, value: object, mode: CopyMode): unknown {
+  if (mode === PLAIN) return _copyPlain(value);
   try {
-    return [structuredClone(value), CLONE];
+    return structuredClone(value);
   } catch (cause) {
     throw new SerializationError(
       `Cannot ${op} key ${_describe(key)}: value cannot be cloned (${(cause as Error).message})`,

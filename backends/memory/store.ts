@@ -27,7 +27,7 @@ import {
   type PolicyFactory,
   type PolicyName,
 } from "../../policies/policy.ts";
-import { _copyIn, _copyOut, AS_IS, type CopyMode } from "./_copy.ts";
+import { _copyIn, _copyMode, _copyOut, AS_IS, type CopyMode } from "./_copy.ts";
 
 /** Why an entry left the store, as told to `onEvict`. */
 export type EvictionCause = "evicted" | "expired" | "deleted" | "replaced" | "cleared";
@@ -46,13 +46,20 @@ export interface MemoryStoreOptions {
   defaultTtl?: number | undefined;
   /** Store and hand out copies (`true`, the default) or references (`false`). */
   clone?: boolean | undefined;
-  /** The clock in ms. Default `Date.now`, read at most once per synchronous turn. */
+  /** The clock in ms. Default `Date.now`, read at most once per event-loop turn and 256 uses. */
   now?: (() => number) | undefined;
   /** Called after an entry leaves the store, with the reason. */
   onEvict?: ((key: string, value: unknown, cause: EvictionCause) => void) | undefined;
 }
 
 const SWEEP_PER_INSERT = 2;
+
+/** Keeps a timer from holding the process open (Deno, Node and Bun). */
+function _unref(timer: unknown): void {
+  if (typeof timer === "number") {
+    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(timer);
+  } else (timer as { unref?(): void }).unref?.();
+}
 /** The default clock is re-read after this many uses even within one synchronous turn. */
 const CLOCK_USES = 256;
 
@@ -90,7 +97,7 @@ function checkCount(name: string, value: unknown, fallback: number): number {
  *
  * @example A bounded LRU with a ttl
  * ```ts
- * import { MemoryStore } from "./mod.ts";
+ * import { MemoryStore } from "@cachelib/cachelib";
  *
  * const store = new MemoryStore({ maxEntries: 1000, defaultTtl: 60_000 });
  * store.set("user:1", { name: "Ada" });
@@ -122,7 +129,11 @@ export class MemoryStore {
   #sizeOf: (value: unknown, key: string) => number;
   #onEvict: ((key: string, value: unknown, cause: EvictionCause) => void) | undefined;
   #now: () => number;
-  #stats: CacheStats = { hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0 };
+  #hits = 0;
+  #misses = 0;
+  #sets = 0;
+  #deletes = 0;
+  #evictions = 0;
 
   /**
    * Creates an empty store.
@@ -158,17 +169,23 @@ export class MemoryStore {
     this.#policy = factory(this.#capacity);
   }
 
-  // The default clock: Date.now() costs more than a Map lookup, so one reading
-  // serves a whole synchronous turn (reset by a microtask) or CLOCK_USES uses.
+  // The default clock: Date.now() costs several Map lookups, so one reading
+  // serves until the event loop's next macrotask (an unref'd timer resets it)
+  // and at most CLOCK_USES uses, so a long synchronous loop still sees time pass.
   #time = 0;
   #clockUses = 0;
+  #resetPending = false;
   #resetClock = () => {
+    this.#resetPending = false;
     this.#clockUses = 0;
   };
   #cachedNow = (): number => {
     if (this.#clockUses-- > 0) return this.#time;
     this.#clockUses = CLOCK_USES;
-    queueMicrotask(this.#resetClock);
+    if (!this.#resetPending) {
+      this.#resetPending = true;
+      _unref(setTimeout(this.#resetClock, 0));
+    }
     return (this.#time = Date.now());
   };
 
@@ -182,28 +199,27 @@ export class MemoryStore {
     const slot = this.#map.get(key);
     if (slot === undefined) {
       if (typeof key !== "string") checkKey("get", key);
-      this.#stats.misses++;
+      this.#misses++;
       return undefined;
     }
     const expires = this.#expires[slot]!;
     if (expires !== 0 && expires <= this.#now()) {
       this.#remove(slot, "expired");
-      this.#stats.misses++;
+      this.#misses++;
       return undefined;
     }
     this.#policy.access(slot);
-    this.#stats.hits++;
-    const mode = this.#modes[slot]!;
-    return (mode === AS_IS
-      ? this.#values[slot]
-      : _copyOut(this.#values[slot], mode as CopyMode)) as T;
+    this.#hits++;
+    const value = this.#values[slot];
+    if (typeof value !== "object" || value === null) return value as T;
+    return _copyOut(value, this.#modes[slot] as CopyMode) as T;
   }
 
   /** Whether `key` holds a live entry (does not count as a use for the policy). */
   has(key: string): boolean {
     const slot = this.#live("has", key);
-    if (slot === undefined) this.#stats.misses++;
-    else this.#stats.hits++;
+    if (slot === undefined) this.#misses++;
+    else this.#hits++;
     return slot !== undefined;
   }
 
@@ -234,18 +250,27 @@ export class MemoryStore {
    */
   inc(key: string, delta?: number): number {
     checkKey("inc", key);
-    const by = checkDelta("inc", key, delta);
-    const slot = this.#live("inc", key);
+    return this.#add("inc", key, checkDelta("inc", key, delta));
+  }
+
+  /** Subtracts `delta` (default 1) from the integer under `key`; see {@linkcode MemoryStore.inc}. */
+  dec(key: string, delta?: number): number {
+    checkKey("dec", key);
+    return this.#add("dec", key, -checkDelta("dec", key, delta));
+  }
+
+  #add(op: "inc" | "dec", key: string, by: number): number {
+    const slot = this.#live(op, key);
     if (slot === undefined) {
-      const next = addDelta("inc", key, 0, by);
-      this.#put("inc", key, next, this.defaultTtl);
+      const next = addDelta(op, key, 0, by);
+      this.#put(op, key, next, this.defaultTtl);
       return next;
     }
-    const next = addDelta("inc", key, this.#values[slot], by);
+    const next = addDelta(op, key, this.#values[slot], by);
     this.#values[slot] = next;
     this.#modes[slot] = AS_IS;
     this.#policy.update(slot);
-    this.#stats.sets++;
+    this.#sets++;
     return next;
   }
 
@@ -254,7 +279,7 @@ export class MemoryStore {
     const slot = this.#live("delete", key);
     if (slot === undefined) return false;
     this.#remove(slot, "deleted");
-    this.#stats.deletes++;
+    this.#deletes++;
     return true;
   }
 
@@ -291,7 +316,13 @@ export class MemoryStore {
 
   /** Counters since creation. */
   stats(): CacheStats {
-    return { ...this.#stats };
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      sets: this.#sets,
+      deletes: this.#deletes,
+      evictions: this.#evictions,
+    };
   }
 
   /** The live slot of `key`, dropping it if expired. */
@@ -310,7 +341,10 @@ export class MemoryStore {
   #put(op: string, key: string, value: unknown, ttl: number): boolean {
     let stored = value;
     let mode: CopyMode = AS_IS;
-    if (this.#clone) [stored, mode] = _copyIn(op, key, value);
+    if (this.#clone && typeof value === "object" && value !== null) {
+      mode = _copyMode(value);
+      stored = _copyIn(op, key, value, mode);
+    }
     let size = 0;
     if (this.#sizes) {
       size = this.#sizeOf(value, key);
@@ -333,7 +367,7 @@ export class MemoryStore {
         this.#sizes[slot] = size;
       }
       this.#policy.update(slot);
-      this.#stats.sets++;
+      this.#sets++;
       this.#onEvict?.(key, old, "replaced");
     } else {
       slot = this.#alloc();
@@ -347,7 +381,7 @@ export class MemoryStore {
       }
       this.#map.set(key, slot);
       this.#policy.insert(slot, key);
-      this.#stats.sets++;
+      this.#sets++;
       this.#sweep();
     }
     while (
@@ -355,7 +389,7 @@ export class MemoryStore {
       (this.maxBytes > 0 && this.#bytes > this.maxBytes)
     ) {
       this.#remove(this.#policy.victim(), "evicted");
-      this.#stats.evictions++;
+      this.#evictions++;
     }
     return true;
   }

@@ -1,0 +1,300 @@
+/**
+ * {@linkcode DenoKvCache}: a cache in Deno KV, the shared store of Deno
+ * Deploy. Needs `--unstable-kv` outside Deno Deploy.
+ *
+ * @module
+ */
+import { _describe, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
+import type { Serializer } from "../serializers/serializer.ts";
+import { BaseCache } from "./_base.ts";
+import {
+  decodeHeader,
+  encodeHeader,
+  fromBlob,
+  INLINE_MAX,
+  keyPart,
+  keySize,
+  MAX_CHECKS,
+  MAX_COMMIT_BYTES,
+  MAX_PREFIX_BYTES,
+  toBlob,
+} from "./deno_kv/_layout.ts";
+import { call, commit, commitAll, expiring } from "./deno_kv/_commit.ts";
+import {
+  type Action,
+  type Current,
+  expireInFor,
+  type KvStore,
+  readEntry,
+  type ReadMode,
+  writeEntry,
+} from "./deno_kv/_entries.ts";
+
+/** Options of {@linkcode DenoKvCache}. */
+export interface DenoKvCacheOptions {
+  /** An open `Deno.Kv` to use; `close()` leaves it open. */
+  kv?: Deno.Kv | undefined;
+  /** A path for `Deno.openKv(path)`, opened on first use and closed by `close()`. */
+  path?: string | undefined;
+  /** The KV key prefix of every entry (default `["cachelib"]`); prefixes of caches must not nest. */
+  prefix?: Deno.KvKey | undefined;
+  /** Lifetime in ms of entries stored without an explicit ttl; `0` = never expire. Default 300 000. */
+  defaultTtl?: number | undefined;
+  /** Turns values into bytes (default `defaultSerializer`). */
+  serializer?: Serializer | undefined;
+  /** The clock for expiry, in ms (default `Date.now`). */
+  now?: (() => number) | undefined;
+}
+
+/** KV's largest `getMany`. */
+const GET_MANY_MAX = 10;
+
+/**
+ * A cache in Deno KV (`Deno.openKv`), shared by every isolate of a Deno Deploy
+ * project, or by processes that open the same local KV file. Outside Deno
+ * Deploy, `Deno.openKv` needs the `--unstable-kv` flag.
+ *
+ * Expiry is exact: each entry carries its expiry and reads check it (KV's own
+ * `expireIn` deletes lazily and only reclaims storage). Values over KV's
+ * 64 KiB limit are chunked and swapped in atomically, keys of any length work
+ * (long ones are hashed and verified), and `add`, `inc` and `dec` are atomic
+ * across processes.
+ *
+ * @example Cache in Deno KV (run with --unstable-kv)
+ * ```ts ignore
+ * import { DenoKvCache } from "@cachelib/cachelib";
+ *
+ * await using cache = new DenoKvCache({ prefix: ["my-app", "cache"], defaultTtl: 60_000 });
+ * await cache.set("user:1", { name: "Ada" });
+ * console.log(await cache.get("user:1")); // { name: "Ada" }
+ * console.log(await cache.inc("visits")); // 1
+ * ```
+ */
+export class DenoKvCache extends BaseCache {
+  #store: KvStore | undefined;
+  #opening: Promise<KvStore> | undefined;
+  readonly #owned: boolean;
+  readonly #path: string | undefined;
+  readonly #prefix: Deno.KvKey;
+  readonly #now: () => number;
+
+  /**
+   * Creates a cache; a KV database given by `path` (or the default one) is
+   * opened on first use.
+   *
+   * @param options See {@linkcode DenoKvCacheOptions}.
+   */
+  constructor(options: DenoKvCacheOptions = {}) {
+    super({ defaultTtl: options.defaultTtl, serializer: options.serializer });
+    if (options.kv !== undefined && options.path !== undefined) {
+      throw new TypeError("Cannot create DenoKvCache: give either kv or path, not both");
+    }
+    const prefix = options.prefix ?? ["cachelib"];
+    if (!Array.isArray(prefix) || prefix.length === 0) {
+      throw new TypeError(
+        `Cannot create DenoKvCache: prefix must be a non-empty KV key (an empty one would let clear() empty the whole database), received ${
+          _describe(prefix)
+        }`,
+      );
+    }
+    const bad = prefix.find((part) =>
+      !["string", "number", "bigint", "boolean"].includes(typeof part) &&
+      !(part instanceof Uint8Array)
+    );
+    if (bad !== undefined) {
+      throw new TypeError(
+        `Cannot create DenoKvCache: prefix parts must be strings, numbers, bigints, booleans or Uint8Arrays, received ${
+          _describe(bad)
+        }`,
+      );
+    }
+    if (keySize(prefix) > MAX_PREFIX_BYTES) {
+      throw new RangeError(
+        `Cannot create DenoKvCache: prefix must encode to at most ${MAX_PREFIX_BYTES} bytes`,
+      );
+    }
+    this.#prefix = Object.freeze([...prefix]);
+    this.#now = options.now ?? Date.now;
+    if (options.kv) this.#store = { kv: options.kv, prefix: this.#prefix, now: this.#now };
+    this.#owned = options.kv === undefined;
+    this.#path = options.path;
+  }
+
+  /** Reads one key. */
+  protected async _get(key: string): Promise<unknown> {
+    const store = await this.#open("get", key);
+    const current = await readEntry(store, "get", key, keyPart(key), "value");
+    return current.bytes ? this._decode(key, current.bytes) : undefined;
+  }
+
+  /** Reads several keys: headers in batches of KV's 10-key `getMany`, chunks where needed. */
+  protected override async _getMany(keys: readonly string[]): Promise<unknown[]> {
+    const store = await this.#open("getMany");
+    const distinct = [...new Set(keys)];
+    const parts = distinct.map(keyPart);
+    const batches: Deno.KvKey[][] = [];
+    for (let i = 0; i < parts.length; i += GET_MANY_MAX) {
+      batches.push(parts.slice(i, i + GET_MANY_MAX).map((part) => [...this.#prefix, part]));
+    }
+    const entries = (await Promise.all(
+      batches.map((batch) => call("getMany", undefined, () => store.kv.getMany(batch))),
+    )).flat();
+    const now = this.#now();
+    const values = await Promise.all(distinct.map(async (key, i) => {
+      const header = decodeHeader(entries[i]!.value);
+      if (!header || (header.expires !== 0 && header.expires <= now)) return undefined;
+      const part = parts[i]!;
+      const bytes = header.inline
+        ? fromBlob(key, typeof part !== "string", header.inline)
+        : (await readEntry(store, "getMany", key, part, "value")).bytes;
+      return bytes ? this._decode(key, bytes) : undefined;
+    }));
+    const byKey = new Map(distinct.map((key, i) => [key, values[i]]));
+    return keys.map((key) => byKey.get(key));
+  }
+
+  /** Writes one entry. */
+  protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
+    const bytes = this._encode("set", key, value);
+    const expires = this.#expiry(ttl);
+    return this.#write("set", key, "header", () => [true, { bytes, expires }]);
+  }
+
+  /**
+   * Writes several entries in few commits: up to 100 inline entries per commit
+   * (KV's limit of checks), each checked against the header it replaces. A
+   * conflict, a chunked value or a chunked old value falls back to `_set`.
+   */
+  protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
+    const unique = [...new Map(entries)]; // a repeated key stores its last value
+    const store = await this.#open("setMany");
+    const kv = store.kv;
+    const expires = this.#expiry(ttl);
+    const single: [string, unknown][] = [];
+    const groups: { entry: [string, unknown]; key: Deno.KvKey; header: Uint8Array }[][] = [[]];
+    let size = 0;
+    for (const entry of unique) {
+      const part = keyPart(entry[0]);
+      const blob = toBlob(entry[0], typeof part !== "string", this._encode("setMany", ...entry));
+      if (blob.length > INLINE_MAX) {
+        single.push(entry);
+        continue;
+      }
+      const key = [...this.#prefix, part];
+      const bytes = keySize(key) + blob.length + 16;
+      if (groups.at(-1)!.length === MAX_CHECKS || size + bytes > MAX_COMMIT_BYTES) {
+        groups.push([]);
+        size = 0;
+      }
+      groups.at(-1)!.push({ entry, key, header: encodeHeader(expires, blob) });
+      size += bytes;
+    }
+    const expireIn = expiring(expireInFor(store, expires));
+    for (const group of groups) {
+      const reads: Promise<Deno.KvEntryMaybe<unknown>[]>[] = [];
+      for (let i = 0; i < group.length; i += GET_MANY_MAX) {
+        const keys = group.slice(i, i + GET_MANY_MAX).map((item) => item.key);
+        reads.push(call("setMany", undefined, () => kv.getMany(keys)));
+      }
+      const current = (await Promise.all(reads)).flat();
+      const atomic = kv.atomic();
+      let simple = true;
+      for (const [i, item] of group.entries()) {
+        simple &&= !decodeHeader(current[i]!.value)?.chunks;
+        atomic.check({ key: item.key, versionstamp: current[i]!.versionstamp });
+        atomic.set(item.key, item.header, expireIn);
+      }
+      if (!simple || !(await commit("setMany", undefined, atomic)).ok) {
+        single.push(...group.map((item) => item.entry));
+      }
+    }
+    await Promise.all(single.map(([key, value]) => this._set(key, value, ttl)));
+    return entries.map(([key]) => key);
+  }
+
+  /** Writes one entry if the key holds no live entry, atomically (`check` on the header). */
+  protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
+    const bytes = this._encode("add", key, value);
+    const expires = this.#expiry(ttl);
+    return this.#write("add", key, "verify", (current) => {
+      return current.live ? [false, undefined] : [true, { bytes, expires }];
+    });
+  }
+
+  /** Removes one key. */
+  protected _delete(key: string): Promise<boolean> {
+    return this.#write("delete", key, "verify", (current) => {
+      return current.live ? [true, "delete"] : [false, undefined];
+    });
+  }
+
+  /** Checks one key. */
+  protected async _has(key: string): Promise<boolean> {
+    const store = await this.#open("has", key);
+    return (await readEntry(store, "has", key, keyPart(key), "verify")).live;
+  }
+
+  /** Removes every entry under the prefix, in commits of at most 1000 mutations. */
+  protected async _clear(): Promise<boolean> {
+    const { kv } = await this.#open("clear");
+    const list = kv.list({ prefix: this.#prefix }, { batchSize: 1000 });
+    const keys = async function* () {
+      for await (const entry of list) yield { key: entry.key };
+    };
+    await call("clear", undefined, () => commitAll(kv, "clear", undefined, keys()));
+    return true;
+  }
+
+  /** Adds to a counter atomically: read, compute, commit with `check`, retry on conflict. */
+  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
+    return this.#write(op, key, "value", (current) => {
+      const stored = current.bytes ? this._decode(key, current.bytes) : 0;
+      const next = addDelta(op, key, stored, delta);
+      const expires = current.bytes ? current.header!.expires : this.#expiry(ttl);
+      return [next, { bytes: this._encode(op, key, next), expires }];
+    });
+  }
+
+  /** Closes the KV database when this cache opened it. */
+  protected override async _close(): Promise<void> {
+    if (!this.#owned) return;
+    await this.#opening?.catch(() => {}); // an open finishing after close() closes itself
+    this.#store?.kv.close();
+    this.#store = undefined;
+  }
+
+  #expiry(ttl: number): number {
+    return ttl === 0 ? 0 : this.#now() + ttl;
+  }
+
+  /** Runs one single-key write through {@linkcode writeEntry}. */
+  async #write<R>(
+    op: string,
+    key: string,
+    mode: ReadMode,
+    decide: (current: Current) => [R, Action],
+  ): Promise<R> {
+    return writeEntry(await this.#open(op, key), op, key, mode, decide);
+  }
+
+  /** The KV database with prefix and clock: the one given, or the one at `path`, opened on first use. */
+  #open(op: string, key?: string): Promise<KvStore> {
+    if (this.#store) return Promise.resolve(this.#store);
+    this.#opening ??= (async () => {
+      if (typeof Deno.openKv !== "function") {
+        throw new CacheError("Deno.openKv is unavailable, run with --unstable-kv");
+      }
+      const kv = await Deno.openKv(this.#path);
+      if (this._closed) kv.close();
+      else this.#store = { kv, prefix: this.#prefix, now: this.#now };
+      return { kv, prefix: this.#prefix, now: this.#now };
+    })();
+    return this.#opening.catch((cause: Error) => {
+      this.#opening = undefined;
+      const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+      const where = this.#path === undefined ? "the default Deno KV" : `Deno KV at "${this.#path}"`;
+      const Class = cause instanceof CacheError ? CacheError : CacheConnectionError;
+      throw new Class(`Cannot ${what}: cannot open ${where}: ${cause.message}`, { cause });
+    });
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * How {@linkcode DenoKvCache} lays entries out in Deno KV: the key part of a
+ * cache key (the key itself, or its SHA-256 when it is long or not well-formed
+ * UTF-16), the header record, the chunks of large values, and the size
+ * arithmetic that keeps every commit within KV's limits.
+ *
+ * Layout under the cache's prefix `P`:
+ * - `[...P, part]` → header: magic, kind, expiry (f64 ms, `0` = never), then
+ *   either the inline blob or `count`, `size` and the chunk set's `id`.
+ * - `[...P, part, id, i]` → chunk `i` of the blob, for blobs over 64 KiB.
+ * - The blob is the serialized value; for a hashed key it starts with the
+ *   original key (u32 length + UTF-16LE code units) so a read can verify it.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** KV's largest value in bytes (a `Uint8Array` is stored as is). */
+export const MAX_VALUE = 65_536;
+/** KV's largest atomic commit: mutations, and bytes of keys and values. */
+export const MAX_MUTATIONS = 1000;
+/** KV's largest number of checks in one atomic commit. */
+export const MAX_CHECKS = 100;
+/** Bytes we allow in one commit, under KV's 819 200 with room for estimation error. */
+export const MAX_COMMIT_BYTES = 760_000;
+/** Keys up to this many UTF-16 code units are stored as they are; longer ones are hashed. */
+export const DIRECT_KEY_MAX = 256;
+/** The largest prefix, in estimated encoded bytes, that leaves room for every entry key. */
+export const MAX_PREFIX_BYTES = 1024;
+
+const MAGIC = 0xdc;
+const INLINE = 0;
+const CHUNKED = 1;
+const HEAD = 10; // magic, kind, f64 expiry
+/** The largest blob stored inside the header. */
+export const INLINE_MAX = MAX_VALUE - HEAD;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A parsed header. */
+export interface Header {
+  /** Absolute expiry in ms of the cache's clock; `0` = never. */
+  expires: number;
+  /** The blob, when stored inline. */
+  inline?: Uint8Array;
+  /** The chunk set, when the blob is chunked. */
+  chunks?: { count: number; size: number; id: string };
+}
+
+/**
+ * The KV key part for a cache key: the string itself when short and
+ * well-formed (KV would replace a lone surrogate, merging keys), else the
+ * SHA-256 of its UTF-16 code units as bytes (a different part type, so a
+ * hash never collides with a direct key).
+ */
+export function keyPart(key: string): string | Uint8Array {
+  if (key.length <= DIRECT_KEY_MAX && key.isWellFormed()) return key;
+  return new Uint8Array(createHash("sha256").update(utf16(key)).digest());
+}
+
+function utf16(key: string): Uint8Array {
+  const bytes = new Uint8Array(key.length * 2);
+  for (let i = 0; i < key.length; i++) {
+    const unit = key.charCodeAt(i);
+    bytes[2 * i] = unit & 0xff;
+    bytes[2 * i + 1] = unit >> 8;
+  }
+  return bytes;
+}
+
+/** Frames the serialized value with the original key when the key is hashed. */
+export function toBlob(key: string, hashed: boolean, value: Uint8Array): Uint8Array {
+  if (!hashed) return value;
+  const blob = new Uint8Array(4 + key.length * 2 + value.length);
+  new DataView(blob.buffer).setUint32(0, key.length, true);
+  blob.set(utf16(key), 4);
+  blob.set(value, 4 + key.length * 2);
+  return blob;
+}
+
+/** The serialized value inside a blob, or `undefined` when the blob belongs to another key. */
+export function fromBlob(key: string, hashed: boolean, blob: Uint8Array): Uint8Array | undefined {
+  if (!hashed) return blob;
+  if (blob.length < 4) return undefined;
+  const units = new DataView(blob.buffer, blob.byteOffset).getUint32(0, true);
+  if (units !== key.length || blob.length < 4 + units * 2) return undefined;
+  for (let i = 0; i < units; i++) {
+    if ((blob[4 + 2 * i]! | (blob[5 + 2 * i]! << 8)) !== key.charCodeAt(i)) return undefined;
+  }
+  return blob.subarray(4 + units * 2);
+}
+
+/** Encodes a header; for a chunked blob pass the chunk set instead of the blob. */
+export function encodeHeader(
+  expires: number,
+  body: Uint8Array | { count: number; size: number; id: string },
+): Uint8Array {
+  const rest = body instanceof Uint8Array ? body : encoder.encode(body.id);
+  const extra = body instanceof Uint8Array ? 0 : 8;
+  const bytes = new Uint8Array(HEAD + extra + rest.length);
+  const view = new DataView(bytes.buffer);
+  bytes[0] = MAGIC;
+  bytes[1] = body instanceof Uint8Array ? INLINE : CHUNKED;
+  view.setFloat64(2, expires, true);
+  if (!(body instanceof Uint8Array)) {
+    view.setUint32(HEAD, body.count, true);
+    view.setUint32(HEAD + 4, body.size, true);
+  }
+  bytes.set(rest, HEAD + extra);
+  return bytes;
+}
+
+/** Parses a header; `undefined` for anything this layout did not write. */
+export function decodeHeader(value: unknown): Header | undefined {
+  if (!(value instanceof Uint8Array) || value.length < HEAD || value[0] !== MAGIC) return undefined;
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const expires = view.getFloat64(2, true);
+  if (!(expires >= 0)) return undefined;
+  if (value[1] === INLINE) return { expires, inline: value.subarray(HEAD) };
+  if (value[1] !== CHUNKED || value.length < HEAD + 9) return undefined;
+  const count = view.getUint32(HEAD, true);
+  const size = view.getUint32(HEAD + 4, true);
+  return { expires, chunks: { count, size, id: decoder.decode(value.subarray(HEAD + 8)) } };
+}
+
+/** Splits a blob into chunks of at most {@linkcode MAX_VALUE} bytes. */
+export function split(blob: Uint8Array): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < blob.length; at += MAX_VALUE) {
+    chunks.push(blob.subarray(at, at + MAX_VALUE));
+  }
+  return chunks;
+}
+
+/** Joins chunks read back; `undefined` unless they are exactly the set the header describes. */
+export function join(
+  entries: readonly Deno.KvEntry<unknown>[],
+  chunks: { count: number; size: number },
+): Uint8Array | undefined {
+  if (entries.length !== chunks.count) return undefined;
+  const blob = new Uint8Array(chunks.size);
+  let at = 0;
+  for (const [i, entry] of entries.entries()) {
+    const bytes = entry.value;
+    if (entry.key.at(-1) !== i || !(bytes instanceof Uint8Array)) return undefined;
+    if (at + bytes.length > blob.length) return undefined;
+    blob.set(bytes, at);
+    at += bytes.length;
+  }
+  return at === blob.length ? blob : undefined;
+}
+
+/**
+ * An upper bound of a KV key's encoded size in bytes (KV escapes each 0x00 in
+ * strings and bytes as two bytes and adds a type tag and terminator per part).
+ */
+export function keySize(key: Deno.KvKey): number {
+  let size = 0;
+  for (const part of key) {
+    if (typeof part === "string") size += 2 + 2 * encoder.encode(part).length;
+    else if (part instanceof Uint8Array) size += 2 + 2 * part.length;
+    else if (typeof part === "bigint") size += 4 + part.toString(16).length;
+    else size += 10;
+  }
+  return size;
+}

@@ -1,0 +1,324 @@
+/**
+ * The connection behind `RedisCache`: loads node-redis on first use, opens a
+ * client that fails fast instead of queueing while the server is away, bounds
+ * every wait by the cache's timeout, and opens a new client on the next call
+ * after the old one lost its server.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { _describe, CacheConnectionError, CacheError } from "../../cache.ts";
+
+/** One argument of a Redis command. */
+export type RedisArgument = string | Buffer;
+
+/**
+ * The parts of a node-redis (v5/v6) client that `RedisCache` uses; a client
+ * from `createClient()` of `npm:redis` has them.
+ *
+ * @example Hand the cache a client of your own
+ * ```ts ignore
+ * import { createClient } from "npm:redis@6.3.1";
+ * import { RedisCache, type RedisClientLike } from "@cachelib/cachelib";
+ *
+ * const client: RedisClientLike = createClient({ url: "redis://127.0.0.1:6379" });
+ * await using cache = new RedisCache({ client });
+ * ```
+ */
+export interface RedisClientLike {
+  /** Whether the client is connected or connecting. */
+  readonly isOpen: boolean;
+  /** Connects the client. */
+  connect(): Promise<unknown>;
+  /** Sends one command. */
+  sendCommand(
+    args: ReadonlyArray<string | Uint8Array>,
+    options?: { timeout?: number },
+  ): Promise<unknown>;
+  /** A view of the client whose commands use these options. */
+  withCommandOptions(options: {
+    typeMapping: Record<number, unknown>;
+    timeout: number;
+  }): RedisClientLike;
+  /** Adds an event listener. */
+  on(event: "error", listener: (error: Error) => void): unknown;
+  /** Removes an event listener. */
+  off(event: "error", listener: (error: Error) => void): unknown;
+  /** Closes the client after pending commands. */
+  close(): Promise<void>;
+  /** Closes the client now, failing pending commands. */
+  destroy(): void;
+}
+
+/** What this module takes from `npm:redis`. */
+interface RedisModule {
+  createClient(options: Record<string, unknown>): RedisClientLike;
+  ErrorReply: abstract new (...args: never[]) => Error;
+  TimeoutError: abstract new (...args: never[]) => Error;
+  RESP_TYPES: { BLOB_STRING: number };
+}
+
+/** A wait that took longer than the timeout. */
+export class DeadlineError extends Error {
+  /** @param ms The timeout that passed. */
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
+}
+
+/** `promise`, or a `DeadlineError` after `ms` (then `onTimeout` runs). */
+export function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  onTimeout?: () => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new DeadlineError(ms));
+    }, ms);
+    promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+const ignore = () => {};
+const NO_TIMER = { timeout: 0 }; // pipelined commands share one deadline instead
+
+/** A node-redis client, opened on first use and again after it lost its server. */
+export class RedisConnection {
+  /** How messages name the server: `redis at host:port` or the given client. */
+  readonly where: string;
+  /** The bound in ms on connecting and on each command. */
+  readonly timeout: number;
+  readonly #url: string | undefined;
+  readonly #user: RedisClientLike | undefined;
+  /** The client whose state tells whether it can take commands. */
+  #base: RedisClientLike | undefined;
+  /** Where commands go: `#base`, or a view of it with our command options. */
+  #target: RedisClientLike | undefined;
+  #pending: Promise<RedisClientLike> | undefined;
+  #module: RedisModule | undefined;
+  #closed = false;
+  // The watchdog of our own client (see `#watch`).
+  #busy = 0;
+  #since = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stalled = false;
+
+  /**
+   * Prepares a connection; nothing is loaded or opened until the first call.
+   *
+   * @param options `url` to open a client, or `client` to use one; `timeout` in ms.
+   */
+  constructor(options: { url: string; client: RedisClientLike | undefined; timeout: number }) {
+    this.timeout = options.timeout;
+    this.#user = options.client;
+    if (this.#user) {
+      this.#url = undefined;
+      this.where = "the redis client given as `client`";
+    } else {
+      this.#url = options.url;
+      const url = new URL(options.url);
+      this.where = `redis at ${url.hostname}:${url.port || "6379"}`;
+    }
+  }
+
+  /**
+   * Sends one command and resolves to `done(reply)`; a failure rejects with
+   * {@linkcode RedisConnection.failure}'s error naming `op` and `key`.
+   */
+  call<R, T>(
+    op: string,
+    key: string | undefined,
+    args: RedisArgument[],
+    done: (reply: R) => T,
+  ): Promise<T> {
+    const client = this.#base?.isOpen ? this.#target : undefined;
+    if (client === undefined) {
+      return this.connect().then(
+        (ready) => this.#dispatch(ready, op, key, args, done),
+        (error) => {
+          throw this.failure(op, key, error);
+        },
+      );
+    }
+    return this.#dispatch(client, op, key, args, done);
+  }
+
+  #dispatch<R, T>(
+    client: RedisClientLike,
+    op: string,
+    key: string | undefined,
+    args: RedisArgument[],
+    done: (reply: R) => T,
+  ): Promise<T> {
+    if (this.#user) {
+      // not ours to reset when it hangs: one timer per call
+      return withDeadline(client.sendCommand(args) as Promise<R>, this.timeout).then(
+        done,
+        (error) => {
+          throw this.failure(op, key, error);
+        },
+      );
+    }
+    if (this.#busy++ === 0) this.#since = Date.now();
+    this.#timer ??= setTimeout(this.#watch, this.timeout);
+    return (client.sendCommand(args) as Promise<R>).then((reply) => {
+      this.#settle();
+      return done(reply);
+    }, (error) => {
+      this.#settle();
+      throw this.failure(op, key, error);
+    });
+  }
+
+  #settle(): void {
+    this.#busy--;
+    this.#since = Date.now();
+  }
+
+  /**
+   * Our client's watchdog: node-redis times out a command only while it waits
+   * to be written, not while it waits for its reply, and one timer per call
+   * costs more than a round trip's tenth. Replies on one connection come in
+   * order, so one timer suffices: when commands have been waiting and no reply
+   * came for `timeout`, the server is stuck; the client is destroyed (failing
+   * every waiting call) and the next call opens a new one.
+   */
+  #watch = (): void => {
+    this.#timer = undefined;
+    if (this.#busy <= 0) return;
+    const quiet = Date.now() - this.#since;
+    if (quiet < this.timeout) {
+      this.#timer = setTimeout(this.#watch, this.timeout - quiet);
+      return;
+    }
+    this.#stalled = true;
+    const client = this.#base;
+    this.#base = this.#target = undefined;
+    client?.destroy();
+  };
+
+  /** Sends several commands in one round trip; rejects if any failed. */
+  async pipeline(op: string, keys: string[], commands: RedisArgument[][]): Promise<unknown[]> {
+    let failed: { index: number; error: unknown } | undefined;
+    try {
+      const client = (this.#base?.isOpen ? this.#target : undefined) ?? await this.connect();
+      const replies = commands.map((args, index) =>
+        client.sendCommand(args, NO_TIMER).catch((error) => {
+          failed ??= { index, error };
+        })
+      );
+      const results = await withDeadline(Promise.all(replies), this.timeout);
+      if (!failed) return results;
+    } catch (error) {
+      throw this.failure(op, undefined, error);
+    }
+    throw this.failure(op, keys[failed.index], failed.error);
+  }
+
+  /** Opens (or reopens) the client; concurrent callers share one attempt. */
+  connect(): Promise<RedisClientLike> {
+    return this.#pending ??= this.#open().finally(() => {
+      this.#pending = undefined;
+    });
+  }
+
+  /**
+   * The error a cache call rejects with when `cause` failed it: the server's
+   * error reply as a `CacheError`, anything else as a `CacheConnectionError`.
+   */
+  failure(op: string, key: string | undefined, cause: unknown): Error {
+    if (cause instanceof CacheError) return cause;
+    const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+    if (this.isReply(cause)) {
+      return new CacheError(`Cannot ${what}: redis replied ${(cause as Error).message}`, { cause });
+    }
+    const reason = this.#stalled || cause instanceof DeadlineError ||
+        (this.#module !== undefined && cause instanceof this.#module.TimeoutError)
+      ? `no answer within ${this.timeout} ms`
+      : (cause as Error)?.message || String(cause);
+    return new CacheConnectionError(`Cannot ${what}: ${this.where} is unavailable (${reason})`, {
+      cause,
+    });
+  }
+
+  /** Whether `error` is the server's error reply (not a connection failure). */
+  isReply(error: unknown): boolean {
+    return this.#module !== undefined && error instanceof this.#module.ErrorReply;
+  }
+
+  async #open(): Promise<RedisClientLike> {
+    const redis = this.#module ??= (await import("redis")) as unknown as RedisModule;
+    const typeMapping = { [redis.RESP_TYPES.BLOB_STRING]: Buffer };
+    const user = this.#user;
+    if (user) {
+      if (!this.#target) {
+        user.on("error", ignore);
+        this.#target = user.withCommandOptions({ typeMapping, timeout: this.timeout });
+        this.#base = user;
+      }
+      if (!user.isOpen) await withDeadline(user.connect(), this.timeout);
+      return this.#target;
+    }
+    this.#drop();
+    const client = redis.createClient({
+      url: this.#url,
+      disableOfflineQueue: true, // fail fast while disconnected
+      disableClientInfo: true,
+      maintNotifications: "disabled",
+      // a lost connection closes the client; the next call opens a new one
+      socket: { connectTimeout: this.timeout, reconnectStrategy: false },
+      // no per-command timer: the watchdog bounds replies, pipelines have one timer
+      commandOptions: { timeout: 0, typeMapping },
+    });
+    client.on("error", ignore); // every failure reaches a caller as a rejection
+    try {
+      await withDeadline(client.connect(), this.timeout);
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+    if (this.#closed) {
+      client.destroy();
+      throw new Error("the cache was closed while connecting");
+    }
+    this.#stalled = false;
+    this.#base = this.#target = client;
+    return client;
+  }
+
+  /** Forgets our client (after it lost its server, or on close). */
+  #drop(): RedisClientLike | undefined {
+    const client = this.#base;
+    this.#base = this.#target = undefined;
+    if (client && !client.isOpen) client.destroy();
+    return client?.isOpen ? client : undefined;
+  }
+
+  /** Closes our client (after pending commands); a given client stays open. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#pending?.catch(ignore);
+    if (this.#user) {
+      this.#user.off("error", ignore);
+      return;
+    }
+    const open = this.#drop();
+    if (open) {
+      try {
+        await withDeadline(open.close(), this.timeout);
+      } catch {
+        open.destroy();
+      }
+    }
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

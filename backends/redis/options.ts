@@ -1,0 +1,92 @@
+/**
+ * The options of {@linkcode RedisCache} and their checks.
+ *
+ * @module
+ */
+import { _describe } from "../../cache.ts";
+import type { Serializer } from "../../serializers/serializer.ts";
+import type { RedisClientLike } from "./connection.ts";
+
+/**
+ * Options of `RedisCache`.
+ *
+ * @example Fail fast, keep to one prefix
+ * ```ts
+ * import type { RedisCacheOptions } from "@cachelib/cachelib";
+ *
+ * const options: RedisCacheOptions = {
+ *   url: "redis://127.0.0.1:6379/0",
+ *   keyPrefix: "sessions:",
+ *   defaultTtl: 30 * 60_000,
+ *   timeout: 500,
+ * };
+ * console.log(options.keyPrefix);
+ * ```
+ */
+export interface RedisCacheOptions {
+  /** The server, `redis[s]://[[user]:password@]host[:port][/db]`. Default `redis://127.0.0.1:6379`. */
+  url?: string | undefined;
+  /** A node-redis client you made instead of `url`; `close()` leaves it open. */
+  client?: RedisClientLike | undefined;
+  /** Prepended to every key; `clear()` then removes only keys with this prefix. Default `""`. */
+  keyPrefix?: string | undefined;
+  /** Lifetime in ms of entries stored without an explicit ttl; `0` = never expire. Default 300 000. */
+  defaultTtl?: number | undefined;
+  /** Turns values that are not safe integers or plain strings into bytes. */
+  serializer?: Serializer | undefined;
+  /** Bound in ms on connecting and on each command (a batch counts as one). Default 5000. */
+  timeout?: number | undefined;
+}
+
+/**
+ * The default `url`: a Redis server on this machine's default port.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_REDIS_URL } from "@cachelib/cachelib";
+ *
+ * console.log(DEFAULT_REDIS_URL); // redis://127.0.0.1:6379
+ * ```
+ */
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/** The checked options, defaults applied. */
+export function checkRedisOptions(options: RedisCacheOptions): {
+  url: string;
+  client: RedisClientLike | undefined;
+  keyPrefix: string;
+  timeout: number;
+} {
+  const { url = DEFAULT_REDIS_URL, client, keyPrefix = "", timeout = 5000 } = options;
+  if (typeof keyPrefix !== "string") {
+    throw new TypeError(
+      `Cannot create cache: keyPrefix must be a string, received ${_describe(keyPrefix)}`,
+    );
+  }
+  if (typeof timeout !== "number") {
+    throw new TypeError(
+      `Cannot create cache: timeout must be a number of milliseconds, received ${
+        _describe(timeout)
+      }`,
+    );
+  }
+  if (!(timeout > 0) || timeout === Infinity) {
+    throw new RangeError(
+      `Cannot create cache: timeout must be a finite number of milliseconds > 0, received ${timeout}`,
+    );
+  }
+  if (client !== undefined && options.url !== undefined) {
+    throw new TypeError("Cannot create cache: give either url or client, not both");
+  }
+  if (client !== undefined && typeof client?.sendCommand !== "function") {
+    throw new TypeError(
+      `Cannot create cache: client must be a node-redis client, received ${_describe(client)}`,
+    );
+  }
+  if (typeof url !== "string" || !/^rediss?:\/\//.test(url) || !URL.canParse(url)) {
+    throw new TypeError(
+      `Cannot create cache: url must be a redis:// or rediss:// URL, received ${_describe(url)}`,
+    );
+  }
+  return { url, client, keyPrefix, timeout };
+}

@@ -1,0 +1,41 @@
+/**
+ * The Lua script behind `RedisCache.inc`/`dec`: one atomic step that creates
+ * a missing key with the cache's default ttl, checks that a stored value is a
+ * canonical safe integer and that the result stays one, and otherwise runs
+ * `INCRBY` (which keeps the key's expiry).
+ *
+ * `KEYS[1]` the key, `ARGV[1]` the delta (decimal), `ARGV[2]` the ttl in ms
+ * for a created key (`"0"`: none). Replies `{0, result}` (the result as
+ * decimal text: node-redis 6.3.1 parses large integer replies inexactly), `{1, stored}` when
+ * the stored value is not a safe integer, `{2, stored}` when the result would
+ * leave the safe integer range.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** The script text (Lua 5.1; numbers are doubles, exact for safe integers). */
+export const INC_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if not v then
+  if ARGV[2] == '0' then
+    redis.call('SET', KEYS[1], ARGV[1])
+  else
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  end
+  return {0, ARGV[1]}
+end
+if #v > 17 or not (v == '0' or string.match(v, '^%-?[1-9]%d*$')) then
+  return {1, v}
+end
+local limit = 9007199254740991
+local n = tonumber(v)
+if n > limit or n < -limit then return {1, v} end
+local r = n + tonumber(ARGV[1])
+if r > limit or r < -limit then return {2, v} end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+return {0, redis.call('GET', KEYS[1])}
+`;
+
+/** The script's SHA-1, for `EVALSHA`. */
+export const INC_SHA: string = createHash("sha1").update(INC_SCRIPT).digest("hex");

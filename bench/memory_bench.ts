@@ -1,0 +1,103 @@
+// MemoryStore / MemoryCache against their baselines: a raw Map and
+// npm:lru-cache (with and without a ttl), all in the same run.
+//   deno bench --allow-all bench/memory_bench.ts
+import { LRUCache } from "lru-cache";
+import { MemoryCache, MemoryStore } from "../mod.ts";
+
+const N = 1000;
+const keys = Array.from({ length: N }, (_, i) => `key:${i}`);
+const fresh = Array.from({ length: 100_000 }, (_, i) => `fresh:${i}`);
+const record = { id: 7, name: "Ada Lovelace", email: "ada@example.com", admin: false, score: 97.5 };
+
+const map = new Map<string, number>();
+const lru = new LRUCache<string, number>({ max: N });
+const lruTtl = new LRUCache<string, number>({ max: N, ttl: 300_000 });
+const store = new MemoryStore({ maxEntries: N, defaultTtl: 0 });
+const storeTtl = new MemoryStore({ maxEntries: N });
+const cache = new MemoryCache({ maxEntries: N });
+for (const [i, key] of keys.entries()) {
+  map.set(key, i);
+  lru.set(key, i);
+  lruTtl.set(key, i);
+  store.set(key, i);
+  storeTtl.set(key, i);
+  cache.store.set(key, i);
+}
+let i = 0;
+const next = () => keys[i++ % N]!;
+
+Deno.bench("Map.get", { group: "get hit, no ttl", baseline: true }, () => {
+  map.get(next());
+});
+Deno.bench("lru-cache get", { group: "get hit, no ttl" }, () => {
+  lru.get(next());
+});
+Deno.bench("MemoryStore get", { group: "get hit, no ttl" }, () => {
+  store.get(next());
+});
+
+Deno.bench("lru-cache get (ttl)", { group: "get hit, ttl", baseline: true }, () => {
+  lruTtl.get(next());
+});
+Deno.bench("MemoryStore get (ttl)", { group: "get hit, ttl" }, () => {
+  storeTtl.get(next());
+});
+
+// The baseline is lru-cache behind an async function, as a Cache would wrap it.
+// deno-lint-ignore require-await
+const lruAsync = async (key: string) => lruTtl.get(key);
+Deno.bench("lru-cache get via async fn", { group: "async get hit", baseline: true }, async () => {
+  await lruAsync(next());
+});
+Deno.bench("MemoryCache get", { group: "async get hit" }, async () => {
+  await cache.get(next());
+});
+
+// Evicting sets: every set inserts a key not in the (full) cache.
+const evictMap = new Map<string, number>(keys.map((k, i) => [k, i]));
+const evictLru = new LRUCache<string, number>({ max: N });
+const evictLruTtl = new LRUCache<string, number>({ max: N, ttl: 300_000 });
+const evictStore = new MemoryStore({ maxEntries: N, defaultTtl: 0 });
+const evictStoreTtl = new MemoryStore({ maxEntries: N });
+let j = 0;
+const nextFresh = () => fresh[j++ % fresh.length]!;
+Deno.bench("Map set + delete oldest", { group: "evicting set", baseline: true }, () => {
+  evictMap.set(nextFresh(), j);
+  evictMap.delete(evictMap.keys().next().value!);
+});
+Deno.bench("lru-cache set", { group: "evicting set" }, () => {
+  evictLru.set(nextFresh(), j);
+});
+Deno.bench("MemoryStore set", { group: "evicting set" }, () => {
+  evictStore.set(nextFresh(), j);
+});
+Deno.bench("lru-cache set (ttl)", { group: "evicting set" }, () => {
+  evictLruTtl.set(nextFresh(), j);
+});
+Deno.bench("MemoryStore set (ttl)", { group: "evicting set" }, () => {
+  evictStoreTtl.set(nextFresh(), j);
+});
+
+// Reading an object back: what copy semantics cost.
+const objects = new Map([["r", record]]);
+const cloned = new MemoryStore();
+const referenced = new MemoryStore({ clone: false });
+cloned.set("r", record);
+referenced.set("r", record);
+const rich = { ...record, joined: new Date(0), tags: new Set(["a", "b"]) };
+cloned.set("rich", rich);
+Deno.bench("Map.get (reference)", { group: "object get", baseline: true }, () => {
+  objects.get("r");
+});
+Deno.bench("MemoryStore get, clone: false", { group: "object get" }, () => {
+  referenced.get("r");
+});
+Deno.bench("MemoryStore get, plain object copy", { group: "object get" }, () => {
+  cloned.get("r");
+});
+Deno.bench("structuredClone(plain object)", { group: "object get" }, () => {
+  structuredClone(record);
+});
+Deno.bench("MemoryStore get, Date+Set object (structuredClone)", { group: "object get" }, () => {
+  cloned.get("rich");
+});

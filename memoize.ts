@@ -1,0 +1,358 @@
+/**
+ * {@linkcode memoize} and the {@linkcode memoized} method decorator: cache a
+ * function's results in any {@linkcode Cache}, with single-flight.
+ *
+ * @module
+ */
+import { _describe, type Cache } from "./cache.ts";
+import { MemoryCache } from "./backends/memory.ts";
+import { _argsKeyer } from "./_keys.ts";
+
+/** Options of {@linkcode memoize}. */
+export interface MemoizeOptions<Args extends unknown[] = unknown[]> {
+  /** Where results live. Default: a new `MemoryCache` (500 entries, 5-minute ttl) for this function alone. */
+  cache?: Cache | undefined;
+  /** Lifetime of a result in ms; `0` = never expire. Default: the cache's `defaultTtl`. */
+  ttl?: number | undefined;
+  /** Derives the key from the arguments, instead of encoding them all. */
+  key?: ((...args: Args) => string) | undefined;
+  /** `true` keys `f(1)` and `f("1")` apart. Default `false`. */
+  typed?: boolean | undefined;
+  /**
+   * Starts every key; functions sharing a cache need different prefixes.
+   * Default: the function's name (required for an anonymous function given a `cache`).
+   */
+  prefix?: string | undefined;
+}
+
+/** A memoized function: `fn`'s parameters, a promise of its result, and helpers. */
+export interface Memoized<This, Args extends unknown[], R> {
+  /** The cached result for these arguments, or `fn`'s result, stored and returned. */
+  (this: This, ...args: Args): Promise<R>;
+  /** Calls `fn` directly: no cache read, nothing stored. */
+  uncached(this: This, ...args: Args): Promise<R>;
+  /** Drops the entry for these arguments; `true` when one was removed. */
+  invalidate(...args: Args): Promise<boolean>;
+  /** The cache key for these arguments. */
+  keyFor(...args: Args): string;
+  /** The cache holding the results. */
+  readonly cache: Cache;
+}
+
+// `undefined` cannot be stored (it reads back as a miss), so it is stored as
+// { [MARK]: 0 }; a real result that is an object with a MARK field is wrapped
+// as { [MARK]: 1, value }, so no result is ever mistaken for the encoding.
+const MARK = "$memoize";
+
+function encodeResult(value: unknown): unknown {
+  if (value === undefined) return { [MARK]: 0 };
+  if (typeof value === "object" && value !== null && Object.hasOwn(value, MARK)) {
+    return { [MARK]: 1, value };
+  }
+  return value;
+}
+
+function decodeResult(stored: unknown): unknown {
+  if (typeof stored !== "object" || stored === null || !Object.hasOwn(stored, MARK)) {
+    return stored;
+  }
+  const wrapper = stored as { [MARK]: unknown; value?: unknown };
+  return wrapper[MARK] === 0 ? undefined : wrapper.value;
+}
+
+// Single-flight per cache instance: every memoized function over one cache
+// shares that cache's map of calls in progress; the map goes when the cache does.
+const inflightByCache = new WeakMap<Cache, Map<string, Promise<unknown>>>();
+
+function inflightOf(cache: Cache): Map<string, Promise<unknown>> {
+  let inflight = inflightByCache.get(cache);
+  if (inflight === undefined) inflightByCache.set(cache, inflight = new Map());
+  return inflight;
+}
+
+/** Calls `run` now; its result, or what it throws, as a promise. */
+function settle<T>(run: () => T): Promise<Awaited<T>> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** The machinery behind `memoize` and `@memoized`: `this` is explicit. */
+export interface _MemoCore {
+  readonly cache: Cache;
+  keyOf(self: unknown, args: readonly unknown[]): string;
+  call(self: unknown, args: readonly unknown[]): Promise<unknown>;
+}
+
+/** Builds the memo machinery; `thisKey` adds the receiver to the key. */
+export function _memoCore(
+  fn: (...args: never[]) => unknown,
+  options: MemoizeOptions<never[]>,
+  defaultPrefix: string,
+  thisKey?: (self: unknown) => string,
+): _MemoCore {
+  const what = `Cannot memoize ${_describe(fn)}`;
+  if (typeof fn !== "function") {
+    throw new TypeError(`Cannot memoize: fn must be a function, received ${_describe(fn)}`);
+  }
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${what}: options must be an object, received ${_describe(options)}`);
+  }
+  const { cache = new MemoryCache(), ttl, key, typed = false } = options;
+  if (typeof cache?.get !== "function" || typeof cache.set !== "function") {
+    throw new TypeError(`${what}: cache must be a Cache, received ${_describe(cache)}`);
+  }
+  if (ttl !== undefined && typeof ttl !== "number") {
+    throw new TypeError(
+      `${what}: ttl must be a number of milliseconds, received ${_describe(ttl)}`,
+    );
+  }
+  if (ttl !== undefined && (!(ttl >= 0) || ttl === Infinity)) {
+    throw new RangeError(`${what}: ttl must be a finite number >= 0, received ${ttl}`);
+  }
+  if (key !== undefined && typeof key !== "function") {
+    throw new TypeError(`${what}: key must be a function, received ${_describe(key)}`);
+  }
+  const prefix = options.prefix ?? defaultPrefix;
+  if (typeof prefix !== "string") {
+    throw new TypeError(`${what}: prefix must be a string, received ${_describe(prefix)}`);
+  }
+  if (prefix === "" && options.cache !== undefined && options.prefix === undefined) {
+    throw new TypeError(
+      `${what}: an anonymous function over a shared cache needs a prefix, or its keys could collide with another function's`,
+    );
+  }
+  const keyer = _argsKeyer(typed);
+  const custom = key as ((...args: unknown[]) => unknown) | undefined;
+  const inflight = inflightOf(cache);
+  const call = fn as (...args: unknown[]) => unknown;
+
+  const keyOf = (self: unknown, args: readonly unknown[]): string => {
+    let part: unknown;
+    if (custom === undefined) part = keyer(args);
+    else {
+      part = custom.apply(self, args as unknown[]);
+      if (typeof part !== "string") {
+        throw new TypeError(`${what}: key must return a string, returned ${_describe(part)}`);
+      }
+    }
+    const head = thisKey === undefined ? prefix : `${prefix}@${JSON.stringify(thisKey(self))}`;
+    return `${head}(${part})`;
+  };
+
+  const produce = (self: unknown, args: readonly unknown[], key: string): Promise<unknown> => {
+    const pending = inflight.get(key);
+    if (pending !== undefined) return pending;
+    const run = (async () => {
+      const value = await call.apply(self, args as unknown[]);
+      await cache.set(key, encodeResult(value), ttl);
+      return value;
+    })().finally(() => {
+      if (inflight.get(key) === run) inflight.delete(key);
+    });
+    inflight.set(key, run);
+    return run;
+  };
+
+  const lookup = async (self: unknown, args: readonly unknown[], key: string) => {
+    const hit = await cache.get(key);
+    return hit === undefined ? produce(self, args, key) : decodeResult(hit);
+  };
+
+  return {
+    cache,
+    keyOf,
+    call(self, args) {
+      let key: string;
+      try {
+        key = keyOf(self, args);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return inflight.get(key) ?? lookup(self, args, key);
+    },
+  };
+}
+
+/**
+ * Caches `fn`'s results by its arguments. Keys are derived deterministically
+ * (object fields sorted; `Date`, `Map`, `Set`, `BigInt` keyed by content), so
+ * a persistent cache serves the same entries to the next process. Concurrent
+ * calls with the same key, on the same cache instance, share one call of `fn`;
+ * a rejection is not cached and the next call tries again; an `undefined`
+ * result is cached like any other.
+ *
+ * @param fn The function to cache; sync or async, `this` is passed through.
+ * @param options See {@linkcode MemoizeOptions}.
+ * @returns An async function with `fn`'s parameters, plus `.uncached`,
+ * `.invalidate`, `.keyFor` and `.cache`.
+ * @throws {TypeError} Bad options ({@linkcode RangeError} for a negative ttl); the returned function rejects with a
+ * `TypeError` naming the argument when one cannot be keyed (a function, a
+ * symbol, a class instance) and no `key` is given.
+ *
+ * @example Memoize a slow lookup
+ * ```ts
+ * import { memoize, MemoryCache } from "@cachelib/cachelib";
+ *
+ * let runs = 0;
+ * async function square(n: number): Promise<number> {
+ *   runs++;
+ *   return n * n;
+ * }
+ * await using cache = new MemoryCache();
+ * const fastSquare = memoize(square, { cache, ttl: 60_000 });
+ * console.log(await fastSquare(12), await fastSquare(12), runs); // 144 144 1
+ * console.log(fastSquare.keyFor(12)); // square("12")
+ * await fastSquare.invalidate(12);
+ * ```
+ */
+export function memoize<This, Args extends unknown[], R>(
+  fn: (this: This, ...args: Args) => R,
+  options: MemoizeOptions<Args> = {},
+): Memoized<This, Args, Awaited<R>> {
+  const core = _memoCore(
+    fn as (...args: never[]) => unknown,
+    options as MemoizeOptions<never[]>,
+    typeof fn === "function" ? fn.name : "",
+  );
+  const memoized = function (this: This, ...args: Args) {
+    return core.call(this, args);
+  } as Memoized<This, Args, Awaited<R>>;
+  memoized.uncached = function (this: This, ...args: Args) {
+    return settle(() => fn.apply(this, args)) as Promise<Awaited<R>>;
+  };
+  memoized.invalidate = async (...args: Args) =>
+    await core.cache.delete(core.keyOf(undefined, args));
+  memoized.keyFor = (...args: Args) => core.keyOf(undefined, args);
+  Object.defineProperty(memoized, "cache", { value: core.cache, enumerable: true });
+  return memoized;
+}
+
+/** Options of the {@linkcode memoized} decorator. */
+export interface MemoizedOptions extends Omit<MemoizeOptions, "key"> {
+  /** Derives the key from the method's arguments (called with the instance as `this`). */
+  key?: ((...args: never[]) => string) | undefined;
+  /**
+   * Puts the instance into the key: `true` by identity (entries live as long
+   * as this process), or a function giving a stable id such as `(self) => self.id`.
+   * Default `false`: every instance shares the results.
+   */
+  bindThis?: boolean | ((self: never) => string) | undefined;
+}
+
+/**
+ * A method decorated with {@linkcode memoized}, seen with its helpers, which
+ * take the instance first: `(obj.load as MemoizedMethod<Repo, [number], User>).invalidate(obj, 1)`.
+ */
+export interface MemoizedMethod<This, Args extends unknown[], R> {
+  /** The cached result, or the method's result, stored and returned. */
+  (this: This, ...args: Args): Promise<R>;
+  /** Calls the original method: no cache read, nothing stored. */
+  uncached(self: This, ...args: Args): Promise<R>;
+  /** Drops the entry for this instance and these arguments. */
+  invalidate(self: This, ...args: Args): Promise<boolean>;
+  /** The cache key for this instance and these arguments. */
+  keyFor(self: This, ...args: Args): string;
+  /** The cache holding the results. */
+  readonly cache: Cache;
+}
+
+/** The decorator {@linkcode memoized} returns, for any async method. */
+export type MethodMemoizer = <This, Args extends unknown[], R>(
+  method: (this: This, ...args: Args) => Promise<R>,
+  context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Promise<R>>,
+) => (this: This, ...args: Args) => Promise<R>;
+
+function identityKey(): (self: unknown) => string {
+  // Ids are process-local, so a random tag keeps two processes sharing a
+  // cache from reading each other's instances.
+  const tag = crypto.randomUUID().slice(0, 8);
+  const ids = new WeakMap<object, number>();
+  let next = 0;
+  return (self) => {
+    if ((typeof self !== "object" && typeof self !== "function") || self === null) {
+      return String(self);
+    }
+    let id = ids.get(self);
+    if (id === undefined) ids.set(self, id = ++next);
+    return `#${tag}.${id}`;
+  };
+}
+
+/**
+ * A TC39 standard method decorator that memoizes an async method, like
+ * {@linkcode memoize}. By default every instance shares the results (the key
+ * is the arguments); `bindThis` puts the instance into the key. The default
+ * cache is a new `MemoryCache` per decorated method and the default prefix is
+ * the method's name, so give a `prefix` when two methods share one cache.
+ *
+ * @param options See {@linkcode MemoizedOptions}.
+ * @returns The decorator.
+ *
+ * @example Memoize a method per instance
+ * ```ts
+ * import { memoized } from "@cachelib/cachelib";
+ *
+ * class Repo {
+ *   calls = 0;
+ *   constructor(readonly id: string) {}
+ *
+ *   @memoized({ ttl: 60_000, bindThis: (self: Repo) => self.id })
+ *   async user(id: number): Promise<{ id: number; repo: string }> {
+ *     this.calls++;
+ *     return { id, repo: this.id };
+ *   }
+ * }
+ *
+ * const repo = new Repo("main");
+ * await repo.user(1);
+ * console.log(await repo.user(1), repo.calls); // { id: 1, repo: "main" } 1
+ * ```
+ */
+export function memoized(options: MemoizedOptions = {}): MethodMemoizer {
+  return function <This, Args extends unknown[], R>(
+    method: (this: This, ...args: Args) => Promise<R>,
+    context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Promise<R>>,
+  ): (this: This, ...args: Args) => Promise<R> {
+    const { bindThis = false, ...rest } = options ?? {};
+    let thisKey: ((self: unknown) => string) | undefined;
+    if (bindThis === true) thisKey = identityKey();
+    else if (typeof bindThis === "function") {
+      const derive = bindThis as (self: unknown) => unknown;
+      thisKey = (self) => {
+        const id = derive(self);
+        if (typeof id !== "string") {
+          throw new TypeError(
+            `Cannot memoize method ${
+              String(context.name)
+            }: bindThis must return a string, returned ${_describe(id)}`,
+          );
+        }
+        return id;
+      };
+    } else if (bindThis !== false) {
+      throw new TypeError(
+        `Cannot memoize method ${
+          String(context.name)
+        }: bindThis must be a boolean or a function, received ${_describe(bindThis)}`,
+      );
+    }
+    const core = _memoCore(
+      method as (...args: never[]) => unknown,
+      rest as MemoizeOptions<never[]>,
+      String(context.name),
+      thisKey,
+    );
+    const replacement = function (this: This, ...args: Args) {
+      return core.call(this, args) as Promise<R>;
+    } as MemoizedMethod<This, Args, R>;
+    replacement.uncached = (self: This, ...args: Args) => settle(() => method.apply(self, args));
+    replacement.invalidate = async (self: This, ...args: Args) =>
+      await core.cache.delete(core.keyOf(self, args));
+    replacement.keyFor = (self: This, ...args: Args) => core.keyOf(self, args);
+    Object.defineProperty(replacement, "cache", { value: core.cache, enumerable: true });
+    return replacement;
+  };
+}

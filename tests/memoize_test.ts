@@ -1,0 +1,661 @@
+import assert from "node:assert/strict";
+import {
+  addDelta,
+  BaseCache,
+  CacheError,
+  jsonSerializer,
+  memoize,
+  memoized,
+  type MemoizedMethod,
+  MemoryCache,
+  NullCache,
+} from "../mod.ts";
+
+/** A promise with its resolve/reject handles, to hold a call in flight. */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+Deno.test("memoize: 1 000 calls with 10 distinct arguments run fn 10 times", async () => {
+  let runs = 0;
+  async function square(n: number): Promise<number> {
+    runs++;
+    return await Promise.resolve(n * n);
+  }
+  const fast = memoize(square);
+  await using _ = fast.cache;
+  for (let i = 0; i < 1000; i++) assert.equal(await fast(i % 10), (i % 10) ** 2);
+  assert.equal(runs, 10);
+  assert.deepEqual(fast.cache.stats(), {
+    hits: 990,
+    misses: 10,
+    sets: 10,
+    deletes: 0,
+    evictions: 0,
+  });
+});
+
+Deno.test("memoize: 100 concurrent calls with one argument run fn once and share its result", async () => {
+  let runs = 0;
+  const gate = deferred<void>();
+  const load = memoize(async function load(id: number) {
+    runs++;
+    await gate.promise;
+    return { id };
+  });
+  await using _ = load.cache;
+  const calls = Array.from({ length: 100 }, () => load(7));
+  await Promise.resolve();
+  gate.resolve();
+  const results = await Promise.all(calls);
+  assert.equal(runs, 1);
+  for (const result of results) assert.deepEqual(result, { id: 7 });
+  assert.deepEqual(await load(7), { id: 7 });
+  assert.equal(runs, 1);
+});
+
+Deno.test("memoize: single-flight is per cache instance, shared by functions over one cache", async () => {
+  let runs = 0;
+  const gate = deferred<void>();
+  async function fetchUser(id: number): Promise<string> {
+    runs++;
+    await gate.promise;
+    return `user ${id}`;
+  }
+  await using shared = new MemoryCache();
+  await using other = new MemoryCache();
+  const a = memoize(fetchUser, { cache: shared });
+  const b = memoize(fetchUser, { cache: shared });
+  const c = memoize(fetchUser, { cache: other });
+  const calls = [a(1), b(1), c(1)];
+  gate.resolve();
+  assert.deepEqual(await Promise.all(calls), ["user 1", "user 1", "user 1"]);
+  assert.equal(runs, 2, "one run for the shared cache, one for the other cache");
+});
+
+Deno.test("memoize: a rejection is not cached, releases every waiter, and the next call retries", async () => {
+  let runs = 0;
+  const gate = deferred<void>();
+  const flaky = memoize(async function flaky(id: number) {
+    runs++;
+    await gate.promise;
+    if (runs === 1) throw new Error(`backend down for ${id}`);
+    return id * 2;
+  });
+  await using _ = flaky.cache;
+  const waiters = Array.from({ length: 10 }, () => flaky(5));
+  gate.resolve();
+  const settled = await Promise.allSettled(waiters);
+  assert.equal(runs, 1);
+  for (const result of settled) {
+    assert.equal(result.status, "rejected");
+    assert.match((result as PromiseRejectedResult).reason.message, /backend down for 5/);
+  }
+  assert.equal(await flaky.cache.has(flaky.keyFor(5)), false);
+  assert.equal(await flaky(5), 10);
+  assert.equal(await flaky(5), 10);
+  assert.equal(runs, 2);
+});
+
+Deno.test("memoize: a synchronous throw rejects and does not block the next call", async () => {
+  let runs = 0;
+  const parse = memoize(function parse(text: string): number {
+    runs++;
+    if (runs === 1) throw new SyntaxError(`bad number ${text}`);
+    return Number(text);
+  });
+  await using _ = parse.cache;
+  await assert.rejects(parse("12"), { name: "SyntaxError", message: "bad number 12" });
+  assert.equal(await parse("12"), 12);
+  assert.equal(await parse("12"), 12);
+  assert.equal(runs, 2);
+});
+
+Deno.test("memoize: entries expire after ttl on the cache's clock", async () => {
+  let now = 1_000_000;
+  let runs = 0;
+  await using cache = new MemoryCache({ now: () => now, defaultTtl: 50 });
+  const stamp = memoize(function stamp(name: string) {
+    return `${name}#${++runs}`;
+  }, { cache, ttl: 1000 });
+  const fallback = memoize(function other(name: string) {
+    return `${name}!${++runs}`;
+  }, { cache });
+  assert.equal(await stamp("a"), "a#1");
+  assert.equal(await fallback("a"), "a!2");
+  now += 49;
+  assert.equal(await stamp("a"), "a#1");
+  assert.equal(await fallback("a"), "a!2");
+  now += 1;
+  assert.equal(await fallback("a"), "a!3", "no ttl: the cache's defaultTtl (50 ms) applies");
+  now += 949;
+  assert.equal(await stamp("a"), "a#1");
+  now += 1;
+  assert.equal(await stamp("a"), "a#4");
+});
+
+Deno.test("memoize: undefined, null and falsy results are cached, not taken for misses", async (t) => {
+  for (const result of [undefined, null, 0, "", false, NaN]) {
+    await t.step(`result ${String(result) || '""'}`, async () => {
+      let runs = 0;
+      const f = memoize(function f(_n: number) {
+        runs++;
+        return result;
+      });
+      await using _ = f.cache;
+      assert.equal(await f(1), result);
+      assert.equal(await f(1), result);
+      assert.equal(runs, 1);
+    });
+  }
+});
+
+Deno.test("memoize: results shaped like its undefined encoding read back unchanged", async () => {
+  const values = [{ $memoize: 0 }, { $memoize: 1, value: 2 }, { $memoize: 1 }, [{ $memoize: 0 }]];
+  let runs = 0;
+  const f = memoize(function f(i: number) {
+    runs++;
+    return values[i];
+  });
+  await using _ = f.cache;
+  for (let i = 0; i < values.length; i++) {
+    assert.deepEqual(await f(i), values[i]);
+    assert.deepEqual(await f(i), values[i], "second read comes from the cache");
+  }
+  assert.equal(runs, values.length);
+});
+
+Deno.test("memoize: keys ignore object field order and key Date, Map, Set, BigInt by content", () => {
+  const f = memoize(function f(..._args: unknown[]) {}, { typed: true });
+  using _ = { [Symbol.dispose]: () => void f.cache.close() };
+  assert.equal(f.keyFor({ a: 1, b: { c: 2, d: 3 } }), f.keyFor({ b: { d: 3, c: 2 }, a: 1 }));
+  assert.equal(f.keyFor(new Map([["a", 1], ["b", 2]])), f.keyFor(new Map([["b", 2], ["a", 1]])));
+  assert.equal(f.keyFor(new Set([1, 2])), f.keyFor(new Set([2, 1])));
+  const distinct = [
+    [new Date(0)],
+    [new Date(1)],
+    [{}],
+    [new Map()],
+    [new Set()],
+    [[]],
+    [new Map([["a", 1]])],
+    [{ a: 1 }],
+    [new Set(["a"])],
+    [["a"]],
+    [1n],
+    [1],
+    ["1"],
+    [true],
+    ["true"],
+    [null],
+    [undefined],
+    [],
+    [1, 2],
+    ["1,2"],
+    [[1, 2]],
+    [-0],
+    [{ a: undefined }],
+    [new Uint8Array([1])],
+    [new Int8Array([1])],
+    [/a/g],
+    [new URL("https://example.com/")],
+    ['a"b'],
+    ['a\\"b'],
+    ["a\\b"],
+    ["a\nb"],
+    ["\ud800"],
+    ["\udc00"],
+    ['"a"'],
+    ["a"],
+    [{ 'a"': 1 }],
+    [{ "a\\": 1 }],
+    ["x".repeat(65) + '"'],
+    ["x".repeat(65)],
+  ];
+  const keys = new Set(distinct.map((args) => f.keyFor(...args)));
+  assert.equal(keys.size, distinct.length);
+  assert.equal(f.keyFor(1, "a", { x: [1n] }), 'f(1,"a",{"x":[1n]})');
+  assert.equal(
+    f.keyFor('say "hi"\n', { "k\\": 0 }),
+    `f(${JSON.stringify('say "hi"\n')},{"k\\\\":0})`,
+  );
+});
+
+Deno.test('memoize: typed keeps 1 and "1" apart; the default shares them', async () => {
+  let runs = 0;
+  const loose = memoize(function loose(id: unknown) {
+    return `${typeof id} ${++runs}`;
+  });
+  const typed = memoize(function typed(id: unknown) {
+    return `${typeof id} ${++runs}`;
+  }, { typed: true });
+  await using _l = loose.cache;
+  await using _t = typed.cache;
+  assert.equal(await loose(1), "number 1");
+  assert.equal(await loose("1"), "number 1");
+  assert.equal(loose.keyFor(1), 'loose("1")');
+  assert.equal(await typed(1), "number 2");
+  assert.equal(await typed("1"), "string 3");
+  assert.equal(await typed(1), "number 2");
+});
+
+Deno.test("memoize: arguments that cannot be keyed are TypeErrors naming their position", async (t) => {
+  const f = memoize(async function f(..._args: unknown[]) {
+    return await Promise.resolve(1);
+  });
+  await using _ = f.cache;
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  const cases: [string, unknown[], RegExp][] = [
+    ["a function", [1, () => 2], /argument 2 is function/],
+    ["a symbol", [Symbol("s")], /argument 1 is Symbol\(s\)/],
+    ["a nested function", [{ on: { click() {} } }], /argument 1\.on\.click is function click/],
+    ["a class instance", [1, 2, new (class Point {})()], /argument 3 is an object \(Point\)/],
+    ["a cycle", [cyclic], /argument 1\.self refers back to itself/],
+    ["a Map value", [new Map([["k", Symbol.iterator]])], /argument 1 \(a Map value\)/],
+  ];
+  for (const [name, args, message] of cases) {
+    await t.step(name, async () => {
+      assert.throws(() => f.keyFor(...args), { name: "TypeError", message });
+      await assert.rejects(f(...args), { name: "TypeError", message });
+      await assert.rejects(f(...args), /pass a key function/);
+    });
+  }
+});
+
+Deno.test("memoize: a key function keys arguments the encoder cannot", async () => {
+  let runs = 0;
+  const render = memoize(function render(user: { id: number }, onDone: () => void) {
+    onDone();
+    return `user ${user.id} #${++runs}`;
+  }, { key: (user) => String(user.id), prefix: "render" });
+  await using _ = render.cache;
+  assert.equal(render.keyFor({ id: 3 }, () => {}), "render(3)");
+  assert.equal(await render({ id: 3 }, () => {}), "user 3 #1");
+  assert.equal(await render({ id: 3 }, () => {}), "user 3 #1");
+  const bad = memoize((n: number) => n, { key: () => 42 as unknown as string });
+  await using _b = bad.cache;
+  await assert.rejects(bad(1), {
+    name: "TypeError",
+    message: /key must return a string, returned 42/,
+  });
+});
+
+Deno.test("memoize: uncached, invalidate and keyFor", async () => {
+  let runs = 0;
+  const f = memoize(function count(n: number) {
+    return n + ++runs;
+  }, { prefix: "c" });
+  await using _ = f.cache;
+  assert.equal(f.keyFor(1), 'c("1")');
+  assert.equal(await f.uncached(1), 2);
+  assert.equal(await f.cache.has(f.keyFor(1)), false, "uncached stores nothing");
+  assert.equal(await f(1), 3);
+  assert.equal(await f(1), 3);
+  assert.equal(await f.invalidate(1), true);
+  assert.equal(await f.invalidate(1), false);
+  assert.equal(await f(1), 4);
+});
+
+Deno.test("memoize: passes this through to fn", async () => {
+  const counter = {
+    base: 10,
+    add: memoize(function add(this: { base: number }, n: number) {
+      return this.base + n;
+    }),
+  };
+  await using _ = counter.add.cache;
+  assert.equal(await counter.add(5), 15);
+  assert.equal(await counter.add.uncached.call(counter, 6), 16);
+});
+
+Deno.test("memoize: a result the cache cannot store rejects with the cache's error naming the key", async () => {
+  let runs = 0;
+  const f = memoize(function handler(_n: number) {
+    runs++;
+    return () => "a function";
+  });
+  await using _ = f.cache;
+  await assert.rejects(f(1), { name: "TypeError", message: /key "handler\(\\"1\\"\)".*function/ });
+  await assert.rejects(f(1), TypeError);
+  assert.equal(runs, 2);
+});
+
+Deno.test("memoize: over NullCache every call runs fn, concurrent calls still share one", async () => {
+  let runs = 0;
+  await using cache = new NullCache();
+  const f = memoize(async function f(n: number) {
+    runs++;
+    return await Promise.resolve(n);
+  }, { cache });
+  assert.deepEqual(await Promise.all([f(1), f(1), f(1)]), [1, 1, 1]);
+  assert.equal(runs, 1);
+  await f(1);
+  assert.equal(runs, 2);
+});
+
+Deno.test("memoize: a new memoize of the same function over the same cache reuses its entries", async () => {
+  let runs = 0;
+  async function report(query: { from: Date; tags: Set<string> }): Promise<number> {
+    runs++;
+    return await Promise.resolve(query.tags.size);
+  }
+  await using cache = new MemoryCache();
+  const first = memoize(report, { cache, ttl: 0 });
+  assert.equal(await first({ from: new Date(0), tags: new Set(["a", "b"]) }), 2);
+  const second = memoize(report, { cache, ttl: 0 }); // what a restarted process builds
+  assert.equal(await second({ tags: new Set(["b", "a"]), from: new Date(0) }), 2);
+  assert.equal(runs, 1);
+});
+
+/**
+ * Keeps only serialized bytes, in a store that outlives the instance: two
+ * instances over one store stand in for two processes sharing a directory.
+ */
+class SharedBytesCache extends BaseCache {
+  #store: Map<string, Uint8Array>;
+  constructor(store: Map<string, Uint8Array>) {
+    super({ serializer: jsonSerializer });
+    this.#store = store;
+  }
+  protected _get(key: string) {
+    const bytes = this.#store.get(key);
+    return Promise.resolve(bytes && this._decode(key, bytes));
+  }
+  protected _set(key: string, value: unknown) {
+    this.#store.set(key, this._encode("set", key, value));
+    return Promise.resolve(true);
+  }
+  protected _add(key: string, value: unknown) {
+    return this.#store.has(key) ? Promise.resolve(false) : this._set(key, value);
+  }
+  protected _delete(key: string) {
+    return Promise.resolve(this.#store.delete(key));
+  }
+  protected _has(key: string) {
+    return Promise.resolve(this.#store.has(key));
+  }
+  protected _clear() {
+    this.#store.clear();
+    return Promise.resolve(true);
+  }
+  protected _inc(key: string, delta: number) {
+    const bytes = this.#store.get(key);
+    const next = addDelta("inc", key, bytes ? this._decode(key, bytes) : 0, delta);
+    return this._set(key, next).then(() => next);
+  }
+}
+
+Deno.test("memoize: results stored as JSON bytes are served to a fresh cache and memoize", async () => {
+  const disk = new Map<string, Uint8Array>();
+  let runs = 0;
+  async function settings(user: { id: number; tags: string[] }): Promise<unknown> {
+    runs++;
+    return await Promise.resolve(user.id === 0 ? undefined : { theme: "dark", $memoize: "mine" });
+  }
+  {
+    await using cache = new SharedBytesCache(disk);
+    const first = memoize(settings, { cache });
+    assert.equal(await first({ id: 0, tags: [] }), undefined);
+    assert.deepEqual(await first({ id: 1, tags: ["a"] }), { theme: "dark", $memoize: "mine" });
+  }
+  await using restarted = new SharedBytesCache(disk); // "the next process"
+  const second = memoize(settings, { cache: restarted });
+  assert.equal(await second({ tags: [], id: 0 }), undefined);
+  assert.deepEqual(await second({ tags: ["a"], id: 1 }), { theme: "dark", $memoize: "mine" });
+  assert.equal(runs, 2, "the second cache and memoize did not call fn");
+  assert.deepEqual([...disk.keys()], [
+    'settings({"id":"0","tags":[]})',
+    'settings({"id":"1","tags":["a"]})',
+  ]);
+});
+
+Deno.test("memoize: keys are the same in another process", async () => {
+  const f = memoize(async function lookup(..._args: unknown[]) {
+    return await Promise.resolve(0);
+  });
+  const typed = memoize(async function lookup(..._args: unknown[]) {
+    return await Promise.resolve(0);
+  }, { typed: true, prefix: "typed" });
+  await using _f = f.cache;
+  await using _t = typed.cache;
+  const args: unknown[][] = [
+    [{ a: "x", b: [1, { c: 3, d: 4 }] }],
+    [new Map<unknown, unknown>([["x", new Date(86_400_000)], ["y", new Set([1, 2, 3])]])],
+    [12345678901234567890n, null, undefined, true, "1"],
+  ];
+  const expected = args.flatMap((list) => [f.keyFor(...list), typed.keyFor(...list)]);
+  const fixture = new URL("./fixtures/memoize_worker.ts", import.meta.url);
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", fixture.pathname, "keys"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(new TextDecoder().decode(output.stderr), "");
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), expected);
+});
+
+Deno.test("memoize: bad options are TypeErrors, a bad ttl value a RangeError", async (t) => {
+  await using cache = new MemoryCache();
+  const cases: [string, () => unknown, RegExp][] = [
+    ["fn not a function", () => memoize(42 as never), /fn must be a function, received 42/],
+    [
+      "string ttl",
+      () => memoize(() => 1, { ttl: "1s" as never }),
+      /ttl must be a number of milliseconds, received "1s"/,
+    ],
+    ["cache not a Cache", () => memoize(() => 1, { cache: {} as never }), /cache must be a Cache/],
+    [
+      "key not a function",
+      () => memoize(() => 1, { key: "id" as never }),
+      /key must be a function/,
+    ],
+    [
+      "prefix not a string",
+      () => memoize(() => 1, { prefix: 1 as never }),
+      /prefix must be a string/,
+    ],
+    [
+      "anonymous function over a shared cache without a prefix",
+      () => memoize(async (n: number) => await Promise.resolve(n), { cache }),
+      /anonymous function over a shared cache needs a prefix/,
+    ],
+  ];
+  for (const [name, run, message] of cases) {
+    await t.step(name, () => assert.throws(run, { name: "TypeError", message }));
+  }
+  for (const ttl of [-1, NaN, Infinity]) {
+    await t.step(`ttl ${ttl} is a RangeError`, () => {
+      assert.throws(() => memoize(() => 1, { ttl }), {
+        name: "RangeError",
+        message: new RegExp(`ttl must be a finite number >= 0, received ${ttl}$`),
+      });
+    });
+  }
+});
+
+Deno.test("memoize: a closed cache rejects calls with CacheError", async () => {
+  const cache = new MemoryCache();
+  const f = memoize(function f(n: number) {
+    return n;
+  }, { cache });
+  await cache.close();
+  await assert.rejects(f(1), { name: "CacheError", message: /the cache is closed/ });
+  await assert.rejects(f(1), CacheError);
+});
+
+Deno.test("@memoized shares results across instances by default, calling the method with this", async () => {
+  let runs = 0;
+  class Rates {
+    constructor(readonly bank: string) {}
+    @memoized({ ttl: 60_000 })
+    async rate(currency: string): Promise<string> {
+      runs++;
+      return await Promise.resolve(`${this.bank}:${currency}`);
+    }
+  }
+  const first = new Rates("ecb");
+  const second = new Rates("fed");
+  assert.equal(await first.rate("USD"), "ecb:USD");
+  assert.equal(await second.rate("USD"), "ecb:USD", "the instance is not in the key");
+  assert.equal(await second.rate("EUR"), "fed:EUR");
+  assert.equal(runs, 2);
+  await (first.rate as unknown as MemoizedMethod<Rates, [string], string>).cache.close();
+});
+
+Deno.test("@memoized({ bindThis: true }) keeps instances apart", async () => {
+  let runs = 0;
+  const gate = Promise.withResolvers<void>();
+  class Repo {
+    constructor(readonly name: string) {}
+    @memoized({ bindThis: true })
+    async load(id: number): Promise<string> {
+      runs++;
+      await gate.promise;
+      return `${this.name}/${id}`;
+    }
+  }
+  const a = new Repo("a");
+  const b = new Repo("b");
+  const calls = [a.load(1), a.load(1), b.load(1)];
+  gate.resolve();
+  assert.deepEqual(await Promise.all(calls), ["a/1", "a/1", "b/1"]);
+  assert.equal(await a.load(1), "a/1");
+  assert.equal(runs, 2);
+  const load = a.load as unknown as MemoizedMethod<Repo, [number], string>;
+  assert.match(load.keyFor(a, 1), /^load@"#[0-9a-f]{8}\.1"\("1"\)$/);
+  assert.notEqual(load.keyFor(a, 1), load.keyFor(b, 1));
+  await load.cache.close();
+});
+
+Deno.test("@memoized({ bindThis: fn }) keys instances by a stable id; helpers take the instance first", async () => {
+  let runs = 0;
+  await using cache = new MemoryCache();
+  class Account {
+    constructor(readonly id: string, readonly balance: number) {}
+    @memoized({ cache, prefix: "Account.total", bindThis: (self: Account) => self.id })
+    async total(fee: number): Promise<number> {
+      runs++;
+      return await Promise.resolve(this.balance - fee);
+    }
+  }
+  const one = new Account("acc-1", 100);
+  const sameId = new Account("acc-1", 999);
+  const other = new Account("acc-2", 50);
+  assert.equal(await one.total(1), 99);
+  assert.equal(await sameId.total(1), 99, "same id, same entry");
+  assert.equal(await other.total(1), 49);
+  assert.equal(runs, 2);
+  const total = Account.prototype.total as unknown as MemoizedMethod<Account, [number], number>;
+  assert.equal(total.cache, cache);
+  assert.equal(total.keyFor(one, 1), 'Account.total@"acc-1"("1")');
+  assert.equal(await total.uncached(sameId, 1), 998);
+  assert.equal(runs, 3);
+  assert.equal(await total.invalidate(one, 1), true);
+  assert.equal(await sameId.total(1), 998);
+  assert.equal(runs, 4);
+});
+
+// Deno 2.9.6 cannot run a decorated #private method at all (its transpiler
+// emits "SyntaxError: Getter must not have any formal parameters"), so only
+// static and public methods are tested here.
+Deno.test("@memoized works on static methods, prefixed by the method name", async () => {
+  let runs = 0;
+  class Config {
+    @memoized()
+    static async read(name: string): Promise<string> {
+      runs++;
+      return await Promise.resolve(name.toUpperCase());
+    }
+  }
+  assert.equal(await Config.read("a"), "A");
+  assert.equal(await Config.read("a"), "A");
+  assert.equal(await Config.read("b"), "B");
+  assert.equal(runs, 2);
+  const read = Config.read as unknown as MemoizedMethod<typeof Config, [string], string>;
+  assert.equal(read.keyFor(Config, "a"), 'read("a")');
+  await read.cache.close();
+});
+
+Deno.test("@memoized rejects a bad bindThis", async () => {
+  assert.throws(
+    () => {
+      class Bad {
+        @memoized({ bindThis: "yes" as never })
+        async m(): Promise<number> {
+          return await Promise.resolve(1);
+        }
+      }
+      return Bad;
+    },
+    {
+      name: "TypeError",
+      message: /Cannot memoize method m: bindThis must be a boolean or a function, received "yes"/,
+    },
+  );
+  class NoId {
+    @memoized({ bindThis: () => 7 as unknown as string })
+    async m(): Promise<number> {
+      return await Promise.resolve(1);
+    }
+  }
+  await assert.rejects(new NoId().m(), {
+    name: "TypeError",
+    message: /bindThis must return a string, returned 7/,
+  });
+  await (NoId.prototype.m as unknown as MemoizedMethod<NoId, [], number>).cache.close();
+});
+
+Deno.test("@memoized only type-checks on methods that return a promise", async () => {
+  class Sync {
+    // @ts-expect-error: a memoized method is async, so a sync method is rejected at compile time
+    @memoized()
+    twice(n: number): number {
+      return n * 2;
+    }
+  }
+  assert.equal(await new Sync().twice(2), 4, "at run time the result is a promise");
+  await (Sync.prototype.twice as unknown as MemoizedMethod<Sync, [number], number>).cache.close();
+});
+
+Deno.test("memoize over a persistent cache: a second process does not call fn", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const fixture = new URL("./fixtures/memoize_worker.ts", import.meta.url);
+  const run = async (url: string) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--unstable-kv",
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+        fixture.pathname,
+        "persist",
+        url,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(output.stderr), "");
+    return JSON.parse(new TextDecoder().decode(output.stdout));
+  };
+  // Every persistent backend wired into cacheFromUrl belongs here (file:// once FileSystemCache is).
+  const urls = [`denokv://${dir}/kv.db`];
+  try {
+    for (const url of urls) {
+      await t.step(url.slice(0, url.indexOf(":")), async () => {
+        const result = { tags: ["a", "b"], at: "1970-01-01T00:00:00.000Z" };
+        assert.deepEqual(await run(url), { result, ran: true });
+        assert.deepEqual(await run(url), { result, ran: false });
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,292 @@
+import assert from "node:assert/strict";
+import {
+  CacheError,
+  cacheFromUrl,
+  DenoKvCache,
+  memoize,
+  MemoryCache,
+  NullCache,
+  parseCacheUrl,
+  POLICIES,
+  RedisCache,
+  UwsgiCache,
+} from "../mod.ts";
+import { serverTest } from "./servers.ts";
+
+Deno.test("parseCacheUrl gives each scheme's constructor options", async (t) => {
+  const cases: [string, unknown][] = [
+    ["memory://", { scheme: "memory", options: {} }],
+    [
+      "memory://?maxEntries=1000&maxBytes=1048576&defaultTtl=60000&policy=lru&clone=false",
+      {
+        scheme: "memory",
+        options: {
+          maxEntries: 1000,
+          maxBytes: 1048576,
+          defaultTtl: 60000,
+          policy: "lru",
+          clone: false,
+        },
+      },
+    ],
+    ["MEMORY:///?maxEntries=0", { scheme: "memory", options: { maxEntries: 0 } }],
+    ["null://", { scheme: "null", options: {} }],
+    ["null://?defaultTtl=0", { scheme: "null", options: { defaultTtl: 0 } }],
+    ["file:///var/cache/app", { scheme: "file", options: { dir: "/var/cache/app" } }],
+    ["file:///var/cache/my%20app/", { scheme: "file", options: { dir: "/var/cache/my app" } }],
+    ["file://localhost/srv/c", { scheme: "file", options: { dir: "/srv/c" } }],
+    ["file:///C:/cache", { scheme: "file", options: { dir: "C:/cache" } }],
+    [
+      "file://?appName=myapp&maxEntries=100&defaultTtl=5000&mode=0600",
+      {
+        scheme: "file",
+        options: { appName: "myapp", maxEntries: 100, defaultTtl: 5000, mode: 0o600 },
+      },
+    ],
+    ["file:///tmp/c?mode=644", { scheme: "file", options: { dir: "/tmp/c", mode: 0o644 } }],
+    [
+      "redis://:s3cret@cache.internal:6380/2?keyPrefix=app:&defaultTtl=1000&timeout=500",
+      {
+        scheme: "redis",
+        options: {
+          url: "redis://:s3cret@cache.internal:6380/2",
+          keyPrefix: "app:",
+          defaultTtl: 1000,
+          timeout: 500,
+        },
+      },
+    ],
+    ["redis://localhost", { scheme: "redis", options: { url: "redis://localhost" } }],
+    ["rediss://user:pw@h:1/", { scheme: "redis", options: { url: "rediss://user:pw@h:1/" } }],
+    ["redis://[::1]:6379/0", { scheme: "redis", options: { url: "redis://[::1]:6379/0" } }],
+    [
+      "memcached://10.0.0.1:11211,10.0.0.2,[::1]:11212?keyPrefix=app:&timeout=250",
+      {
+        scheme: "memcached",
+        options: {
+          servers: ["10.0.0.1:11211", "10.0.0.2:11211", "[::1]:11212"],
+          keyPrefix: "app:",
+          timeout: 250,
+        },
+      },
+    ],
+    ["memcached://", { scheme: "memcached", options: { servers: ["127.0.0.1:11211"] } }],
+    ["memcached://h:1?keyPrefix=", {
+      scheme: "memcached",
+      options: { servers: ["h:1"], keyPrefix: "" },
+    }],
+    [
+      "uwsgi://127.0.0.1:3031/sessions?defaultTtl=2000&timeout=100",
+      {
+        scheme: "uwsgi",
+        options: { server: "127.0.0.1:3031", cache: "sessions", defaultTtl: 2000, timeout: 100 },
+      },
+    ],
+    ["uwsgi://[::1]:3031", { scheme: "uwsgi", options: { server: "[::1]:3031" } }],
+    ["denokv://", { scheme: "denokv", options: {} }],
+    ["denokv:///tmp/kv.db", { scheme: "denokv", options: { path: "/tmp/kv.db" } }],
+    [
+      "denokv://?prefix=app&prefix=cache&defaultTtl=10",
+      { scheme: "denokv", options: { prefix: ["app", "cache"], defaultTtl: 10 } },
+    ],
+  ];
+  for (const [url, expected] of cases) {
+    await t.step(url, () => assert.deepEqual(parseCacheUrl(url), expected));
+  }
+  await t.step("a URL object", () => {
+    assert.deepEqual(parseCacheUrl(new URL("file:///a/b")), {
+      scheme: "file",
+      options: { dir: "/a/b" },
+    });
+  });
+});
+
+Deno.test("parseCacheUrl rejects bad URLs with a TypeError listing what is accepted", async (t) => {
+  const cases: [unknown, RegExp][] = [
+    [
+      "ftp://x",
+      /unknown scheme "ftp"; expected one of memory:\/\/, null:\/\/, file:\/\/, redis:\/\/ \(or rediss:\/\/\), memcached:\/\/, uwsgi:\/\/, denokv:\/\//,
+    ],
+    ["memory", /expected scheme:\/\/…, one of memory:\/\//],
+    [42, /expected a string or URL, received 42/],
+    [
+      "memory://?size=1",
+      /unknown parameter "size" for memory:\/\/; accepted: maxEntries, maxBytes, defaultTtl, policy, clone/,
+    ],
+    ["null://?maxEntries=1", /unknown parameter "maxEntries" for null:\/\/; accepted: defaultTtl/],
+    [
+      "redis://h?db=1",
+      /unknown parameter "db" for redis:\/\/; accepted: keyPrefix, defaultTtl, timeout/,
+    ],
+    ["memory://?maxEntries=-1", /maxEntries must be an integer >= 0, received "-1"/],
+    ["memory://?maxEntries=1.5", /maxEntries must be an integer >= 0, received "1.5"/],
+    ["memory://?maxEntries=", /maxEntries must be an integer >= 0, received ""/],
+    ["memory://?defaultTtl=1m", /defaultTtl must be an integer >= 0 \(ms\), received "1m"/],
+    ["memory://?maxEntries=1&maxEntries=2", /parameter "maxEntries" is given 2 times/],
+    [
+      "memory://?policy=nope",
+      new RegExp(`policy must be one of ${Object.keys(POLICIES).join(", ")}`),
+    ],
+    ["memory://?clone=yes", /clone must be true or false, received "yes"/],
+    ["memory://host", /memory:\/\/ takes no host, received "host"/],
+    ["memory:///path", /memory:\/\/ takes no path, received "\/path"/],
+    ["memory://#x", /a fragment/],
+    ["file://", /give a directory \(file:\/\/\/var\/cache\/app\) or \?appName=/],
+    ["file:///a?appName=b", /give a directory or appName, not both/],
+    ["file://host/a", /not a host \("host"\)/],
+    ["file://?appName=../x", /appName must be a name of letters/],
+    ["file://?appName=..", /appName must be a name of letters/],
+    ["file:///a?mode=999", /mode must be an octal file mode such as 0600/],
+    ["file:///a%zz", /not valid percent-encoding/],
+    ["redis://", /redis:\/\/ needs a host/],
+    ["redis://h/db1", /the path must be a database number like \/0, received "\/db1"/],
+    ["redis://h:0", /expected host\[:port\], received "h:0"/],
+    ["memcached://a:1,,b:2", /expected host\[:port\], received ""/],
+    ["memcached://h:70000", /received "h:70000"/],
+    ["memcached://u:p@h", /memcached:\/\/ takes no user or password/],
+    ["memcached://h/x", /memcached:\/\/ takes no path/],
+    ["uwsgi://", /uwsgi:\/\/ needs host:port/],
+    ["uwsgi://h/c", /expected host:port, received "h"/],
+    ["uwsgi://h:1/a/b", /the path must be the cache name, as in uwsgi:\/\/h:1\/cachename/],
+    ["denokv://host/x", /denokv:\/\/ takes no host/],
+  ];
+  for (const [url, message] of cases) {
+    await t.step(String(url), () => {
+      assert.throws(() => parseCacheUrl(url as string), { name: "TypeError", message });
+    });
+  }
+});
+
+Deno.test("parseCacheUrl hides a password in its errors", () => {
+  assert.throws(() => parseCacheUrl("redis://admin:hunter2@h:1/x"), (error: Error) => {
+    assert.match(error.message, /"redis:\/\/admin:\*\*\*@h:1\/x"/);
+    assert.doesNotMatch(error.message, /hunter2/);
+    return true;
+  });
+});
+
+Deno.test("parseCacheUrl accepts every registered eviction policy by name", () => {
+  for (const policy of Object.keys(POLICIES)) {
+    assert.deepEqual(parseCacheUrl(`memory://?policy=${policy}`), {
+      scheme: "memory",
+      options: { policy },
+    });
+  }
+});
+
+Deno.test("cacheFromUrl builds a MemoryCache with the URL's options", async () => {
+  await using cache = cacheFromUrl("memory://?maxEntries=2&defaultTtl=60000&policy=lru");
+  assert.ok(cache instanceof MemoryCache);
+  assert.equal(cache.store.maxEntries, 2);
+  assert.equal(cache.defaultTtl, 60000);
+  await cache.set("a", 1);
+  await cache.set("b", 2);
+  await cache.set("c", 3);
+  assert.deepEqual(await cache.getMany(["a", "b", "c"]), [undefined, 2, 3]);
+  assert.equal(cache.stats().evictions, 1);
+});
+
+Deno.test("cacheFromUrl merges its options over the URL's", async () => {
+  let now = 0;
+  await using cache = cacheFromUrl("memory://?defaultTtl=100&maxEntries=5", {
+    now: () => now,
+    maxEntries: 10,
+  });
+  assert.ok(cache instanceof MemoryCache);
+  assert.equal(cache.store.maxEntries, 10);
+  await cache.set("k", "v");
+  now = 99;
+  assert.equal(await cache.get("k"), "v");
+  now = 100;
+  assert.equal(await cache.get("k"), undefined);
+});
+
+Deno.test("cacheFromUrl builds a NullCache from null://", async () => {
+  await using cache = cacheFromUrl("null://?defaultTtl=0");
+  assert.ok(cache instanceof NullCache);
+  assert.equal(cache.defaultTtl, 0);
+  assert.equal(await cache.set("a", 1), true);
+  assert.equal(await cache.get("a"), undefined);
+});
+
+Deno.test("cacheFromUrl passes bad option values on to the backend's own checks", () => {
+  assert.throws(() => cacheFromUrl("memory://", { maxEntries: -1 }), {
+    name: "RangeError",
+    message: /maxEntries must be an integer >= 0/,
+  });
+  assert.throws(() => cacheFromUrl("memory://", null as never), {
+    name: "TypeError",
+    message: /options must be an object, received null/,
+  });
+});
+
+// Until the lead wires these backends in (one line each in url.ts's BACKENDS),
+// their schemes parse but do not build: update this test when they do.
+Deno.test("cacheFromUrl says which backends are not wired in yet", async (t) => {
+  const cases: [string, string][] = [
+    ["file:///tmp/x", "FileSystemCache"],
+    ["memcached://localhost:11211", "MemcachedCache"],
+  ];
+  for (const [url, backend] of cases) {
+    await t.step(url, () => {
+      assert.throws(() => cacheFromUrl(url), (error: Error) => {
+        assert.ok(error instanceof CacheError);
+        assert.match(error.message, new RegExp(`${backend} is not wired into cacheFromUrl yet`));
+        return true;
+      });
+    });
+  }
+});
+
+Deno.test("cacheFromUrl builds a DenoKvCache over the file at the URL's path", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const url = `denokv://${dir}/kv.db?prefix=app&prefix=cache&defaultTtl=60000`;
+    {
+      await using cache = cacheFromUrl(url);
+      assert.ok(cache instanceof DenoKvCache);
+      assert.equal(cache.defaultTtl, 60000);
+      assert.equal(await cache.set("k", { n: 1 }), true);
+    }
+    await using again = cacheFromUrl(url);
+    assert.deepEqual(await again.get("k"), { n: 1 });
+    await using otherPrefix = cacheFromUrl(`denokv://${dir}/kv.db?prefix=other`);
+    assert.equal(await otherPrefix.get("k"), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+serverTest("cacheFromUrl builds a UwsgiCache that memoize can use", "uwsgi", async (_t, [uw]) => {
+  await using cache = cacheFromUrl(`${uw!.url}?timeout=2000`);
+  assert.ok(cache instanceof UwsgiCache);
+  assert.equal(cache.server, uw!.address);
+  assert.equal(cache.cacheName, uw!.cacheName);
+  let runs = 0;
+  const double = memoize(async function double(n: number) {
+    runs++;
+    return await Promise.resolve(n === 0 ? undefined : n * 2);
+  }, { cache, ttl: 60_000 });
+  assert.equal(await double(21), 42);
+  assert.equal(await double(21), 42);
+  assert.equal(await double(0), undefined);
+  assert.equal(await double(0), undefined);
+  assert.equal(runs, 2);
+  assert.equal(await cache.get(double.keyFor(21)), 42);
+});
+
+serverTest(
+  "cacheFromUrl builds a working RedisCache with its keyPrefix",
+  "redis",
+  async (_t, [redis]) => {
+    await using cache = cacheFromUrl(
+      `${redis!.url}/0?keyPrefix=app:&defaultTtl=60000&timeout=2000`,
+    );
+    assert.ok(cache instanceof RedisCache);
+    assert.equal(cache.defaultTtl, 60_000);
+    await cache.set("k", { v: 1 });
+    assert.deepEqual(await cache.get("k"), { v: 1 });
+    await using other = cacheFromUrl(`${redis!.url}?keyPrefix=other:`);
+    assert.equal(await other.get("k"), undefined, "another keyPrefix is another namespace");
+  },
+);
