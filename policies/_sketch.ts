@@ -58,6 +58,10 @@ export class _FrequencySketch {
       if (++this.#uses >= this.#sampleSize) this.#age();
       return;
     }
+    this.#count(hash, spread);
+  }
+
+  #count(hash: number, spread: number): void {
     const counters = this.#counters;
     const block = (hash & this.#blockMask) * BLOCK;
     const at0 = block + (spread & 15);
@@ -69,6 +73,14 @@ export class _FrequencySketch {
     if (counters[at2]! < MAX_COUNT) counters[at2]!++;
     if (counters[at3]! < MAX_COUNT) counters[at3]!++;
     if (++this.#uses >= this.#sampleSize) this.#age();
+  }
+
+  /**
+   * Records one use of a key already seen since the last aging (a hit): its
+   * doorkeeper bits are set, so this goes straight to the counters.
+   */
+  incrementSeen(hash: number): void {
+    this.#count(hash, _mix(hash ^ 0x2c1b3c6d));
   }
 
   /** The estimated number of recent uses of the key with `hash`. */

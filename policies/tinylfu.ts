@@ -92,18 +92,13 @@ export class TinyLfuPolicy implements EvictionPolicy {
   }
 
   access(slot: number): void {
-    this.#sketch.increment(this.#hashes[slot]!);
+    this.#sketch.incrementSeen(this.#hashes[slot]!);
     const queues = this.#queues;
     const queue = queues.owner[slot]! - 1;
     if (queue === PROBATION) {
+      // Promoted; the protected segment is cut back to its share lazily, in victim().
       queues.unlink(slot);
       queues.push(PROTECTED, slot);
-      const main = queues.size[PROBATION]! + queues.size[PROTECTED]!;
-      if (queues.size[PROTECTED]! > PROTECTED_SHARE * main) {
-        const demoted = queues.tail[PROTECTED]!;
-        queues.unlink(demoted);
-        queues.push(PROBATION, demoted);
-      }
     } else {
       queues.move(queue, slot);
     }
@@ -124,6 +119,12 @@ export class TinyLfuPolicy implements EvictionPolicy {
     // The store calls this once it holds one entry too many.
     const windowTarget = Math.max(1, Math.round(this.#window * (total - 1)));
     const mainTarget = total - 1 - windowTarget;
+    const protectedTarget = PROTECTED_SHARE * (size[PROBATION]! + size[PROTECTED]!);
+    while (size[PROTECTED]! > protectedTarget) {
+      const demoted = queues.tail[PROTECTED]!;
+      queues.unlink(demoted);
+      queues.push(PROBATION, demoted);
+    }
     for (;;) {
       const main = size[PROBATION]! + size[PROTECTED]!;
       if (size[WINDOW]! > windowTarget || main === 0) {
