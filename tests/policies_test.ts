@@ -226,3 +226,19 @@ Deno.test("an unknown policy name is a TypeError listing the known ones", () => 
       e.message.includes('"s3fifo", "tinylfu"'),
   );
 });
+
+Deno.test("the hit-ratio simulator drives every policy exactly as MemoryStore does", async () => {
+  const { simulate } = await import("../bench/_simulate.ts");
+  const { zipfTrace } = await import("../bench/_traces.ts");
+  const trace = zipfTrace(0.9, 2000, 20_000, 7);
+  for (const policy of NAMES) {
+    const store = new MemoryStore({ maxEntries: 200, defaultTtl: 0, clone: false, policy });
+    for (const id of trace.requests) {
+      const key = trace.keys[id]!;
+      if (store.get(key) === undefined) store.set(key, id);
+    }
+    const expected = (100 * store.stats().hits) / trace.requests.length;
+    assert.equal(simulate(trace, POLICIES[policy]!, 200), expected, policy);
+    assert.ok(expected > 10, `${policy}: ${expected} %`);
+  }
+});
