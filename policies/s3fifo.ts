@@ -107,6 +107,12 @@ export class S3FifoPolicy implements EvictionPolicy {
       if (small === 0 && main === 0) return current;
       if (small > 0 && (small >= SMALL_SHARE * total || main === 0)) {
         const slot = queues.tail[SMALL]!;
+        if (slot === current) {
+          // Just overwritten (and grown, under maxBytes): not the victim.
+          queues.unlink(slot);
+          queues.push(SMALL, slot);
+          continue;
+        }
         if (uses[slot]! > 1) {
           queues.unlink(slot);
           queues.push(MAIN, slot);
