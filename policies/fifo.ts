@@ -1,11 +1,12 @@
 /**
  * First in, first out: entries leave in the order they were inserted; reads
- * and overwrites do not change the order.
+ * and overwrites do not change the order (an entry overwritten with a value
+ * that pushes the store over `maxBytes` is spared in that one eviction).
  *
  * @module
  */
 import type { EvictionPolicy } from "./policy.ts";
-import { _Queues } from "./_queues.ts";
+import { _Queues, NONE } from "./_queues.ts";
 
 /**
  * Evicts the entry that was inserted first, however often it is read.
@@ -21,6 +22,7 @@ import { _Queues } from "./_queues.ts";
  */
 export class FifoPolicy implements EvictionPolicy {
   #queue: _Queues;
+  #current = NONE;
 
   /**
    * Creates an empty queue.
@@ -37,21 +39,30 @@ export class FifoPolicy implements EvictionPolicy {
 
   insert(slot: number): void {
     this.#queue.push(0, slot);
+    this.#current = slot;
   }
 
   access(_slot: number): void {}
 
-  update(_slot: number): void {}
+  update(slot: number): void {
+    this.#current = slot;
+  }
 
   remove(slot: number): void {
     this.#queue.unlink(slot);
+    if (slot === this.#current) this.#current = NONE;
   }
 
   victim(): number {
-    return this.#queue.tail[0]!;
+    const tail = this.#queue.tail[0]!;
+    if (tail !== this.#current) return tail;
+    // An overwrite that grew the oldest entry past maxBytes: keep what was just written.
+    const prev = this.#queue.prev[tail]!;
+    return prev === NONE ? tail : prev;
   }
 
   clear(): void {
     this.#queue.clear();
+    this.#current = NONE;
   }
 }

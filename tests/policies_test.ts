@@ -205,6 +205,22 @@ for (const policy of NAMES) {
     assert.ok(evictions > 1000);
   });
 
+  Deno.test(`policy "${policy}" keeps an entry whose overwrite outgrows maxBytes`, () => {
+    const store = new MemoryStore({
+      maxEntries: 0,
+      maxBytes: 100,
+      sizeOf: (value) => (value as string).length,
+      policy,
+    });
+    for (let i = 0; i < 10; i++) store.set(`k${i}`, "x".repeat(10));
+    for (const key of ["k0", "k9", "k5"]) {
+      assert.equal(store.set(key, "y".repeat(30)), true);
+      assert.equal(store.get(key), "y".repeat(30), `${key} was just written`);
+    }
+    const held = Array.from({ length: 10 }, (_, i) => store.get<string>(`k${i}`) ?? "").join("");
+    assert.ok(held.length <= 100 && held.length >= 90, `${held.length} bytes held`);
+  });
+
   Deno.test(`policy "${policy}" works again after clear()`, () => {
     const store = new MemoryStore({ maxEntries: 10, policy });
     for (let i = 0; i < 30; i++) store.set(`a${i}`, i);
