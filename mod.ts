@@ -79,6 +79,13 @@ export {
 } from "./backends/memcached.ts";
 
 // eviction policies (issue 6)
+export { FifoPolicy } from "./policies/fifo.ts";
+export { LifoPolicy } from "./policies/lifo.ts";
+export { MruPolicy } from "./policies/mru.ts";
+export { LfuPolicy } from "./policies/lfu.ts";
+export { RandomPolicy, type RandomPolicyOptions } from "./policies/random.ts";
+export { S3FifoPolicy } from "./policies/s3fifo.ts";
+export { type TinyLfuOptions, TinyLfuPolicy } from "./policies/tinylfu.ts";
 
 // memoize, memoized, CacheManager, cacheFromUrl (issue 7)
 export {

@@ -10,6 +10,13 @@
  * @module
  */
 import { LruPolicy } from "./lru.ts";
+import { FifoPolicy } from "./fifo.ts";
+import { LifoPolicy } from "./lifo.ts";
+import { MruPolicy } from "./mru.ts";
+import { LfuPolicy } from "./lfu.ts";
+import { RandomPolicy } from "./random.ts";
+import { S3FifoPolicy } from "./s3fifo.ts";
+import { TinyLfuPolicy } from "./tinylfu.ts";
 
 /**
  * Orders the slots of a `MemoryStore` for eviction.
@@ -63,10 +70,25 @@ export type PolicyFactory = (capacity: number) => EvictionPolicy;
 /** Policies selectable by name in `MemoryStore`/`MemoryCache`'s `policy` option. */
 export const POLICIES: Record<string, PolicyFactory> = {
   lru: (capacity) => new LruPolicy(capacity),
+  lfu: (capacity) => new LfuPolicy(capacity),
+  fifo: (capacity) => new FifoPolicy(capacity),
+  lifo: (capacity) => new LifoPolicy(capacity),
+  mru: (capacity) => new MruPolicy(capacity),
+  random: (capacity) => new RandomPolicy(capacity),
+  s3fifo: (capacity) => new S3FifoPolicy(capacity),
+  tinylfu: (capacity) => new TinyLfuPolicy(capacity),
 };
 
 /** The names accepted by the `policy` option. */
-export type PolicyName = "lru";
+export type PolicyName =
+  | "lru"
+  | "lfu"
+  | "fifo"
+  | "lifo"
+  | "mru"
+  | "random"
+  | "s3fifo"
+  | "tinylfu";
 
 /** The policy used when none is named. */
-export const DEFAULT_POLICY: PolicyName = "lru";
+export const DEFAULT_POLICY: PolicyName = "tinylfu";

@@ -1,0 +1,141 @@
+/**
+ * S3-FIFO, after Juncheng Yang, Yazhuo Zhang, Ziyue Qiu, Yao Yue and K. V.
+ * Rashmi, "FIFO queues are all you need for cache eviction", SOSP 2023.
+ *
+ * Three FIFO queues: a small one (10 % of the entries) that new keys enter, a
+ * main one for the rest, and a ghost that remembers the keys recently dropped
+ * from the small queue (hashes only, as many as the main queue holds). Each
+ * entry has a 2-bit use count. Leaving the small queue, an entry read more
+ * than once since it arrived moves to the main queue (the paper's `freq > 1`),
+ * the others are dropped (into the ghost);
+ * leaving the main queue, an entry read since it last went round goes round
+ * again with its count lowered. A key found in the ghost enters the main
+ * queue directly. One-hit wonders thus pass through the small queue quickly
+ * without flushing the main one. Hits only bump a counter: no list moves.
+ *
+ * @module
+ */
+import type { EvictionPolicy } from "./policy.ts";
+import { _Queues, NONE } from "./_queues.ts";
+import { _Ghost } from "./_ghost.ts";
+import { _hashKey } from "./_hash.ts";
+
+const SMALL = 0, MAIN = 1;
+const MAX_USES = 3;
+/** The small queue's share of the entries, and the ghost's (that of the main queue). */
+const SMALL_SHARE = 0.1, GHOST_SHARE = 0.9;
+
+/**
+ * Scan-resistant FIFO-based eviction (S3-FIFO).
+ *
+ * @example One-time keys do not flush the keys in use
+ * ```ts
+ * import { MemoryStore } from "@cachelib/cachelib";
+ *
+ * const store = new MemoryStore({ maxEntries: 100, policy: "s3fifo" });
+ * for (let i = 0; i < 50; i++) store.set(`hot${i}`, i);
+ * for (let i = 0; i < 50; i++) store.get(`hot${i}`);
+ * for (let i = 0; i < 1000; i++) store.set(`scan${i}`, i);
+ * console.log(store.has("hot0"), store.has("hot49")); // true true
+ * ```
+ */
+export class S3FifoPolicy implements EvictionPolicy {
+  #queues: _Queues;
+  #uses: Uint8Array;
+  #hashes: Int32Array;
+  #ghost: _Ghost;
+  #current = NONE;
+
+  /**
+   * Creates an empty policy.
+   *
+   * @param capacity The initial number of slots.
+   */
+  constructor(capacity: number) {
+    this.#queues = new _Queues(2, capacity);
+    this.#uses = new Uint8Array(capacity);
+    this.#hashes = new Int32Array(capacity);
+    this.#ghost = new _Ghost(capacity);
+  }
+
+  resize(capacity: number): void {
+    this.#queues.resize(capacity);
+    const uses = new Uint8Array(capacity);
+    uses.set(this.#uses);
+    this.#uses = uses;
+    const hashes = new Int32Array(capacity);
+    hashes.set(this.#hashes);
+    this.#hashes = hashes;
+    this.#ghost.resize(capacity);
+  }
+
+  insert(slot: number, key: string): void {
+    const hash = _hashKey(key);
+    this.#hashes[slot] = hash;
+    this.#uses[slot] = 0;
+    this.#current = slot;
+    const queues = this.#queues;
+    const entries = queues.size[MAIN]! + queues.size[SMALL]!;
+    const seen = this.#ghost.take(hash, Math.ceil(GHOST_SHARE * entries));
+    queues.push(seen ? MAIN : SMALL, slot);
+  }
+
+  access(slot: number): void {
+    if (this.#uses[slot]! < MAX_USES) this.#uses[slot]!++;
+  }
+
+  update(slot: number): void {
+    this.access(slot);
+    this.#current = slot;
+  }
+
+  remove(slot: number): void {
+    this.#queues.unlink(slot);
+    if (slot === this.#current) this.#current = NONE;
+  }
+
+  victim(): number {
+    const queues = this.#queues;
+    const uses = this.#uses;
+    const current = this.#current;
+    const currentQueue = current === NONE ? -1 : queues.owner[current]! - 1;
+    const total = queues.size[SMALL]! + queues.size[MAIN]!;
+    for (;;) {
+      // The entry being written does not count: S3-FIFO evicts before it inserts.
+      const small = queues.size[SMALL]! - (currentQueue === SMALL ? 1 : 0);
+      const main = queues.size[MAIN]! - (currentQueue === MAIN ? 1 : 0);
+      if (small === 0 && main === 0) return current;
+      if (small > 0 && (small >= SMALL_SHARE * total || main === 0)) {
+        const slot = queues.tail[SMALL]!;
+        if (slot === current) {
+          // Just overwritten (and grown, under maxBytes): not the victim.
+          queues.unlink(slot);
+          queues.push(SMALL, slot);
+          continue;
+        }
+        if (uses[slot]! > 1) {
+          queues.unlink(slot);
+          queues.push(MAIN, slot);
+          uses[slot] = 0;
+          continue;
+        }
+        this.#ghost.add(this.#hashes[slot]!);
+        return slot;
+      }
+      const slot = queues.tail[MAIN]!;
+      if (uses[slot]! > 0 || slot === current) {
+        if (slot !== current) uses[slot]!--;
+        queues.unlink(slot);
+        queues.push(MAIN, slot);
+        continue;
+      }
+      return slot;
+    }
+  }
+
+  clear(): void {
+    this.#queues.clear();
+    this.#ghost.clear();
+    this.#current = NONE;
+  }
+}

@@ -1,0 +1,260 @@
+import assert from "node:assert/strict";
+import { runConformance } from "./conformance.ts";
+import {
+  DEFAULT_POLICY,
+  type EvictionCause,
+  MemoryCache,
+  MemoryStore,
+  type MemoryStoreOptions,
+  POLICIES,
+  type PolicyName,
+  RandomPolicy,
+} from "../mod.ts";
+
+const NAMES = Object.keys(POLICIES) as PolicyName[];
+
+for (const policy of NAMES) {
+  Deno.test(`MemoryCache conforms with policy "${policy}"`, async (t) => {
+    await runConformance(t, {
+      name: `MemoryCache(${policy})`,
+      make: ({ defaultTtl, now }) => new MemoryCache({ policy, defaultTtl, now }),
+    });
+  });
+}
+
+/** A store of `maxEntries` that records what it evicts, in order. */
+function recording(options: MemoryStoreOptions) {
+  const evicted: string[] = [];
+  const store = new MemoryStore({
+    defaultTtl: 0,
+    ...options,
+    onEvict: (key, _value, cause) => {
+      if (cause === "evicted") evicted.push(key);
+    },
+  });
+  const set = (...keys: string[]) => keys.forEach((key) => store.set(key, key));
+  const get = (...keys: string[]) => keys.forEach((key) => store.get(key));
+  return { store, evicted, set, get };
+}
+
+Deno.test("fifo evicts the oldest insert, even after a hit or an overwrite", () => {
+  const { evicted, set, get } = recording({ maxEntries: 3, policy: "fifo" });
+  set("a", "b", "c");
+  get("a", "a");
+  set("d");
+  assert.deepEqual(evicted, ["a"]);
+  set("b", "e");
+  assert.deepEqual(evicted, ["a", "b"]);
+});
+
+Deno.test("lifo evicts the newest insert other than the one being written", () => {
+  const { store, evicted, set } = recording({ maxEntries: 3, policy: "lifo" });
+  set("a", "b", "c", "d");
+  assert.deepEqual(evicted, ["c"]);
+  set("e");
+  assert.deepEqual(evicted, ["c", "d"]);
+  assert.deepEqual(["a", "b", "e"].map((key) => store.has(key)), [true, true, true]);
+});
+
+Deno.test("mru evicts the most recently used entry other than the one being written", () => {
+  const { evicted, set, get } = recording({ maxEntries: 3, policy: "mru" });
+  set("a", "b", "c");
+  get("a");
+  set("d");
+  assert.deepEqual(evicted, ["a"]);
+  get("b");
+  set("e");
+  assert.deepEqual(evicted, ["a", "b"]);
+});
+
+Deno.test("lfu evicts the least used entry, ties broken by age", async (t) => {
+  await t.step("the lowest count goes first", () => {
+    const { evicted, set, get } = recording({ maxEntries: 3, policy: "lfu" });
+    set("a", "b", "c");
+    get("a", "a", "b", "c", "c", "c");
+    set("d");
+    assert.deepEqual(evicted, ["b"]);
+  });
+  await t.step("among equal counts the oldest goes first; the new entry stays", () => {
+    const { store, evicted, set, get } = recording({ maxEntries: 3, policy: "lfu" });
+    set("a", "b", "c", "d");
+    assert.deepEqual(evicted, ["a"]);
+    get("b");
+    set("e");
+    assert.deepEqual(evicted, ["a", "c"]);
+    assert.deepEqual(["b", "d", "e"].map((key) => store.has(key)), [true, true, true]);
+  });
+});
+
+Deno.test("random eviction is reproducible for a seed and varies with it", () => {
+  const run = (seed?: number) => {
+    const { evicted, set } = recording({
+      maxEntries: 10,
+      policy: (capacity) => new RandomPolicy(capacity, seed === undefined ? {} : { seed }),
+    });
+    for (let i = 0; i < 200; i++) set(`k${i}`);
+    return evicted;
+  };
+  const seven = run(7);
+  assert.equal(seven.length, 190);
+  assert.deepEqual(run(7), seven);
+  assert.notDeepEqual(run(8), seven);
+  assert.deepEqual(run(), run());
+  assert.ok(!seven.includes("k199"), "the entry being written is never the victim");
+  assert.notDeepEqual(seven.slice(0, 20), Array.from({ length: 20 }, (_, i) => `k${i}`));
+  assert.throws(
+    () => new RandomPolicy(4, { seed: 1.5 }),
+    (e: Error) => e instanceof TypeError && /seed must be an integer, received 1.5/.test(e.message),
+  );
+});
+
+Deno.test("s3fifo and tinylfu keep a hot set through a scan of one-time keys; lru does not", () => {
+  const hot = Array.from({ length: 50 }, (_, i) => `hot${i}`);
+  const kept = (policy: PolicyName) => {
+    const { store, set, get } = recording({ maxEntries: 100, policy });
+    set(...hot);
+    for (let round = 0; round < 3; round++) get(...hot);
+    for (let i = 0; i < 1000; i++) set(`scan${i}`);
+    return hot.filter((key) => store.has(key)).length;
+  };
+  assert.equal(kept("s3fifo"), 50);
+  assert.equal(kept("tinylfu"), 50);
+  assert.equal(kept("lru"), 0);
+});
+
+Deno.test(`the default policy is "${DEFAULT_POLICY}" and resists scans`, () => {
+  assert.equal(DEFAULT_POLICY, "tinylfu");
+  const store = new MemoryStore({ maxEntries: 100 });
+  for (let i = 0; i < 50; i++) store.set(`hot${i}`, i);
+  for (let i = 0; i < 50; i++) store.get(`hot${i}`);
+  for (let i = 0; i < 1000; i++) store.set(`scan${i}`, i);
+  assert.equal(
+    Array.from({ length: 50 }, (_, i) => store.has(`hot${i}`)).filter(Boolean).length,
+    50,
+  );
+});
+
+Deno.test("tinylfu admits a newcomer only when it is used more often than its victim", () => {
+  const { store, evicted, set, get } = recording({ maxEntries: 100, policy: "tinylfu" });
+  for (let i = 0; i < 100; i++) set(`old${i}`);
+  for (let i = 0; i < 100; i++) get(`old${i}`);
+  // The window holds one entry; the one leaving it is the candidate.
+  set("once1", "once2", "once3");
+  assert.deepEqual(evicted, ["old99", "once1", "once2"], "ties and one-time keys lose");
+  for (let i = 0; i < 5; i++) set("popular");
+  get("popular", "popular", "popular", "popular", "popular");
+  assert.deepEqual(evicted.slice(3), ["once3"]);
+  set("newer");
+  assert.deepEqual(evicted.slice(4), ["old0"], "a popular candidate displaces the victim");
+  assert.equal(store.has("popular"), true);
+});
+
+for (const policy of NAMES) {
+  Deno.test(`policy "${policy}" reports evictions to onEvict and stats()`, () => {
+    const events: [string, unknown, EvictionCause][] = [];
+    const store = new MemoryStore({
+      maxEntries: 5,
+      policy,
+      onEvict: (key, value, cause) => events.push([key, value, cause]),
+    });
+    for (let i = 0; i < 20; i++) store.set(`k${i}`, { n: i });
+    assert.equal(events.length, 15);
+    for (const [key, value, cause] of events) {
+      assert.equal(cause, "evicted");
+      assert.deepEqual(value, { n: Number(key.slice(1)) });
+    }
+    assert.equal(store.stats().evictions, 15);
+    assert.equal(store.size, 5);
+    const left = Array.from({ length: 20 }, (_, i) => `k${i}`).filter((key) => store.has(key));
+    assert.deepEqual(
+      [...events.map(([key]) => key), ...left].sort(),
+      [
+        ...Array.from({ length: 20 }, (_, i) => `k${i}`),
+      ].sort(),
+    );
+    assert.equal(store.has("k19"), true, "the entry just written stays");
+  });
+
+  Deno.test(`policy "${policy}" keeps maxBytes with sizeOf`, () => {
+    const sizes = new Map<string, number>();
+    let evictions = 0;
+    const store = new MemoryStore({
+      maxEntries: 0,
+      maxBytes: 1000,
+      sizeOf: (value) => (value as string).length,
+      policy,
+      onEvict: (_key, _value, cause) => void (cause === "evicted" && evictions++),
+    });
+    // Past the store's initial 64 slots, so the policy is resized too.
+    for (let i = 0; i < 2000; i++) {
+      const key = `k${i}`;
+      const value = "x".repeat(1 + (i * 37) % 40);
+      sizes.set(key, value.length);
+      assert.equal(store.set(key, value), true);
+      if (i % 3 === 0) store.get(`k${i >> 1}`);
+      assert.equal(store.has(key), true, `${key} just written`);
+      if (i > 200 && (i % 97 === 0 || i > 1990)) {
+        let bytes = 0;
+        for (const [k, size] of sizes) if (store.has(k)) bytes += size;
+        assert.ok(bytes <= 1000, `${bytes} bytes held after ${key}`);
+        assert.ok(bytes > 900, `only ${bytes} bytes held after ${key}`);
+      }
+    }
+    assert.equal(store.set("huge", "y".repeat(1001)), false);
+    assert.equal(store.stats().evictions, evictions);
+    assert.ok(evictions > 1000);
+  });
+
+  Deno.test(`policy "${policy}" keeps an entry whose overwrite outgrows maxBytes`, () => {
+    const store = new MemoryStore({
+      maxEntries: 0,
+      maxBytes: 100,
+      sizeOf: (value) => (value as string).length,
+      policy,
+    });
+    for (let i = 0; i < 10; i++) store.set(`k${i}`, "x".repeat(10));
+    for (const key of ["k0", "k9", "k5"]) {
+      assert.equal(store.set(key, "y".repeat(30)), true);
+      assert.equal(store.get(key), "y".repeat(30), `${key} was just written`);
+    }
+    const held = Array.from({ length: 10 }, (_, i) => store.get<string>(`k${i}`) ?? "").join("");
+    assert.ok(held.length <= 100 && held.length >= 90, `${held.length} bytes held`);
+  });
+
+  Deno.test(`policy "${policy}" works again after clear()`, () => {
+    const store = new MemoryStore({ maxEntries: 10, policy });
+    for (let i = 0; i < 30; i++) store.set(`a${i}`, i);
+    store.clear();
+    assert.equal(store.size, 0);
+    for (let i = 0; i < 30; i++) store.set(`b${i}`, i);
+    assert.equal(store.size, 10);
+    assert.equal(store.get("b29"), 29);
+    assert.equal(store.stats().evictions, 40);
+  });
+}
+
+Deno.test("an unknown policy name is a TypeError listing the known ones", () => {
+  assert.throws(
+    () => new MemoryStore({ policy: "arc" as PolicyName }),
+    (e: Error) =>
+      e instanceof TypeError &&
+      e.message.includes('unknown policy "arc"') &&
+      e.message.includes('"s3fifo", "tinylfu"'),
+  );
+});
+
+Deno.test("the hit-ratio simulator drives every policy exactly as MemoryStore does", async () => {
+  const { simulate } = await import("../bench/_simulate.ts");
+  const { zipfTrace } = await import("../bench/_traces.ts");
+  const trace = zipfTrace(0.9, 2000, 20_000, 7);
+  for (const policy of NAMES) {
+    const store = new MemoryStore({ maxEntries: 200, defaultTtl: 0, clone: false, policy });
+    for (const id of trace.requests) {
+      const key = trace.keys[id]!;
+      if (store.get(key) === undefined) store.set(key, id);
+    }
+    const expected = (100 * store.stats().hits) / trace.requests.length;
+    assert.equal(simulate(trace, POLICIES[policy]!, 200), expected, policy);
+    assert.ok(expected > 10, `${policy}: ${expected} %`);
+  }
+});
