@@ -12,9 +12,11 @@ const record = { id: 7, name: "Ada Lovelace", email: "ada@example.com", admin: f
 const map = new Map<string, number>();
 const lru = new LRUCache<string, number>({ max: N });
 const lruTtl = new LRUCache<string, number>({ max: N, ttl: 300_000 });
-const store = new MemoryStore({ maxEntries: N, defaultTtl: 0 });
-const storeTtl = new MemoryStore({ maxEntries: N });
-const cache = new MemoryCache({ maxEntries: N });
+// The engine against lru-cache: same policy (LRU). The default policy has its own group below.
+const store = new MemoryStore({ maxEntries: N, defaultTtl: 0, policy: "lru" });
+const storeTtl = new MemoryStore({ maxEntries: N, policy: "lru" });
+const cache = new MemoryCache({ maxEntries: N, policy: "lru" });
+const storeDefault = new MemoryStore({ maxEntries: N });
 for (const [i, key] of keys.entries()) {
   map.set(key, i);
   lru.set(key, i);
@@ -22,6 +24,7 @@ for (const [i, key] of keys.entries()) {
   store.set(key, i);
   storeTtl.set(key, i);
   cache.store.set(key, i);
+  storeDefault.set(key, i);
 }
 let i = 0;
 const next = () => keys[i++ % N]!;
@@ -57,8 +60,9 @@ Deno.bench("MemoryCache get", { group: "async get hit" }, async () => {
 const evictMap = new Map<string, number>(keys.map((k, i) => [k, i]));
 const evictLru = new LRUCache<string, number>({ max: N });
 const evictLruTtl = new LRUCache<string, number>({ max: N, ttl: 300_000 });
-const evictStore = new MemoryStore({ maxEntries: N, defaultTtl: 0 });
-const evictStoreTtl = new MemoryStore({ maxEntries: N });
+const evictStore = new MemoryStore({ maxEntries: N, defaultTtl: 0, policy: "lru" });
+const evictStoreTtl = new MemoryStore({ maxEntries: N, policy: "lru" });
+const evictDefault = new MemoryStore({ maxEntries: N });
 let j = 0;
 const nextFresh = () => fresh[j++ % fresh.length]!;
 Deno.bench("Map set + delete oldest", { group: "evicting set", baseline: true }, () => {
@@ -77,6 +81,23 @@ Deno.bench("lru-cache set (ttl)", { group: "evicting set" }, () => {
 Deno.bench("MemoryStore set (ttl)", { group: "evicting set" }, () => {
   evictStoreTtl.set(nextFresh(), j);
 });
+
+Deno.bench("lru-cache get (ttl)", { group: "default policy (tinylfu)", baseline: true }, () => {
+  lruTtl.get(next());
+});
+Deno.bench("MemoryStore get (ttl), default policy", { group: "default policy (tinylfu)" }, () => {
+  storeDefault.get(next());
+});
+Deno.bench("lru-cache set (ttl), evicting", { group: "default policy (tinylfu)" }, () => {
+  evictLruTtl.set(nextFresh(), j);
+});
+Deno.bench(
+  "MemoryStore set (ttl), evicting, default policy",
+  { group: "default policy (tinylfu)" },
+  () => {
+    evictDefault.set(nextFresh(), j);
+  },
+);
 
 // Reading an object back: what copy semantics cost.
 const objects = new Map([["r", record]]);

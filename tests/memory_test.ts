@@ -56,6 +56,7 @@ Deno.test("MemoryStore evicts the least recently used entry at maxEntries", () =
   const evicted: [string, unknown, EvictionCause][] = [];
   const store = new MemoryStore({
     maxEntries: 3,
+    policy: "lru",
     onEvict: (key, value, cause) => evicted.push([key, value, cause]),
   });
   store.set("a", 1);
@@ -113,6 +114,7 @@ Deno.test("MemoryStore bounds total size with maxBytes and sizeOf", () => {
   const store = new MemoryStore({
     maxEntries: 0,
     maxBytes: 10,
+    policy: "lru",
     sizeOf: (value) => String(value).length,
   });
   assert.equal(store.set("a", "xxxx"), true);
@@ -171,7 +173,7 @@ Deno.test("MemoryStore rejects bad options with typed errors", () => {
 });
 
 Deno.test("MemoryCache exposes its store and counts through it", async () => {
-  await using cache = new MemoryCache({ maxEntries: 2 });
+  await using cache = new MemoryCache({ maxEntries: 2, policy: "lru" });
   await cache.setMany({ a: 1, b: 2, c: 3 });
   assert.equal(cache.store.size, 2);
   assert.deepEqual(await cache.getMany(["a", "c"]), [undefined, 3]);

@@ -40,7 +40,7 @@ export interface MemoryStoreOptions {
   maxBytes?: number | undefined;
   /** The size of an entry for `maxBytes`. Default: a rough byte count of the value. */
   sizeOf?: ((value: unknown, key: string) => number) | undefined;
-  /** The eviction policy, by name or as a factory. Default `"lru"`. */
+  /** The eviction policy, by name or as a factory. Default `"tinylfu"` (the hit-ratio winner; see docs/benchmarks.md). */
   policy?: PolicyName | PolicyFactory | undefined;
   /** Lifetime in ms of entries stored without a ttl; `0` = never expire. Default 300 000. */
   defaultTtl?: number | undefined;
