@@ -181,3 +181,263 @@ Deno.test(
     });
   },
 );
+
+Deno.test("FileSystemCache reads empty, truncated, garbage and foreign files as misses and removes them", async (t) => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir });
+    await cache.set("probe", { long: "v".repeat(100) });
+    const good = Deno.readFileSync(`${dir}/${nameOf("probe")}`);
+    const otherVersion = good.slice();
+    otherVersion[4] = 2;
+    const badPayload = good.slice();
+    badPayload.fill(0xff, 24);
+    const cases: [string, Uint8Array][] = [
+      ["empty", new Uint8Array()],
+      ["truncated header", good.subarray(0, 10)],
+      ["truncated payload", good.subarray(0, good.length - 5)],
+      ["trailing bytes", new Uint8Array([...good, 1, 2])],
+      ["garbage", new TextEncoder().encode("not a cache file at all, just text\n".repeat(3))],
+      ["another format version", otherVersion],
+      ["undecodable payload", badPayload],
+    ];
+    for (const [what, bytes] of cases) {
+      await t.step(what, async () => {
+        for (const op of ["get", "has", "getMany", "inc", "add", "delete", "prune"] as const) {
+          const key = `${what}:${op}`;
+          const path = `${dir}/${nameOf(key)}`;
+          Deno.writeFileSync(path, bytes);
+          switch (op) {
+            case "get":
+              assert.equal(await cache.get(key), undefined);
+              break;
+            case "has":
+              assert.equal(await cache.has(key), what === "undecodable payload");
+              continue; // has() reads only the header
+            case "getMany":
+              assert.deepEqual(await cache.getMany([key]), [undefined]);
+              break;
+            case "inc":
+              assert.equal(await cache.inc(key, 3), 3, "counts from 0");
+              assert.equal(await cache.get(key), 3);
+              continue;
+            case "add":
+              assert.equal(await cache.add(key, "new"), true);
+              assert.equal(await cache.get(key), "new");
+              continue;
+            case "delete":
+              // delete() reads only the header, like has()
+              assert.equal(await cache.delete(key), what === "undecodable payload");
+              break;
+            case "prune":
+              if (what === "undecodable payload") continue; // prune reads only headers
+              assert.equal(await cache.prune(), 1);
+              break;
+          }
+          assert.throws(() => Deno.statSync(path), Deno.errors.NotFound, `${op} removed it`);
+        }
+      });
+    }
+  });
+});
+
+Deno.test({
+  name: "FileSystemCache creates its directory 0700 and files with mode",
+  ignore: !posix,
+}, async () => {
+  await withDir(async (root) => {
+    const dir = `${root}/a/b`;
+    {
+      await using cache = new FileSystemCache({ dir });
+      await cache.set("k", 1);
+      assert.equal(Deno.statSync(dir).mode! & 0o777, 0o700);
+      assert.equal(Deno.statSync(`${dir}/${nameOf("k")}`).mode! & 0o777, 0o600);
+      for (const { name } of Deno.readDirSync(dir)) {
+        assert.equal(Deno.statSync(`${dir}/${name}`).mode! & 0o777, 0o600, name);
+      }
+    }
+    await using shared = new FileSystemCache({ dir: `${root}/shared`, mode: 0o664 });
+    await shared.set("k", 1);
+    await shared.inc("n");
+    assert.equal(Deno.statSync(`${root}/shared/${nameOf("k")}`).mode! & 0o777, 0o664);
+    assert.equal(Deno.statSync(`${root}/shared/${nameOf("n")}`).mode! & 0o777, 0o664);
+  });
+});
+
+Deno.test("FileSystemCache keeps hostile keys inside its directory", async () => {
+  await withDir(async (root) => {
+    const dir = `${root}/cache`;
+    await using cache = new FileSystemCache({ dir });
+    const keys = [
+      "/",
+      "..",
+      "../..",
+      "../../etc/passwd",
+      "/etc/passwd",
+      "a\u0000b",
+      "\u0000",
+      "C:\\x",
+      "k".repeat(10_000),
+      "\uD800",
+      "\uDFFF",
+    ];
+    for (const [i, key] of keys.entries()) assert.equal(await cache.set(key, i), true);
+    for (const [i, key] of keys.entries()) {
+      assert.equal(await cache.get(key), i, JSON.stringify(key.slice(0, 20)));
+    }
+    assert.deepEqual([...Deno.readDirSync(root)].map((e) => e.name), ["cache"]);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.equal(entryNames(dir).length, keys.length, "one file per key (lone surrogates differ)");
+    for (const name of names) assert.match(name, /^([0-9a-f]{64}|\.lock-[0-9a-f])$/);
+  });
+});
+
+Deno.test("FileSystemCache.clear() removes its own files and leaves others alone", async () => {
+  await withDir(async (dir) => {
+    Deno.writeTextFileSync(`${dir}/notes.txt`, "mine");
+    Deno.writeTextFileSync(`${dir}/${"A".repeat(64)}`, "upper-case hex is not ours");
+    Deno.mkdirSync(`${dir}/sub`);
+    const fresh = `${"0".repeat(64)}.inflight1.tmp`;
+    Deno.writeTextFileSync(`${dir}/${fresh}`, "a write in progress elsewhere");
+    const orphan = `${"1".repeat(64)}.dead1.tmp`;
+    Deno.writeTextFileSync(`${dir}/${orphan}`, "a writer that died");
+    const old = new Date(Date.now() - ORPHAN_AGE - 1000);
+    Deno.utimeSync(`${dir}/${orphan}`, old, old);
+    await using cache = new FileSystemCache({ dir });
+    await cache.setMany({ a: 1, b: 2, c: 3 });
+    assert.equal(entryNames(dir).length, 3);
+    assert.equal(await cache.clear(), true);
+    assert.deepEqual(entryNames(dir), []);
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+      !n.startsWith(".lock-")
+    );
+    assert.deepEqual(left.sort(), ["A".repeat(64), fresh, "notes.txt", "sub"].sort());
+  });
+});
+
+Deno.test("FileSystemCache evicts expired entries first, then the oldest write", async () => {
+  await withDir(async (dir) => {
+    let now = 1_000_000;
+    await using cache = new FileSystemCache({ dir, maxEntries: 10, now: () => now });
+    for (let i = 0; i < 10; i++) await cache.set(`k${i}`, i, i === 3 ? 1000 : 0);
+    // Give each file a distinct write time, k0 the oldest.
+    for (let i = 0; i < 10; i++) {
+      const at = new Date(Date.now() - (100 - i) * 1000);
+      Deno.utimeSync(`${dir}/${nameOf(`k${i}`)}`, at, at);
+    }
+    now += 1000; // k3 expires
+    await cache.set("k10", 10); // makes room: removes expired k3, evicts nothing live
+    assert.equal(entryNames(dir).length, 10);
+    assert.deepEqual(await cache.getMany(["k0", "k3", "k10"]), [0, undefined, 10]);
+    assert.equal(cache.stats().evictions, 0);
+    await cache.set("k11", 11); // full: the oldest write (k0) goes
+    assert.equal(entryNames(dir).length, 10);
+    assert.deepEqual(await cache.getMany(["k0", "k1", "k11"]), [undefined, 1, 11]);
+    assert.equal(cache.stats().evictions, 1);
+  });
+});
+
+Deno.test("FileSystemCache: one process never holds more than maxEntries", async () => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir, maxEntries: 50 });
+    let most = 0;
+    for (let i = 0; i < 400; i++) {
+      await cache.set(`k${i}`, i);
+      most = Math.max(most, entryNames(dir).length);
+    }
+    assert.equal(most, 50);
+    assert.equal(await cache.get("k399"), 399, "the newest write survives");
+    assert.equal(cache.stats().evictions, 350);
+  });
+});
+
+Deno.test("FileSystemCache: an unwritable directory is a CacheError naming the path and cause", async () => {
+  await withDir(async (root) => {
+    Deno.writeTextFileSync(`${root}/file`, "");
+    const dir = `${root}/file/cache`;
+    assert.throws(
+      () => new FileSystemCache({ dir }),
+      (e: Error) =>
+        e instanceof CacheError && e.message.includes(JSON.stringify(dir)) &&
+        e.message.includes("is not writable") && e.cause instanceof Error,
+    );
+    await using cache = new FileSystemCache({ dir: `${root}/ok` });
+    await cache.set("k", 1);
+    Deno.removeSync(`${root}/ok`, { recursive: true });
+    Deno.writeTextFileSync(`${root}/ok`, "now a file");
+    await assert.rejects(
+      cache.set("k", 2),
+      (e: Error) =>
+        e instanceof CacheError && e.message.startsWith('Cannot set key "k": ') &&
+        e.message.includes(`${root}/ok/`) && e.cause instanceof Error,
+    );
+  });
+});
+
+Deno.test("FileSystemCache checks its options", () => {
+  assert.throws(() => new FileSystemCache({}), {
+    name: "TypeError",
+    message: /exactly one of dir and appName, received neither/,
+  });
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", appName: "x" }), {
+    name: "TypeError",
+    message: /received both/,
+  });
+  assert.throws(() => new FileSystemCache({ dir: "" }), TypeError);
+  assert.throws(() => new FileSystemCache({ appName: "../up" }), {
+    name: "TypeError",
+    message: /appName must be/,
+  });
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", maxEntries: -1 }), RangeError);
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", maxEntries: 1.5 }), RangeError);
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", mode: 0o1000 }), RangeError);
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", defaultTtl: -1 }), RangeError);
+  assert.throws(
+    () => new FileSystemCache({ dir: "/tmp/x", now: 5 as unknown as () => number }),
+    TypeError,
+  );
+});
+
+Deno.test("userCacheDir() follows each platform's convention", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  assert.equal(
+    userCacheDir("app", { os: "linux", env: env({ HOME: "/home/u" }) }),
+    "/home/u/.cache/app",
+  );
+  assert.equal(
+    userCacheDir("app", { os: "linux", env: env({ HOME: "/home/u", XDG_CACHE_HOME: "/xdg" }) }),
+    "/xdg/app",
+  );
+  assert.equal(
+    userCacheDir("app", { os: "linux", env: env({ HOME: "/home/u", XDG_CACHE_HOME: "rel" }) }),
+    "/home/u/.cache/app",
+    "a relative XDG_CACHE_HOME is ignored",
+  );
+  assert.equal(
+    userCacheDir("app", { os: "darwin", env: env({ HOME: "/Users/u" }) }),
+    "/Users/u/Library/Caches/app",
+  );
+  assert.equal(
+    userCacheDir("app", {
+      os: "windows",
+      env: env({ LOCALAPPDATA: "C:\\Users\\u\\AppData\\Local" }),
+    }),
+    "C:\\Users\\u\\AppData\\Local\\app\\Cache",
+  );
+  assert.throws(() => userCacheDir("app", { os: "linux", env: env({}) }), {
+    name: "TypeError",
+    message: /HOME is not set/,
+  });
+});
+
+Deno.test("FileSystemCache({ appName }) uses the user cache folder", async () => {
+  const appName = `cachelib-test-${crypto.randomUUID()}`;
+  const dir = userCacheDir(appName);
+  try {
+    await using cache = new FileSystemCache({ appName });
+    assert.equal(cache.dir, dir);
+    await cache.set("k", 1);
+    assert.ok(Deno.statSync(`${dir}/${nameOf("k")}`).isFile);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
