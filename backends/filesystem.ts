@@ -54,7 +54,7 @@ type Found = { value: unknown; expiry: number };
  *
  * @example Share a cache between runs of a script
  * ```ts
- * import { FileSystemCache } from "./mod.ts";
+ * import { FileSystemCache } from "@cachelib/cachelib";
  *
  * const dir = await Deno.makeTempDir();
  * await using cache = new FileSystemCache({ dir, maxEntries: 1000, defaultTtl: 3_600_000 });
