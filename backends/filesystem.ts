@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
+import { Buffer } from "node:buffer";
 import { _describe, addDelta, CacheError } from "../cache.ts";
 import { BaseCache } from "./_base.ts";
 import type { Serializer } from "../serializers/serializer.ts";
@@ -17,7 +18,7 @@ import {
   readExpiry,
 } from "./filesystem/format.ts";
 import { StripeLocks } from "./filesystem/locks.ts";
-import { listDir, pruneEntries, removeOrphans } from "./filesystem/prune.ts";
+import { type HeaderHint, listDir, pruneEntries, removeOrphans } from "./filesystem/prune.ts";
 import { userCacheDir } from "./filesystem/cache_dir.ts";
 
 /** Options of {@linkcode FileSystemCache}. Exactly one of `dir` and `appName` is required. */
@@ -39,6 +40,15 @@ export interface FileSystemCacheOptions {
 }
 
 type Found = { value: unknown; expiry: number };
+
+/**
+ * A key with a lone surrogate has no UTF-8 form (it would collide with the
+ * same key holding U+FFFD), so it is hashed as 0xFF then its UTF-16LE code
+ * units; 0xFF never occurs in UTF-8, so the two domains cannot collide.
+ */
+function malformedName(key: string): string {
+  return hash("sha256", Buffer.concat([Buffer.of(0xff), Buffer.from(key, "utf16le")]), "hex");
+}
 
 /**
  * A cache of files in one directory, like Python cachelib's
@@ -78,6 +88,7 @@ export class FileSystemCache extends BaseCache {
   /** Writes between two looks at the directory's size. */
   #interval: number;
   #sinceCheck: number;
+  #hints = new Map<string, HeaderHint>();
 
   /**
    * Opens (and creates when missing) the cache directory.
@@ -152,7 +163,7 @@ export class FileSystemCache extends BaseCache {
   }
 
   #name(key: string): string {
-    return createHash("sha256").update(key, "utf16le").digest("hex");
+    return key.isWellFormed() ? hash("sha256", key, "hex") : malformedName(key);
   }
 
   /** The live value in `bytes`, or `undefined` when expired, corrupt or undecodable. */
@@ -236,7 +247,14 @@ export class FileSystemCache extends BaseCache {
       // Leave room for the writes until the next look.
       const target = this.maxEntries - this.#interval;
       if (entries.length > target) {
-        const { evicted } = pruneEntries(this.dir, entries, this.#locks, this.#now(), target);
+        const { evicted } = pruneEntries(
+          this.dir,
+          entries,
+          this.#locks,
+          this.#now(),
+          target,
+          this.#hints,
+        );
         this._stats.evictions += evicted;
       }
     } catch (cause) {
@@ -374,7 +392,14 @@ export class FileSystemCache extends BaseCache {
       const { entries, temps } = listDir(this.dir);
       const orphans = removeOrphans(this.dir, temps, Date.now());
       const target = this.maxEntries === 0 ? Infinity : this.maxEntries;
-      const { dead, evicted } = pruneEntries(this.dir, entries, this.#locks, this.#now(), target);
+      const { dead, evicted } = pruneEntries(
+        this.dir,
+        entries,
+        this.#locks,
+        this.#now(),
+        target,
+        this.#hints,
+      );
       this._stats.evictions += evicted;
       return Promise.resolve(orphans + dead + evicted);
     } catch (error) {

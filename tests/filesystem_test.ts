@@ -9,7 +9,7 @@ const WORKER = new URL("./fixtures/fs_worker.ts", import.meta.url).pathname;
 const posix = Deno.build.os !== "windows";
 
 /** The file name the cache uses for `key`. */
-const nameOf = (key: string) => createHash("sha256").update(key, "utf16le").digest("hex");
+const nameOf = (key: string) => createHash("sha256").update(key).digest("hex");
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "fs_cache_test_" });

@@ -10,15 +10,7 @@
  *
  * @module
  */
-import {
-  CORRUPT,
-  ENTRY_NAME,
-  expiryOf,
-  HEADER_SIZE,
-  isLive,
-  readExpiry,
-  TEMP_NAME,
-} from "./format.ts";
+import { CORRUPT, ENTRY_NAME, isLive, readExpiry, TEMP_NAME } from "./format.ts";
 import type { StripeLocks } from "./locks.ts";
 
 /** A temp file untouched for this long (ms) belongs to a writer that died. */
@@ -94,11 +86,23 @@ interface Candidate {
   size: number;
 }
 
-const header = new Uint8Array(HEADER_SIZE);
+/** What a prune learnt about an entry file; valid while its mtime and size are unchanged. */
+export interface HeaderHint {
+  mtime: number;
+  size: number;
+  expiry: number;
+}
 
 /**
  * Removes dead entries among `names`, then the oldest live ones until at most
  * `target` remain.
+ *
+ * `hints` carries headers read by earlier passes: an entry file is never
+ * modified in place (every write renames a new file over it), so a file with
+ * the same mtime and size as last time has the same header and costs one
+ * `stat` instead of an open, a read and a close. A stale hint cannot lose
+ * data: every removal checks the file again under its lock. The map is
+ * updated to hold exactly the entries seen.
  *
  * @returns How many dead entries and how many live entries were removed.
  */
@@ -108,30 +112,35 @@ export function pruneEntries(
   locks: StripeLocks,
   now: number,
   target: number,
+  hints: Map<string, HeaderHint> = new Map(),
 ): { dead: number; evicted: number } {
   let dead = 0;
   const live: Candidate[] = [];
+  const seen = new Map<string, HeaderHint>();
   for (const name of names) {
-    let file: Deno.FsFile;
+    const path = `${dir}/${name}`;
+    let info: Deno.FileInfo;
     try {
-      file = Deno.openSync(`${dir}/${name}`);
+      info = Deno.statSync(path);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) continue;
       throw error;
     }
-    let expiry: number;
-    let info: Deno.FileInfo;
-    try {
-      info = file.statSync();
-      const n = file.readSync(header) ?? 0;
-      expiry = expiryOf(header.subarray(0, n), info.size);
-    } finally {
-      file.close();
+    const mtime = info.mtime?.getTime() ?? 0;
+    const size = info.size;
+    const hint = hints.get(name);
+    let expiry: number | undefined;
+    if (hint !== undefined && hint.mtime === mtime && hint.size === size) {
+      expiry = hint.expiry;
+    } else {
+      expiry = readExpiry(path);
+      if (expiry === undefined) continue;
     }
     if (expiry === CORRUPT || !isLive(expiry, now)) {
       if (removeIfDead(dir, name, locks, now)) dead++;
     } else {
-      live.push({ name, mtime: info.mtime?.getTime() ?? 0, size: info.size });
+      seen.set(name, { mtime, size, expiry });
+      live.push({ name, mtime, size });
     }
   }
   let evicted = 0;
@@ -152,8 +161,13 @@ export function pruneEntries(
         if ((info.mtime?.getTime() ?? 0) !== mtime || info.size !== size) return false;
         return removeQuietly(path);
       });
-      if (removed) evicted++;
+      if (removed) {
+        evicted++;
+        seen.delete(name);
+      }
     }
   }
+  hints.clear();
+  for (const [name, hint] of seen) hints.set(name, hint);
   return { dead, evicted };
 }
