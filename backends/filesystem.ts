@@ -4,11 +4,8 @@
  *
  * @module
  */
-import { hash } from "node:crypto";
-import { Buffer } from "node:buffer";
 import { _describe, addDelta, CacheError } from "../cache.ts";
 import { BaseCache } from "./_base.ts";
-import type { Serializer } from "../serializers/serializer.ts";
 import {
   CORRUPT,
   encodeEntry,
@@ -17,38 +14,14 @@ import {
   isLive,
   readExpiry,
 } from "./filesystem/format.ts";
+import { entryName, readBytes, removeFile, writeAtomic } from "./filesystem/files.ts";
 import { StripeLocks } from "./filesystem/locks.ts";
+import { type FileSystemCacheOptions, resolveOptions } from "./filesystem/options.ts";
 import { type HeaderHint, listDir, pruneEntries, removeOrphans } from "./filesystem/prune.ts";
-import { userCacheDir } from "./filesystem/cache_dir.ts";
 
-/** Options of {@linkcode FileSystemCache}. Exactly one of `dir` and `appName` is required. */
-export interface FileSystemCacheOptions {
-  /** The directory of the entries; created (mode 0700) when missing. */
-  dir?: string | undefined;
-  /** Use the platform's user cache folder for this application instead of `dir`. */
-  appName?: string | undefined;
-  /** The bound on the number of entries; `0` = unbounded. Default 500. */
-  maxEntries?: number | undefined;
-  /** Lifetime in ms of entries stored without a ttl; `0` = never expire. Default 300 000. */
-  defaultTtl?: number | undefined;
-  /** Permission bits of the files created. Default `0o600`. */
-  mode?: number | undefined;
-  /** Turns values into bytes. Default {@linkcode defaultSerializer}. */
-  serializer?: Serializer | undefined;
-  /** The clock in ms used for expiry (stored as an absolute time). Default `Date.now`. */
-  now?: (() => number) | undefined;
-}
+export type { FileSystemCacheOptions } from "./filesystem/options.ts";
 
 type Found = { value: unknown; expiry: number };
-
-/**
- * A key with a lone surrogate has no UTF-8 form (it would collide with the
- * same key holding U+FFFD), so it is hashed as 0xFF then its UTF-16LE code
- * units; 0xFF never occurs in UTF-8, so the two domains cannot collide.
- */
-function malformedName(key: string): string {
-  return hash("sha256", Buffer.concat([Buffer.of(0xff), Buffer.from(key, "utf16le")]), "hex");
-}
 
 /**
  * A cache of files in one directory, like Python cachelib's
@@ -59,8 +32,10 @@ function malformedName(key: string): string {
  * corrupt file reads as a miss and is removed.
  *
  * A file's name is the sha-256 of its key, so no key can name a path outside
- * the directory. File operations are synchronous: on a local disk a small read
- * costs ~8 µs synchronously and ~55 µs through the thread pool.
+ * the directory. Every `maxEntries / 10` writes the cache lists the directory
+ * and, when it is nearly full, removes expired entries, then the oldest
+ * writes. File operations are synchronous (a small read costs ~8 µs that
+ * way, ~55 µs through the thread pool).
  *
  * @example Share a cache between runs of a script
  * ```ts
@@ -85,7 +60,7 @@ export class FileSystemCache extends BaseCache {
   #locks: StripeLocks;
   #tag = Math.random().toString(36).slice(2, 10);
   #seq = 0;
-  /** Writes between two looks at the directory's size. */
+  /** Writes between two looks at the directory. */
   #interval: number;
   #sinceCheck: number;
   #hints = new Map<string, HeaderHint>();
@@ -99,53 +74,22 @@ export class FileSystemCache extends BaseCache {
    */
   constructor(options: FileSystemCacheOptions) {
     super({ defaultTtl: options?.defaultTtl, serializer: options?.serializer });
-    const { dir, appName, maxEntries = 500, mode = 0o600, now = Date.now } = options;
-    if ((dir === undefined) === (appName === undefined)) {
-      throw new TypeError(
-        `Cannot create cache: give exactly one of dir and appName, received ${
-          dir === undefined ? "neither" : "both"
-        }`,
-      );
-    }
-    if (dir !== undefined && (typeof dir !== "string" || dir === "")) {
-      throw new TypeError(
-        `Cannot create cache: dir must be a non-empty string, received ${_describe(dir)}`,
-      );
-    }
-    if (typeof maxEntries !== "number" || !Number.isSafeInteger(maxEntries) || maxEntries < 0) {
-      throw new RangeError(
-        `Cannot create cache: maxEntries must be an integer >= 0, received ${
-          _describe(maxEntries)
-        }`,
-      );
-    }
-    if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777) {
-      throw new RangeError(
-        `Cannot create cache: mode must be permission bits between 0 and 0o777, received ${
-          _describe(mode)
-        }`,
-      );
-    }
-    if (typeof now !== "function") {
-      throw new TypeError(
-        `Cannot create cache: now must be a function, received ${_describe(now)}`,
-      );
-    }
-    this.dir = dir ?? userCacheDir(appName!);
+    const { dir, maxEntries, mode, now } = resolveOptions(options);
+    this.dir = dir;
     this.maxEntries = maxEntries;
     this.#mode = mode;
     this.#chmod = (mode & 0o077) !== 0 && Deno.build.os !== "windows";
     this.#now = now;
     this.#interval = maxEntries === 0 ? 100 : Math.ceil(maxEntries / 10);
     this.#sinceCheck = this.#interval - 1; // the first write looks at the directory
-    this.#locks = new StripeLocks(this.dir, mode);
+    this.#locks = new StripeLocks(dir, mode);
     try {
-      Deno.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
       Deno.openSync(this.#locks.pathOf("0"), { read: true, write: true, create: true, mode })
         .close();
     } catch (cause) {
       throw new CacheError(
-        `Cannot create cache: directory ${JSON.stringify(this.dir)} is not writable: ${
+        `Cannot create cache: directory ${JSON.stringify(dir)} is not writable: ${
           (cause as Error).message
         }`,
         { cause },
@@ -153,17 +97,21 @@ export class FileSystemCache extends BaseCache {
     }
   }
 
-  #fail(op: string, key: string, what: string, cause: unknown): CacheError {
-    return new CacheError(
-      `Cannot ${op} key ${_describe(key)}: ${what}: ${(cause as Error).message}`,
-      {
-        cause,
-      },
-    );
-  }
-
-  #name(key: string): string {
-    return key.isWellFormed() ? hash("sha256", key, "hex") : malformedName(key);
+  /** Runs a file operation; a failure is a `CacheError` naming the key, the path and the cause. */
+  #io<T>(op: string, key: string, what: string, path: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (cause) {
+      if (
+        cause instanceof CacheError || cause instanceof TypeError || cause instanceof RangeError
+      ) {
+        throw cause;
+      }
+      throw new CacheError(
+        `Cannot ${op} key ${_describe(key)}: cannot ${what} ${path}: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
   }
 
   /** The live value in `bytes`, or `undefined` when expired, corrupt or undecodable. */
@@ -177,56 +125,29 @@ export class FileSystemCache extends BaseCache {
     }
   }
 
-  #readBytes(op: string, key: string, path: string): Uint8Array | undefined {
-    try {
-      return Deno.readFileSync(path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw this.#fail(op, key, `cannot read ${path}`, error);
-    }
-  }
-
   /** Reads `key` without its lock; a dead file is removed (under the lock, if still dead). */
-  #load(op: string, key: string, name: string): Found | undefined {
+  #load(op: string, key: string): Found | undefined {
+    const name = entryName(key);
     const path = `${this.dir}/${name}`;
-    const bytes = this.#readBytes(op, key, path);
+    const bytes = this.#io(op, key, "read", path, () => readBytes(path));
     if (bytes === undefined) return undefined;
     const now = this.#now();
     const found = this.#judge(key, bytes, now);
     if (found === undefined) {
-      this.#locks.run(name, () => {
-        const again = this.#readBytes(op, key, path);
-        if (again !== undefined && this.#judge(key, again, now) === undefined) {
-          this.#remove(op, key, path);
-        }
-      });
+      this.#io(op, key, "remove", path, () =>
+        this.#locks.run(name, () => {
+          const again = readBytes(path);
+          if (again !== undefined && this.#judge(key, again, now) === undefined) removeFile(path);
+        }));
     }
     return found;
   }
 
-  #remove(op: string, key: string, path: string): void {
-    try {
-      Deno.removeSync(path);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        throw this.#fail(op, key, `cannot remove ${path}`, error);
-      }
-    }
-  }
-
-  /** Writes a whole entry file atomically: a temp file, then a rename over `path`. */
-  #write(op: string, key: string, path: string, bytes: Uint8Array): void {
+  /** Writes an entry file; call with the key's lock held. */
+  #write(op: string, key: string, path: string, expiry: number, payload: Uint8Array): void {
     const temp = `${path}.${this.#tag}${(this.#seq++).toString(36)}.tmp`;
-    try {
-      Deno.writeFileSync(temp, bytes, { createNew: true, mode: this.#mode });
-      if (this.#chmod) Deno.chmodSync(temp, this.#mode);
-      Deno.renameSync(temp, path);
-    } catch (cause) {
-      try {
-        Deno.removeSync(temp);
-      } catch { /* never created, or already renamed */ }
-      throw this.#fail(op, key, `cannot write ${path}`, cause);
-    }
+    const bytes = encodeEntry(expiry, payload);
+    this.#io(op, key, "write", path, () => writeAtomic(path, temp, bytes, this.#mode, this.#chmod));
   }
 
   #expiry(ttl: number, now: number): number {
@@ -237,50 +158,46 @@ export class FileSystemCache extends BaseCache {
   #maintain(op: string, key: string): void {
     if (++this.#sinceCheck < this.#interval) return;
     this.#sinceCheck = 0;
-    try {
+    this.#io(op, key, "prune", this.dir, () => {
       const { entries, temps } = listDir(this.dir);
       if (temps.length > 0) removeOrphans(this.dir, temps, Date.now());
       if (this.maxEntries === 0) {
         this.#interval = Math.max(100, Math.ceil(entries.length / 10));
         return;
       }
-      // Leave room for the writes until the next look.
-      const target = this.maxEntries - this.#interval;
+      const target = this.maxEntries - this.#interval; // room for the writes until the next look
       if (entries.length > target) {
-        const { evicted } = pruneEntries(
-          this.dir,
-          entries,
-          this.#locks,
-          this.#now(),
-          target,
-          this.#hints,
-        );
+        const now = this.#now();
+        const { evicted } = pruneEntries(this.dir, entries, this.#locks, now, target, this.#hints);
         this._stats.evictions += evicted;
       }
-    } catch (cause) {
-      throw this.#fail(op, key, `cannot prune ${this.dir}`, cause);
-    }
+    });
+  }
+
+  /** Runs `fn` on key's file path with the key's lock held, after the periodic maintenance. */
+  #locked<T>(op: string, key: string, write: boolean, fn: (path: string) => T): T {
+    const name = entryName(key);
+    if (write) this.#maintain(op, key);
+    const path = `${this.dir}/${name}`;
+    return this.#locks.run(name, () => fn(path));
   }
 
   #set(op: string, key: string, value: unknown, ttl: number): boolean {
-    const name = this.#name(key);
-    const bytes = this._encode(op, key, value);
-    this.#maintain(op, key);
-    const path = `${this.dir}/${name}`;
-    this.#locks.run(name, () => {
-      this.#write(op, key, path, encodeEntry(this.#expiry(ttl, this.#now()), bytes));
+    const payload = this._encode(op, key, value);
+    this.#locked(op, key, true, (path) => {
+      this.#write(op, key, path, this.#expiry(ttl, this.#now()), payload);
     });
     return true;
   }
 
   /** Reads one key. */
   protected _get(key: string): Promise<unknown> {
-    return Promise.resolve(this.#load("get", key, this.#name(key))?.value);
+    return Promise.resolve(this.#load("get", key)?.value);
   }
 
   /** Reads several keys, one file each. */
   protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
-    return Promise.resolve(keys.map((key) => this.#load("getMany", key, this.#name(key))?.value));
+    return Promise.resolve(keys.map((key) => this.#load("getMany", key)?.value));
   }
 
   /** Writes one entry. */
@@ -297,64 +214,47 @@ export class FileSystemCache extends BaseCache {
 
   /** Writes one entry when the key holds no live one, atomically across processes. */
   protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const name = this.#name(key);
-    const bytes = this._encode("add", key, value);
-    this.#maintain("add", key);
-    const path = `${this.dir}/${name}`;
-    return Promise.resolve(this.#locks.run(name, () => {
+    const payload = this._encode("add", key, value);
+    return Promise.resolve(this.#locked("add", key, true, (path) => {
       const now = this.#now();
-      const existing = this.#readBytes("add", key, path);
+      const existing = this.#io("add", key, "read", path, () => readBytes(path));
       if (existing !== undefined && this.#judge(key, existing, now) !== undefined) return false;
-      this.#write("add", key, path, encodeEntry(this.#expiry(ttl, now), bytes));
+      this.#write("add", key, path, this.#expiry(ttl, now), payload);
       return true;
     }));
   }
 
-  /** Removes one key; `true` when it held a live entry. */
+  /** Removes one key; `true` when it held a live entry (judged by its header). */
   protected _delete(key: string): Promise<boolean> {
-    const name = this.#name(key);
-    const path = `${this.dir}/${name}`;
-    return Promise.resolve(this.#locks.run(name, () => {
-      let expiry: number | undefined;
-      try {
-        expiry = readExpiry(path);
-      } catch (error) {
-        throw this.#fail("delete", key, `cannot read ${path}`, error);
-      }
-      if (expiry === undefined) return false;
-      this.#remove("delete", key, path);
-      return expiry !== CORRUPT && isLive(expiry, this.#now());
-    }));
+    return Promise.resolve(
+      this.#locked("delete", key, false, (path) =>
+        this.#io("delete", key, "remove", path, () => {
+          const expiry = readExpiry(path);
+          if (expiry === undefined || !removeFile(path)) return false;
+          return expiry !== CORRUPT && isLive(expiry, this.#now());
+        })),
+    );
   }
 
   /** Whether the key holds a live entry (reads only the header). */
   protected _has(key: string): Promise<boolean> {
-    const name = this.#name(key);
-    const path = `${this.dir}/${name}`;
-    let expiry: number | undefined;
-    try {
-      expiry = readExpiry(path);
-    } catch (error) {
-      throw this.#fail("has", key, `cannot read ${path}`, error);
-    }
+    const path = `${this.dir}/${entryName(key)}`;
+    const expiry = this.#io("has", key, "read", path, () => readExpiry(path));
     if (expiry === undefined) return Promise.resolve(false);
     if (expiry !== CORRUPT && isLive(expiry, this.#now())) return Promise.resolve(true);
-    this.#load("has", key, name); // removes the dead file
+    this.#load("has", key); // removes the dead file
     return Promise.resolve(false);
   }
 
   /** Adds `delta` under the key's lock, so concurrent processes never lose a count. */
   protected _inc(key: string, delta: number, ttl: number): Promise<number> {
-    const name = this.#name(key);
-    this.#maintain("inc", key);
-    const path = `${this.dir}/${name}`;
-    return Promise.resolve(this.#locks.run(name, () => {
+    return Promise.resolve(this.#locked("inc", key, true, (path) => {
       const now = this.#now();
-      const bytes = this.#readBytes("inc", key, path);
+      const bytes = this.#io("inc", key, "read", path, () => readBytes(path));
       const found = bytes === undefined ? undefined : this.#judge(key, bytes, now);
       const next = addDelta("inc", key, found === undefined ? 0 : found.value, delta);
       const expiry = found === undefined ? this.#expiry(ttl, now) : found.expiry;
-      this.#write("inc", key, path, encodeEntry(expiry, this._encode("inc", key, next)));
+      this.#write("inc", key, path, expiry, this._encode("inc", key, next));
       return next;
     }));
   }
@@ -363,14 +263,9 @@ export class FileSystemCache extends BaseCache {
   protected _clear(): Promise<boolean> {
     try {
       const { entries, temps } = listDir(this.dir);
-      for (const name of entries) {
-        try {
-          Deno.removeSync(`${this.dir}/${name}`);
-        } catch (error) {
-          if (!(error instanceof Deno.errors.NotFound)) throw error;
-        }
-      }
+      for (const name of entries) removeFile(`${this.dir}/${name}`);
       removeOrphans(this.dir, temps, Date.now());
+      this.#hints.clear();
     } catch (cause) {
       throw new CacheError(`Cannot clear ${this.dir}: ${(cause as Error).message}`, { cause });
     }
@@ -380,8 +275,9 @@ export class FileSystemCache extends BaseCache {
   /**
    * Removes expired and corrupt entries and orphaned temp files now, then the
    * oldest entries (by last write) until at most `maxEntries` remain. Writes
-   * do this on their own every `maxEntries / 10` writes; call it to get an
-   * exact bound at once.
+   * do this on their own every `maxEntries / 10` writes; call it for an exact
+   * bound at once (several processes writing at once can each add up to
+   * `maxEntries / 10` entries between two looks).
    *
    * @returns How many files were removed.
    */
@@ -392,11 +288,12 @@ export class FileSystemCache extends BaseCache {
       const { entries, temps } = listDir(this.dir);
       const orphans = removeOrphans(this.dir, temps, Date.now());
       const target = this.maxEntries === 0 ? Infinity : this.maxEntries;
+      const now = this.#now();
       const { dead, evicted } = pruneEntries(
         this.dir,
         entries,
         this.#locks,
-        this.#now(),
+        now,
         target,
         this.#hints,
       );
