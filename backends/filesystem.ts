@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { _describe, addDelta, CacheError } from "../cache.ts";
+import { _describe, addDelta, CacheError, checkKey } from "../cache.ts";
 import { BaseCache } from "./_base.ts";
 import {
   CORRUPT,
@@ -14,7 +14,7 @@ import {
   isLive,
   readExpiry,
 } from "./filesystem/format.ts";
-import { entryName, readBytes, removeFile, writeAtomic } from "./filesystem/files.ts";
+import { EntryNames, readBytes, removeFile, writeAtomic } from "./filesystem/files.ts";
 import { StripeLocks } from "./filesystem/locks.ts";
 import { type FileSystemCacheOptions, resolveOptions } from "./filesystem/options.ts";
 import { type HeaderHint, listDir, pruneEntries, removeOrphans } from "./filesystem/prune.ts";
@@ -64,6 +64,7 @@ export class FileSystemCache extends BaseCache {
   #interval: number;
   #sinceCheck: number;
   #hints = new Map<string, HeaderHint>();
+  #names = new EntryNames();
 
   /**
    * Opens (and creates when missing) the cache directory.
@@ -127,7 +128,7 @@ export class FileSystemCache extends BaseCache {
 
   /** Reads `key` without its lock; a dead file is removed (under the lock, if still dead). */
   #load(op: string, key: string): Found | undefined {
-    const name = entryName(key);
+    const name = this.#names.of(key);
     const path = `${this.dir}/${name}`;
     const bytes = this.#io(op, key, "read", path, () => readBytes(path));
     if (bytes === undefined) return undefined;
@@ -176,7 +177,7 @@ export class FileSystemCache extends BaseCache {
 
   /** Runs `fn` on key's file path with the key's lock held, after the periodic maintenance. */
   #locked<T>(op: string, key: string, write: boolean, fn: (path: string) => T): T {
-    const name = entryName(key);
+    const name = this.#names.of(key);
     if (write) this.#maintain(op, key);
     const path = `${this.dir}/${name}`;
     return this.#locks.run(name, () => fn(path));
@@ -188,6 +189,20 @@ export class FileSystemCache extends BaseCache {
       this.#write(op, key, path, this.#expiry(ttl, this.#now()), payload);
     });
     return true;
+  }
+
+  /** The value under `key`, or `undefined`; one synchronous file read, no extra promise hops. */
+  override get<T = unknown>(key: string): Promise<T | undefined> {
+    try {
+      checkKey("get", key);
+      this._checkOpen("get", key);
+      const value = this.#load("get", key)?.value;
+      if (value === undefined) this._stats.misses++;
+      else this._stats.hits++;
+      return Promise.resolve(value as T | undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Reads one key. */
@@ -238,7 +253,7 @@ export class FileSystemCache extends BaseCache {
 
   /** Whether the key holds a live entry (reads only the header). */
   protected _has(key: string): Promise<boolean> {
-    const path = `${this.dir}/${entryName(key)}`;
+    const path = `${this.dir}/${this.#names.of(key)}`;
     const expiry = this.#io("has", key, "read", path, () => readExpiry(path));
     if (expiry === undefined) return Promise.resolve(false);
     if (expiry !== CORRUPT && isLive(expiry, this.#now())) return Promise.resolve(true);

@@ -21,6 +21,28 @@ export function entryName(key: string): string {
   return hash("sha256", Buffer.concat([Buffer.of(0xff), Buffer.from(key, "utf16le")]), "hex");
 }
 
+/**
+ * {@linkcode entryName} with a memo of recent short keys: a `Map` lookup costs
+ * ~50 ns, a sha-256 ~1 µs, about a tenth of a whole `get`. The memo holds at
+ * most 4096 keys of at most 256 characters and starts over when full.
+ */
+export class EntryNames {
+  #memo = new Map<string, string>();
+
+  /** The file name of `key`. */
+  of(key: string): string {
+    let name = this.#memo.get(key);
+    if (name === undefined) {
+      name = entryName(key);
+      if (key.length <= 256) {
+        if (this.#memo.size >= 4096) this.#memo.clear();
+        this.#memo.set(key, name);
+      }
+    }
+    return name;
+  }
+}
+
 /** The bytes of the file at `path`, or `undefined` when it does not exist. */
 export function readBytes(path: string): Uint8Array | undefined {
   try {
