@@ -14,7 +14,7 @@ import {
   isLive,
   readExpiry,
 } from "./filesystem/format.ts";
-import { EntryNames, readBytes, removeFile, writeAtomic } from "./filesystem/files.ts";
+import { EntryNames, MissProbe, readBytes, removeFile, writeAtomic } from "./filesystem/files.ts";
 import { StripeLocks } from "./filesystem/locks.ts";
 import { type FileSystemCacheOptions, resolveOptions } from "./filesystem/options.ts";
 import { type HeaderHint, listDir, pruneEntries, removeOrphans } from "./filesystem/prune.ts";
@@ -65,6 +65,7 @@ export class FileSystemCache extends BaseCache {
   #sinceCheck: number;
   #hints = new Map<string, HeaderHint>();
   #names = new EntryNames();
+  #probe = new MissProbe();
 
   /**
    * Opens (and creates when missing) the cache directory.
@@ -130,7 +131,9 @@ export class FileSystemCache extends BaseCache {
   #load(op: string, key: string): Found | undefined {
     const name = this.#names.of(key);
     const path = `${this.dir}/${name}`;
+    if (this.#probe.absent(path)) return undefined;
     const bytes = this.#io(op, key, "read", path, () => readBytes(path));
+    this.#probe.saw(bytes !== undefined);
     if (bytes === undefined) return undefined;
     const now = this.#now();
     const found = this.#judge(key, bytes, now);
@@ -254,7 +257,9 @@ export class FileSystemCache extends BaseCache {
   /** Whether the key holds a live entry (reads only the header). */
   protected _has(key: string): Promise<boolean> {
     const path = `${this.dir}/${this.#names.of(key)}`;
+    if (this.#probe.absent(path)) return Promise.resolve(false);
     const expiry = this.#io("has", key, "read", path, () => readExpiry(path));
+    this.#probe.saw(expiry !== undefined);
     if (expiry === undefined) return Promise.resolve(false);
     if (expiry !== CORRUPT && isLive(expiry, this.#now())) return Promise.resolve(true);
     this.#load("has", key); // removes the dead file

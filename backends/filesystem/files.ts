@@ -9,6 +9,7 @@
  */
 import { hash } from "node:crypto";
 import { Buffer } from "node:buffer";
+import { existsSync } from "node:fs";
 
 /**
  * The file name of `key`: the sha-256 of its UTF-8 bytes, in hex. A key with
@@ -85,5 +86,29 @@ export function writeAtomic(
       Deno.removeSync(temp);
     } catch { /* never created, or already renamed */ }
     throw error;
+  }
+}
+
+/**
+ * Makes misses cheap when they are common. Deno reports a missing file by
+ * throwing, and building that error costs ~12 µs, more than reading a small
+ * file (~7 µs); `existsSync` answers a miss in ~1.5 µs without throwing but
+ * adds that much to every hit. So the probe runs first only while misses are
+ * frequent (a moving average of the miss rate above 8%, where it starts to
+ * pay off).
+ */
+export class MissProbe {
+  #rate = 0;
+
+  /** `true` when the probe ran and found no file at `path`. */
+  absent(path: string): boolean {
+    if (this.#rate < 0.08 || existsSync(path)) return false;
+    this.saw(false);
+    return true;
+  }
+
+  /** Records whether a read found its file. */
+  saw(found: boolean): void {
+    this.#rate = this.#rate * 0.97 + (found ? 0 : 0.03);
   }
 }
