@@ -441,3 +441,41 @@ Deno.test("FileSystemCache({ appName }) uses the user cache folder", async () =>
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("FileSystemCache sees another process's write after a run of misses", async () => {
+  await withDir(async (dir) => {
+    await using reader = new FileSystemCache({ dir });
+    await using writer = new FileSystemCache({ dir });
+    for (let i = 0; i < 200; i++) assert.equal(await reader.get(`missing${i}`), undefined);
+    assert.equal(await reader.has("late"), false);
+    await writer.set("late", "here");
+    assert.equal(await reader.get("late"), "here", "a cheap miss probe still finds new files");
+    assert.equal(await reader.has("late"), true);
+    assert.deepEqual(reader.stats().misses, 201);
+  });
+});
+
+Deno.test("FileSystemCache with maxEntries: 0 keeps every entry", async () => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir, maxEntries: 0 });
+    for (let i = 0; i < 700; i++) await cache.set(`k${i}`, i);
+    assert.equal(entryNames(dir).length, 700);
+    assert.equal(await cache.prune(), 0);
+    assert.equal(await cache.get("k0"), 0);
+  });
+});
+
+Deno.test("FileSystemCache writes remove temp files orphaned by a crash", async () => {
+  await withDir(async (dir) => {
+    const orphan = `${dir}/${"2".repeat(64)}.crashed1.tmp`;
+    const young = `${dir}/${"3".repeat(64)}.writing1.tmp`;
+    Deno.writeTextFileSync(orphan, "half a value");
+    Deno.writeTextFileSync(young, "a write in progress");
+    const old = new Date(Date.now() - ORPHAN_AGE - 1000);
+    Deno.utimeSync(orphan, old, old);
+    await using cache = new FileSystemCache({ dir, maxEntries: 10 });
+    await cache.set("k", 1); // the first write looks at the directory
+    assert.throws(() => Deno.statSync(orphan), Deno.errors.NotFound);
+    assert.ok(Deno.statSync(young).isFile, "a young temp file may belong to a live writer");
+  });
+});
