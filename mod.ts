@@ -61,6 +61,7 @@ export { defaultSerializer } from "./serializers/default.ts";
 export { jsonSerializer } from "./serializers/json.ts";
 
 // FileSystemCache (issue 3)
+export { FileSystemCache, type FileSystemCacheOptions } from "./backends/filesystem.ts";
 
 // RedisCache (issue 4)
 export {

@@ -4,13 +4,14 @@
  *
  * @module
  */
-import { _describe, type Cache, CacheError } from "./cache.ts";
+import { _describe, type Cache } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
 import { NullCache } from "./backends/null.ts";
 import { UwsgiCache } from "./backends/uwsgi.ts";
 import { DenoKvCache } from "./backends/deno_kv.ts";
 import { RedisCache } from "./backends/redis.ts";
 import { MemcachedCache } from "./backends/memcached.ts";
+import { FileSystemCache } from "./backends/filesystem.ts";
 import { POLICIES, type PolicyName } from "./policies/policy.ts";
 
 /** The constructor options each URL scheme produces, by scheme. */
@@ -49,19 +50,11 @@ type Factory<S extends CacheScheme> = (
   options: SchemeOptions[S] & Record<string, unknown>,
 ) => Cache;
 
-function notWired(scheme: string, backend: string): () => Cache {
-  return () => {
-    throw new CacheError(
-      `Cannot create a cache from a ${scheme}:// URL: ${backend} is not wired into cacheFromUrl yet`,
-    );
-  };
-}
-
 /** One constructor per scheme; a new backend is one line here. */
 const BACKENDS: { [S in CacheScheme]: Factory<S> } = {
   memory: (options) => new MemoryCache(options),
   null: (options) => new NullCache(options),
-  file: notWired("file", "FileSystemCache"),
+  file: (options) => new FileSystemCache(options),
   redis: (options) => new RedisCache(options),
   memcached: (options) => new MemcachedCache(options),
   uwsgi: (options) => new UwsgiCache(options),

@@ -645,8 +645,8 @@ Deno.test("memoize over a persistent cache: a second process does not call fn", 
     assert.equal(new TextDecoder().decode(output.stderr), "");
     return JSON.parse(new TextDecoder().decode(output.stdout));
   };
-  // Every persistent backend wired into cacheFromUrl belongs here (file:// once FileSystemCache is).
-  const urls = [`denokv://${dir}/kv.db`];
+  // Every persistent backend without a server: Deno KV and the filesystem.
+  const urls = [`denokv://${dir}/kv.db`, `file://${dir}/fs`];
   try {
     for (const url of urls) {
       await t.step(url.slice(0, url.indexOf(":")), async () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import {
-  CacheError,
   cacheFromUrl,
   DenoKvCache,
+  FileSystemCache,
   MemcachedCache,
   memoize,
   MemoryCache,
@@ -221,20 +221,20 @@ Deno.test("cacheFromUrl passes bad option values on to the backend's own checks"
   });
 });
 
-// Until the lead wires these backends in (one line each in url.ts's BACKENDS),
-// their schemes parse but do not build: update this test when they do.
-Deno.test("cacheFromUrl says which backends are not wired in yet", async (t) => {
-  const cases: [string, string][] = [
-    ["file:///tmp/x", "FileSystemCache"],
-  ];
-  for (const [url, backend] of cases) {
-    await t.step(url, () => {
-      assert.throws(() => cacheFromUrl(url), (error: Error) => {
-        assert.ok(error instanceof CacheError);
-        assert.match(error.message, new RegExp(`${backend} is not wired into cacheFromUrl yet`));
-        return true;
-      });
-    });
+Deno.test("cacheFromUrl builds a FileSystemCache in the URL's directory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const url = `file://${dir}/cache?maxEntries=50&defaultTtl=60000&mode=0640`;
+    {
+      await using cache = cacheFromUrl(url);
+      assert.ok(cache instanceof FileSystemCache);
+      assert.equal(cache.defaultTtl, 60000);
+      assert.equal(await cache.set("k", [1, 2]), true);
+    }
+    await using again = cacheFromUrl(url);
+    assert.deepEqual(await again.get("k"), [1, 2], "a second instance reads the same files");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -1,0 +1,481 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { runConformance } from "./conformance.ts";
+import { CacheError, FileSystemCache } from "../mod.ts";
+import { userCacheDir } from "../backends/filesystem/cache_dir.ts";
+import { ORPHAN_AGE } from "../backends/filesystem/prune.ts";
+
+const WORKER = new URL("./fixtures/fs_worker.ts", import.meta.url).pathname;
+const posix = Deno.build.os !== "windows";
+
+/** The file name the cache uses for `key`. */
+const nameOf = (key: string) => createHash("sha256").update(key).digest("hex");
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "fs_cache_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function entryNames(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /^[0-9a-f]{64}$/.test(n));
+}
+
+function spawnWorker(
+  job: string,
+  dir: string,
+  id: number,
+  count: number,
+  startAt: number,
+  maxEntries = 500,
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      WORKER,
+      job,
+      dir,
+      String(id),
+      String(count),
+      String(startAt),
+      String(maxEntries),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function summaryOf(child: Deno.ChildProcess): Promise<Record<string, unknown>> {
+  const { code, stdout, stderr } = await child.output();
+  const err = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, `worker failed: ${err}`);
+  const lines = new TextDecoder().decode(stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]!);
+}
+
+/** Workers start in lock-step at this time: long enough for `deno run` to start. */
+const startSoon = () => Date.now() + 1500;
+
+Deno.test("FileSystemCache conforms", async (t) => {
+  await withDir(async (root) => {
+    await runConformance(t, {
+      name: "FileSystemCache",
+      make: ({ defaultTtl, now }) =>
+        new FileSystemCache({ dir: `${root}/${crypto.randomUUID()}`, defaultTtl, now }),
+    });
+  });
+});
+
+Deno.test("FileSystemCache.inc() from 4 processes × 250 counts exactly 1000", async () => {
+  await withDir(async (dir) => {
+    const start = startSoon();
+    const children = [0, 1, 2, 3].map((id) => spawnWorker("inc", dir, id, 250, start));
+    for (const child of children) await summaryOf(child);
+    await using cache = new FileSystemCache({ dir });
+    assert.equal(await cache.get("counter"), 1000);
+  });
+});
+
+Deno.test("FileSystemCache.add() from 4 processes: exactly one wins each key", async () => {
+  await withDir(async (dir) => {
+    const start = startSoon();
+    const children = [0, 1, 2, 3].map((id) => spawnWorker("add", dir, id, 50, start));
+    const won = new Map<number, number[]>();
+    for (const [id, child] of children.entries()) {
+      for (const key of (await summaryOf(child)).won as number[]) {
+        won.set(key, [...(won.get(key) ?? []), id]);
+      }
+    }
+    await using cache = new FileSystemCache({ dir });
+    for (let i = 0; i < 50; i++) {
+      const winners = won.get(i) ?? [];
+      assert.equal(winners.length, 1, `add${i} won by ${JSON.stringify(winners)}`);
+      assert.equal(await cache.get(`add${i}`), String(winners[0]), "the winner's value is stored");
+    }
+  });
+});
+
+Deno.test(
+  "FileSystemCache: 4 processes hammering one directory read only whole values and keep the bound",
+  async () => {
+    await withDir(async (dir) => {
+      const maxEntries = 40;
+      const slack = 3 * (maxEntries / 10); // three other writers, one check interval each
+      const start = startSoon();
+      const children = [0, 1, 2, 3].map((id) => spawnWorker("hammer", dir, id, 600, start, 40));
+      const done = Promise.all(children.map(summaryOf));
+      let finished = false;
+      done.finally(() => finished = true).catch(() => {});
+      await using cache = new FileSystemCache({ dir, maxEntries });
+      let samples = 0;
+      let most = 0;
+      while (!finished) {
+        most = Math.max(most, entryNames(dir).length);
+        const value = await cache.get<{ check: string; writer: string; i: number; pad: string }>(
+          `k${samples % 60}`,
+        );
+        if (value !== undefined) {
+          assert.equal(value.check, `${value.writer}:${value.i}:${value.pad.length}`);
+        }
+        samples++;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      assert.ok(most >= maxEntries - maxEntries / 10, `the directory filled up (saw ${most})`);
+      for (const summary of await done) assert.equal(summary.bad, 0, `worker ${summary.id}`);
+      assert.ok(samples > 0);
+      assert.ok(
+        most <= maxEntries + slack,
+        `at most ${maxEntries + slack} entries while writing, saw ${most}`,
+      );
+      await cache.prune();
+      assert.ok(entryNames(dir).length <= maxEntries, "prune() restores the exact bound");
+      for (let i = 0; i < 60; i++) await cache.get(`k${i}`); // every file left is readable
+      assert.deepEqual(
+        [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp")),
+        [],
+        "no temp files left behind",
+      );
+    });
+  },
+);
+
+Deno.test(
+  {
+    name: "FileSystemCache: a writer killed with SIGKILL mid-write leaves no corrupt reads",
+    ignore: !posix,
+  },
+  async () => {
+    await withDir(async (dir) => {
+      const child = spawnWorker("write", dir, 0, 0, 0);
+      const reader = child.stdout.getReader();
+      const first = await reader.read(); // "ready": it has written a few values
+      assert.match(new TextDecoder().decode(first.value), /ready/);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      child.kill("SIGKILL");
+      const status = await child.status;
+      reader.releaseLock();
+      await child.stdout.cancel();
+      await child.stderr.cancel();
+      assert.equal(status.signal, "SIGKILL");
+      await using cache = new FileSystemCache({ dir });
+      for (let i = 0; i < 4; i++) {
+        const value = await cache.get<Uint8Array>(`w${i}`);
+        assert.ok(value instanceof Uint8Array, `w${i} holds a whole value`);
+        assert.equal(value.length, 256 * 1024);
+        assert.ok(value.every((b) => b === value[0]), `w${i} is not torn`);
+      }
+      // The killed writer held no lock that survives it.
+      assert.equal(await cache.set("w0", "after"), true);
+      assert.equal(await cache.inc("after-kill"), 1);
+      // Its temp file (if it died between write and rename) goes once it is old.
+      const temps = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp"));
+      const old = new Date(Date.now() - ORPHAN_AGE - 1000);
+      for (const { name } of temps) Deno.utimeSync(`${dir}/${name}`, old, old);
+      assert.equal(await cache.prune(), temps.length);
+      assert.equal([...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp")).length, 0);
+    });
+  },
+);
+
+Deno.test("FileSystemCache reads empty, truncated, garbage and foreign files as misses and removes them", async (t) => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir });
+    await cache.set("probe", { long: "v".repeat(100) });
+    const good = Deno.readFileSync(`${dir}/${nameOf("probe")}`);
+    const otherVersion = good.slice();
+    otherVersion[4] = 2;
+    const badPayload = good.slice();
+    badPayload.fill(0xff, 24);
+    const cases: [string, Uint8Array][] = [
+      ["empty", new Uint8Array()],
+      ["truncated header", good.subarray(0, 10)],
+      ["truncated payload", good.subarray(0, good.length - 5)],
+      ["trailing bytes", new Uint8Array([...good, 1, 2])],
+      ["garbage", new TextEncoder().encode("not a cache file at all, just text\n".repeat(3))],
+      ["another format version", otherVersion],
+      ["undecodable payload", badPayload],
+    ];
+    for (const [what, bytes] of cases) {
+      await t.step(what, async () => {
+        for (const op of ["get", "has", "getMany", "inc", "add", "delete", "prune"] as const) {
+          const key = `${what}:${op}`;
+          const path = `${dir}/${nameOf(key)}`;
+          Deno.writeFileSync(path, bytes);
+          switch (op) {
+            case "get":
+              assert.equal(await cache.get(key), undefined);
+              break;
+            case "has":
+              assert.equal(await cache.has(key), what === "undecodable payload");
+              continue; // has() reads only the header
+            case "getMany":
+              assert.deepEqual(await cache.getMany([key]), [undefined]);
+              break;
+            case "inc":
+              assert.equal(await cache.inc(key, 3), 3, "counts from 0");
+              assert.equal(await cache.get(key), 3);
+              continue;
+            case "add":
+              assert.equal(await cache.add(key, "new"), true);
+              assert.equal(await cache.get(key), "new");
+              continue;
+            case "delete":
+              // delete() reads only the header, like has()
+              assert.equal(await cache.delete(key), what === "undecodable payload");
+              break;
+            case "prune":
+              if (what === "undecodable payload") continue; // prune reads only headers
+              assert.equal(await cache.prune(), 1);
+              break;
+          }
+          assert.throws(() => Deno.statSync(path), Deno.errors.NotFound, `${op} removed it`);
+        }
+      });
+    }
+  });
+});
+
+Deno.test({
+  name: "FileSystemCache creates its directory 0700 and files with mode",
+  ignore: !posix,
+}, async () => {
+  await withDir(async (root) => {
+    const dir = `${root}/a/b`;
+    {
+      await using cache = new FileSystemCache({ dir });
+      await cache.set("k", 1);
+      assert.equal(Deno.statSync(dir).mode! & 0o777, 0o700);
+      assert.equal(Deno.statSync(`${dir}/${nameOf("k")}`).mode! & 0o777, 0o600);
+      for (const { name } of Deno.readDirSync(dir)) {
+        assert.equal(Deno.statSync(`${dir}/${name}`).mode! & 0o777, 0o600, name);
+      }
+    }
+    await using shared = new FileSystemCache({ dir: `${root}/shared`, mode: 0o664 });
+    await shared.set("k", 1);
+    await shared.inc("n");
+    assert.equal(Deno.statSync(`${root}/shared/${nameOf("k")}`).mode! & 0o777, 0o664);
+    assert.equal(Deno.statSync(`${root}/shared/${nameOf("n")}`).mode! & 0o777, 0o664);
+  });
+});
+
+Deno.test("FileSystemCache keeps hostile keys inside its directory", async () => {
+  await withDir(async (root) => {
+    const dir = `${root}/cache`;
+    await using cache = new FileSystemCache({ dir });
+    const keys = [
+      "/",
+      "..",
+      "../..",
+      "../../etc/passwd",
+      "/etc/passwd",
+      "a\u0000b",
+      "\u0000",
+      "C:\\x",
+      "k".repeat(10_000),
+      "\uD800",
+      "\uDFFF",
+    ];
+    for (const [i, key] of keys.entries()) assert.equal(await cache.set(key, i), true);
+    for (const [i, key] of keys.entries()) {
+      assert.equal(await cache.get(key), i, JSON.stringify(key.slice(0, 20)));
+    }
+    assert.deepEqual([...Deno.readDirSync(root)].map((e) => e.name), ["cache"]);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.equal(entryNames(dir).length, keys.length, "one file per key (lone surrogates differ)");
+    for (const name of names) assert.match(name, /^([0-9a-f]{64}|\.lock-[0-9a-f])$/);
+  });
+});
+
+Deno.test("FileSystemCache.clear() removes its own files and leaves others alone", async () => {
+  await withDir(async (dir) => {
+    Deno.writeTextFileSync(`${dir}/notes.txt`, "mine");
+    Deno.writeTextFileSync(`${dir}/${"A".repeat(64)}`, "upper-case hex is not ours");
+    Deno.mkdirSync(`${dir}/sub`);
+    const fresh = `${"0".repeat(64)}.inflight1.tmp`;
+    Deno.writeTextFileSync(`${dir}/${fresh}`, "a write in progress elsewhere");
+    const orphan = `${"1".repeat(64)}.dead1.tmp`;
+    Deno.writeTextFileSync(`${dir}/${orphan}`, "a writer that died");
+    const old = new Date(Date.now() - ORPHAN_AGE - 1000);
+    Deno.utimeSync(`${dir}/${orphan}`, old, old);
+    await using cache = new FileSystemCache({ dir });
+    await cache.setMany({ a: 1, b: 2, c: 3 });
+    assert.equal(entryNames(dir).length, 3);
+    assert.equal(await cache.clear(), true);
+    assert.deepEqual(entryNames(dir), []);
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+      !n.startsWith(".lock-")
+    );
+    assert.deepEqual(left.sort(), ["A".repeat(64), fresh, "notes.txt", "sub"].sort());
+  });
+});
+
+Deno.test("FileSystemCache evicts expired entries first, then the oldest write", async () => {
+  await withDir(async (dir) => {
+    let now = 1_000_000;
+    await using cache = new FileSystemCache({ dir, maxEntries: 10, now: () => now });
+    for (let i = 0; i < 10; i++) await cache.set(`k${i}`, i, i === 3 ? 1000 : 0);
+    // Give each file a distinct write time, k0 the oldest.
+    for (let i = 0; i < 10; i++) {
+      const at = new Date(Date.now() - (100 - i) * 1000);
+      Deno.utimeSync(`${dir}/${nameOf(`k${i}`)}`, at, at);
+    }
+    now += 1000; // k3 expires
+    await cache.set("k10", 10); // makes room: removes expired k3, evicts nothing live
+    assert.equal(entryNames(dir).length, 10);
+    assert.deepEqual(await cache.getMany(["k0", "k3", "k10"]), [0, undefined, 10]);
+    assert.equal(cache.stats().evictions, 0);
+    await cache.set("k11", 11); // full: the oldest write (k0) goes
+    assert.equal(entryNames(dir).length, 10);
+    assert.deepEqual(await cache.getMany(["k0", "k1", "k11"]), [undefined, 1, 11]);
+    assert.equal(cache.stats().evictions, 1);
+  });
+});
+
+Deno.test("FileSystemCache: one process never holds more than maxEntries", async () => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir, maxEntries: 50 });
+    let most = 0;
+    for (let i = 0; i < 400; i++) {
+      await cache.set(`k${i}`, i);
+      most = Math.max(most, entryNames(dir).length);
+    }
+    assert.equal(most, 50);
+    assert.equal(await cache.get("k399"), 399, "the newest write survives");
+    assert.equal(cache.stats().evictions, 350);
+  });
+});
+
+Deno.test("FileSystemCache: an unwritable directory is a CacheError naming the path and cause", async () => {
+  await withDir(async (root) => {
+    Deno.writeTextFileSync(`${root}/file`, "");
+    const dir = `${root}/file/cache`;
+    assert.throws(
+      () => new FileSystemCache({ dir }),
+      (e: Error) =>
+        e instanceof CacheError && e.message.includes(JSON.stringify(dir)) &&
+        e.message.includes("is not writable") && e.cause instanceof Error,
+    );
+    await using cache = new FileSystemCache({ dir: `${root}/ok` });
+    await cache.set("k", 1);
+    Deno.removeSync(`${root}/ok`, { recursive: true });
+    Deno.writeTextFileSync(`${root}/ok`, "now a file");
+    await assert.rejects(
+      cache.set("k", 2),
+      (e: Error) =>
+        e instanceof CacheError && e.message.startsWith('Cannot set key "k": ') &&
+        e.message.includes(`${root}/ok/`) && e.cause instanceof Error,
+    );
+  });
+});
+
+Deno.test("FileSystemCache checks its options", () => {
+  assert.throws(() => new FileSystemCache({}), {
+    name: "TypeError",
+    message: /exactly one of dir and appName, received neither/,
+  });
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", appName: "x" }), {
+    name: "TypeError",
+    message: /received both/,
+  });
+  assert.throws(() => new FileSystemCache({ dir: "" }), TypeError);
+  assert.throws(() => new FileSystemCache({ appName: "../up" }), {
+    name: "TypeError",
+    message: /appName must be/,
+  });
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", maxEntries: -1 }), RangeError);
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", maxEntries: 1.5 }), RangeError);
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", mode: 0o1000 }), RangeError);
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", defaultTtl: -1 }), RangeError);
+  assert.throws(
+    () => new FileSystemCache({ dir: "/tmp/x", now: 5 as unknown as () => number }),
+    TypeError,
+  );
+});
+
+Deno.test("userCacheDir() follows each platform's convention", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  assert.equal(
+    userCacheDir("app", { os: "linux", env: env({ HOME: "/home/u" }) }),
+    "/home/u/.cache/app",
+  );
+  assert.equal(
+    userCacheDir("app", { os: "linux", env: env({ HOME: "/home/u", XDG_CACHE_HOME: "/xdg" }) }),
+    "/xdg/app",
+  );
+  assert.equal(
+    userCacheDir("app", { os: "linux", env: env({ HOME: "/home/u", XDG_CACHE_HOME: "rel" }) }),
+    "/home/u/.cache/app",
+    "a relative XDG_CACHE_HOME is ignored",
+  );
+  assert.equal(
+    userCacheDir("app", { os: "darwin", env: env({ HOME: "/Users/u" }) }),
+    "/Users/u/Library/Caches/app",
+  );
+  assert.equal(
+    userCacheDir("app", {
+      os: "windows",
+      env: env({ LOCALAPPDATA: "C:\\Users\\u\\AppData\\Local" }),
+    }),
+    "C:\\Users\\u\\AppData\\Local\\app\\Cache",
+  );
+  assert.throws(() => userCacheDir("app", { os: "linux", env: env({}) }), {
+    name: "TypeError",
+    message: /HOME is not set/,
+  });
+});
+
+Deno.test("FileSystemCache({ appName }) uses the user cache folder", async () => {
+  const appName = `cachelib-test-${crypto.randomUUID()}`;
+  const dir = userCacheDir(appName);
+  try {
+    await using cache = new FileSystemCache({ appName });
+    assert.equal(cache.dir, dir);
+    await cache.set("k", 1);
+    assert.ok(Deno.statSync(`${dir}/${nameOf("k")}`).isFile);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileSystemCache sees another process's write after a run of misses", async () => {
+  await withDir(async (dir) => {
+    await using reader = new FileSystemCache({ dir });
+    await using writer = new FileSystemCache({ dir });
+    for (let i = 0; i < 200; i++) assert.equal(await reader.get(`missing${i}`), undefined);
+    assert.equal(await reader.has("late"), false);
+    await writer.set("late", "here");
+    assert.equal(await reader.get("late"), "here", "a cheap miss probe still finds new files");
+    assert.equal(await reader.has("late"), true);
+    assert.deepEqual(reader.stats().misses, 201);
+  });
+});
+
+Deno.test("FileSystemCache with maxEntries: 0 keeps every entry", async () => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir, maxEntries: 0 });
+    for (let i = 0; i < 700; i++) await cache.set(`k${i}`, i);
+    assert.equal(entryNames(dir).length, 700);
+    assert.equal(await cache.prune(), 0);
+    assert.equal(await cache.get("k0"), 0);
+  });
+});
+
+Deno.test("FileSystemCache writes remove temp files orphaned by a crash", async () => {
+  await withDir(async (dir) => {
+    const orphan = `${dir}/${"2".repeat(64)}.crashed1.tmp`;
+    const young = `${dir}/${"3".repeat(64)}.writing1.tmp`;
+    Deno.writeTextFileSync(orphan, "half a value");
+    Deno.writeTextFileSync(young, "a write in progress");
+    const old = new Date(Date.now() - ORPHAN_AGE - 1000);
+    Deno.utimeSync(orphan, old, old);
+    await using cache = new FileSystemCache({ dir, maxEntries: 10 });
+    await cache.set("k", 1); // the first write looks at the directory
+    assert.throws(() => Deno.statSync(orphan), Deno.errors.NotFound);
+    assert.ok(Deno.statSync(young).isFile, "a young temp file may belong to a live writer");
+  });
+});
