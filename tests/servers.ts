@@ -36,7 +36,7 @@ export interface RunningServer {
   readonly url: string;
   /** The uWSGI cache name (uwsgi only). */
   readonly cacheName: string;
-  /** Stops the process (SIGTERM, then SIGKILL after 3 s) and waits for it. */
+  /** Stops the process (SIGTERM, then SIGKILL after 3 s) and waits until its port is closed. */
   stop(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
@@ -149,6 +149,19 @@ async function waitForPort(port: number, child: Deno.ChildProcess, what: string)
   throw new Error(`${what} did not listen on port ${port} within 10 s`);
 }
 
+async function waitForClosed(port: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`port ${port} still accepts connections 5 s after its server stopped`);
+}
+
 /**
  * Starts a server on a free loopback port and waits until it accepts
  * connections. Throws when the binary is missing.
@@ -196,6 +209,8 @@ export async function startServer(
     }, 3000);
     await running.status;
     clearTimeout(timer);
+    // uWSGI's workers can outlive the master for a moment: wait until the port is free.
+    await waitForClosed(port);
   };
 
   for (let attempt = 1;; attempt++) {
