@@ -80,6 +80,7 @@ export {
 } from "./backends/memcached.ts";
 
 // eviction policies (issue 6)
+export { QueuePolicy } from "./policies/queue_policy.ts";
 export { FifoPolicy } from "./policies/fifo.ts";
 export { LifoPolicy } from "./policies/lifo.ts";
 export { MruPolicy } from "./policies/mru.ts";

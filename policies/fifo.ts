@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { EvictionPolicy } from "./policy.ts";
-import { _Queues, NONE } from "./_queues.ts";
+import { QueuePolicy } from "./queue_policy.ts";
 
 /**
  * Evicts the entry that was inserted first, however often it is read.
@@ -20,49 +19,9 @@ import { _Queues, NONE } from "./_queues.ts";
  * console.log(store.has("a"), store.has("b")); // false true
  * ```
  */
-export class FifoPolicy implements EvictionPolicy {
-  #queue: _Queues;
-  #current = NONE;
-
-  /**
-   * Creates an empty queue.
-   *
-   * @param capacity The initial number of slots.
-   */
-  constructor(capacity: number) {
-    this.#queue = new _Queues(1, capacity);
-  }
-
-  resize(capacity: number): void {
-    this.#queue.resize(capacity);
-  }
-
-  insert(slot: number): void {
-    this.#queue.push(0, slot);
-    this.#current = slot;
-  }
-
-  access(_slot: number): void {}
-
-  update(slot: number): void {
-    this.#current = slot;
-  }
-
-  remove(slot: number): void {
-    this.#queue.unlink(slot);
-    if (slot === this.#current) this.#current = NONE;
-  }
-
+export class FifoPolicy extends QueuePolicy {
+  /** The oldest insert, whatever was read since. */
   victim(): number {
-    const tail = this.#queue.tail[0]!;
-    if (tail !== this.#current) return tail;
-    // An overwrite that grew the oldest entry past maxBytes: keep what was just written.
-    const prev = this.#queue.prev[tail]!;
-    return prev === NONE ? tail : prev;
-  }
-
-  clear(): void {
-    this.#queue.clear();
-    this.#current = NONE;
+    return this._oldest();
   }
 }

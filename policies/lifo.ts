@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { EvictionPolicy } from "./policy.ts";
-import { _Queues, NONE } from "./_queues.ts";
+import { QueuePolicy } from "./queue_policy.ts";
 
 /**
  * Evicts the most recently inserted entry other than the one just written.
@@ -20,48 +19,9 @@ import { _Queues, NONE } from "./_queues.ts";
  * console.log(store.has("a"), store.has("b"), store.has("c")); // true false true
  * ```
  */
-export class LifoPolicy implements EvictionPolicy {
-  #queue: _Queues;
-  #current = NONE;
-
-  /**
-   * Creates an empty stack.
-   *
-   * @param capacity The initial number of slots.
-   */
-  constructor(capacity: number) {
-    this.#queue = new _Queues(1, capacity);
-  }
-
-  resize(capacity: number): void {
-    this.#queue.resize(capacity);
-  }
-
-  insert(slot: number): void {
-    this.#queue.push(0, slot);
-    this.#current = slot;
-  }
-
-  access(_slot: number): void {}
-
-  update(slot: number): void {
-    this.#current = slot;
-  }
-
-  remove(slot: number): void {
-    this.#queue.unlink(slot);
-    if (slot === this.#current) this.#current = NONE;
-  }
-
+export class LifoPolicy extends QueuePolicy {
+  /** The newest insert. */
   victim(): number {
-    const head = this.#queue.head[0]!;
-    if (head !== this.#current) return head;
-    const next = this.#queue.next[head]!;
-    return next === NONE ? head : next;
-  }
-
-  clear(): void {
-    this.#queue.clear();
-    this.#current = NONE;
+    return this._newest();
   }
 }

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { EvictionPolicy } from "./policy.ts";
-import { _Queues, NONE } from "./_queues.ts";
+import { QueuePolicy } from "./queue_policy.ts";
 
 /**
  * Evicts the most recently used entry other than the one just written.
@@ -20,51 +19,20 @@ import { _Queues, NONE } from "./_queues.ts";
  * console.log(store.has("a"), store.has("b"), store.has("c")); // false true true
  * ```
  */
-export class MruPolicy implements EvictionPolicy {
-  #queue: _Queues;
-  #current = NONE;
-
-  /**
-   * Creates an empty recency list.
-   *
-   * @param capacity The initial number of slots.
-   */
-  constructor(capacity: number) {
-    this.#queue = new _Queues(1, capacity);
+export class MruPolicy extends QueuePolicy {
+  /** A read makes the entry the most recently used. */
+  override access(slot: number): void {
+    this._touch(slot);
   }
 
-  resize(capacity: number): void {
-    this.#queue.resize(capacity);
+  /** An overwrite is a use too. */
+  override update(slot: number): void {
+    this._touch(slot);
+    super.update(slot);
   }
 
-  insert(slot: number): void {
-    this.#queue.push(0, slot);
-    this.#current = slot;
-  }
-
-  access(slot: number): void {
-    this.#queue.move(0, slot);
-  }
-
-  update(slot: number): void {
-    this.#queue.move(0, slot);
-    this.#current = slot;
-  }
-
-  remove(slot: number): void {
-    this.#queue.unlink(slot);
-    if (slot === this.#current) this.#current = NONE;
-  }
-
+  /** The most recently used entry. */
   victim(): number {
-    const head = this.#queue.head[0]!;
-    if (head !== this.#current) return head;
-    const next = this.#queue.next[head]!;
-    return next === NONE ? head : next;
-  }
-
-  clear(): void {
-    this.#queue.clear();
-    this.#current = NONE;
+    return this._newest();
   }
 }
