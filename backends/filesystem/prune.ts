@@ -12,6 +12,7 @@
  */
 import { CORRUPT, ENTRY_NAME, isLive, readExpiry, TEMP_NAME } from "./format.ts";
 import type { StripeLocks } from "./locks.ts";
+import { removeFile } from "./files.ts";
 
 /** A temp file untouched for this long (ms) belongs to a writer that died. */
 export const ORPHAN_AGE = 60_000;
@@ -35,16 +36,6 @@ export function listDir(dir: string): Listing {
   return { entries, temps };
 }
 
-function removeQuietly(path: string): boolean {
-  try {
-    Deno.removeSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 /**
  * Removes the temp files among `temps` not written for {@linkcode ORPHAN_AGE}
  * ms of wall-clock time (file times are wall-clock, whatever the cache's clock).
@@ -57,7 +48,7 @@ export function removeOrphans(dir: string, temps: readonly string[], wallNow: nu
     const path = `${dir}/${name}`;
     try {
       const mtime = Deno.statSync(path).mtime?.getTime() ?? 0;
-      if (wallNow - mtime >= ORPHAN_AGE && removeQuietly(path)) removed++;
+      if (wallNow - mtime >= ORPHAN_AGE && removeFile(path)) removed++;
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
@@ -76,7 +67,7 @@ export function removeIfDead(dir: string, name: string, locks: StripeLocks, now:
     const expiry = readExpiry(path);
     if (expiry === undefined) return false;
     if (expiry !== CORRUPT && isLive(expiry, now)) return false;
-    return removeQuietly(path);
+    return removeFile(path);
   });
 }
 
@@ -159,7 +150,7 @@ export function pruneEntries(
         }
         // Rewritten since it was chosen: a newer value, keep it.
         if ((info.mtime?.getTime() ?? 0) !== mtime || info.size !== size) return false;
-        return removeQuietly(path);
+        return removeFile(path);
       });
       if (removed) {
         evicted++;
