@@ -75,12 +75,28 @@ export class _FrequencySketch {
     if (++this.#uses >= this.#sampleSize) this.#age();
   }
 
+  /** The second hash of `hash` that picks counters within a block; callers may cache it. */
+  static spreadOf(hash: number): number {
+    return _mix(hash ^ 0x2c1b3c6d);
+  }
+
   /**
    * Records one use of a key already seen since the last aging (a hit): its
-   * doorkeeper bits are set, so this goes straight to the counters.
+   * doorkeeper bits are set, so this goes straight to the counters. `spread`
+   * is `spreadOf(hash)`, cached per entry by the caller (the hit path).
    */
-  incrementSeen(hash: number): void {
-    this.#count(hash, _mix(hash ^ 0x2c1b3c6d));
+  incrementSeen(hash: number, spread: number): void {
+    const counters = this.#counters;
+    const block = (hash & this.#blockMask) * BLOCK;
+    const at0 = block + (spread & 15);
+    const at1 = block + 16 + ((spread >>> 4) & 15);
+    const at2 = block + 32 + ((spread >>> 8) & 15);
+    const at3 = block + 48 + ((spread >>> 12) & 15);
+    if (counters[at0]! < MAX_COUNT) counters[at0]!++;
+    if (counters[at1]! < MAX_COUNT) counters[at1]!++;
+    if (counters[at2]! < MAX_COUNT) counters[at2]!++;
+    if (counters[at3]! < MAX_COUNT) counters[at3]!++;
+    if (++this.#uses >= this.#sampleSize) this.#age();
   }
 
   /** The estimated number of recent uses of the key with `hash`. */

@@ -49,6 +49,7 @@ export interface TinyLfuOptions {
 export class TinyLfuPolicy implements EvictionPolicy {
   #queues: _Queues;
   #hashes: Int32Array;
+  #spreads: Int32Array;
   #sketch: _FrequencySketch;
   #window: number;
 
@@ -68,6 +69,7 @@ export class TinyLfuPolicy implements EvictionPolicy {
     this.#window = window;
     this.#queues = new _Queues(3, capacity);
     this.#hashes = new Int32Array(capacity);
+    this.#spreads = new Int32Array(capacity);
     this.#sketch = new _FrequencySketch(capacity);
   }
 
@@ -81,18 +83,22 @@ export class TinyLfuPolicy implements EvictionPolicy {
     const hashes = new Int32Array(capacity);
     hashes.set(this.#hashes);
     this.#hashes = hashes;
+    const spreads = new Int32Array(capacity);
+    spreads.set(this.#spreads);
+    this.#spreads = spreads;
     if (4 * capacity > this.#sketch.width) this.#sketch = new _FrequencySketch(capacity);
   }
 
   insert(slot: number, key: string): void {
     const hash = _hashKey(key);
     this.#hashes[slot] = hash;
+    this.#spreads[slot] = _FrequencySketch.spreadOf(hash);
     this.#sketch.increment(hash);
     this.#queues.push(WINDOW, slot);
   }
 
   access(slot: number): void {
-    this.#sketch.incrementSeen(this.#hashes[slot]!);
+    this.#sketch.incrementSeen(this.#hashes[slot]!, this.#spreads[slot]!);
     const queues = this.#queues;
     const queue = queues.owner[slot]! - 1;
     if (queue === PROBATION) {
