@@ -47,7 +47,7 @@ export class _FrequencySketch {
 
   /** Records one use of the key with `hash` (a 30-bit hash). */
   increment(hash: number): void {
-    const spread = _mix(hash ^ 0x2c1b3c6d);
+    const spread = _FrequencySketch.spreadOf(hash);
     const door = this.#doorkeeper;
     const a = spread & this.#doorMask;
     const b = ((spread >>> 13) ^ hash) & this.#doorMask;
@@ -58,21 +58,7 @@ export class _FrequencySketch {
       if (++this.#uses >= this.#sampleSize) this.#age();
       return;
     }
-    this.#count(hash, spread);
-  }
-
-  #count(hash: number, spread: number): void {
-    const counters = this.#counters;
-    const block = (hash & this.#blockMask) * BLOCK;
-    const at0 = block + (spread & 15);
-    const at1 = block + 16 + ((spread >>> 4) & 15);
-    const at2 = block + 32 + ((spread >>> 8) & 15);
-    const at3 = block + 48 + ((spread >>> 12) & 15);
-    if (counters[at0]! < MAX_COUNT) counters[at0]!++;
-    if (counters[at1]! < MAX_COUNT) counters[at1]!++;
-    if (counters[at2]! < MAX_COUNT) counters[at2]!++;
-    if (counters[at3]! < MAX_COUNT) counters[at3]!++;
-    if (++this.#uses >= this.#sampleSize) this.#age();
+    this.incrementSeen(hash, spread);
   }
 
   /** The second hash of `hash` that picks counters within a block; callers may cache it. */
@@ -101,7 +87,7 @@ export class _FrequencySketch {
 
   /** The estimated number of recent uses of the key with `hash`. */
   frequency(hash: number): number {
-    const spread = _mix(hash ^ 0x2c1b3c6d);
+    const spread = _FrequencySketch.spreadOf(hash);
     const counters = this.#counters;
     const block = (hash & this.#blockMask) * BLOCK;
     const min = Math.min(
