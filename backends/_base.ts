@@ -235,10 +235,10 @@ export abstract class BaseCache implements Cache {
     ttl?: number,
   ): Promise<string[]> {
     const pairs = entriesOf("setMany", entries);
-    let ms = this.defaultTtl;
+    const first = pairs[0]?.[0];
+    const ms = resolveTtl("setMany", typeof first === "string" ? first : "", ttl, this.defaultTtl);
     for (const [key, value] of pairs) {
       checkKey("setMany", key);
-      ms = resolveTtl("setMany", key, ttl, this.defaultTtl);
       checkValue("setMany", key, value);
     }
     this._checkOpen("setMany");

@@ -499,6 +499,11 @@ export async function runConformance(
       await assert.rejects(cache.set("k", "new", bad), matches, `set ttl ${String(ttl)}`);
       await assert.rejects(cache.add("k2", "new", bad), ErrorClass);
       await assert.rejects(cache.setMany({ k: "new" }, bad), ErrorClass);
+      await assert.rejects(
+        cache.setMany([], bad),
+        ErrorClass,
+        "an empty batch still checks its ttl",
+      );
       await assert.rejects(cache.getOrSet("k3", () => 1, bad), ErrorClass);
     }
     await assert.rejects(cache.set("k", 1, -1), {
