@@ -60,16 +60,6 @@ function decodeResult(stored: unknown): unknown {
   return wrapper[MARK] === 0 ? undefined : wrapper.value;
 }
 
-// Single-flight per cache instance: every memoized function over one cache
-// shares that cache's map of calls in progress; the map goes when the cache does.
-const inflightByCache = new WeakMap<Cache, Map<string, Promise<unknown>>>();
-
-function inflightOf(cache: Cache): Map<string, Promise<unknown>> {
-  let inflight = inflightByCache.get(cache);
-  if (inflight === undefined) inflightByCache.set(cache, inflight = new Map());
-  return inflight;
-}
-
 /** Calls `run` now; its result, or what it throws, as a promise. */
 function settle<T>(run: () => T): Promise<Awaited<T>> {
   try {
@@ -101,7 +91,7 @@ export function _memoCore(
     throw new TypeError(`${what}: options must be an object, received ${_describe(options)}`);
   }
   const { cache = new MemoryCache(), ttl, key, typed = false } = options;
-  if (typeof cache?.get !== "function" || typeof cache.set !== "function") {
+  if (typeof cache?.getOrSet !== "function") {
     throw new TypeError(`${what}: cache must be a Cache, received ${_describe(cache)}`);
   }
   if (ttl !== undefined && typeof ttl !== "number") {
@@ -126,7 +116,6 @@ export function _memoCore(
   }
   const keyer = _argsKeyer(typed);
   const custom = key as ((...args: unknown[]) => unknown) | undefined;
-  const inflight = inflightOf(cache);
   const call = fn as (...args: unknown[]) => unknown;
 
   const keyOf = (self: unknown, args: readonly unknown[]): string => {
@@ -142,25 +131,6 @@ export function _memoCore(
     return `${head}(${part})`;
   };
 
-  const produce = (self: unknown, args: readonly unknown[], key: string): Promise<unknown> => {
-    const pending = inflight.get(key);
-    if (pending !== undefined) return pending;
-    const run = (async () => {
-      const value = await call.apply(self, args as unknown[]);
-      await cache.set(key, encodeResult(value), ttl);
-      return value;
-    })().finally(() => {
-      if (inflight.get(key) === run) inflight.delete(key);
-    });
-    inflight.set(key, run);
-    return run;
-  };
-
-  const lookup = async (self: unknown, args: readonly unknown[], key: string) => {
-    const hit = await cache.get(key);
-    return hit === undefined ? produce(self, args, key) : decodeResult(hit);
-  };
-
   return {
     cache,
     keyOf,
@@ -171,7 +141,13 @@ export function _memoCore(
       } catch (error) {
         return Promise.reject(error);
       }
-      return inflight.get(key) ?? lookup(self, args, key);
+      // Single-flight comes from the cache: concurrent callers of one key share one call.
+      return cache.getOrSet(
+        key,
+        async () => encodeResult(await call.apply(self, args as unknown[])),
+        ttl,
+      )
+        .then(decodeResult);
     },
   };
 }

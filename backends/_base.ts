@@ -325,21 +325,30 @@ export abstract class BaseCache implements Cache {
     } catch (error) {
       return Promise.reject(error);
     }
+    return (this.#inflight.get(key) as Promise<T> | undefined) ??
+      this.#getOrProduce(key, produce, ttl);
+  }
+
+  // A hit is one `get`; only a miss registers the producing call, which later
+  // callers for the key join until it has stored its value.
+  async #getOrProduce<T>(
+    key: string,
+    produce: () => T | Promise<T>,
+    ttl: number | undefined,
+  ): Promise<T> {
+    const hit = await this.get<T>(key);
+    if (hit !== undefined) return hit;
     const pending = this.#inflight.get(key);
     if (pending) return pending as Promise<T>;
-    const run = (async () => {
-      try {
-        const hit = await this.get<T>(key);
-        if (hit !== undefined) return hit;
-        const value = await produce();
-        await this.set(key, value, ttl);
-        return value;
-      } finally {
-        this.#inflight.delete(key);
-      }
-    })();
+    const run: Promise<T> = (async () => {
+      const value = await produce();
+      await this.set(key, value, ttl);
+      return value;
+    })().finally(() => {
+      if (this.#inflight.get(key) === run) this.#inflight.delete(key);
+    });
     this.#inflight.set(key, run);
-    return run;
+    return await run;
   }
 
   /** Counters of this instance since it was created. */
