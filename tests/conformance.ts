@@ -609,6 +609,15 @@ export async function runConformance(
     },
   );
 
+  // --- Trust I (issue 11), contract-level cases. Each group keeps to its own block. ---
+  // [core: memoize collisions, structuredClone value rule, Error names]
+
+  // [redis/memcached: custom serializer for every value, distinct server keys]
+
+  // [one question, one answer: get/getMany/has/add agree on broken entries]
+
+  // --- end Trust I ---
+
   await step("stats() counts hits, misses, sets and deletes", async (cache) => {
     const before = cache.stats();
     assert.deepEqual(Object.keys(before).sort(), [
