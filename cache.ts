@@ -323,3 +323,67 @@ export function entriesOf(
   }
   return Object.entries(entries);
 }
+
+/**
+ * Rejects option names a constructor does not know, so a misspelled or foreign option
+ * (`new RedisCache({ host })`) fails loudly instead of being ignored.
+ *
+ * @param where The constructor, for the message (`"RedisCache"`).
+ * @param options The options object as the caller passed it (`undefined` is fine).
+ * @param accepted Every option name the constructor reads.
+ * @throws {TypeError} Naming the unknown option(s) and listing the accepted ones.
+ *
+ * @example
+ * ```ts
+ * import { checkOptionNames } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(
+ *   () => checkOptionNames("MyCache", { hots: "x" }, ["host", "port"]),
+ *   { name: "TypeError", message: 'Cannot create MyCache: unknown option "hots" (accepted: host, port)' },
+ * );
+ * ```
+ */
+export function checkOptionNames(
+  where: string,
+  options: object | undefined,
+  accepted: readonly string[],
+): void {
+  if (options === undefined) return;
+  const unknown = Object.keys(options).filter((name) => !accepted.includes(name));
+  if (unknown.length === 0) return;
+  const names = unknown.map((name) => JSON.stringify(name)).join(", ");
+  throw new TypeError(
+    `Cannot create ${where}: unknown option${unknown.length > 1 ? "s" : ""} ${names} ` +
+      `(accepted: ${[...accepted].sort().join(", ")})`,
+  );
+}
+
+/**
+ * Removes credentials from text that may quote a URL or a `user:pass@host` server spec, so
+ * no message, cause or stack the library builds carries a secret. Everything between a
+ * scheme's `//` (or the start of a server spec) and the last `@` before the host is replaced
+ * by `***`; `password=`/`pass=`/`token=` query parameters lose their values.
+ *
+ * @param text Any text (an error message, a URL).
+ * @returns The text with credentials replaced by `***`.
+ *
+ * @example
+ * ```ts
+ * import { redactCredentials } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(redactCredentials("redis://user:p@ss@h:6379/0"), "redis://***@h:6379/0");
+ * assert.equal(redactCredentials("bob:s3cret@10.0.0.1:11211"), "***@10.0.0.1:11211");
+ * assert.equal(redactCredentials("denokv://x?token=abc&a=1"), "denokv://x?token=***&a=1");
+ * ```
+ */
+export function redactCredentials(text: string): string {
+  return text
+    // scheme://userinfo@host — userinfo may itself contain "@" and ":"; stop at whitespace,
+    // quotes and the path.
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s"'`/?#]*@/gi, "$1***@")
+    // bare server specs: user:pass@host
+    .replace(/(^|[\s"'`,(=])[^\s"'`,/@:()=]+:[^\s"'`,/()]*@(?=[^\s@])/g, "$1***@")
+    .replace(/([?&](?:password|pass|passwd|pwd|token|secret|auth)=)[^&#\s"'`]*/gi, "$1***");
+}

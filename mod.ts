@@ -36,8 +36,10 @@ export {
   checkDelta,
   checkKey,
   checkKeys,
+  checkOptionNames,
   checkValue,
   entriesOf,
+  redactCredentials,
   resolveTtl,
 } from "./cache.ts";
 export { BaseCache } from "./backends/_base.ts";

@@ -24,6 +24,7 @@
  */
 import assert from "node:assert/strict";
 import { type Cache, CacheError, SerializationError } from "../cache.ts";
+import type { Serializer } from "../serializers/serializer.ts";
 
 /** What a backend cannot do the way the contract's default assumes. */
 export interface ConformanceQuirks {
@@ -35,6 +36,11 @@ export interface ConformanceQuirks {
   stores?: boolean | undefined;
   /** `false` when concurrent `add`/`inc` cannot be atomic (uWSGI). Default `true`. */
   atomic?: boolean | undefined;
+  /**
+   * `true` for a backend that stores bytes through a `serializer` option: the suite then
+   * passes `make` a serializer and checks that every value goes through it. Default `false`.
+   */
+  serializes?: boolean | undefined;
 }
 
 /** Options for the cache a case asks the factory for. */
@@ -43,6 +49,11 @@ export interface MakeOptions {
   defaultTtl?: number | undefined;
   /** The suite's clock; backends with an injectable clock must use it. */
   now: () => number;
+  /**
+   * A serializer the cache must store every value through (only passed when the backend
+   * declares `quirks.serializes`).
+   */
+  serializer?: Serializer | undefined;
 }
 
 /** How to run the suite against one backend. */
@@ -53,6 +64,13 @@ export interface ConformanceOptions {
   make(options: MakeOptions): Cache | Promise<Cache>;
   /** Declared differences; see {@linkcode ConformanceQuirks}. */
   quirks?: ConformanceQuirks | undefined;
+  /**
+   * Plants, under `key` of a cache made by `make`, an entry this backend cannot read back
+   * (a corrupt or foreign item, a key of another server type). Cases then check that `get`,
+   * `getMany`, `has` and `add` give one consistent answer for it. Omit when nothing can be
+   * planted.
+   */
+  corrupt?: ((cache: Cache, key: string) => Promise<void>) | undefined;
   /** Cases (by step name) that do not apply, each group with its reason. */
   skip?: { reason: string; cases: string[] }[] | undefined;
 }
