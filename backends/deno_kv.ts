@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { _describe, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
+import {
+  _describe,
+  addDelta,
+  CacheConnectionError,
+  CacheError,
+  checkOptionNames,
+  redactCredentials,
+} from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { BaseCache } from "./_base.ts";
 import {
@@ -46,6 +53,11 @@ export interface DenoKvCacheOptions {
   now?: (() => number) | undefined;
 }
 
+function noop(): void {}
+
+/** Every option {@linkcode DenoKvCache} reads. */
+const OPTION_NAMES = ["kv", "path", "prefix", "defaultTtl", "serializer", "now"] as const;
+
 /** KV's largest `getMany`. */
 const GET_MANY_MAX = 10;
 
@@ -77,6 +89,8 @@ export class DenoKvCache extends BaseCache {
   readonly #path: string | undefined;
   readonly #prefix: Deno.KvKey;
   readonly #now: () => number;
+  /** The last pending single-key write per key: this instance writes a key one call at a time. */
+  readonly #writes = new Map<string, Promise<unknown>>();
 
   /**
    * Creates a cache; a KV database given by `path` (or the default one) is
@@ -85,6 +99,7 @@ export class DenoKvCache extends BaseCache {
    * @param options See {@linkcode DenoKvCacheOptions}.
    */
   constructor(options: DenoKvCacheOptions = {}) {
+    checkOptionNames("DenoKvCache", options, OPTION_NAMES);
     super({ defaultTtl: options.defaultTtl, serializer: options.serializer });
     if (options.kv !== undefined && options.path !== undefined) {
       throw new TypeError("Cannot create DenoKvCache: give either kv or path, not both");
@@ -267,14 +282,26 @@ export class DenoKvCache extends BaseCache {
     return ttl === 0 ? 0 : this.#now() + ttl;
   }
 
-  /** Runs one single-key write through {@linkcode writeEntry}. */
-  async #write<R>(
+  /**
+   * Runs one single-key write through {@linkcode writeEntry}, after this instance's
+   * earlier writes of the same key: contention inside one instance waits in this queue,
+   * so only other instances and processes make a commit conflict and retry.
+   */
+  #write<R>(
     op: string,
     key: string,
     mode: ReadMode,
     decide: (current: Current) => [R, Action],
   ): Promise<R> {
-    return writeEntry(await this.#open(op, key), op, key, mode, decide);
+    const previous = this.#writes.get(key);
+    const run = (previous ? previous.then(noop, noop) : Promise.resolve())
+      .then(async () => writeEntry(await this.#open(op, key), op, key, mode, decide));
+    this.#writes.set(key, run);
+    const forget = () => {
+      if (this.#writes.get(key) === run) this.#writes.delete(key);
+    };
+    run.then(forget, forget);
+    return run;
   }
 
   /** The KV database with prefix and clock: the one given, or the one at `path`, opened on first use. */
@@ -294,7 +321,20 @@ export class DenoKvCache extends BaseCache {
       const what = key === undefined ? op : `${op} key ${_describe(key)}`;
       const where = this.#path === undefined ? "the default Deno KV" : `Deno KV at "${this.#path}"`;
       const Class = cause instanceof CacheError ? CacheError : CacheConnectionError;
-      throw new Class(`Cannot ${what}: cannot open ${where}: ${cause.message}`, { cause });
+      // A remote KV URL may carry a user, password or access token: none reaches a message.
+      const message = redactCredentials(`Cannot ${what}: cannot open ${where}: ${cause.message}`);
+      throw new Class(message, { cause: redactedCause(cause) });
     });
   }
+}
+
+/** `cause` itself, or a copy without the credentials its message or stack quotes. */
+function redactedCause(cause: Error): Error {
+  const message = redactCredentials(cause.message);
+  const stack = cause.stack === undefined ? undefined : redactCredentials(cause.stack);
+  if (message === cause.message && stack === cause.stack) return cause;
+  const copy = new Error(message);
+  copy.name = cause.name;
+  if (stack !== undefined) copy.stack = stack;
+  return copy;
 }

@@ -633,6 +633,58 @@ export async function runConformance(
   // [redis/memcached: custom serializer for every value, distinct server keys]
 
   // [one question, one answer: get/getMany/has/add agree on broken entries]
+  // The rule (docs/design.md, "one answer per question"): an entry the backend cannot read
+  // back (corrupt, foreign, another server type) is a miss for every method, as a corrupt
+  // file is: reads give `undefined`, `has` false, `delete` false, `add` stores, `inc` counts
+  // from 0, `set` replaces it. Never an error for one method and a hit for another.
+  if (options.corrupt && stores) {
+    const corrupt = options.corrupt;
+    await step("a broken entry is a miss for every method", async (cache) => {
+      const broken = async (key: string) => {
+        await corrupt(cache, key);
+        return key;
+      };
+      const read = await broken("broken:read");
+      await cache.set("fine", "ok");
+      assert.equal(await cache.get(read), undefined, "get() of a broken entry");
+      assert.deepEqual(
+        await cache.getMany(["fine", read, "missing", read]),
+        ["ok", undefined, undefined, undefined],
+        "getMany() gives undefined at a broken entry's index",
+      );
+      assert.deepEqual(
+        [...(await cache.getDict([read, "fine"]))],
+        [[read, undefined], ["fine", "ok"]],
+        "getDict()",
+      );
+      assert.equal(await cache.has(read), false, "has() of a broken entry");
+      assert.equal(await cache.get(read), undefined, "reads leave it a miss");
+
+      const added = await broken("broken:add");
+      assert.equal(await cache.add(added, "new"), true, "add() stores over a broken entry");
+      assert.equal(await cache.get(added), "new");
+      assert.equal(await cache.has(added), true);
+
+      const counted = await broken("broken:inc");
+      assert.equal(await cache.inc(counted, 5), 5, "inc() counts a broken entry as 0");
+      assert.equal(await cache.get(counted), 5);
+      const lowered = await broken("broken:dec");
+      assert.equal(await cache.dec(lowered, 2), -2, "dec() counts a broken entry as 0");
+
+      const replaced = await broken("broken:set");
+      assert.equal(await cache.set(replaced, { v: 1 }), true, "set() replaces a broken entry");
+      assert.deepEqual(await cache.get(replaced), { v: 1 });
+
+      const deleted = await broken("broken:delete");
+      assert.equal(await cache.delete(deleted), false, "delete() removes no live entry");
+      assert.equal(await cache.get(deleted), undefined);
+      assert.equal(await cache.add(deleted, "after"), true);
+
+      const batch = await broken("broken:many");
+      assert.deepEqual(await cache.setMany([[batch, 1], ["other", 2]]), [batch, "other"]);
+      assert.deepEqual(await cache.getMany([batch, "other"]), [1, 2]);
+    });
+  }
 
   // --- end Trust I ---
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { runConformance } from "./conformance.ts";
-import { CacheConnectionError, CacheError, DenoKvCache } from "../mod.ts";
+import { type Cache, CacheConnectionError, CacheError, DenoKvCache } from "../mod.ts";
+import { encodeHeader, keyPart } from "../backends/deno_kv/_layout.ts";
 
 /** Runs `fn` with a fresh KV file in a temp directory, removed afterwards. */
 async function withTempKv(fn: (path: string) => Promise<void>): Promise<void> {
@@ -17,12 +18,34 @@ async function keysUnder(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Deno.KvKey[]>
   return (await Array.fromAsync(kv.list({ prefix }))).map((entry) => entry.key);
 }
 
+/** A chunked header as `encodeHeader` writes it, with whatever count and size a test claims. */
+const chunkedHeader = (count: number, size: number, expires = 0) =>
+  encodeHeader(expires, { count, size, id: crypto.randomUUID() });
+
+/** Broken headers: chunks missing, 2^32−1 chunks claimed, and a 4 GiB value with no chunks. */
+const BROKEN_HEADERS: [string, () => Uint8Array][] = [
+  ["a header whose 2 chunks are missing", () => chunkedHeader(2, 100_000)],
+  ["a header claiming 2^32−1 chunks", () => chunkedHeader(0xffff_ffff, 100_000)],
+  ["a header claiming a 4 GiB value", () => chunkedHeader(65_536, 0xffff_ffff)],
+];
+
 Deno.test("DenoKvCache conforms on a temp-file KV", async (t) => {
   await withTempKv(async (path) => {
+    await using kv = await Deno.openKv(path);
+    const prefixes = new WeakMap<Cache, Deno.KvKey>();
+    let planted = 0;
     await runConformance(t, {
       name: "DenoKvCache",
-      make: ({ defaultTtl, now }) =>
-        new DenoKvCache({ path, prefix: ["test", crypto.randomUUID()], defaultTtl, now }),
+      make: ({ defaultTtl, now }) => {
+        const prefix = ["test", crypto.randomUUID()];
+        const cache = new DenoKvCache({ path, prefix, defaultTtl, now });
+        prefixes.set(cache, prefix);
+        return cache;
+      },
+      corrupt: async (cache, key) => {
+        const [, header] = BROKEN_HEADERS[planted++ % BROKEN_HEADERS.length]!;
+        await kv.set([...prefixes.get(cache)!, keyPart(key)], header());
+      },
     });
   });
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { _describe, CacheError } from "../../cache.ts";
+import { _describe, CacheError, redactCredentials } from "../../cache.ts";
 import { keySize, MAX_COMMIT_BYTES, MAX_MUTATIONS } from "./_layout.ts";
 
 /** How often a write retries a conflict or a busy database before it gives up. */
@@ -40,9 +40,8 @@ export async function call<T>(
   } catch (cause) {
     if (cause instanceof CacheError) throw cause;
     const what = key === undefined ? op : `${op} key ${_describe(key)}`;
-    throw new CacheError(`Cannot ${what}: Deno KV failed: ${(cause as Error).message}`, {
-      cause,
-    });
+    const message = redactCredentials(`Cannot ${what}: Deno KV failed: ${(cause as Error).message}`);
+    throw new CacheError(message, { cause });
   }
 }
 

@@ -15,6 +15,7 @@ import {
   join,
   keyPart,
   keySize,
+  MAX_BLOB,
   MAX_COMMIT_BYTES,
   MAX_MUTATIONS,
   split,
@@ -44,7 +45,10 @@ export interface Current {
   live: boolean;
   bytes?: Uint8Array;
 }
-/** What a read must establish: the header only, liveness (key verified), or the value too. */
+/**
+ * What a read must establish: the header only, liveness (key verified, chunks present),
+ * or the value too.
+ */
 export type ReadMode = "header" | "verify" | "value";
 /** What a write decided: nothing, remove the entry, or store bytes. */
 export type Action = undefined | "delete" | { bytes: Uint8Array; expires: number };
@@ -74,7 +78,11 @@ export async function readEntry(
     const header = decodeHeader(entry.value);
     const found = { versionstamp: entry.versionstamp, header, live: false };
     if (!header || (header.expires !== 0 && header.expires <= store.now())) return found;
-    if (mode === "header" || (mode === "verify" && !hashed)) return { ...found, live: true };
+    // "verify" settles liveness: a hashed key's blob names its key, and a chunked value
+    // is live only when its chunks are all there (a header alone is a broken entry, a miss).
+    if (mode === "header" || (mode === "verify" && !hashed && !header.chunks)) {
+      return { ...found, live: true };
+    }
     let blob = header.inline;
     if (header.chunks) {
       const prefix = [...headerKey, header.chunks.id];
@@ -119,6 +127,11 @@ export async function writeEntry<R>(
         atomic.delete(headerKey);
       } else {
         const blob = toBlob(key, typeof part !== "string", action.bytes);
+        if (blob.length > MAX_BLOB) {
+          throw new CacheError(
+            `Cannot ${op} key ${_describe(key)}: the value is ${blob.length} bytes, over the ${MAX_BLOB} a Deno KV entry can hold`,
+          );
+        }
         const expireIn = expireInFor(store, action.expires);
         if (blob.length <= INLINE_MAX) {
           atomic.set(headerKey, encodeHeader(action.expires, blob), expiring(expireIn));

@@ -37,6 +37,10 @@ export const INLINE_MAX = MAX_VALUE - HEAD;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** A chunk set's id: `crypto.randomUUID()`. */
+const CHUNK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The largest blob a header can describe (its size field is a u32). */
+export const MAX_BLOB = 0xffff_ffff;
 
 /** A parsed header. */
 export interface Header {
@@ -111,7 +115,10 @@ export function encodeHeader(
   return bytes;
 }
 
-/** Parses a header; `undefined` for anything this layout did not write. */
+/**
+ * Parses a header; `undefined` for anything this layout did not write, including a
+ * chunked header whose count, size and id do not agree (a corrupt header is a miss).
+ */
 export function decodeHeader(value: unknown): Header | undefined {
   if (!(value instanceof Uint8Array) || value.length < HEAD || value[0] !== MAGIC) return undefined;
   const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
@@ -121,7 +128,13 @@ export function decodeHeader(value: unknown): Header | undefined {
   if (value[1] !== CHUNKED || value.length < HEAD + 9) return undefined;
   const count = view.getUint32(HEAD, true);
   const size = view.getUint32(HEAD + 4, true);
-  return { expires, chunks: { count, size, id: decoder.decode(value.subarray(HEAD + 8)) } };
+  // Only what encodeHeader writes: a blob too big to inline, split into exactly
+  // ceil(size / MAX_VALUE) chunks (so at most 65 536, whatever a corrupt header claims),
+  // under a UUID. Every loop over the chunks is bounded by this check.
+  if (size <= INLINE_MAX || count !== Math.ceil(size / MAX_VALUE)) return undefined;
+  const id = decoder.decode(value.subarray(HEAD + 8));
+  if (!CHUNK_ID.test(id)) return undefined;
+  return { expires, chunks: { count, size, id } };
 }
 
 /** Splits a blob into chunks of at most {@linkcode MAX_VALUE} bytes. */
