@@ -320,3 +320,116 @@ Deno.test("DenoKvCache turns a KV failure into a CacheError naming the operation
     await assert.rejects(cache.clear(), failed("Cannot clear: Deno KV failed: "));
   });
 });
+
+Deno.test("DenoKvCache queues one instance's concurrent writes of a key: 500 inc() all count", async () => {
+  await withTempKv(async (path) => {
+    await using cache = new DenoKvCache({ path, prefix: ["queue"] });
+    const settled = await Promise.allSettled(Array.from({ length: 500 }, () => cache.inc("n")));
+    const failed = settled.filter((result) => result.status === "rejected");
+    assert.deepEqual(failed, [], "no inc() gave up");
+    const values = settled.map((result) => (result as PromiseFulfilledResult<number>).value);
+    assert.deepEqual(values.sort((a, b) => a - b), Array.from({ length: 500 }, (_, i) => i + 1));
+    assert.equal(await cache.get("n"), 500);
+    const mixed = await Promise.all([
+      cache.add("k", "first"),
+      cache.set("k", "second"),
+      cache.add("k", "third"),
+      cache.delete("k"),
+      cache.add("k", "fourth"),
+    ]);
+    assert.deepEqual(mixed, [true, true, false, true, true], "writes of a key run in call order");
+    assert.equal(await cache.get("k"), "fourth");
+  });
+});
+
+Deno.test("DenoKvCache reads every broken header as a miss in every method", async (t) => {
+  await withTempKv(async (path) => {
+    await using kv = await Deno.openKv(path);
+    const prefix = ["broken"];
+    await using cache = new DenoKvCache({ kv, prefix });
+    for (const [name, header] of BROKEN_HEADERS) {
+      await t.step(name, async () => {
+        const plant = (key: string) => kv.set([...prefix, key], header());
+        await plant("k");
+        assert.equal(await cache.get("k"), undefined);
+        assert.deepStrictEqual(await cache.getMany(["k", "k"]), [undefined, undefined]);
+        assert.equal(await cache.has("k"), false);
+        assert.equal(await cache.delete("k"), false);
+        assert.equal(await cache.add("k", "added"), true);
+        assert.equal(await cache.get("k"), "added");
+        await plant("k");
+        assert.equal(await cache.inc("k", 2), 2);
+        await plant("k");
+        assert.equal(await cache.set("k", "big".repeat(40_000)), true);
+        assert.equal(await cache.get("k"), "big".repeat(40_000));
+        assert.equal(await cache.delete("k"), true);
+        assert.deepStrictEqual(await keysUnder(kv, prefix), [], "nothing left behind");
+      });
+    }
+  });
+});
+
+Deno.test("DenoKvCache never allocates by a corrupt header's claimed chunk count", async () => {
+  // A small heap: code that loops or allocates per claimed chunk (2^32−1) dies here fast.
+  await withTempKv(async (path) => {
+    const script = `
+      import { DenoKvCache } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+      import { encodeHeader } from ${
+      JSON.stringify(new URL("../backends/deno_kv/_layout.ts", import.meta.url).href)
+    };
+      const kv = await Deno.openKv(Deno.args[0]);
+      const cache = new DenoKvCache({ kv, prefix: ["p"] });
+      const plant = () =>
+        kv.set(["p", "k"], encodeHeader(0, { count: 0xffffffff, size: 100000, id: crypto.randomUUID() }));
+      const out = [];
+      await plant(); out.push(await cache.set("k", 1));
+      await plant(); out.push(await cache.delete("k"));
+      await plant(); out.push(await cache.inc("k"));
+      await plant(); out.push(await cache.get("k"));
+      console.log(JSON.stringify(out));
+      await cache.close();
+      kv.close();
+    `;
+    const { stdout, stderr, success } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--no-check",
+        "--unstable-kv",
+        "--v8-flags=--max-old-space-size=64",
+        script,
+        path,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const errors = new TextDecoder().decode(stderr);
+    assert.ok(success, `the process survived: ${errors.slice(0, 300)}`);
+    assert.equal(new TextDecoder().decode(stdout).trim(), "[true,false,1,null]");
+  });
+});
+
+Deno.test("DenoKvCache rejects unknown options, listing the accepted ones", () => {
+  assert.throws(() => new DenoKvCache({ perfix: ["x"] } as never), {
+    name: "TypeError",
+    message:
+      'Cannot create DenoKvCache: unknown option "perfix" (accepted: defaultTtl, kv, now, path, prefix, serializer)',
+  });
+});
+
+Deno.test("DenoKvCache never echoes credentials of a KV URL", async () => {
+  const secrets = ["s3cret", "tok3n"];
+  const cache = new DenoKvCache({
+    path: "http://user:s3cret@127.0.0.1:1/kv?access_token=x&token=tok3n",
+  });
+  const error = await cache.get("a").then(() => undefined, (e: Error) => e);
+  await cache.close();
+  assert.ok(error instanceof CacheConnectionError, String(error));
+  assert.match(
+    error.message,
+    /^Cannot get key "a": cannot open Deno KV at "http:\/\/\*\*\*@127\.0\.0\.1:1\/kv/,
+  );
+  const cause = error.cause as Error;
+  for (const text of [error.message, error.stack ?? "", cause.message, cause.stack ?? ""]) {
+    for (const secret of secrets) assert.ok(!text.includes(secret), `no ${secret} in ${text}`);
+  }
+});

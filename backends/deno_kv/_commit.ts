@@ -40,7 +40,9 @@ export async function call<T>(
   } catch (cause) {
     if (cause instanceof CacheError) throw cause;
     const what = key === undefined ? op : `${op} key ${_describe(key)}`;
-    const message = redactCredentials(`Cannot ${what}: Deno KV failed: ${(cause as Error).message}`);
+    const message = redactCredentials(
+      `Cannot ${what}: Deno KV failed: ${(cause as Error).message}`,
+    );
     throw new CacheError(message, { cause });
   }
 }

@@ -44,6 +44,8 @@ export interface Current {
   header: Header | undefined;
   live: boolean;
   bytes?: Uint8Array;
+  /** The chunk keys that exist under the header's chunk set, when the read listed them. */
+  chunkKeys?: Deno.KvKey[];
 }
 /**
  * What a read must establish: the header only, liveness (key verified, chunks present),
@@ -76,7 +78,7 @@ export async function readEntry(
   for (let attempt = 1;; attempt++) {
     const entry = await call(op, key, () => store.kv.get(headerKey));
     const header = decodeHeader(entry.value);
-    const found = { versionstamp: entry.versionstamp, header, live: false };
+    const found: Current = { versionstamp: entry.versionstamp, header, live: false };
     if (!header || (header.expires !== 0 && header.expires <= store.now())) return found;
     // "verify" settles liveness: a hashed key's blob names its key, and a chunked value
     // is live only when its chunks are all there (a header alone is a broken entry, a miss).
@@ -86,7 +88,14 @@ export async function readEntry(
     let blob = header.inline;
     if (header.chunks) {
       const prefix = [...headerKey, header.chunks.id];
-      const chunks = await call(op, key, () => Array.fromAsync(store.kv.list({ prefix })));
+      // One more than the header names, so a surplus chunk shows without reading more.
+      const limit = header.chunks.count + 1;
+      const chunks = await call(
+        op,
+        key,
+        () => Array.fromAsync(store.kv.list({ prefix }, { limit })),
+      );
+      found.chunkKeys = chunks.map((chunk) => chunk.key);
       blob = join(chunks, header.chunks);
       // A writer replaced the entry between the two reads: read the new header.
       if (!blob && attempt < READ_ATTEMPTS) continue;
@@ -129,7 +138,9 @@ export async function writeEntry<R>(
         const blob = toBlob(key, typeof part !== "string", action.bytes);
         if (blob.length > MAX_BLOB) {
           throw new CacheError(
-            `Cannot ${op} key ${_describe(key)}: the value is ${blob.length} bytes, over the ${MAX_BLOB} a Deno KV entry can hold`,
+            `Cannot ${op} key ${
+              _describe(key)
+            }: the value is ${blob.length} bytes, over the ${MAX_BLOB} a Deno KV entry can hold`,
           );
         }
         const expireIn = expireInFor(store, action.expires);
@@ -160,10 +171,16 @@ export async function writeEntry<R>(
           atomic.set(headerKey, encodeHeader(action.expires, body), expiring(expireIn));
         }
       }
+      // The old chunk set's keys as they exist (never by the header's count: a corrupt
+      // header may claim chunks that were never written).
       const old = current.header?.chunks;
+      const oldKeys = !old ? [] : current.chunkKeys ?? await call(op, key, async () => {
+        const prefix = [...headerKey, old.id];
+        const chunks = await Array.fromAsync(kv.list({ prefix }, { limit: old.count + 1 }));
+        return chunks.map((chunk) => chunk.key);
+      });
       const later: Mutation[] = [];
-      for (let i = 0; old && i < old.count; i++) {
-        const chunkKey = [...headerKey, old.id, i];
+      for (const chunkKey of oldKeys) {
         if (count < MAX_MUTATIONS && size + keySize(chunkKey) < MAX_COMMIT_BYTES) {
           atomic.delete(chunkKey);
           count++;
