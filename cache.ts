@@ -376,6 +376,7 @@ export function checkOptionNames(
  * assert.equal(redactCredentials("redis://user:p@ss@h:6379/0"), "redis://***@h:6379/0");
  * assert.equal(redactCredentials("bob:s3cret@10.0.0.1:11211"), "***@10.0.0.1:11211");
  * assert.equal(redactCredentials("denokv://x?token=abc&a=1"), "denokv://x?token=***&a=1");
+ * assert.equal(redactCredentials("https://kv?access_token=abc"), "https://kv?access_token=***");
  * ```
  */
 export function redactCredentials(text: string): string {
@@ -385,5 +386,8 @@ export function redactCredentials(text: string): string {
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s"'`/?#]*@/gi, "$1***@")
     // bare server specs: user:pass@host
     .replace(/(^|[\s"'`,(=])[^\s"'`,/@:()=]+:[^\s"'`,/()]*@(?=[^\s@])/g, "$1***@")
-    .replace(/([?&](?:password|pass|passwd|pwd|token|secret|auth)=)[^&#\s"'`]*/gi, "$1***");
+    .replace(
+      /([?&](?:password|pass|passwd|pwd|(?:access_|auth_)?token|secret|auth)=)[^&#\s"'`]*/gi,
+      "$1***",
+    );
 }

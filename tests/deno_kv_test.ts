@@ -417,9 +417,9 @@ Deno.test("DenoKvCache rejects unknown options, listing the accepted ones", () =
 });
 
 Deno.test("DenoKvCache never echoes credentials of a KV URL", async () => {
-  const secrets = ["s3cret", "tok3n"];
+  const secrets = ["s3cret", "tok3n", "acc3ss"];
   const cache = new DenoKvCache({
-    path: "http://user:s3cret@127.0.0.1:1/kv?access_token=x&token=tok3n",
+    path: "http://user:s3cret@127.0.0.1:1/kv?access_token=acc3ss&token=tok3n",
   });
   const error = await cache.get("a").then(() => undefined, (e: Error) => e);
   await cache.close();
