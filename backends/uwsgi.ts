@@ -6,12 +6,19 @@
  */
 import { createHash } from "node:crypto";
 import { BaseCache } from "./_base.ts";
-import { _describe, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
+import {
+  _describe,
+  addDelta,
+  CacheConnectionError,
+  CacheError,
+  checkOptionNames,
+} from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import {
   encodePacket,
   type Endpoint,
   request,
+  timeoutError,
   type UwsgiPacket,
   UwsgiTransportError,
 } from "./uwsgi/protocol.ts";
@@ -29,7 +36,10 @@ export interface UwsgiCacheOptions {
   defaultTtl?: number | undefined;
   /** Turns values into bytes; default {@linkcode defaultSerializer}. */
   serializer?: Serializer | undefined;
-  /** ms one request (connect, send, reply) may take before it fails. Default 5000. */
+  /**
+   * ms one call may take, from the moment it is made: its wait for a free connection and
+   * every request it sends (connect, send, reply). Default 5000.
+   */
   timeout?: number | undefined;
 }
 
@@ -37,6 +47,8 @@ export interface UwsgiCacheOptions {
 const MAX_RAW_KEY = 250;
 /** Requests one instance keeps in flight at once (uWSGI's default listen queue is 100). */
 const MAX_IN_FLIGHT = 32;
+/** Every option {@linkcode UwsgiCache} reads. */
+const OPTION_NAMES = ["server", "cache", "defaultTtl", "serializer", "timeout"] as const;
 const encoder = new TextEncoder();
 
 /**
@@ -67,7 +79,8 @@ export class UwsgiCache extends BaseCache {
   readonly server: string;
   #endpoint: Endpoint;
   #inFlight = 0;
-  #waiting: (() => void)[] = [];
+  /** Calls waiting for one of the {@linkcode MAX_IN_FLIGHT} connections, oldest first. */
+  #waiting = new Set<() => void>();
   /** The last pending `inc` per key: this instance runs its own increments of a key one at a time. */
   #incs = new Map<string, Promise<unknown>>();
 
@@ -80,6 +93,7 @@ export class UwsgiCache extends BaseCache {
    */
   constructor(options: UwsgiCacheOptions = {}) {
     super(options);
+    checkOptionNames("UwsgiCache", options, OPTION_NAMES);
     let server = options.server;
     let name = options.cache ?? "";
     if (typeof name !== "string") {
@@ -113,38 +127,81 @@ export class UwsgiCache extends BaseCache {
     this.#endpoint = { ...parseServer(this.server), timeout };
   }
 
-  /** Sends one request, at most 32 at a time; transport failures name the key. */
+  /** The deadline of a call made now: `timeout` ms from now (`Date.now()` ms). */
+  #deadline(): number {
+    return Date.now() + this.#endpoint.timeout;
+  }
+
+  /**
+   * Sends one request of a call, at most 32 at a time, before the call's `deadline`
+   * (which covers the wait for a connection too); transport failures name the key.
+   */
   async #send(
     op: string,
     key: string | undefined,
+    deadline: number,
     vars: [string, string | Uint8Array][],
     body?: Uint8Array,
   ): Promise<UwsgiPacket | null> {
     if (this.cacheName) vars.push(["cache", this.cacheName]);
     const packet = encodePacket(vars, body);
-    if (this.#inFlight >= MAX_IN_FLIGHT) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    } else this.#inFlight++;
+    const what = key === undefined ? op : `${op} key ${_describe(key)}`;
     try {
-      return await request(this.#endpoint, packet);
+      await this.#slot(deadline);
+    } catch (cause) {
+      throw new CacheConnectionError(`Cannot ${what}: ${(cause as Error).message}`, { cause });
+    }
+    try {
+      return await request(this.#endpoint, packet, deadline);
     } catch (cause) {
       if (!(cause instanceof UwsgiTransportError)) throw cause;
       // uWSGI resets the connection when it refuses a write before reading its body
       // (a value over the block size); that is a declined write while the server is up.
-      if (cause.failure === "reset" && body && (await this.#reachable())) return null;
-      const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+      if (cause.failure === "reset" && body && (await this.#reachable(deadline))) return null;
       throw new CacheConnectionError(`Cannot ${what}: ${cause.message}`, { cause });
     } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#inFlight--;
+      const [next] = this.#waiting;
+      if (next) {
+        this.#waiting.delete(next);
+        next();
+      } else this.#inFlight--;
     }
   }
 
-  /** Whether the server accepts connections right now (within the timeout). */
-  async #reachable(): Promise<boolean> {
+  /**
+   * Takes one of the {@linkcode MAX_IN_FLIGHT} connections, waiting (oldest first) until
+   * one is free or the deadline passes (then a timeout `UwsgiTransportError`).
+   */
+  #slot(deadline: number): Promise<void> {
+    if (this.#inFlight < MAX_IN_FLIGHT) {
+      this.#inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const granted = () => {
+        clearTimeout(timer);
+        resolve(); // the releasing request hands its connection over: #inFlight stays
+      };
+      const timer = setTimeout(() => {
+        this.#waiting.delete(granted);
+        reject(
+          timeoutError(
+            this.#endpoint,
+            undefined,
+            ` (waited for one of the ${MAX_IN_FLIGHT} connections this client keeps in flight)`,
+          ),
+        );
+      }, Math.max(0, deadline - Date.now()));
+      this.#waiting.add(granted);
+    });
+  }
+
+  /** Whether the server accepts connections right now (before the deadline). */
+  async #reachable(deadline: number): Promise<boolean> {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) return false;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#endpoint.timeout);
+    const timer = setTimeout(() => controller.abort(), remaining);
     try {
       const { hostname, port } = this.#endpoint;
       (await Deno.connect({ hostname, port, signal: controller.signal })).close();
@@ -163,8 +220,9 @@ export class UwsgiCache extends BaseCache {
   async #entry(
     op: string,
     key: string,
+    deadline: number,
   ): Promise<{ body: Uint8Array; expires: number; live: boolean } | undefined> {
-    const reply = await this.#send(op, key, [["cmd", "get"], ["key", wireKey(key)]]);
+    const reply = await this.#send(op, key, deadline, [["cmd", "get"], ["key", wireKey(key)]]);
     if (reply?.vars.get("status") !== "ok") return undefined;
     const expires = Number(reply.vars.get("expires") ?? 0);
     // uWSGI's sweeper drops expired entries only every few seconds: never return one.
@@ -172,8 +230,12 @@ export class UwsgiCache extends BaseCache {
   }
 
   /** Reads a live entry, or `undefined`. */
-  async #read(op: string, key: string): Promise<{ body: Uint8Array; expires: number } | undefined> {
-    const entry = await this.#entry(op, key);
+  async #read(
+    op: string,
+    key: string,
+    deadline: number,
+  ): Promise<{ body: Uint8Array; expires: number } | undefined> {
+    const entry = await this.#entry(op, key, deadline);
     return entry?.live ? entry : undefined;
   }
 
@@ -184,6 +246,7 @@ export class UwsgiCache extends BaseCache {
     key: string,
     bytes: Uint8Array,
     expires: number,
+    deadline: number,
   ): Promise<boolean> {
     if (bytes.length === 0) {
       throw new CacheError(`Cannot ${op} key ${_describe(key)}: uWSGI cannot store an empty value`);
@@ -194,60 +257,66 @@ export class UwsgiCache extends BaseCache {
       ["size", String(bytes.length)],
     ];
     if (expires > 0) vars.push(["expires", String(expires)]);
-    const reply = await this.#send(op, key, vars, bytes);
+    const reply = await this.#send(op, key, deadline, vars, bytes);
     return reply?.vars.get("status") === "ok";
   }
 
   /** Reads one key. */
   protected async _get(key: string): Promise<unknown> {
-    const entry = await this.#read("get", key);
+    const entry = await this.#read("get", key, this.#deadline());
     return entry === undefined ? undefined : this._decode(key, entry.body);
   }
 
   /** Overwrites one entry (uWSGI `update`). */
   protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    return this.#write("set", "update", key, this._encode("set", key, value), seconds(ttl));
+    const bytes = this._encode("set", key, value);
+    return this.#write("set", "update", key, bytes, seconds(ttl), this.#deadline());
   }
 
   /** Stores one entry only when absent (uWSGI `set`, atomic on the server). */
   protected async _add(key: string, value: unknown, ttl: number): Promise<boolean> {
+    const deadline = this.#deadline();
     const bytes = this._encode("add", key, value);
-    if (await this.#write("add", "set", key, bytes, seconds(ttl))) return true;
+    if (await this.#write("add", "set", key, bytes, seconds(ttl), deadline)) return true;
     // Declined: a live entry, or an expired one the sweeper has not removed yet.
-    const entry = await this.#entry("add", key);
+    const entry = await this.#entry("add", key, deadline);
     if (entry === undefined || entry.live) return false;
-    await this.#send("add", key, [["cmd", "del"], ["key", wireKey(key)]]);
-    return await this.#write("add", "set", key, bytes, seconds(ttl));
+    await this.#send("add", key, deadline, [["cmd", "del"], ["key", wireKey(key)]]);
+    return await this.#write("add", "set", key, bytes, seconds(ttl), deadline);
   }
 
   /** Removes one key: `true` only when a live entry was removed. */
   protected async _delete(key: string): Promise<boolean> {
-    const entry = await this.#entry("delete", key);
+    const deadline = this.#deadline();
+    const entry = await this.#entry("delete", key, deadline);
     if (entry === undefined) return false;
-    const reply = await this.#send("delete", key, [["cmd", "del"], ["key", wireKey(key)]]);
+    const del: [string, string | Uint8Array][] = [["cmd", "del"], ["key", wireKey(key)]];
+    const reply = await this.#send("delete", key, deadline, del);
     return entry.live && reply?.vars.get("status") === "ok";
   }
 
   /** Whether the key holds a live entry (a `get`: uWSGI's `exists` ignores expiry). */
   protected async _has(key: string): Promise<boolean> {
-    return (await this.#read("has", key)) !== undefined;
+    return (await this.#read("has", key, this.#deadline())) !== undefined;
   }
 
   /** Empties the whole uWSGI cache. */
   protected async _clear(): Promise<boolean> {
-    const reply = await this.#send("clear", undefined, [["cmd", "clear"]]);
+    const reply = await this.#send("clear", undefined, this.#deadline(), [["cmd", "clear"]]);
     return reply?.vars.get("status") === "ok";
   }
 
   /**
    * Read, add, write back. uWSGI's remote interface has no increment, so this
    * is not atomic across clients; within this instance, increments of one key
-   * run one after another and never lose a count.
+   * run one after another and never lose a count. The call's deadline covers its
+   * wait behind earlier increments of the key.
    */
   protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
+    const deadline = this.#deadline();
     const previous = this.#incs.get(key);
     const run = (previous ? previous.then(noop, noop) : Promise.resolve())
-      .then(() => this.#incNow(op, key, delta, ttl));
+      .then(() => this.#incNow(op, key, delta, ttl, deadline));
     this.#incs.set(key, run);
     const forget = () => {
       if (this.#incs.get(key) === run) this.#incs.delete(key);
@@ -256,8 +325,14 @@ export class UwsgiCache extends BaseCache {
     return run;
   }
 
-  async #incNow(op: "inc" | "dec", key: string, delta: number, ttl: number): Promise<number> {
-    const entry = await this.#read(op, key);
+  async #incNow(
+    op: "inc" | "dec",
+    key: string,
+    delta: number,
+    ttl: number,
+    deadline: number,
+  ): Promise<number> {
+    const entry = await this.#read(op, key, deadline);
     const current = entry === undefined ? 0 : this._decode(key, entry.body);
     const next = addDelta(op, key, current, delta);
     // Keep an existing expiry: uWSGI takes relative seconds, the reply gave absolute ones.
@@ -266,7 +341,8 @@ export class UwsgiCache extends BaseCache {
       : entry.expires === 0
       ? 0
       : Math.max(1, entry.expires - Math.floor(Date.now() / 1000));
-    if (!(await this.#write(op, "update", key, this._encode(op, key, next), expires))) {
+    const bytes = this._encode(op, key, next);
+    if (!(await this.#write(op, "update", key, bytes, expires, deadline))) {
       throw new CacheError(
         `Cannot ${op} key ${_describe(key)}: uWSGI declined to store the new value (cache full?)`,
       );

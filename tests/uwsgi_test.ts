@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { runConformance } from "./conformance.ts";
-import { type RunningServer, serverTest } from "./servers.ts";
-import { CacheConnectionError, UwsgiCache } from "../mod.ts";
+import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
+import { CacheConnectionError, defaultSerializer, UwsgiCache } from "../mod.ts";
 import { decodeVars, encodePacket, request } from "../backends/uwsgi/protocol.ts";
 
 const encoder = new TextEncoder();
@@ -276,3 +276,182 @@ serverTest(
     assert.equal(await cache.inc("inc"), 1);
   },
 );
+
+/** A TCP listener on a free port that runs `serve` for every connection; closed by `stop()`. */
+function listen(serve: (conn: Deno.Conn) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      served.push(serve(conn).catch(() => {}));
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async stop() {
+      listener.close();
+      await accepting;
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // closed by serve
+        }
+      }
+      await Promise.all(served);
+    },
+  };
+}
+
+/** Whether `e` is the CacheConnectionError of a call that ran out of its `timeout`. */
+const timedOut = (op: string, key: string | undefined, timeout: number) => (e: Error) =>
+  e instanceof CacheConnectionError &&
+  e.message.startsWith(key === undefined ? `Cannot ${op}: ` : `Cannot ${op} key "${key}": `) &&
+  e.message.includes(`within ${timeout} ms`);
+
+Deno.test("UwsgiCache: 100 concurrent calls against a silent server all fail within one timeout", async () => {
+  // Accepts, reads the request, never answers; ends when the client gives up and closes.
+  const silent = listen(async (conn) => {
+    const buf = new Uint8Array(4096);
+    while ((await conn.read(buf)) !== null);
+  });
+  try {
+    const timeout = 1000;
+    await using cache = new UwsgiCache({ server: `127.0.0.1:${silent.port}`, timeout });
+    const started = Date.now();
+    const calls = Array.from({ length: 100 }, (_, i) => {
+      const key = `k${i}`;
+      const [op, call] = [
+        ["get", () => cache.get(key)],
+        ["inc", () => cache.inc(key)],
+        ["add", () => cache.add(key, 1)],
+        ["delete", () => cache.delete(key)],
+      ][i % 4] as [string, () => Promise<unknown>];
+      return assert.rejects(call(), timedOut(op, key, timeout));
+    });
+    await Promise.all(calls);
+    const took = Date.now() - started;
+    // Before: 32 at a time, the wait for a slot outside the timeout: the last wave at ~4 s.
+    assert.ok(took < 3 * timeout, `all 100 settled within one deadline (took ${took} ms)`);
+    // The wait for a free connection is part of the deadline and says so.
+    const queued = await Promise.allSettled(Array.from({ length: 40 }, () => cache.get("q")));
+    const messages = queued.map((r) => (r as PromiseRejectedResult).reason.message as string);
+    assert.ok(messages.every((m) => m.startsWith('Cannot get key "q": no reply from uWSGI')));
+    assert.ok(messages.some((m) => m.includes("waited for one of the 32 connections")));
+  } finally {
+    await silent.stop();
+  }
+});
+
+Deno.test("UwsgiCache: one deadline covers every request of inc() and delete()", async () => {
+  // Answers each request after 600 ms: a get of "d" with a hit (the number 1), any other
+  // get with a miss (a close), a write or del with status=ok.
+  const ok = encodePacket([["status", "ok"]]);
+  const one = defaultSerializer.serialize(1);
+  const hit = encodePacket([["status", "ok"], ["size", String(one.length)]], one);
+  const slow = listen(async (conn) => {
+    const buf = new Uint8Array(4096);
+    await conn.read(buf);
+    const vars = decodeVars(buf.subarray(4, 4 + (buf[1]! | (buf[2]! << 8))));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    if (vars.get("cmd") !== "get") await conn.write(ok);
+    else if (vars.get("key") === "d") await conn.write(hit);
+    conn.close();
+  });
+  try {
+    const timeout = 1000;
+    await using cache = new UwsgiCache({ server: `127.0.0.1:${slow.port}`, timeout });
+    assert.equal(await cache.get("d"), 1, "one request fits the deadline");
+    assert.equal(await cache.set("k", 1), true);
+    // Two requests: 1.2 s of answers, over the call's 1 s (before: each request had 1 s).
+    await assert.rejects(cache.inc("n"), timedOut("inc", "n", timeout));
+    await assert.rejects(cache.delete("d"), timedOut("delete", "d", timeout));
+  } finally {
+    await slow.stop();
+  }
+});
+
+/** Starts a single-process uWSGI (no master, so SIGSTOP stops all of it) on a free port. */
+async function startBareUwsgi(): Promise<{ child: Deno.ChildProcess; port: number }> {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const child = new Deno.Command("uwsgi", {
+    args: [
+      "--plugin",
+      "cache",
+      "--socket",
+      `127.0.0.1:${port}`,
+      "--cache2",
+      "name=c,items=100,blocksize=65536",
+      "--disable-logging",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let i = 0; i < 400; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return { child, port };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  throw new Error(`uwsgi did not listen on port ${port}`);
+}
+
+Deno.test({
+  name: "UwsgiCache fails typed within its deadline against a SIGSTOPped uWSGI, then recovers",
+  ignore: serverMissing("uwsgi") !== undefined && !IN_CI,
+  fn: async () => {
+    const { child, port } = await startBareUwsgi();
+    try {
+      const timeout = 1000;
+      await using cache = new UwsgiCache({ server: `127.0.0.1:${port}`, cache: "c", timeout });
+      assert.equal(await cache.set("k", "v"), true);
+      child.kill("SIGSTOP");
+      const started = Date.now();
+      await Promise.all([
+        ...Array.from(
+          { length: 60 },
+          (_, i) => assert.rejects(cache.get(`g${i}`), timedOut("get", `g${i}`, timeout)),
+        ),
+        ...Array.from(
+          { length: 20 },
+          (_, i) => assert.rejects(cache.inc(`n${i}`), timedOut("inc", `n${i}`, timeout)),
+        ),
+        ...Array.from(
+          { length: 20 },
+          (_, i) => assert.rejects(cache.add(`a${i}`, 1), timedOut("add", `a${i}`, timeout)),
+        ),
+        assert.rejects(cache.delete("k"), timedOut("delete", "k", timeout)),
+        assert.rejects(cache.clear(), timedOut("clear", undefined, timeout)),
+      ]);
+      const took = Date.now() - started;
+      assert.ok(took < 3 * timeout, `every call settled within one deadline (took ${took} ms)`);
+      child.kill("SIGCONT");
+      assert.equal(await cache.get("k"), "v", "the same server answers again after SIGCONT");
+    } finally {
+      try {
+        child.kill("SIGCONT");
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await child.status;
+    }
+  },
+});
+
+Deno.test("UwsgiCache rejects unknown options, listing the accepted ones", () => {
+  assert.throws(() => new UwsgiCache({ host: "127.0.0.1", port: 3031 } as never), {
+    name: "TypeError",
+    message:
+      'Cannot create UwsgiCache: unknown options "host", "port" (accepted: cache, defaultTtl, serializer, server, timeout)',
+  });
+});

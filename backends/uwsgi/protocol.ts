@@ -117,7 +117,7 @@ export function decodeVars(block: Uint8Array): Map<string, string> {
 export interface Endpoint {
   hostname: string;
   port: number;
-  /** ms for connect, send and the whole reply together. */
+  /** ms one public call may take, for every request it makes (and its wait for a connection). */
   timeout: number;
 }
 
@@ -148,15 +148,40 @@ class Reader {
   }
 }
 
+/** The error of a call whose deadline passed before uWSGI answered. */
+export function timeoutError(
+  endpoint: Endpoint,
+  cause?: unknown,
+  detail = "",
+): UwsgiTransportError {
+  const where = `${endpoint.hostname}:${endpoint.port}`;
+  return new UwsgiTransportError(
+    "timeout",
+    `no reply from uWSGI at ${where} within ${endpoint.timeout} ms${detail}`,
+    { cause },
+  );
+}
+
 /**
  * Sends one request on a new connection and reads the reply.
  *
+ * @param endpoint Where to send it.
+ * @param packet The encoded request.
+ * @param deadline When (`Date.now()` ms) the whole exchange must be over; default
+ * `endpoint.timeout` from now. A caller making several requests for one call passes
+ * the call's deadline to each.
  * @returns The reply, or `null` when the server closed without replying
  * (uWSGI's answer to a miss and to every failure it detects).
  * @throws {UwsgiTransportError} When the connection could not be made, broke,
- * or the whole exchange took longer than `endpoint.timeout`.
+ * or the deadline passed first.
  */
-export async function request(endpoint: Endpoint, packet: Uint8Array): Promise<UwsgiPacket | null> {
+export async function request(
+  endpoint: Endpoint,
+  packet: Uint8Array,
+  deadline: number = Date.now() + endpoint.timeout,
+): Promise<UwsgiPacket | null> {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) throw timeoutError(endpoint);
   const controller = new AbortController();
   let conn: Deno.Conn | undefined;
   let timedOut = false;
@@ -168,16 +193,8 @@ export async function request(endpoint: Endpoint, packet: Uint8Array): Promise<U
     } catch {
       // already closed
     }
-  }, endpoint.timeout);
+  }, remaining);
   const where = `${endpoint.hostname}:${endpoint.port}`;
-  const timeoutError = (cause?: unknown) =>
-    new UwsgiTransportError(
-      "timeout",
-      `no reply from uWSGI at ${where} within ${endpoint.timeout} ms`,
-      {
-        cause,
-      },
-    );
   try {
     try {
       conn = await Deno.connect({
@@ -186,7 +203,7 @@ export async function request(endpoint: Endpoint, packet: Uint8Array): Promise<U
         signal: controller.signal,
       });
     } catch (cause) {
-      if (timedOut) throw timeoutError(cause);
+      if (timedOut) throw timeoutError(endpoint, cause);
       throw new UwsgiTransportError(
         "connect",
         `cannot connect to uWSGI at ${where}: ${(cause as Error).message}`,
@@ -195,7 +212,7 @@ export async function request(endpoint: Endpoint, packet: Uint8Array): Promise<U
     }
     if (timedOut) {
       conn.close();
-      throw timeoutError();
+      throw timeoutError(endpoint);
     }
     try {
       await writeAll(conn, packet);
@@ -219,7 +236,7 @@ export async function request(endpoint: Endpoint, packet: Uint8Array): Promise<U
       const body = reader.bytes.slice(4 + varsSize, 4 + varsSize + size);
       return { vars, body };
     } catch (cause) {
-      if (timedOut) throw timeoutError(cause);
+      if (timedOut) throw timeoutError(endpoint, cause);
       throw new UwsgiTransportError(
         "reset",
         `the connection to uWSGI at ${where} broke: ${(cause as Error).message}`,
