@@ -160,12 +160,17 @@ export class UwsgiCache extends BaseCache {
       if (cause.failure === "reset" && body && (await this.#reachable(deadline))) return null;
       throw new CacheConnectionError(`Cannot ${what}: ${cause.message}`, { cause });
     } finally {
-      const [next] = this.#waiting;
-      if (next) {
-        this.#waiting.delete(next);
-        next();
-      } else this.#inFlight--;
+      this.#release();
     }
+  }
+
+  /** Gives a finished request's connection to the oldest waiting call, or frees it. */
+  #release(): void {
+    const [next] = this.#waiting;
+    if (next) {
+      this.#waiting.delete(next);
+      next();
+    } else this.#inFlight--;
   }
 
   /**
@@ -178,19 +183,21 @@ export class UwsgiCache extends BaseCache {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
+      const late = () =>
+        timeoutError(
+          this.#endpoint,
+          undefined,
+          ` (waited for one of the ${MAX_IN_FLIGHT} connections this client keeps in flight)`,
+        );
       const granted = () => {
         clearTimeout(timer);
-        resolve(); // the releasing request hands its connection over: #inFlight stays
+        if (Date.now() < deadline) return resolve(); // the connection is handed over
+        this.#release(); // handed a connection too late: pass it on
+        reject(late());
       };
       const timer = setTimeout(() => {
         this.#waiting.delete(granted);
-        reject(
-          timeoutError(
-            this.#endpoint,
-            undefined,
-            ` (waited for one of the ${MAX_IN_FLIGHT} connections this client keeps in flight)`,
-          ),
-        );
+        reject(late());
       }, Math.max(0, deadline - Date.now()));
       this.#waiting.add(granted);
     });
