@@ -89,3 +89,14 @@ Deno.bench("raw atomic of 4 chunk sets", { group: "set (200 KB)", baseline: true
 Deno.bench("DenoKvCache.set", { group: "set (200 KB)" }, async () => {
   await cache.set("large", large);
 });
+Deno.bench(
+  "500 concurrent inc() of one key, one instance",
+  { group: "inc contention", n: 5 },
+  async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 500 }, () => cache.inc("contended")),
+    );
+    const failed = results.filter((result) => result.status === "rejected").length;
+    if (failed > 0) throw new Error(`${failed} of 500 inc() calls failed`);
+  },
+);

@@ -346,7 +346,7 @@ Deno.test("UwsgiCache: 100 concurrent calls against a silent server all fail wit
 });
 
 Deno.test("UwsgiCache: one deadline covers every request of inc() and delete()", async () => {
-  // Answers each request after 600 ms: a get of "d" with a hit (the number 1), any other
+  // Answers each request after 800 ms: a get of "d" with a hit (the number 1), any other
   // get with a miss (a close), a write or del with status=ok.
   const ok = encodePacket([["status", "ok"]]);
   const one = defaultSerializer.serialize(1);
@@ -355,17 +355,17 @@ Deno.test("UwsgiCache: one deadline covers every request of inc() and delete()",
     const buf = new Uint8Array(4096);
     await conn.read(buf);
     const vars = decodeVars(buf.subarray(4, 4 + (buf[1]! | (buf[2]! << 8))));
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await new Promise((resolve) => setTimeout(resolve, 800));
     if (vars.get("cmd") !== "get") await conn.write(ok);
     else if (vars.get("key") === "d") await conn.write(hit);
     conn.close();
   });
   try {
-    const timeout = 1000;
+    const timeout = 1500;
     await using cache = new UwsgiCache({ server: `127.0.0.1:${slow.port}`, timeout });
     assert.equal(await cache.get("d"), 1, "one request fits the deadline");
     assert.equal(await cache.set("k", 1), true);
-    // Two requests: 1.2 s of answers, over the call's 1 s (before: each request had 1 s).
+    // Two requests: 1.6 s of answers, over the call's 1.5 s (before: each request had 1.5 s).
     await assert.rejects(cache.inc("n"), timedOut("inc", "n", timeout));
     await assert.rejects(cache.delete("d"), timedOut("delete", "d", timeout));
   } finally {
