@@ -94,6 +94,21 @@ topologyTest(
         assert.deepEqual(values.map(text), batch.map((k) => k === "a:missing" ? null : `v-${k}`));
       });
 
+      await t.step("node-redis 6.3.1 splits one cross-slot MGET by slot itself", async () => {
+        // Its request policy for MGET (multi_shard): the wiring may send one MGET through it
+        // (measured faster than perSlot, see bench/redis_cluster_batch.ts). If an upgrade
+        // drops this, this step fails and getMany must use perSlot().
+        const values = await conn.call(
+          "getMany",
+          undefined,
+          keys[0],
+          ["MGET", ...keys],
+          (v: unknown[]) => v,
+          true,
+        );
+        assert.deepEqual(values.map(text), keys.map((k) => `v-${k}`));
+      });
+
       await t.step("clear('b:*') removes only that prefix, on every master", async () => {
         const other = keysFor("b");
         await conn.pipeline("setMany", other, other, other.map((k) => ["SET", k, "x"]));
