@@ -71,7 +71,16 @@ function random(seed: number): () => number {
 /** 2 000 keys: ASCII, braces in every position, and non-ASCII code points. */
 function awkwardKeys(): string[] {
   const next = random(13);
-  const alphabet = [..."abcxyz019:{}{}_-. ", "é", "ß", "ключ", "中文", "😀", "\u0000", "\u{10ffff}"];
+  const alphabet = [
+    ..."abcxyz019:{}{}_-. ",
+    "é",
+    "ß",
+    "ключ",
+    "中文",
+    "😀",
+    "\u0000",
+    "\u{10ffff}",
+  ];
   const keys = ["", "{", "}", "{}", "{}{}", "{{}}", "a{b}c{d}", "{a}", "}{a}", "😀{😀}"];
   while (keys.length < 2000) {
     const length = 1 + Math.floor(next() * 12);
