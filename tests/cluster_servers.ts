@@ -556,6 +556,12 @@ export interface SentinelSetup {
   readonly sentinelRootNodes: { host: string; port: number }[];
   /** `"host:port"` of the master the first running sentinel names now. */
   currentMaster(): Promise<string>;
+  /**
+   * Waits (bounded by `ms`, default 30 s) until the sentinels name a master
+   * other than `old` and that node answers `ROLE` as master; resolves to its
+   * `"host:port"`.
+   */
+  waitForFailover(old: string, ms?: number): Promise<string>;
   /** Stops every process and removes their directories. */
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -657,22 +663,33 @@ export async function startSentinel(options: SentinelOptions = {}): Promise<Sent
       }
       return true;
     });
+    const currentMaster = async () => {
+      const sentinel = sentinels.find((s) => s.pid !== undefined);
+      if (!sentinel) throw new Error("No sentinel is running");
+      const [host, port] = await redisCommand(
+        sentinel.port,
+        "SENTINEL",
+        "GET-MASTER-ADDR-BY-NAME",
+        name,
+      ) as string[];
+      return `${host}:${port}`;
+    };
     return {
       name,
       master,
       replicas,
       sentinels,
       sentinelRootNodes: sentinels.map((s) => ({ host: s.host, port: s.port })),
-      currentMaster: async () => {
-        const sentinel = sentinels.find((s) => s.pid !== undefined);
-        if (!sentinel) throw new Error("No sentinel is running");
-        const [host, port] = await redisCommand(
-          sentinel.port,
-          "SENTINEL",
-          "GET-MASTER-ADDR-BY-NAME",
-          name,
-        ) as string[];
-        return `${host}:${port}`;
+      currentMaster,
+      waitForFailover: async (old: string, ms = 30_000) => {
+        let address = old;
+        await waitUntil(`the sentinels to promote a master other than ${old}`, async () => {
+          address = await currentMaster();
+          if (address === old) return false;
+          const port = Number(address.slice(address.lastIndexOf(":") + 1));
+          return (await redisCommand(port, "ROLE") as Reply[])[0] === "master";
+        }, ms);
+        return address;
       },
       stop: stopAll,
       [Symbol.asyncDispose]: stopAll,

@@ -117,7 +117,7 @@ topologyTest(
 );
 
 topologyTest(
-  "startSentinel() makes sentinels that agree on the master, and stop() leaves nothing behind",
+  "startSentinel() makes sentinels that agree on the master and fail over, and stop() leaves nothing",
   "redis-sentinel",
   async () => {
     const setup = await startSentinel({ sentinels: 3, quorum: 2 });
@@ -142,6 +142,11 @@ topologyTest(
       }
       const role = await redisCommand(setup.replicas[0]!.port, "ROLE") as [string, string, number];
       assert.deepEqual(role.slice(0, 3), ["slave", "127.0.0.1", setup.master.port]);
+
+      // A failover: the master dies, the sentinels promote the replica.
+      await setup.master.kill();
+      const promoted = await setup.waitForFailover(setup.master.address);
+      assert.equal(promoted, setup.replicas[0]!.address);
     } finally {
       await setup.stop();
     }
