@@ -151,8 +151,6 @@ interface RedisModule {
 }
 
 const ignore = () => {};
-/** A slot's replies, as `[indices, replies]`. */
-type SlotReplies = [number[], unknown[]];
 
 /** Options of {@linkcode ClusterConnection}. */
 export interface ClusterConnectionOptions {
@@ -275,22 +273,23 @@ export class ClusterConnection {
     const run = async () => {
       const client = await this.connect();
       const options = this.#commandOptions();
-      const sent = groups.map(async (group): Promise<SlotReplies> => {
+      const results = new Array<unknown>(keys.length);
+      const sent = groups.map((group) => {
         const args = build(group.keys as RedisArgument[]);
         const first = group.keys[0] as RedisArgument;
-        let reply: unknown;
-        try {
-          reply = await client.sendCommand(first, readonly, args, options);
-        } catch (error) {
-          if (!readonly || !this.#transient(error)) throw error;
-          reply = await client.sendCommand(first, readonly, args, options);
-        }
-        return [group.indices, reply as unknown[]];
+        const send = () => client.sendCommand(first, readonly, args, options);
+        const reply = readonly
+          ? send().catch((error) => {
+            if (!this.#transient(error)) throw error;
+            return send();
+          })
+          : send();
+        return reply.then((replies) => {
+          const values = replies as unknown[];
+          group.indices.forEach((index, i) => (results[index] = values[i]));
+        });
       });
-      const results = new Array<unknown>(keys.length);
-      for (const [indices, replies] of await Promise.all(sent)) {
-        indices.forEach((index, i) => (results[index] = replies[i]));
-      }
+      await Promise.all(sent);
       return results;
     };
     try {

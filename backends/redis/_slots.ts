@@ -84,7 +84,22 @@ function slotOfBytes(bytes: Uint8Array): number {
  * ```
  */
 export function keySlot(key: string | Uint8Array): number {
-  return slotOfBytes(typeof key === "string" ? encoder.encode(key) : key);
+  if (typeof key !== "string") return slotOfBytes(key);
+  // ASCII keys (the common case) are hashed from their char codes, without encoding them.
+  let start = 0;
+  let end = key.length;
+  const open = key.indexOf("{");
+  if (open !== -1) {
+    const close = key.indexOf("}", open + 1);
+    if (close > open + 1) [start, end] = [open + 1, close];
+  }
+  let crc = 0;
+  for (let i = start; i < end; i++) {
+    const code = key.charCodeAt(i);
+    if (code > 0x7f) return slotOfBytes(encoder.encode(key));
+    crc = ((crc << 8) & 0xff00) ^ TABLE[((crc >> 8) ^ code) & 0xff]!;
+  }
+  return crc & (SLOT_COUNT - 1);
 }
 
 /** The keys of one slot in a batch, with their positions in that batch. */
