@@ -91,6 +91,13 @@ function awkwardKeys(): string[] {
   return keys;
 }
 
+Deno.test("keySlot() of a string equals keySlot() of its UTF-8 bytes for 2 000 awkward keys", () => {
+  // The string path skips encoding ASCII; it must agree with the byte path everywhere.
+  const encoder = new TextEncoder();
+  const differ = awkwardKeys().filter((key) => keySlot(key) !== keySlot(encoder.encode(key)));
+  assert.deepEqual(differ, []);
+});
+
 topologyTest(
   "keySlot() agrees with CLUSTER KEYSLOT of a real cluster for 2 000 awkward keys",
   "redis-cluster",
