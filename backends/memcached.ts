@@ -378,8 +378,9 @@ export class MemcachedCache extends BaseCache {
 
   /**
    * Stores every entry, all requests at once. Every value is encoded first, so
-   * a value that cannot be serialized stores nothing; a failure after that is
-   * a {@linkcode CacheBatchError} whose `stored` lists the keys that were stored.
+   * a value that cannot be serialized stores nothing. A failure after some keys
+   * were stored is a {@linkcode CacheBatchError} whose `stored` lists them (when
+   * none was stored, the first failure itself).
    */
   protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
     const deadline = this.#deadline();
@@ -393,6 +394,7 @@ export class MemcachedCache extends BaseCache {
     }).map(([key]) => key);
     const failed = failures(results, entries.map(([key]) => key));
     if (failed.length === 0) return stored;
+    if (stored.length === 0) throw failed[0]; // nothing done: the failure itself
     throw new CacheBatchError(
       `Cannot setMany: ${failed.length} of ${entries.length} keys failed (first: ${
         failed[0]!.message
@@ -417,8 +419,8 @@ export class MemcachedCache extends BaseCache {
   }
 
   /**
-   * Removes every key, all requests at once; a failure is a
-   * {@linkcode CacheBatchError} whose `deleted` lists the keys that were deleted.
+   * Removes every key, all requests at once. A failure after some keys were
+   * deleted is a {@linkcode CacheBatchError} whose `deleted` lists them.
    */
   protected override async _deleteMany(keys: readonly string[]): Promise<string[]> {
     const deadline = this.#deadline();
@@ -432,6 +434,7 @@ export class MemcachedCache extends BaseCache {
     });
     const failed = failures(results, distinct);
     if (failed.length === 0) return deleted;
+    if (deleted.length === 0) throw failed[0]; // nothing done: the failure itself
     throw new CacheBatchError(
       `Cannot deleteMany: ${failed.length} of ${distinct.length} keys failed (first: ${
         failed[0]!.message
@@ -478,7 +481,9 @@ export class MemcachedCache extends BaseCache {
         }
         if (attempt === ATTEMPTS) {
           throw new CacheError(
-            `Cannot ${op} key ${_describe(key)}: the key changed under each of ${ATTEMPTS} attempts`,
+            `Cannot ${op} key ${
+              _describe(key)
+            }: the key changed under each of ${ATTEMPTS} attempts`,
           );
         }
       }
@@ -530,7 +535,15 @@ export class MemcachedCache extends BaseCache {
     const current = this.#decode(key, item.flags, item.value);
     if ((item.flags & ~FLAG_GUARDED) === FLAG_SERIALIZED && isStoredInteger(current)) {
       const exp = item.ttl < 0 ? 0 : expiration(Math.max(1, item.ttl) * 1000);
-      await text.metaSetIfCas(op, mkey, encodeInteger(current), FLAG_INTEGER, exp, item.cas, deadline);
+      await text.metaSetIfCas(
+        op,
+        mkey,
+        encodeInteger(current),
+        FLAG_INTEGER,
+        exp,
+        item.cas,
+        deadline,
+      );
       return;
     }
     addDelta(op, key, current, delta);
@@ -545,7 +558,7 @@ export class MemcachedCache extends BaseCache {
    * Without a key prefix: `flush_all` on every server. With one: a new
    * generation for the prefix, so its old entries are never read again
    * (memcached cannot list keys; they age out by ttl or LRU). When a server
-   * fails, the others are still flushed and the {@linkcode CacheBatchError}
+   * fails, the others are still flushed and a {@linkcode CacheBatchError}
    * lists them in `flushed`.
    */
   protected async _clear(): Promise<boolean> {
@@ -560,6 +573,7 @@ export class MemcachedCache extends BaseCache {
       const flushed = names.filter((_, i) => results[i]!.status === "fulfilled");
       const failed = failures(results, names);
       if (failed.length === 0) return true;
+      if (flushed.length === 0) throw failed[0]; // nothing done: the failure itself
       throw new CacheBatchError(
         `Cannot clear: ${failed.length} of ${names.length} servers failed (first: ${
           failed[0]!.message
