@@ -250,18 +250,18 @@ export class TextConnection {
     command: Uint8Array,
     read: () => Promise<T>,
   ): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let late: (() => void) | undefined;
+    let late: (reason: Error) => void = () => {};
+    const waited = new Promise<never>((_, reject) => late = reject);
+    const timer = setTimeout(
+      () => late(this.#timedOut(what)),
+      Math.max(0, deadline - performance.now()),
+    );
+    Deno.unrefTimer(timer);
     const turn = this.#queue.then(() => {
       clearTimeout(timer);
       return this.#exchange(what, deadline, command, read);
     });
     this.#queue = turn.catch(() => {});
-    const waited = new Promise<never>((_, reject) => {
-      late = () => reject(this.#timedOut(what));
-    });
-    timer = setTimeout(() => late?.(), Math.max(0, deadline - performance.now()));
-    Deno.unrefTimer(timer);
     return Promise.race([turn, waited]).finally(() => clearTimeout(timer));
   }
 
@@ -304,9 +304,9 @@ export class TextConnection {
   }
 
   /**
-   * One unref'd timer per connection watches the command in flight (cheaper
-   * than a timer per command): past the deadline it closes the connection,
-   * which fails the pending read.
+   * One unref'd timer per connection watches the command in flight: past its
+   * deadline it closes the connection, which fails the pending read (the
+   * caller has its own timer in `#run`, for the time it waits in the queue).
    */
   #arm(ms: number): ReturnType<typeof setTimeout> {
     const timer = setTimeout(() => {
