@@ -788,16 +788,23 @@ console.log("closed");
   }
 });
 
-/** Starts memcached with `-M` (refuse, never evict, when memory is full) and 2 MB of memory. */
-async function fullMemcached(): Promise<{ address: string; stop(): Promise<void> }> {
+/** A memcached this file starts itself (for flags servers.ts has no option for, and SIGSTOP). */
+interface OwnMemcached {
+  address: string;
+  child: Deno.ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function spawnMemcached(extra: string[]): Promise<OwnMemcached> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   const child = new Deno.Command("memcached", {
     args: [
-      ..."-l 127.0.0.1 -U 0 -m 2 -M".split(" "),
+      ..."-l 127.0.0.1 -U 0".split(" "),
       "-p",
       String(port),
+      ...extra,
       ...(Deno.uid() === 0 ? ["-u", "root"] : []),
     ],
     stdin: "null",
@@ -805,7 +812,12 @@ async function fullMemcached(): Promise<{ address: string; stop(): Promise<void>
     stderr: "null",
   }).spawn();
   const stop = async () => {
-    child.kill("SIGTERM");
+    try {
+      child.kill("SIGCONT");
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
     await child.status;
   };
   for (let i = 0;; i++) {
@@ -820,17 +832,60 @@ async function fullMemcached(): Promise<{ address: string; stop(): Promise<void>
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
-  // Fill the smallest slab class (where a generation key and a 1-byte value live) until refused.
-  const address = `127.0.0.1:${port}`;
-  {
-    await using filler = new MemcachedCache({ servers: address });
-    for (let batch = 0;; batch++) {
-      const keys = Array.from({ length: 1000 }, (_, i) => [`f${batch}:${i}`, "x"] as const);
-      if ((await filler.setMany(keys, 0)).length < keys.length) break;
-    }
-  }
-  return { address, stop };
+  return { address: `127.0.0.1:${port}`, child, stop };
 }
+
+/** Starts memcached with `-M` (refuse, never evict, when memory is full) and 2 MB, filled. */
+async function fullMemcached(): Promise<OwnMemcached> {
+  const server = await spawnMemcached(["-m", "2", "-M"]);
+  // Fill the smallest slab class (where a generation key and a 1-byte value live) until refused.
+  await using filler = new MemcachedCache({ servers: server.address });
+  for (let batch = 0;; batch++) {
+    const keys = Array.from({ length: 1000 }, (_, i) => [`f${batch}:${i}`, "x"] as const);
+    if ((await filler.setMany(keys, 0)).length < keys.length) break;
+  }
+  return server;
+}
+
+Deno.test({
+  name:
+    "MemcachedCache against a SIGSTOPped memcached rejects every call within its timeout, then recovers",
+  ignore: serverMissingMemcached(),
+  fn: async () => {
+    const server = await spawnMemcached([]);
+    try {
+      await using cache = new MemcachedCache({
+        servers: server.address,
+        keyPrefix: "stop:",
+        timeout: 500,
+      });
+      await cache.set("a", 1);
+      assert.deepEqual(await cache.getMany(["a"]), [1]);
+      server.child.kill("SIGSTOP");
+      const calls: [string, () => Promise<unknown>][] = [
+        ["get", () => cache.get("a")],
+        ["set", () => cache.set("a", 2)],
+        ["inc", () => cache.inc("n")],
+        ["getMany", () => cache.getMany(["a", "b"])],
+        ["setMany", () => cache.setMany({ a: 1, b: 2 })],
+        ["clear", () => cache.clear()],
+      ];
+      const results = await Promise.allSettled(calls.map(([, call]) => call()));
+      results.forEach((result, i) => {
+        const op = calls[i]![0];
+        assert.equal(result.status, "rejected", op);
+        const reason = (result as PromiseRejectedResult).reason as Error;
+        assert.ok(reason instanceof CacheConnectionError, `${op}: ${reason}`);
+        assert.match(reason.message, new RegExp(`^Cannot ${op}.*did not answer within 500 ms`));
+      });
+      server.child.kill("SIGCONT");
+      assert.equal(await cache.set("a", 3), true, "works again once the server runs");
+      assert.deepEqual(await cache.getMany(["a"]), [3]);
+    } finally {
+      await server.stop();
+    }
+  },
+});
 
 Deno.test({
   name:
