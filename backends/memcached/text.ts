@@ -36,6 +36,8 @@ export class TextConnection {
   #conn: Deno.TcpConn | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #busy = false;
+  /** Commands queued behind the one in flight. */
+  #waiting = 0;
   #closed = false;
   #expired = false;
   #deadline = 0;
@@ -250,6 +252,13 @@ export class TextConnection {
     command: Uint8Array,
     read: () => Promise<T>,
   ): Promise<T> {
+    if (!this.#busy && this.#waiting === 0) {
+      // Nothing ahead of it: it starts now, and the watchdog alone bounds it.
+      const run = this.#exchange(what, deadline, command, read);
+      this.#queue = run.catch(() => {});
+      return run;
+    }
+    this.#waiting++;
     let late: (reason: Error) => void = () => {};
     const waited = new Promise<never>((_, reject) => late = reject);
     const timer = setTimeout(
@@ -258,6 +267,7 @@ export class TextConnection {
     );
     Deno.unrefTimer(timer);
     const turn = this.#queue.then(() => {
+      this.#waiting--;
       clearTimeout(timer);
       return this.#exchange(what, deadline, command, read);
     });
