@@ -42,6 +42,7 @@ export class TextConnection {
   #expired = false;
   #deadline = 0;
   #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #watchdogAt = 0;
   #buf = new Uint8Array(64 * 1024);
   #start = 0;
   #end = 0;
@@ -295,8 +296,11 @@ export class TextConnection {
     this.#expired = false;
     try {
       this.#conn ??= await this.#connect();
-      clearTimeout(this.#watchdog);
-      this.#watchdog = this.#arm(deadline - performance.now());
+      // Reuse the armed watchdog unless it would fire after this deadline.
+      if (this.#watchdog === undefined || this.#watchdogAt > deadline) {
+        clearTimeout(this.#watchdog);
+        this.#watchdog = this.#arm(deadline - performance.now());
+      }
       await this.#write(command);
       return await read();
     } catch (error) {
@@ -319,6 +323,7 @@ export class TextConnection {
    * caller has its own timer in `#run`, for the time it waits in the queue).
    */
   #arm(ms: number): ReturnType<typeof setTimeout> {
+    this.#watchdogAt = performance.now() + ms;
     const timer = setTimeout(() => {
       this.#watchdog = undefined;
       if (!this.#busy) return;

@@ -91,8 +91,11 @@ export function guard(bytes: Uint8Array): Uint8Array {
   return guarded;
 }
 
-// ignoreBOM: a leading U+FEFF is part of the string; fatal: bytes that are not UTF-8 are foreign.
-const utf8 = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the string. Bytes that are not UTF-8 are foreign: the
+// fast decoder turns them into U+FFFD, and only text holding one is checked again by the fatal
+// decoder (about 0.5 µs more per value if every value went through it).
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+const strictUtf8 = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
 const utf8Encoder = new TextEncoder();
 
 /** The flags and bytes of one encoded value. */
@@ -141,8 +144,10 @@ export function decodeValue(
     bytes = bytes.subarray(1);
   }
   if (flags === FLAG_STRING) {
+    const text = utf8.decode(bytes);
+    if (!text.includes("\uFFFD")) return text;
     try {
-      return utf8.decode(bytes);
+      return strictUtf8.decode(bytes);
     } catch (cause) {
       throw new SerializationError(
         `Cannot read key ${_describe(key)}: the item's bytes are not UTF-8 text`,
