@@ -649,7 +649,15 @@ await cache.close();
 `,
     );
     const run = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-read", "--no-prompt", `${dir}/main.ts`],
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--no-prompt",
+        "--config", // this repo's config: the test is about --allow-env only
+        new URL("../deno.json", import.meta.url).pathname,
+        `${dir}/main.ts`,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
