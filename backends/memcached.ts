@@ -5,14 +5,7 @@
  *
  * @module
  */
-import {
-  _describe,
-  addDelta,
-  CacheBatchError,
-  CacheError,
-  checkOptionNames,
-  SerializationError,
-} from "../cache.ts";
+import { _describe, addDelta, CacheError, checkOptionNames, SerializationError } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 import { BaseCache } from "./_base.ts";
@@ -28,6 +21,8 @@ import {
   storeExtras,
 } from "./memcached/binary.ts";
 import { expiration, generationKey, mapKey, namespace, newGeneration } from "./memcached/keys.ts";
+import { throwIfFailed } from "./memcached/batch.ts";
+import { createClient } from "./memcached/client.ts";
 import { checkOptions } from "./memcached/options.ts";
 import { TextConnection } from "./memcached/text.ts";
 import {
@@ -72,7 +67,6 @@ const NO_CREATE = 0xffffffff;
 /** Attempts of every retry loop (a lost race, a changed generation) before a `CacheError`. */
 const ATTEMPTS = 8;
 const ACCEPTED = ["client", "defaultTtl", "keyPrefix", "serializer", "servers", "timeout"];
-const MEMJS = "npm:memjs@1.3.2";
 const ascii = new TextDecoder("latin1");
 const asciiEncoder = new TextEncoder();
 
@@ -131,45 +125,7 @@ export class MemcachedCache extends BaseCache {
   }
 
   async #open(): Promise<Channel> {
-    let memjs: { Client: { create(servers: string, options: object): MemjsClient } };
-    try {
-      // A full specifier, so the cache works from any importer, not only under this repo's
-      // import map.
-      const mod = await import(MEMJS);
-      memjs = mod.Client ? mod : mod.default;
-    } catch (cause) {
-      throw new CacheError(
-        `Cannot use MemcachedCache: the client library ${MEMJS} cannot be loaded: ${
-          (cause as Error).message
-        }`,
-        { cause },
-      );
-    }
-    let client: MemjsClient;
-    try {
-      client = memjs.Client.create(this.#servers.join(","), {
-        retries: 1,
-        timeout: this.timeout / 1000,
-        conntimeout: this.timeout / 1000,
-        failover: false,
-        logger: { log() {} },
-      });
-    } catch (cause) {
-      // memjs reads MEMCACHIER_*/MEMCACHE_* variables for SASL credentials.
-      const denied = cause instanceof Deno.errors.NotCapable ||
-        cause instanceof Deno.errors.PermissionDenied;
-      throw new CacheError(
-        denied
-          ? `Cannot use MemcachedCache: ${MEMJS} reads the environment variables ` +
-            "MEMCACHIER_USERNAME, MEMCACHE_USERNAME, MEMCACHIER_PASSWORD and MEMCACHE_PASSWORD; " +
-            "allow them (--allow-env=MEMCACHIER_USERNAME,MEMCACHE_USERNAME,MEMCACHIER_PASSWORD," +
-            "MEMCACHE_PASSWORD)"
-          : `Cannot use MemcachedCache: ${MEMJS} failed to create a client: ${
-            (cause as Error).message
-          }`,
-        { cause },
-      );
-    }
+    const client = await createClient(this.#servers, this.timeout);
     if (this._closed) {
       client.close();
       throw new CacheError("Cannot open memcached: the cache is closed");
@@ -392,16 +348,8 @@ export class MemcachedCache extends BaseCache {
       const result = results[i]!;
       return result.status === "fulfilled" && result.value;
     }).map(([key]) => key);
-    const failed = failures(results, entries.map(([key]) => key));
-    if (failed.length === 0) return stored;
-    if (stored.length === 0) throw failed[0]; // nothing done: the failure itself
-    throw new CacheBatchError(
-      `Cannot setMany: ${failed.length} of ${entries.length} keys failed (first: ${
-        failed[0]!.message
-      }); stored ${stored.length}: ${listed(stored)}`,
-      { stored },
-      { cause: failed[0] },
-    );
+    throwIfFailed("setMany", "keys", results, entries.map(([key]) => key), "stored", stored);
+    return stored;
   }
 
   /** Removes one key. */
@@ -432,16 +380,8 @@ export class MemcachedCache extends BaseCache {
       const result = results[i]!;
       return result.status === "fulfilled" && result.value;
     });
-    const failed = failures(results, distinct);
-    if (failed.length === 0) return deleted;
-    if (deleted.length === 0) throw failed[0]; // nothing done: the failure itself
-    throw new CacheBatchError(
-      `Cannot deleteMany: ${failed.length} of ${distinct.length} keys failed (first: ${
-        failed[0]!.message
-      }); deleted ${deleted.length}: ${listed(deleted)}`,
-      { deleted },
-      { cause: failed[0] },
-    );
+    throwIfFailed("deleteMany", "keys", results, distinct, "deleted", deleted);
+    return deleted;
   }
 
   /** Whether the key holds a live entry. */
@@ -571,16 +511,8 @@ export class MemcachedCache extends BaseCache {
       );
       const names = client.servers.map((s) => `${s.host}:${s.port}`);
       const flushed = names.filter((_, i) => results[i]!.status === "fulfilled");
-      const failed = failures(results, names);
-      if (failed.length === 0) return true;
-      if (flushed.length === 0) throw failed[0]; // nothing done: the failure itself
-      throw new CacheBatchError(
-        `Cannot clear: ${failed.length} of ${names.length} servers failed (first: ${
-          failed[0]!.message
-        }); flushed ${flushed.length}: ${listed(flushed)}`,
-        { flushed },
-        { cause: failed[0] },
-      );
+      throwIfFailed("clear", "servers", results, names, "flushed", flushed);
+      return true;
     }
     const fresh = newGeneration();
     const reply = await this.#send(
@@ -611,24 +543,4 @@ export class MemcachedCache extends BaseCache {
       for (const server of channel.client.servers) server._socket?.destroy();
     }
   }
-}
-
-/** The errors of the rejected results, each naming its item when it is not a CacheError. */
-function failures(results: PromiseSettledResult<unknown>[], names: string[]): Error[] {
-  const errors: Error[] = [];
-  results.forEach((result, i) => {
-    if (result.status === "fulfilled") return;
-    const reason = result.reason;
-    errors.push(
-      reason instanceof Error ? reason : new CacheError(`${names[i]}: ${String(reason)}`),
-    );
-  });
-  return errors;
-}
-
-/** Up to 10 quoted names for a message, then how many more. */
-function listed(names: readonly string[]): string {
-  if (names.length === 0) return "none";
-  const shown = names.slice(0, 10).map((name) => _describe(name)).join(", ");
-  return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
 }
