@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runConformance } from "./conformance.ts";
-import { type RunningServer, serverTest } from "./servers.ts";
+import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
 import {
   CacheBatchError,
   CacheConnectionError,
@@ -858,7 +858,7 @@ async function fullMemcached(): Promise<OwnMemcached> {
 Deno.test({
   name:
     "MemcachedCache against a SIGSTOPped memcached rejects every call within its timeout, then recovers",
-  ignore: serverMissingMemcached(),
+  ignore: !IN_CI && serverMissing("memcached") !== undefined,
   fn: async () => {
     const server = await spawnMemcached([]);
     try {
@@ -902,7 +902,7 @@ Deno.test({
 Deno.test({
   name:
     "MemcachedCache on a full memcached (-M): set() is false and a key prefix fails typed, never loops",
-  ignore: serverMissingMemcached(),
+  ignore: !IN_CI && serverMissing("memcached") !== undefined,
   fn: async () => {
     const server = await fullMemcached();
     try {
@@ -930,15 +930,6 @@ Deno.test({
     }
   },
 });
-
-function serverMissingMemcached(): boolean {
-  try {
-    new Deno.Command("memcached", { args: ["-V"], stdout: "null", stderr: "null" }).outputSync();
-    return false;
-  } catch {
-    return true;
-  }
-}
 
 serverTest(
   "MemcachedCache with one of two servers down says what clear(), setMany() and deleteMany() did",
