@@ -22,7 +22,7 @@ import {
 } from "./memcached/binary.ts";
 import { expiration, generationKey, mapKey, namespace, newGeneration } from "./memcached/keys.ts";
 import { throwIfFailed } from "./memcached/batch.ts";
-import { createClient } from "./memcached/client.ts";
+import { createClient, MEMJS } from "./memcached/client.ts";
 import { checkOptions } from "./memcached/options.ts";
 import { TextConnection } from "./memcached/text.ts";
 import {
@@ -119,9 +119,27 @@ export class MemcachedCache extends BaseCache {
     this.#ownsClient = client === undefined;
   }
 
-  /** The channel over the memjs client, created (and memjs loaded) on first use. */
-  #memjs(): Channel | Promise<Channel> {
-    return this.#channel ?? (this.#opening ??= this.#open());
+  /**
+   * The channel over the memjs client, created (and memjs loaded) on first
+   * use. Loading can take long (a first download from the npm registry), so
+   * the wait ends at the call's deadline with a `CacheError`; the load goes on
+   * for later calls.
+   */
+  #memjs(op: string, key: string | undefined, deadline: number): Channel | Promise<Channel> {
+    if (this.#channel) return this.#channel;
+    const opening = this.#opening ??= this.#open();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+        reject(
+          new CacheError(
+            `Cannot ${what}: the client library ${MEMJS} did not load within ${this.timeout} ms`,
+          ),
+        );
+      }, Math.max(0, deadline - performance.now()));
+    });
+    return Promise.race([opening, late]).finally(() => clearTimeout(timer));
   }
 
   async #open(): Promise<Channel> {
@@ -156,7 +174,7 @@ export class MemcachedCache extends BaseCache {
   ): Promise<Reply> {
     const channel = this.#channel;
     if (channel) return channel.send(op, key, mkey, opcode, extras, value, deadline);
-    return (this.#opening ??= this.#open()).then((opened) =>
+    return (this.#memjs(op, key, deadline) as Promise<Channel>).then((opened) =>
       opened.send(op, key, mkey, opcode, extras, value, deadline)
     );
   }
@@ -264,7 +282,7 @@ export class MemcachedCache extends BaseCache {
   protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
     const deadline = this.#deadline();
     return this.#inNamespace("getMany", deadline, async (ns) => {
-      const { client } = await this.#memjs();
+      const { client } = await this.#memjs("getMany", undefined, deadline);
       const mkeys = keys.map((key) => mapKey(ns, key));
       const values = new Array<unknown>(keys.length).fill(undefined);
       const read = async (index: number, positions: number[] | undefined) => {
@@ -467,7 +485,7 @@ export class MemcachedCache extends BaseCache {
     delta: number,
     deadline: number,
   ): Promise<void> {
-    const { client } = await this.#memjs();
+    const { client } = await this.#memjs(op, key, deadline);
     const index = client.servers.length > 1 ? client.getServer(mkey) : 0;
     const text = this.#text(client, index, op);
     const item = await text.metaGet(op, mkey, deadline);
@@ -503,7 +521,7 @@ export class MemcachedCache extends BaseCache {
    */
   protected async _clear(): Promise<boolean> {
     const deadline = this.#deadline();
-    const { client } = await this.#memjs();
+    const { client } = await this.#memjs("clear", undefined, deadline);
     this._checkOpen("clear");
     if (this.keyPrefix === "") {
       const results = await Promise.allSettled(

@@ -985,3 +985,57 @@ serverTest(
     );
   },
 );
+
+Deno.test("MemcachedCache's first call rejects at its deadline while npm:memjs is still downloading", async () => {
+  // An empty DENO_DIR and an npm registry that accepts connections and never answers: the
+  // import of npm:memjs cannot finish, and the call must not wait for it.
+  await using registry = silentServer();
+  const dir = await Deno.makeTempDir();
+  try {
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `import { MemcachedCache } from ${JSON.stringify(mod)};
+const cache = new MemcachedCache({ servers: "127.0.0.1:1", timeout: 500 });
+for (const call of [() => cache.get("a"), () => cache.getMany(["a"])]) {
+  try {
+    await call();
+  } catch (e) {
+    console.log(e.constructor.name, e.message);
+  }
+}
+Deno.exit(0); // the download itself cannot be cancelled
+`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--no-lock", `${dir}/main.ts`],
+      cwd: dir,
+      env: {
+        DENO_DIR: `${dir}/deno_dir`,
+        NPM_CONFIG_REGISTRY: `http://127.0.0.1:${registry.port}/`,
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.output();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<"hung">((resolve) =>
+      timer = setTimeout(() => resolve("hung"), 20_000)
+    );
+    const exited = await Promise.race([output, bound]);
+    clearTimeout(timer);
+    if (exited === "hung") {
+      child.kill("SIGKILL");
+      await output;
+      assert.fail("the first call was still waiting for npm:memjs 20 s later");
+    }
+    assert.equal(
+      new TextDecoder().decode(exited.stdout),
+      'CacheError Cannot get key "a": the client library npm:memjs@1.3.2 did not load within 500 ms\n' +
+        "CacheError Cannot getMany: the client library npm:memjs@1.3.2 did not load within 500 ms\n",
+      new TextDecoder().decode(exited.stderr),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
