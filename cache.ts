@@ -375,6 +375,7 @@ export function checkOptionNames(
  *
  * assert.equal(redactCredentials("redis://user:p@ss@h:6379/0"), "redis://***@h:6379/0");
  * assert.equal(redactCredentials("bob:s3cret@10.0.0.1:11211"), "***@10.0.0.1:11211");
+ * assert.equal(redactCredentials('":s3cret@10.0.0.1"'), '"***@10.0.0.1"');
  * assert.equal(redactCredentials("denokv://x?token=abc&a=1"), "denokv://x?token=***&a=1");
  * assert.equal(redactCredentials("https://kv?access_token=abc"), "https://kv?access_token=***");
  * ```
@@ -385,9 +386,53 @@ export function redactCredentials(text: string): string {
     // quotes and the path.
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s"'`/?#]*@/gi, "$1***@")
     // bare server specs: user:pass@host
-    .replace(/(^|[\s"'`,(=])[^\s"'`,/@:()=]+:[^\s"'`,/()]*@(?=[^\s@])/g, "$1***@")
+    .replace(/(^|[\s"'`,(=])[^\s"'`,/@:()=]*:[^\s"'`,/()]*@(?=[^\s@])/g, "$1***@")
     .replace(
       /([?&](?:password|pass|passwd|pwd|(?:access_|auth_)?token|secret|auth)=)[^&#\s"'`]*/gi,
       "$1***",
     );
+}
+
+/**
+ * A call on many keys or servers failed part-way. The fields say what was done before it
+ * failed, so nothing changes silently: `stored` (for `setMany`), `deleted` (`deleteMany`),
+ * `flushed` (`clear`, the servers flushed); a field the call does not apply to is
+ * `undefined`. `cause` is the first failure.
+ *
+ * @example Tell what a failed batch did
+ * ```ts
+ * import { CacheBatchError, CacheError } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new CacheBatchError("Cannot setMany: 1 of 2 keys failed", { stored: ["a"] });
+ * assert.ok(error instanceof CacheError);
+ * assert.deepEqual(error.stored, ["a"]);
+ * assert.equal(error.deleted, undefined);
+ * ```
+ */
+export class CacheBatchError extends CacheError {
+  /** The keys `setMany` stored before it failed. */
+  readonly stored: readonly string[] | undefined;
+  /** The keys `deleteMany` deleted before it failed. */
+  readonly deleted: readonly string[] | undefined;
+  /** The servers (`host:port`) `clear` flushed before it failed. */
+  readonly flushed: readonly string[] | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What failed and what was done.
+   * @param done What the call did before it failed.
+   * @param options `cause`: the first failure.
+   */
+  constructor(
+    message: string,
+    done: { stored?: string[]; deleted?: string[]; flushed?: string[] },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.stored = done.stored;
+    this.deleted = done.deleted;
+    this.flushed = done.flushed;
+  }
 }

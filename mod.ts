@@ -23,6 +23,7 @@
  */
 export {
   type Cache,
+  CacheBatchError,
   CacheConnectionError,
   CacheError,
   type CacheOptions,

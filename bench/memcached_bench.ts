@@ -1,7 +1,7 @@
 // MemcachedCache against its baselines, on a memcached this file starts:
 //   deno bench --allow-all bench/memcached_bench.ts
 import { startServer } from "../tests/servers.ts";
-import { MemcachedCache, type MemjsClient } from "../mod.ts";
+import { jsonSerializer, MemcachedCache, type MemjsClient } from "../mod.ts";
 
 const server = await startServer("memcached");
 globalThis.addEventListener("unload", () => void server.stop());
@@ -14,6 +14,8 @@ const memjs = (await import("memjs")).default;
 const raw = memjs.Client.create(server.address, { logger: { log() {} } }) as RawMemjs;
 const cache = new MemcachedCache({ servers: server.address });
 const prefixed = new MemcachedCache({ servers: server.address, keyPrefix: "bench:" });
+// A custom serializer gets every value, strings included (issue 11): what that costs.
+const custom = new MemcachedCache({ servers: server.address, serializer: jsonSerializer });
 
 const value = "a short cached string, about sixty bytes long, like a name";
 const keys = Array.from({ length: 100 }, (_, i) => `bench:key:${i}`);
@@ -98,3 +100,22 @@ Deno.bench({ name: "MemcachedCache.getMany(100)", group: "getMany(100)" }, async
 Deno.bench({ name: "raw memjs Promise.all of 100 gets", group: "getMany(100)" }, async () => {
   await Promise.all(keys.map((key) => raw.get(key)));
 });
+
+Deno.bench(
+  {
+    name: "MemcachedCache.set, default serializer (string as UTF-8)",
+    group: "set+get, serializer",
+    baseline: true,
+  },
+  async () => {
+    await cache.set(keys[2]!, value);
+    await cache.get(keys[2]!);
+  },
+);
+Deno.bench(
+  { name: "MemcachedCache.set, custom serializer (jsonSerializer)", group: "set+get, serializer" },
+  async () => {
+    await custom.set(keys[3]!, value);
+    await custom.get(keys[3]!);
+  },
+);

@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
 import { runConformance } from "./conformance.ts";
-import { type RunningServer, serverTest } from "./servers.ts";
+import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
 import {
+  CacheBatchError,
   CacheConnectionError,
   CacheError,
+  defaultSerializer,
   jsonSerializer,
   MemcachedCache,
   type MemjsClient,
+  SerializationError,
+  type Serializer,
 } from "../mod.ts";
 import { expiration, mapKey } from "../backends/memcached/keys.ts";
 
@@ -14,10 +18,14 @@ const big = { maxItemSize: "2m" };
 const prefix = () => `t${crypto.randomUUID().slice(0, 8)}:`;
 
 /** Sends one text-protocol command to `server` and returns the reply up to `until`. */
-async function raw(server: RunningServer, command: string, until = "\r\n"): Promise<string> {
+async function raw(
+  server: RunningServer,
+  command: string | Uint8Array,
+  until = "\r\n",
+): Promise<string> {
   const conn = await Deno.connect({ hostname: server.host, port: server.port });
   try {
-    await conn.write(new TextEncoder().encode(command));
+    await conn.write(typeof command === "string" ? new TextEncoder().encode(command) : command);
     let reply = "";
     const buf = new Uint8Array(4096);
     while (!reply.endsWith(until)) {
@@ -37,9 +45,14 @@ serverTest(
   async (t, [server]) => {
     await runConformance(t, {
       name: "MemcachedCache",
-      make: ({ defaultTtl }) =>
-        new MemcachedCache({ servers: server!.address, keyPrefix: prefix(), defaultTtl }),
-      quirks: { ttlGranularity: "seconds", clock: "server" },
+      make: ({ defaultTtl, serializer }) =>
+        new MemcachedCache({
+          servers: server!.address,
+          keyPrefix: prefix(),
+          defaultTtl,
+          serializer,
+        }),
+      quirks: { ttlGranularity: "seconds", clock: "server", serializes: true },
     });
   },
 );
@@ -50,12 +63,16 @@ serverTest(
   async (t, servers) => {
     await runConformance(t, {
       name: "MemcachedCache",
-      make: async ({ defaultTtl }) => {
-        const cache = new MemcachedCache({ servers: servers.map((s) => s.address), defaultTtl });
+      make: async ({ defaultTtl, serializer }) => {
+        const cache = new MemcachedCache({
+          servers: servers.map((s) => s.address),
+          defaultTtl,
+          serializer,
+        });
         await cache.clear();
         return cache;
       },
-      quirks: { ttlGranularity: "seconds", clock: "server" },
+      quirks: { ttlGranularity: "seconds", clock: "server", serializes: true },
     });
   },
 );
@@ -371,7 +388,7 @@ serverTest(
     await assert.rejects(
       cache.get("foreign"),
       (e: Error) =>
-        e instanceof CacheError &&
+        e instanceof SerializationError &&
         /"foreign": the item was not written by MemcachedCache \(flags 7/.test(e.message),
     );
   },
@@ -457,3 +474,568 @@ serverTest(
     }
   },
 );
+
+// --- Trust I / Trust II (issues 11 and 12) ---
+
+/** A serializer that hides its input: the default serializer's bytes, each XORed with 0x5a. */
+const scrambling: Serializer = {
+  serialize: (value) => defaultSerializer.serialize(value).map((b) => b ^ 0x5a),
+  deserialize: (bytes) => defaultSerializer.deserialize(bytes.map((b) => b ^ 0x5a)),
+};
+
+/** Reads `key`'s item with a text-protocol `get`: its flags and bytes (as decoded text). */
+async function rawItem(
+  server: RunningServer,
+  key: string,
+): Promise<{ flags: number; text: string } | undefined> {
+  const reply = await raw(server, `get ${key}\r\n`, "END\r\n");
+  const match = /^VALUE \S+ (\d+) (\d+)\r\n/.exec(reply);
+  if (!match) return undefined;
+  const start = match[0].length;
+  return { flags: Number(match[1]), text: reply.slice(start, start + Number(match[2])) };
+}
+
+serverTest(
+  "MemcachedCache with a custom serializer stores every value through it, strings and integers included",
+  ["memcached"],
+  async (_t, [server]) => {
+    await using cache = new MemcachedCache({ servers: server!.address, serializer: scrambling });
+    const card = "my card number 4111 1111 1111 1111";
+    assert.equal(await cache.set("card", card), true);
+    assert.equal(await cache.set("pin", 4111111111111111), true);
+    assert.equal(await cache.add("added", "4111 added"), true);
+    assert.deepEqual(await cache.setMany({ many: "4111 many", n: 4111 }), ["many", "n"]);
+    for (const key of ["card", "pin", "added", "many", "n"]) {
+      const item = await rawItem(server!, key);
+      assert.ok(item, key);
+      assert.ok(!item.text.includes("4111"), `${key} is stored scrambled: ${item.text}`);
+      assert.equal(item.flags & 0xffff, 0xca1b, `${key} carries the serializer flags`);
+    }
+    assert.equal(await cache.get("card"), card);
+    assert.equal(await cache.get("pin"), 4111111111111111);
+    assert.deepEqual(await cache.getMany(["added", "many", "n"]), [
+      "4111 added",
+      "4111 many",
+      4111,
+    ]);
+  },
+);
+
+serverTest(
+  "MemcachedCache with a custom serializer keeps counters atomic: inc() turns a set() integer into a counter, keeping its ttl",
+  ["memcached"],
+  async (_t, [server]) => {
+    await using cache = new MemcachedCache({ servers: server!.address, serializer: scrambling });
+    assert.equal(await cache.set("n", 5, 100_000), true);
+    assert.equal(await cache.inc("n", 2), 7);
+    assert.equal(await cache.get("n"), 7);
+    const item = await rawItem(server!, "n");
+    assert.deepEqual(item, { flags: 0, text: "1000000000000000007" }, "a counter is decimal");
+    assert.match(await raw(server!, "mg n t\r\n"), /^HD t(99|100)\r\n/, "the ttl is kept");
+    assert.equal(await cache.dec("fresh", 3), -3, "inc() creates a counter as before");
+    // Concurrent first incs of a set() integer: the CAS conversion loses none.
+    assert.equal(await cache.set("race", 10), true);
+    await Promise.all(Array.from({ length: 20 }, () => cache.inc("race")));
+    assert.equal(await cache.get("race"), 30);
+    await cache.set("text", "12");
+    await assert.rejects(cache.inc("text"), /stored value is not a safe integer, found "12"/);
+    assert.equal(await cache.get("text"), "12");
+    await cache.set("float", 1.5);
+    await assert.rejects(cache.inc("float"), TypeError);
+  },
+);
+
+serverTest(
+  "MemcachedCache.inc() on a fresh key never fails under contention and counts exactly",
+  [{ kind: "memcached" }],
+  async (_t, [server]) => {
+    // Separate instances are separate connections, so memcached's threads race for real:
+    // a miss followed by another client's add used to fail with status 0x5 (Not stored).
+    const caches = Array.from(
+      { length: 6 },
+      () => new MemcachedCache({ servers: server!.address }),
+    );
+    try {
+      for (let round = 0; round < 1500; round++) {
+        const results = await Promise.all(caches.map((c) => c.inc(`fresh:${round}`)));
+        assert.deepEqual(results.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6], `round ${round}`);
+      }
+    } finally {
+      for (const cache of caches) await cache.close();
+    }
+  },
+);
+
+serverTest(
+  "MemcachedCache reads strings exactly (a leading BOM is kept) and refuses foreign items",
+  ["memcached"],
+  async (_t, [server]) => {
+    await using cache = new MemcachedCache({ servers: server!.address });
+    for (const text of ["\uFEFFabc", "\uFEFF", "\uFEFF\uFEFFx", "a\uFEFF"]) {
+      await cache.set("bom", text);
+      assert.equal(await cache.get("bom"), text);
+      assert.deepEqual(await cache.getMany(["bom"]), [text]);
+    }
+    const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+    const foreign: [string, string][] = [
+      ["set plain 0 0 2\r\n42\r\n", "plain"], // another client's "42"
+      ["set huge 0 0 20\r\n18446744073709551615\r\n", "huge"],
+      ["set utf 51740 0 2\r\n\xff\xfe\r\n", "utf"], // our string flags, bytes not UTF-8 (latin1)
+    ];
+    for (const [command, key] of foreign) {
+      assert.equal(await raw(server!, latin1(command)), "STORED\r\n");
+      for (const read of [() => cache.get(key), () => cache.getMany([key])]) {
+        await assert.rejects(
+          read(),
+          (e: Error) => e instanceof SerializationError && e.message.includes(`"${key}"`),
+          key,
+        );
+      }
+    }
+    await assert.rejects(
+      cache.inc("plain"),
+      (e: Error) =>
+        e instanceof SerializationError && /not written by MemcachedCache/.test(e.message),
+    );
+    assert.match(await raw(server!, "get plain\r\n", "END\r\n"), /\r\n42\r\n/, "incr undone");
+  },
+);
+
+serverTest(
+  "MemcachedCache works when imported by path from a project outside this repo",
+  ["memcached"],
+  async (_t, [server]) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const mod = new URL("../mod.ts", import.meta.url).href;
+      await Deno.writeTextFile(`${dir}/deno.json`, "{}\n");
+      await Deno.writeTextFile(
+        `${dir}/main.ts`,
+        `import { MemcachedCache } from ${JSON.stringify(mod)};
+await using cache = new MemcachedCache({ servers: ${JSON.stringify(server!.address)} });
+await cache.set("outside", { ok: 1 });
+console.log(JSON.stringify([await cache.get("outside"), await cache.inc("n")]));
+`,
+      );
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "--no-lock", "main.ts"],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(run.stderr);
+      assert.equal(run.code, 0, err);
+      assert.equal(new TextDecoder().decode(run.stdout).trim(), '[{"ok":1},1]');
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test("MemcachedCache without --allow-env is a CacheError that says which permission", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `import { MemcachedCache, CacheError } from ${JSON.stringify(mod)};
+const cache = new MemcachedCache({ servers: "127.0.0.1:1", timeout: 500 });
+try {
+  await cache.get("a");
+} catch (e) {
+  console.log(e instanceof CacheError, e.constructor.name, e.message);
+}
+await cache.close();
+`,
+    );
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--no-prompt",
+        "--config", // this repo's config: the test is about --allow-env only
+        new URL("../deno.json", import.meta.url).pathname,
+        `${dir}/main.ts`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(run.stdout);
+    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+    assert.match(
+      out,
+      /^true CacheError Cannot use MemcachedCache: npm:memjs@1\.3\.2 reads the environment variables .*--allow-env=MEMCACHIER_USERNAME/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("MemcachedCache rejects unknown options and never echoes a server's credentials", () => {
+  assert.throws(
+    () => new MemcachedCache({ servers: "h:1", host: "h" } as never),
+    (e: Error) =>
+      e instanceof TypeError &&
+      e.message ===
+        'Cannot create MemcachedCache: unknown option "host" (accepted: client, defaultTtl, keyPrefix, serializer, servers, timeout)',
+  );
+  for (const spec of ["bob:s3cret@10.0.0.1:11211", ":s3cret@h", "u:s3cret@x@h:1"]) {
+    assert.throws(
+      () => new MemcachedCache({ servers: ["h:1", spec] }),
+      (e: Error) =>
+        e instanceof TypeError &&
+        /each server must be "host:port".*not supported/.test(e.message) &&
+        !`${e.message}\n${e.stack}`.includes("s3cret"),
+      spec,
+    );
+  }
+});
+
+/** A TCP listener that accepts and never writes; counts the connections it accepted. */
+function silentServer(): {
+  port: number;
+  accepted: () => number;
+  [Symbol.asyncDispose](): Promise<void>;
+} {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    accepted: () => held.length,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting;
+      for (const conn of held) conn.close();
+    },
+  };
+}
+
+Deno.test("MemcachedCache.getMany() calls queued behind a silent server fail at their own deadline without reconnecting", async () => {
+  await using silent = silentServer();
+  await using cache = new MemcachedCache({ servers: `127.0.0.1:${silent.port}`, timeout: 1000 });
+  const calls = Array.from({ length: 20 }, (_, i) => cache.getMany([`a${i}`, "b"]));
+  const results = await Promise.allSettled(calls);
+  for (const result of results) {
+    assert.equal(result.status, "rejected");
+    const reason = (result as PromiseRejectedResult).reason as Error;
+    assert.ok(reason instanceof CacheConnectionError, String(reason));
+    assert.match(reason.message, /^Cannot getMany: memcached at .* did not answer within 1000 ms/);
+  }
+  // Each call's deadline ran from the call: the 19 queued ones expired with the first one, so
+  // only that one ever connected (before, each waited its turn and opened a new connection).
+  assert.equal(silent.accepted(), 1);
+});
+
+Deno.test("MemcachedCache.close() rejects queued getMany()/clear() calls as closed and opens nothing afterwards", async () => {
+  await using silent = silentServer();
+  const cache = new MemcachedCache({ servers: `127.0.0.1:${silent.port}`, timeout: 2000 });
+  const first = cache.getMany(["a"]);
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the first is in flight
+  const queued = Promise.allSettled([cache.getMany(["b"]), cache.clear(), cache.getMany(["c"])]);
+  const settled = Promise.allSettled([first]);
+  await new Promise((resolve) => setTimeout(resolve, 100)); // they wait behind the first
+  await cache.close();
+  const [firstResult] = await settled;
+  assert.equal(firstResult.status, "rejected");
+  for (const result of await queued) {
+    assert.equal(result.status, "rejected");
+    const reason = (result as PromiseRejectedResult).reason;
+    assert.ok(reason instanceof CacheError && /the cache is closed/.test(reason.message), reason);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(silent.accepted(), 1, "no connection after close()");
+});
+
+Deno.test("MemcachedCache.close() with a silent server lets the process exit", async () => {
+  await using silent = silentServer();
+  const dir = await Deno.makeTempDir();
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    `${dir}/main.ts`,
+    `import { MemcachedCache } from ${JSON.stringify(mod)};
+const cache = new MemcachedCache({ servers: "127.0.0.1:${silent.port}", timeout: 60_000 });
+const pending = cache.get("a").catch((e) => console.log(e.constructor.name));
+await new Promise((resolve) => setTimeout(resolve, 200));
+await cache.close();
+await pending;
+console.log("closed");
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    // This repo's config, so the test is about close() only (not about importing memjs).
+    args: [
+      "run",
+      "--allow-all",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      `${dir}/main.ts`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // The test bounds its own wait (memjs's 60 s timeout would otherwise end it).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<"hung">((resolve) => timer = setTimeout(() => resolve("hung"), 15_000));
+  const output = child.output();
+  const exited = await Promise.race([output, bound]);
+  clearTimeout(timer);
+  try {
+    if (exited === "hung") {
+      child.kill("SIGKILL");
+      await output;
+      assert.fail("the process was still running 15 s after close()");
+    }
+    assert.equal(exited.code, 0, new TextDecoder().decode(exited.stderr));
+    assert.equal(new TextDecoder().decode(exited.stdout), "CacheConnectionError\nclosed\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A memcached this file starts itself (for flags servers.ts has no option for, and SIGSTOP). */
+interface OwnMemcached {
+  address: string;
+  child: Deno.ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function spawnMemcached(extra: string[]): Promise<OwnMemcached> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const child = new Deno.Command("memcached", {
+    args: [
+      ..."-l 127.0.0.1 -U 0".split(" "),
+      "-p",
+      String(port),
+      ...extra,
+      ...(Deno.uid() === 0 ? ["-u", "root"] : []),
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const stop = async () => {
+    try {
+      child.kill("SIGCONT");
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await child.status;
+  };
+  for (let i = 0;; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      break;
+    } catch (error) {
+      if (i === 200) {
+        await stop();
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+  return { address: `127.0.0.1:${port}`, child, stop };
+}
+
+/** Starts memcached with `-M` (refuse, never evict, when memory is full) and 2 MB, filled. */
+async function fullMemcached(): Promise<OwnMemcached> {
+  const server = await spawnMemcached(["-m", "2", "-M"]);
+  // Fill the smallest slab class (where a generation key and a 1-byte value live) until refused.
+  await using filler = new MemcachedCache({ servers: server.address });
+  for (let batch = 0;; batch++) {
+    const keys = Array.from({ length: 1000 }, (_, i) => [`f${batch}:${i}`, "x"] as const);
+    if ((await filler.setMany(keys, 0)).length < keys.length) break;
+  }
+  return server;
+}
+
+Deno.test({
+  name:
+    "MemcachedCache against a SIGSTOPped memcached rejects every call within its timeout, then recovers",
+  ignore: !IN_CI && serverMissing("memcached") !== undefined,
+  fn: async () => {
+    const server = await spawnMemcached([]);
+    try {
+      await using cache = new MemcachedCache({
+        servers: server.address,
+        keyPrefix: "stop:",
+        timeout: 500,
+      });
+      await cache.set("a", 1);
+      assert.deepEqual(await cache.getMany(["a"]), [1]);
+      server.child.kill("SIGSTOP");
+      const calls: [string, () => Promise<unknown>][] = [
+        ["get", () => cache.get("a")],
+        ["set", () => cache.set("a", 2)],
+        ["inc", () => cache.inc("n")],
+        ["getMany", () => cache.getMany(["a", "b"])],
+        ["setMany", () => cache.setMany({ a: 1, b: 2 })],
+        ["clear", () => cache.clear()],
+      ];
+      const results = await Promise.allSettled(calls.map(([, call]) => call()));
+      results.forEach((result, i) => {
+        const op = calls[i]![0];
+        assert.equal(result.status, "rejected", op);
+        const reason = (result as PromiseRejectedResult).reason as Error;
+        assert.ok(reason instanceof CacheConnectionError, `${op}: ${reason}`);
+        // Our deadline or memjs's own socket timeout (the same 500 ms), whichever fires first.
+        assert.match(
+          reason.message,
+          new RegExp(`^Cannot ${op}.*(did not answer within 500 ms|socket timed out)`),
+        );
+      });
+      server.child.kill("SIGCONT");
+      assert.equal(await cache.set("a", 3), true, "works again once the server runs");
+      assert.deepEqual(await cache.getMany(["a"]), [3]);
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "MemcachedCache on a full memcached (-M): set() is false and a key prefix fails typed, never loops",
+  ignore: !IN_CI && serverMissing("memcached") !== undefined,
+  fn: async () => {
+    const server = await fullMemcached();
+    try {
+      await using cache = new MemcachedCache({ servers: server.address, timeout: 2000 });
+      assert.equal(await cache.set("small", "y"), false, "out of memory (0x82) is not stored");
+      assert.equal(await cache.add("small2", "y"), false);
+      assert.deepEqual(await cache.setMany({ s1: "y", s2: "z" }), []);
+      await using prefixed = new MemcachedCache({
+        servers: server.address,
+        keyPrefix: "p:",
+        timeout: 2000,
+      });
+      for (const call of [() => prefixed.get("a"), () => prefixed.inc("a")]) {
+        await assert.rejects(
+          call(),
+          (e: Error) =>
+            e instanceof CacheError && !(e instanceof CacheConnectionError) &&
+            /creating the generation of the key prefix\): memcached answered status 0x82/.test(
+              e.message,
+            ),
+        );
+      }
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+serverTest(
+  "MemcachedCache with one of two servers down says what clear(), setMany() and deleteMany() did",
+  ["memcached", "memcached"],
+  async (_t, [up, down]) => {
+    await using cache = new MemcachedCache({
+      servers: [up!.address, down!.address],
+      timeout: 1000,
+    });
+    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    assert.deepEqual(await cache.setMany(keys.map((k) => [k, k] as const)), keys);
+    await using upOnly = new MemcachedCache({ servers: up!.address });
+    const held = (await upOnly.getMany(keys)).map((v, i) => v === undefined ? undefined : keys[i]!)
+      .filter((k): k is string => k !== undefined);
+    assert.ok(held.length > 0 && held.length < 40, `keys on the live server: ${held.length}`);
+    await down!.stop();
+
+    const deleting = await cache.deleteMany(keys).catch((e) => e);
+    assert.ok(deleting instanceof CacheBatchError, String(deleting));
+    assert.deepEqual(deleting.deleted, held);
+    assert.match(
+      deleting.message,
+      new RegExp(
+        `^Cannot deleteMany: ${
+          40 - held.length
+        } of 40 keys failed \\(first: Cannot deleteMany key .*${
+          down!.address
+        }.*\\); deleted ${held.length}: `,
+      ),
+    );
+    assert.ok(deleting.cause instanceof CacheConnectionError);
+
+    const storing = await cache.setMany(keys.map((k) => [k, 1] as const)).catch((e) => e);
+    assert.ok(storing instanceof CacheBatchError, String(storing));
+    assert.deepEqual(storing.stored, held);
+    assert.deepEqual(await upOnly.getMany(held), held.map(() => 1));
+
+    const clearing = await cache.clear().catch((e) => e);
+    assert.ok(clearing instanceof CacheBatchError, String(clearing));
+    assert.deepEqual(clearing.flushed, [up!.address]);
+    assert.match(
+      clearing.message,
+      new RegExp(
+        `^Cannot clear: 1 of 2 servers failed \\(first: Cannot clear: memcached at ${
+          down!.address
+        }.*\\); flushed 1: "${up!.address}"$`,
+      ),
+    );
+    assert.deepEqual(
+      await upOnly.getMany(held),
+      held.map(() => undefined),
+      "the live one was flushed",
+    );
+  },
+);
+
+Deno.test("MemcachedCache's first call rejects at its deadline while npm:memjs is still downloading", async () => {
+  // An empty DENO_DIR and an npm registry that accepts connections and never answers: the
+  // import of npm:memjs cannot finish, and the call must not wait for it.
+  await using registry = silentServer();
+  const dir = await Deno.makeTempDir();
+  try {
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `import { MemcachedCache } from ${JSON.stringify(mod)};
+const cache = new MemcachedCache({ servers: "127.0.0.1:1", timeout: 500 });
+for (const call of [() => cache.get("a"), () => cache.getMany(["a"])]) {
+  try {
+    await call();
+  } catch (e) {
+    console.log(e.constructor.name, e.message);
+  }
+}
+Deno.exit(0); // the download itself cannot be cancelled
+`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--no-lock", `${dir}/main.ts`],
+      cwd: dir,
+      env: {
+        DENO_DIR: `${dir}/deno_dir`,
+        NPM_CONFIG_REGISTRY: `http://127.0.0.1:${registry.port}/`,
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.output();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<"hung">((resolve) =>
+      timer = setTimeout(() => resolve("hung"), 20_000)
+    );
+    const exited = await Promise.race([output, bound]);
+    clearTimeout(timer);
+    if (exited === "hung") {
+      child.kill("SIGKILL");
+      await output;
+      assert.fail("the first call was still waiting for npm:memjs 20 s later");
+    }
+    assert.equal(
+      new TextDecoder().decode(exited.stdout),
+      'CacheError Cannot get key "a": the client library npm:memjs@1.3.2 did not load within 500 ms\n' +
+        "CacheError Cannot getMany: the client library npm:memjs@1.3.2 did not load within 500 ms\n",
+      new TextDecoder().decode(exited.stderr),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

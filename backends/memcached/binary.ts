@@ -31,6 +31,7 @@ export const STATUS = {
   tooLarge: 0x03,
   notStored: 0x05,
   nonNumeric: 0x06,
+  outOfMemory: 0x82,
 } as const;
 
 /**
@@ -39,8 +40,11 @@ export const STATUS = {
  * creates fits.
  */
 export interface MemjsClient {
-  /** Its servers in order; `getServer` returns an index into them. */
-  servers: { host: string; port: number }[];
+  /**
+   * Its servers in order; `getServer` returns an index into them. `_socket` is
+   * memjs's socket, destroyed by `close()` when the cache made the client.
+   */
+  servers: { host: string; port: number; _socket?: { destroy(): void } | undefined }[];
   /** The last request sequence number (advanced by `incrSeq`). */
   seq: number;
   /** Its options; `failover` must be off, or keys would move between servers. */
@@ -150,6 +154,7 @@ export class Channel {
   #pending = new Map<number, { deadline: number; fail: (why: string) => void }>();
   #next = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
 
   /** Wraps `client`; requests wait at most `timeout` ms. */
   constructor(client: MemjsClient, timeout: number) {
@@ -163,8 +168,10 @@ export class Channel {
    *
    * @param op The operation, for messages (`"get"`).
    * @param userKey The caller's key, for messages (`undefined` for internal keys).
+   * @param deadline The `performance.now()` by which the public call must settle.
    * @throws {CacheConnectionError} The server is unreachable, dropped the
    * connection or did not answer in time.
+   * @throws {CacheError} The channel was closed.
    */
   send(
     op: string,
@@ -173,21 +180,25 @@ export class Channel {
     opcode: number,
     extras: Uint8Array,
     value: Uint8Array,
+    deadline: number = performance.now() + this.timeout,
   ): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const client = this.client;
+      if (this.#closed) {
+        const what = userKey === undefined ? op : `${op} key ${_describe(userKey)}`;
+        return reject(new CacheError(`Cannot ${what}: the cache is closed`));
+      }
       const fail = (why: string, cause?: unknown) => {
         const server = client.servers[client.servers.length > 1 ? client.getServer(key) : 0];
         const what = userKey === undefined ? op : `${op} key ${_describe(userKey)}`;
         const where = server ? `memcached at ${server.host}:${server.port}` : "memcached";
         reject(new CacheConnectionError(`Cannot ${what}: ${where} ${why}`, { cause }));
       };
+      const left = deadline - performance.now();
+      if (left <= 0) return fail(`did not answer within ${this.timeout} ms`);
       const id = this.#next++;
-      this.#pending.set(id, {
-        deadline: performance.now() + this.timeout,
-        fail,
-      });
-      this.#timer ??= this.#arm(this.timeout);
+      this.#pending.set(id, { deadline, fail });
+      this.#timer ??= this.#arm(left);
       client.incrSeq();
       const seq = client.seq;
       const request = encodeRequest(opcode, key, extras, value, seq);
@@ -206,8 +217,9 @@ export class Channel {
     });
   }
 
-  /** Stops the timer and fails the requests still waiting. */
+  /** Stops the timer, fails the requests still waiting and refuses new ones. */
   close(): void {
+    this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const entry of this.#pending.values()) entry.fail("did not answer before close()");
@@ -218,15 +230,18 @@ export class Channel {
     const timer = setTimeout(() => {
       this.#timer = undefined;
       const now = performance.now();
+      let next = Infinity;
+      // Deadlines are per public call, so not in insertion order: check them all.
       for (const [id, entry] of this.#pending) {
         if (entry.deadline > now) {
-          this.#timer = this.#arm(entry.deadline - now);
-          return;
+          next = Math.min(next, entry.deadline);
+          continue;
         }
         this.#pending.delete(id);
         entry.fail(`did not answer within ${this.timeout} ms`);
       }
-    }, ms);
+      if (next !== Infinity) this.#timer = this.#arm(next - now);
+    }, Math.max(0, ms));
     Deno.unrefTimer(timer);
     return timer;
   }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { _describe } from "../../cache.ts";
+import { _describe, redactCredentials } from "../../cache.ts";
 import type { MemjsClient } from "./binary.ts";
 import { isPlain, MAX_PREFIX_BYTES } from "./keys.ts";
 
@@ -76,10 +76,15 @@ function checkServers(servers: string | readonly string[]): string[] {
   return list.map((server) => {
     const match = typeof server === "string" ? /^([^\s:,@]+)(?::(\d{1,5}))?$/.exec(server) : null;
     if (!match || Number(match[2] ?? 11211) > 65535) {
+      // memjs-style "user:pass@host" specs are refused (the text-protocol half has no SASL),
+      // and never echoed with their credentials.
+      const why = typeof server === "string" && server.includes("@")
+        ? ' (credentials in a server spec, "user:pass@host", are not supported)'
+        : "";
       throw new TypeError(
         `Cannot create MemcachedCache: each server must be "host:port", received ${
-          _describe(server)
-        }`,
+          redactCredentials(_describe(server))
+        }${why}`,
       );
     }
     return `${match[1]}:${match[2] ?? 11211}`;

@@ -1,17 +1,25 @@
 /**
  * A minimal client for memcached's text protocol over `Deno.connect`, for
  * what memjs 1.3.2 lacks: a multi-key `get` (one round trip for any number of
- * keys on a server) and `flush_all`. One connection per server; commands on
- * it run one after another, each bounded by the timeout.
+ * keys on a server), `flush_all`, and the meta commands that read an item's
+ * remaining ttl and CAS. One connection per server; commands on it run one
+ * after another, each bounded by the deadline of the call that made it,
+ * counted from when the call was made (not from when its turn came).
  *
  * @module
  */
-import { CacheConnectionError } from "../../cache.ts";
+import { CacheConnectionError, CacheError } from "../../cache.ts";
 
 /** One item of a `get` reply. */
 export interface Item {
   flags: number;
   value: Uint8Array;
+}
+
+/** An item read by `mg`: its flags, bytes, remaining ttl in s (-1: none) and CAS. */
+export interface MetaItem extends Item {
+  ttl: number;
+  cas: string;
 }
 
 /** Keys per `get` line: long lines are split, and all lines go out in one write. */
@@ -28,9 +36,13 @@ export class TextConnection {
   #conn: Deno.TcpConn | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #busy = false;
+  /** Commands queued behind the one in flight. */
+  #waiting = 0;
+  #closed = false;
   #expired = false;
   #deadline = 0;
   #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #watchdogAt = 0;
   #buf = new Uint8Array(64 * 1024);
   #start = 0;
   #end = 0;
@@ -47,14 +59,18 @@ export class TextConnection {
    * in one write; resolves to their items in the same order (`undefined` for
    * misses).
    */
-  getMany(what: string, keys: readonly string[]): Promise<(Item | undefined)[]> {
+  getMany(
+    what: string,
+    keys: readonly string[],
+    deadline: number = this.#from(),
+  ): Promise<(Item | undefined)[]> {
     let command = "";
     let lines = 0;
     for (let i = 0; i < keys.length; i += KEYS_PER_LINE) {
       command += `get ${keys.slice(i, i + KEYS_PER_LINE).join(" ")}\r\n`;
       lines++;
     }
-    return this.#run(what, ascii.encode(command), async () => {
+    return this.#run(what, deadline, ascii.encode(command), async () => {
       for (;;) {
         // A complete reply ends with "END\r\n": parse only then (or on an error line).
         const b = this.#buf;
@@ -142,11 +158,70 @@ export class TextConnection {
   }
 
   /** Runs `flush_all`: every item on this server becomes invalid. */
-  flushAll(what: string): Promise<void> {
-    return this.#run(what, ascii.encode("flush_all\r\n"), async () => {
+  flushAll(what: string, deadline: number = this.#from()): Promise<void> {
+    return this.#run(what, deadline, ascii.encode("flush_all\r\n"), async () => {
       const line = await this.#line();
       if (line !== "OK") throw new Error(`unexpected reply "${line}"`);
     });
+  }
+
+  /** Reads `key` (a plain memcached key) with its flags, remaining ttl and CAS; `undefined` on a miss. */
+  metaGet(what: string, key: string, deadline: number): Promise<MetaItem | undefined> {
+    return this.#run(what, deadline, ascii.encode(`mg ${key} v f t c\r\n`), async () => {
+      const line = await this.#line();
+      if (line === "EN") return undefined;
+      const match = /^VA (\d+) (.*)$/.exec(line);
+      if (!match) throw new Error(`unexpected reply "${line}"`);
+      const length = Number(match[1]);
+      const tokens = new Map(match[2]!.split(" ").map((t) => [t[0], t.slice(1)]));
+      while (this.#end - this.#start < length + 2) {
+        this.#reserve(length + 2);
+        await this.#fill();
+      }
+      const value = this.#buf.slice(this.#start, this.#start + length);
+      this.#start += length + 2;
+      return {
+        flags: Number(tokens.get("f")),
+        ttl: Number(tokens.get("t")),
+        cas: tokens.get("c") ?? "",
+        value,
+      };
+    });
+  }
+
+  /**
+   * Replaces `key` with `value` (flags and expiration given) only if its CAS
+   * is still `cas`; `true` when stored, `false` when the item changed or went.
+   */
+  metaSetIfCas(
+    what: string,
+    key: string,
+    value: Uint8Array,
+    flags: number,
+    expiration: number,
+    cas: string,
+    deadline: number,
+  ): Promise<boolean> {
+    const head = ascii.encode(`ms ${key} ${value.length} C${cas} F${flags} T${expiration}\r\n`);
+    const command = new Uint8Array(head.length + value.length + 2);
+    command.set(head);
+    command.set(value, head.length);
+    command.set([0x0d, 0x0a], head.length + value.length);
+    return this.#run(what, deadline, command, async () => {
+      const line = await this.#line();
+      if (line === "HD") return true;
+      if (line === "EX" || line === "NF" || line === "NS") return false;
+      throw new Error(`unexpected reply "${line}"`);
+    });
+  }
+
+  /**
+   * Closes for good: commands waiting in the queue reject with the closed
+   * error and never open a connection.
+   */
+  shutdown(): void {
+    this.#closed = true;
+    this.close();
   }
 
   /** Closes the connection (a later command opens a new one). */
@@ -163,19 +238,69 @@ export class TextConnection {
     }
   }
 
-  #run<T>(what: string, command: Uint8Array, read: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => this.#exchange(what, command, read));
-    this.#queue = run.catch(() => {});
-    return run;
+  #from(): number {
+    return performance.now() + this.#timeout;
   }
 
-  async #exchange<T>(what: string, command: Uint8Array, read: () => Promise<T>): Promise<T> {
-    this.#deadline = performance.now() + this.#timeout;
+  /**
+   * Queues one command. Its deadline runs from the call, so a call waiting
+   * behind a silent server's command fails at its own deadline without
+   * waiting for its turn (the queue still sends commands one at a time).
+   */
+  #run<T>(
+    what: string,
+    deadline: number,
+    command: Uint8Array,
+    read: () => Promise<T>,
+  ): Promise<T> {
+    if (!this.#busy && this.#waiting === 0) {
+      // Nothing ahead of it: it starts now, and the watchdog alone bounds it.
+      const run = this.#exchange(what, deadline, command, read);
+      this.#queue = run.catch(() => {});
+      return run;
+    }
+    this.#waiting++;
+    let late: (reason: Error) => void = () => {};
+    const waited = new Promise<never>((_, reject) => late = reject);
+    const timer = setTimeout(
+      () => late(this.#timedOut(what)),
+      Math.max(0, deadline - performance.now()),
+    );
+    Deno.unrefTimer(timer);
+    const turn = this.#queue.then(() => {
+      this.#waiting--;
+      clearTimeout(timer);
+      return this.#exchange(what, deadline, command, read);
+    });
+    this.#queue = turn.catch(() => {});
+    return Promise.race([turn, waited]).finally(() => clearTimeout(timer));
+  }
+
+  #timedOut(what: string): CacheConnectionError {
+    return new CacheConnectionError(
+      `Cannot ${what}: memcached at ${this.host}:${this.port} did not answer within ${this.#timeout} ms`,
+    );
+  }
+
+  async #exchange<T>(
+    what: string,
+    deadline: number,
+    command: Uint8Array,
+    read: () => Promise<T>,
+  ): Promise<T> {
+    if (this.#closed) throw new CacheError(`Cannot ${what}: the cache is closed`);
+    // Its deadline passed while it waited: fail without sending it.
+    if (deadline <= performance.now()) throw this.#timedOut(what);
+    this.#deadline = deadline;
     this.#busy = true;
     this.#expired = false;
     try {
       this.#conn ??= await this.#connect();
-      this.#watchdog ??= this.#arm(this.#deadline - performance.now());
+      // Reuse the armed watchdog unless it would fire after this deadline.
+      if (this.#watchdog === undefined || this.#watchdogAt > deadline) {
+        clearTimeout(this.#watchdog);
+        this.#watchdog = this.#arm(deadline - performance.now());
+      }
       await this.#write(command);
       return await read();
     } catch (error) {
@@ -193,11 +318,12 @@ export class TextConnection {
   }
 
   /**
-   * One unref'd timer per connection watches the command in flight (cheaper
-   * than a timer per command): past the deadline it closes the connection,
-   * which fails the pending read.
+   * One unref'd timer per connection watches the command in flight: past its
+   * deadline it closes the connection, which fails the pending read (the
+   * caller has its own timer in `#run`, for the time it waits in the queue).
    */
   #arm(ms: number): ReturnType<typeof setTimeout> {
+    this.#watchdogAt = performance.now() + ms;
     const timer = setTimeout(() => {
       this.#watchdog = undefined;
       if (!this.#busy) return;
