@@ -43,7 +43,7 @@ export {
   resolveTtl,
 } from "./cache.ts";
 export { BaseCache } from "./backends/_base.ts";
-export { NullCache } from "./backends/null.ts";
+export { NullCache, type NullCacheOptions } from "./backends/null.ts";
 export { MemoryCache, type MemoryCacheOptions } from "./backends/memory.ts";
 export {
   type EvictionCause,
@@ -62,10 +62,10 @@ export type { Serializer } from "./serializers/serializer.ts";
 export { defaultSerializer } from "./serializers/default.ts";
 export { jsonSerializer } from "./serializers/json.ts";
 
-// FileSystemCache (issue 3)
+// FileSystemCache
 export { FileSystemCache, type FileSystemCacheOptions } from "./backends/filesystem.ts";
 
-// RedisCache (issue 4)
+// RedisCache
 export {
   DEFAULT_REDIS_URL,
   RedisCache,
@@ -73,7 +73,7 @@ export {
   type RedisClientLike,
 } from "./backends/redis.ts";
 
-// MemcachedCache (issue 5)
+// MemcachedCache
 export {
   MemcachedCache,
   type MemcachedCacheOptions,
@@ -81,7 +81,7 @@ export {
   type MemjsResponse,
 } from "./backends/memcached.ts";
 
-// eviction policies (issue 6)
+// eviction policies
 export { QueuePolicy } from "./policies/queue_policy.ts";
 export { FifoPolicy } from "./policies/fifo.ts";
 export { LifoPolicy } from "./policies/lifo.ts";
@@ -91,7 +91,7 @@ export { RandomPolicy, type RandomPolicyOptions } from "./policies/random.ts";
 export { S3FifoPolicy } from "./policies/s3fifo.ts";
 export { type TinyLfuOptions, TinyLfuPolicy } from "./policies/tinylfu.ts";
 
-// memoize, memoized, CacheManager, cacheFromUrl (issue 7)
+// memoize, memoized, CacheManager, cacheFromUrl
 export {
   memoize,
   type Memoized,
@@ -110,8 +110,8 @@ export {
   type SchemeOptions,
 } from "./url.ts";
 
-// UwsgiCache (issue 8)
+// UwsgiCache
 export { UwsgiCache, type UwsgiCacheOptions } from "./backends/uwsgi.ts";
 
-// DenoKvCache (issue 8)
+// DenoKvCache
 export { DenoKvCache, type DenoKvCacheOptions } from "./backends/deno_kv.ts";

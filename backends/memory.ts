@@ -4,12 +4,26 @@
  *
  * @module
  */
-import type { CacheStats } from "../cache.ts";
+import { type CacheStats, checkOptionNames } from "../cache.ts";
 import { BaseCache } from "./_base.ts";
 import { MemoryStore, type MemoryStoreOptions } from "./memory/store.ts";
 
 /** Options of {@linkcode MemoryCache}: those of {@linkcode MemoryStore}. */
 export type MemoryCacheOptions = MemoryStoreOptions;
+
+/** Every option name MemoryCache accepts; the type check fails when the store gains one. */
+const OPTION_NAMES = [
+  "clone",
+  "defaultTtl",
+  "maxBytes",
+  "maxEntries",
+  "now",
+  "onEvict",
+  "policy",
+  "sizeOf",
+] as const satisfies readonly (keyof MemoryStoreOptions)[];
+type Unlisted = Exclude<keyof MemoryStoreOptions, typeof OPTION_NAMES[number]>;
+const _everyOptionListed: [Unlisted] extends [never] ? true : Unlisted = true;
 
 /**
  * An in-process cache: bounded (500 entries by default), with TTLs, an
@@ -35,8 +49,10 @@ export class MemoryCache extends BaseCache {
    * Creates an empty cache.
    *
    * @param options See {@linkcode MemoryStoreOptions}.
+   * @throws {TypeError} An unknown option name, listing the accepted ones.
    */
   constructor(options: MemoryCacheOptions = {}) {
+    checkOptionNames("MemoryCache", options, OPTION_NAMES);
     const store = new MemoryStore(options);
     super({ defaultTtl: store.defaultTtl });
     this.store = store;
