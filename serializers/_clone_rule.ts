@@ -49,16 +49,20 @@ export function _typeName(o: object): string {
 export function _cloneRuleProblem(value: unknown, seen = new Set<object>()): string | undefined {
   if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
   seen.add(value);
-  if (_isShared(value)) {
-    return `${
-      value instanceof SharedArrayBuffer ? "a SharedArrayBuffer" : `a ${_typeName(value)} over one`
-    } is shared memory, which a cache cannot store as a copy (copy it into an ArrayBuffer first)`;
+  const proto = Object.getPrototypeOf(value);
+  // The common kinds first, by prototype: cheaper than a chain of instanceof.
+  if (proto === Array.prototype) {
+    const list = value as unknown[];
+    for (let i = 0; i < list.length; i++) {
+      const item = list[i];
+      if (typeof item !== "object" || item === null) continue;
+      const problem = _cloneRuleProblem(item, seen);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
   }
-  if (
-    ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date ||
-    value instanceof RegExp || value instanceof Number || value instanceof String ||
-    value instanceof Boolean || value instanceof BigInt
-  ) return undefined;
+  if (proto === Object.prototype || proto === null) return fieldsProblem(value, seen);
+  if (proto === Date.prototype || proto === RegExp.prototype) return undefined;
   if (value instanceof Map) {
     for (const [k, v] of value) {
       const problem = _cloneRuleProblem(k, seen) ?? _cloneRuleProblem(v, seen);
@@ -73,17 +77,31 @@ export function _cloneRuleProblem(value: unknown, seen = new Set<object>()): str
     }
     return undefined;
   }
+  if (_isShared(value)) {
+    return `${
+      value instanceof SharedArrayBuffer ? "a SharedArrayBuffer" : `a ${_typeName(value)} over one`
+    } is shared memory, which a cache cannot store as a copy (copy it into an ArrayBuffer first)`;
+  }
+  if (
+    ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date ||
+    value instanceof RegExp || value instanceof Number || value instanceof String ||
+    value instanceof Boolean || value instanceof BigInt
+  ) return undefined;
   if (value instanceof Error) return _cloneRuleProblem(value.cause, seen);
-  const proto = Object.getPrototypeOf(value);
-  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
+  if (!Array.isArray(value)) {
     const refusal = _cloneRefusal(value);
     if (refusal !== undefined) {
       return `a ${_typeName(value)} cannot be cloned (${refusal.message})`;
     }
   }
+  return fieldsProblem(value, seen);
+}
+
+function fieldsProblem(value: object, seen: Set<object>): string | undefined {
   for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue;
-    const problem = _cloneRuleProblem((value as Record<string, unknown>)[key], seen);
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item !== "object" || item === null) continue;
+    const problem = _cloneRuleProblem(item, seen);
     if (problem !== undefined) return problem;
   }
   return undefined;
