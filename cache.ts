@@ -144,13 +144,16 @@ export class CacheConnectionError extends CacheError {}
  * @example Catch a value that cannot be stored
  * ```ts
  * import { MemoryCache, SerializationError } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new MemoryCache();
+ * let caught: unknown;
  * try {
  *   await cache.set("k", { run() {} });
  * } catch (error) {
- *   console.log(error instanceof SerializationError); // true
+ *   caught = error;
  * }
+ * assert.ok(caught instanceof SerializationError);
  * ```
  */
 export class SerializationError extends CacheError {}

@@ -220,6 +220,7 @@ export function _memoCore(
  * @example Memoize a slow lookup
  * ```ts
  * import { memoize, MemoryCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * let runs = 0;
  * async function square(n: number): Promise<number> {
@@ -228,8 +229,8 @@ export function _memoCore(
  * }
  * await using cache = new MemoryCache();
  * const fastSquare = memoize(square, { cache, ttl: 60_000 });
- * console.log(await fastSquare(12), await fastSquare(12), runs); // 144 144 1
- * console.log(fastSquare.keyFor(12)); // square("12")
+ * assert.deepEqual([await fastSquare(12), await fastSquare(12), runs], [144, 144, 1]);
+ * assert.equal(fastSquare.keyFor(12), 'square("12")');
  * await fastSquare.invalidate(12);
  * ```
  */
@@ -352,6 +353,7 @@ function identityKey(): (self: unknown) => string {
  * @example Memoize a method per instance
  * ```ts
  * import { memoized } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * class Repo {
  *   calls = 0;
@@ -366,7 +368,7 @@ function identityKey(): (self: unknown) => string {
  *
  * const repo = new Repo("main");
  * await repo.user(1);
- * console.log(await repo.user(1), repo.calls); // { id: 1, repo: "main" } 1
+ * assert.deepEqual([await repo.user(1), repo.calls], [{ id: 1, repo: "main" }, 1]);
  * ```
  */
 export function memoized(options: MemoizedOptions = {}): MethodMemoizer {

@@ -8,6 +8,7 @@
  * @example Cache a slow function's result
  * ```ts
  * import { MemoryCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new MemoryCache({ maxEntries: 1000, defaultTtl: 60_000 });
  * async function slowSquare(n: number): Promise<number> {
@@ -16,7 +17,7 @@
  * }
  * const first = await cache.getOrSet("square:12", () => slowSquare(12)); // computes
  * const again = await cache.getOrSet("square:12", () => slowSquare(12)); // cached
- * console.log(first, again, cache.stats().hits); // 144 144 1
+ * assert.deepEqual([first, again, cache.stats().hits], [144, 144, 1]);
  * ```
  *
  * @module

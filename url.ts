@@ -143,9 +143,12 @@ function scrub(error: unknown, secrets: readonly string[], seen = new Set<unknow
  * @example Read a URL from the environment
  * ```ts
  * import { parseCacheUrl } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
- * console.log(parseCacheUrl("memcached://10.0.0.1:11211,10.0.0.2?keyPrefix=app:"));
- * // { scheme: "memcached", options: { servers: ["10.0.0.1:11211", "10.0.0.2:11211"], keyPrefix: "app:" } }
+ * assert.deepEqual(parseCacheUrl("memcached://10.0.0.1:11211,10.0.0.2?keyPrefix=app:"), {
+ *   scheme: "memcached",
+ *   options: { servers: ["10.0.0.1:11211", "10.0.0.2:11211"], keyPrefix: "app:" },
+ * });
  * ```
  */
 export function parseCacheUrl(url: string | URL): ParsedCacheUrl {
@@ -339,10 +342,11 @@ function readParams(scheme: CacheScheme, query: string, fail: (why: string) => n
  * @example Configure the cache from the environment
  * ```ts
  * import { cacheFromUrl } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = cacheFromUrl(Deno.env.get("CACHE_URL") ?? "memory://?maxEntries=1000");
  * await cache.set("greeting", "hello");
- * console.log(await cache.get("greeting")); // "hello"
+ * assert.equal(await cache.get("greeting"), "hello");
  * ```
  */
 export function cacheFromUrl(url: string | URL, options: Record<string, unknown> = {}): Cache {

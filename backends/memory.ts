@@ -33,12 +33,13 @@ const _everyOptionListed: [Unlisted] extends [never] ? true : Unlisted = true;
  * @example Cache a slow lookup for a minute
  * ```ts
  * import { MemoryCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new MemoryCache({ maxEntries: 10_000, defaultTtl: 60_000 });
  * await cache.set("user:1", { name: "Ada" });
- * console.log(await cache.get("user:1")); // { name: "Ada" }
- * console.log(await cache.inc("visits")); // 1
- * console.log(cache.stats()); // { hits: 1, misses: 0, sets: 2, deletes: 0, evictions: 0 }
+ * assert.deepEqual(await cache.get("user:1"), { name: "Ada" });
+ * assert.equal(await cache.inc("visits"), 1);
+ * assert.deepEqual(cache.stats(), { hits: 1, misses: 0, sets: 2, deletes: 0, evictions: 0 });
  * ```
  */
 export class MemoryCache extends BaseCache {

@@ -27,11 +27,12 @@ export interface NullCacheOptions {
  * @example Turn caching off in tests
  * ```ts
  * import { NullCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new NullCache();
- * console.log(await cache.set("a", 1)); // true
- * console.log(await cache.get("a")); // undefined
- * console.log(await cache.inc("n", 5)); // 5
+ * assert.equal(await cache.set("a", 1), true);
+ * assert.equal(await cache.get("a"), undefined);
+ * assert.equal(await cache.inc("n", 5), 5);
  * ```
  */
 export class NullCache extends BaseCache {

@@ -504,10 +504,11 @@ class Reader {
  * @example Round-trip a value JSON cannot carry
  * ```ts
  * import { defaultSerializer } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const value = { at: new Date(0), tags: new Set(["a"]), big: 2n ** 70n };
  * const copy = defaultSerializer.deserialize(defaultSerializer.serialize(value));
- * console.log(copy); // { at: 1970-01-01T00:00:00.000Z, tags: Set(1) { "a" }, big: 1180591620717411303424n }
+ * assert.deepStrictEqual(copy, { at: new Date(0), tags: new Set(["a"]), big: 1180591620717411303424n });
  * ```
  */
 export const defaultSerializer: Serializer = {
