@@ -379,6 +379,8 @@ export function checkOptionNames(
  * assert.equal(redactCredentials("redis://user:p@ss@h:6379/0"), "redis://***@h:6379/0");
  * assert.equal(redactCredentials("bob:s3cret@10.0.0.1:11211"), "***@10.0.0.1:11211");
  * assert.equal(redactCredentials("denokv://x?token=abc&a=1"), "denokv://x?token=***&a=1");
+ * assert.equal(redactCredentials("redis://u:pa/ss@h:1"), "redis://***@h:1");
+ * assert.equal(redactCredentials("redis://h:6379/0?keyPrefix=a@b"), "redis://h:6379/0?keyPrefix=a@b");
  * ```
  */
 export function redactCredentials(text: string): string {
@@ -386,6 +388,12 @@ export function redactCredentials(text: string): string {
     // scheme://userinfo@host — userinfo may itself contain "@" and ":"; stop at whitespace,
     // quotes and the path.
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s"'`/?#]*@/gi, "$1***@")
+    // a password holding an unencoded "/", "?" or "#" (user:pa/ss@host); digits alone after
+    // the ":" are a port (host:6379/0?keyPrefix=a@b keeps its text)
+    .replace(
+      /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s"'`@/?#]*:(?!\d*(?:[/?#\s"'`]|$))[^\s"'`]*@/gi,
+      "$1***@",
+    )
     // bare server specs: user:pass@host
     .replace(/(^|[\s"'`,(=])[^\s"'`,/@:()=]+:[^\s"'`,/()]*@(?=[^\s@])/g, "$1***@")
     .replace(/([?&](?:password|pass|passwd|pwd|token|secret|auth)=)[^&#\s"'`]*/gi, "$1***");
