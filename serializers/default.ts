@@ -8,7 +8,10 @@
  * arrays, `undefined` inside objects, `NaN`, `-0`, shared and cyclic
  * references) is written in a compact tagged binary form that starts with a
  * magic byte no JSON text can start with. Decoding never evaluates code; bytes
- * that are neither form raise `SerializationError`.
+ * that are neither form raise `SerializationError`. A value `structuredClone`
+ * would refuse (a `URL`, `Headers`, a boxed `Symbol`, at any depth), shared
+ * memory, a `Blob` or a `CryptoKey` is refused with `SerializationError`
+ * instead of being written as something else.
  *
  * @module
  */

@@ -540,6 +540,19 @@ Deno.test("@memoized: methods of one name in two classes over one cache keep the
   assert.equal(get.keyFor(new PriorityOrders(), 1), 'Orders#get("1")');
   assert.equal(await cache.get('Users#get("1")'), "user 1");
   assert.equal(await cache.get('Users.get("1")'), "static user 1");
+  class Lone {
+    @memoized({ cache })
+    async get(id: number): Promise<number> {
+      return await Promise.resolve(id);
+    }
+  }
+  const detached = Lone.prototype.get;
+  await assert.rejects(detached.call({} as Lone, 1), {
+    name: "TypeError",
+    message: /Cannot memoize method get: cannot find the class that declares it on an object/,
+  });
+  assert.equal(await new Lone().get(2), 2, "found once called on an instance");
+  assert.equal(await detached.call({} as Lone, 3), 3, "then the prefix is known");
   // Two classes with the same name (made by one factory) are different functions: refused.
   const make = () =>
     class Repo {
