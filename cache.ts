@@ -29,6 +29,7 @@ export interface CacheStats {
  * @example Use any backend through the interface
  * ```ts
  * import { type Cache, MemoryCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * async function greet(cache: Cache, name: string): Promise<string> {
  *   const hit = await cache.get<string>(`greeting:${name}`);
@@ -39,7 +40,8 @@ export interface CacheStats {
  * }
  *
  * await using cache = new MemoryCache();
- * console.log(await greet(cache, "Ada"));
+ * assert.equal(await greet(cache, "Ada"), "Hello, Ada");
+ * assert.equal(await cache.get("greeting:Ada"), "Hello, Ada");
  * ```
  */
 export interface Cache extends AsyncDisposable {
@@ -130,10 +132,12 @@ export class CacheError extends Error {
  *
  * @example Tell an outage from a miss
  * ```ts
- * import { CacheConnectionError } from "@cachelib/cachelib";
+ * import { CacheConnectionError, CacheError } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const error = new CacheConnectionError("Cannot reach redis at 127.0.0.1:1: connection refused");
- * console.log(error instanceof CacheConnectionError, error.name);
+ * assert.ok(error instanceof CacheError);
+ * assert.equal(error.name, "CacheConnectionError");
  * ```
  */
 export class CacheConnectionError extends CacheError {}
