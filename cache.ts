@@ -380,11 +380,11 @@ export function checkOptionNames(
  * import { redactCredentials } from "@cachelib/cachelib";
  * import assert from "node:assert/strict";
  *
+ * assert.equal(redactCredentials("redis://u:pa/ss@h:1"), "redis://***@h:1");
+ * assert.equal(redactCredentials("redis://h:6379/0?keyPrefix=a@b"), "redis://h:6379/0?keyPrefix=a@b");
  * assert.equal(redactCredentials("redis://user:p@ss@h:6379/0"), "redis://***@h:6379/0");
  * assert.equal(redactCredentials("bob:s3cret@10.0.0.1:11211"), "***@10.0.0.1:11211");
  * assert.equal(redactCredentials("denokv://x?token=abc&a=1"), "denokv://x?token=***&a=1");
- * assert.equal(redactCredentials("redis://u:pa/ss@h:1"), "redis://***@h:1");
- * assert.equal(redactCredentials("redis://h:6379/0?keyPrefix=a@b"), "redis://h:6379/0?keyPrefix=a@b");
  * ```
  */
 export function redactCredentials(text: string): string {
