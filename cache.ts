@@ -29,6 +29,7 @@ export interface CacheStats {
  * @example Use any backend through the interface
  * ```ts
  * import { type Cache, MemoryCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * async function greet(cache: Cache, name: string): Promise<string> {
  *   const hit = await cache.get<string>(`greeting:${name}`);
@@ -39,7 +40,8 @@ export interface CacheStats {
  * }
  *
  * await using cache = new MemoryCache();
- * console.log(await greet(cache, "Ada"));
+ * assert.equal(await greet(cache, "Ada"), "Hello, Ada");
+ * assert.equal(await cache.get("greeting:Ada"), "Hello, Ada");
  * ```
  */
 export interface Cache extends AsyncDisposable {
@@ -130,10 +132,12 @@ export class CacheError extends Error {
  *
  * @example Tell an outage from a miss
  * ```ts
- * import { CacheConnectionError } from "@cachelib/cachelib";
+ * import { CacheConnectionError, CacheError } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const error = new CacheConnectionError("Cannot reach redis at 127.0.0.1:1: connection refused");
- * console.log(error instanceof CacheConnectionError, error.name);
+ * assert.ok(error instanceof CacheError);
+ * assert.equal(error.name, "CacheConnectionError");
  * ```
  */
 export class CacheConnectionError extends CacheError {}
@@ -144,13 +148,16 @@ export class CacheConnectionError extends CacheError {}
  * @example Catch a value that cannot be stored
  * ```ts
  * import { MemoryCache, SerializationError } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new MemoryCache();
+ * let caught: unknown;
  * try {
  *   await cache.set("k", { run() {} });
  * } catch (error) {
- *   console.log(error instanceof SerializationError); // true
+ *   caught = error;
  * }
+ * assert.ok(caught instanceof SerializationError);
  * ```
  */
 export class SerializationError extends CacheError {}
@@ -373,6 +380,8 @@ export function checkOptionNames(
  * import { redactCredentials } from "@cachelib/cachelib";
  * import assert from "node:assert/strict";
  *
+ * assert.equal(redactCredentials("redis://u:pa/ss@h:1"), "redis://***@h:1");
+ * assert.equal(redactCredentials("redis://h:6379/0?keyPrefix=a@b"), "redis://h:6379/0?keyPrefix=a@b");
  * assert.equal(redactCredentials("redis://user:p@ss@h:6379/0"), "redis://***@h:6379/0");
  * assert.equal(redactCredentials("bob:s3cret@10.0.0.1:11211"), "***@10.0.0.1:11211");
  * assert.equal(redactCredentials('":s3cret@10.0.0.1"'), '"***@10.0.0.1"');
@@ -385,6 +394,12 @@ export function redactCredentials(text: string): string {
     // scheme://userinfo@host — userinfo may itself contain "@" and ":"; stop at whitespace,
     // quotes and the path.
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s"'`/?#]*@/gi, "$1***@")
+    // a password holding an unencoded "/", "?" or "#" (user:pa/ss@host); digits alone after
+    // the ":" are a port (host:6379/0?keyPrefix=a@b keeps its text)
+    .replace(
+      /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s"'`@/?#]*:(?!\d*(?:[/?#\s"'`]|$))[^\s"'`]*@/gi,
+      "$1***@",
+    )
     // bare server specs: user:pass@host
     .replace(/(^|[\s"'`,(=])[^\s"'`,/@:()=]*:[^\s"'`,/()]*@(?=[^\s@])/g, "$1***@")
     .replace(

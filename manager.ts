@@ -44,6 +44,7 @@ function defaultFactory(settings: CacheSettings): Cache {
  * @example Named caches from configuration
  * ```ts
  * import { CacheManager } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using caches = new CacheManager({
  *   default: { maxEntries: 1000 },
@@ -52,7 +53,7 @@ function defaultFactory(settings: CacheSettings): Cache {
  * });
  * await caches.cache("sessions").set("s1", { user: 1 });
  * await caches.cache("thumbnails").set("t1", "…"); // from the default settings
- * console.log([...caches].map(([name]) => name)); // ["default", "sessions", "off", "thumbnails"]
+ * assert.deepEqual([...caches].map(([name]) => name), ["default", "sessions", "off", "thumbnails"]);
  * ```
  */
 export class CacheManager<O extends object = CacheSettings> implements AsyncDisposable {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { _describe, type Cache } from "./cache.ts";
+import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
 import { _argsKeyer } from "./_keys.ts";
 
@@ -19,7 +19,8 @@ export interface MemoizeOptions<Args extends unknown[] = unknown[]> {
   /** `true` keys `f(1)` and `f("1")` apart. Default `false`. */
   typed?: boolean | undefined;
   /**
-   * Starts every key; functions sharing a cache need different prefixes.
+   * Starts every key; functions sharing a cache need different prefixes (a second,
+   * different function under a prefix already used on the same cache is a `TypeError`).
    * Default: the function's name (required for an anonymous function given a `cache`).
    */
   prefix?: string | undefined;
@@ -69,6 +70,39 @@ function settle<T>(run: () => T): Promise<Awaited<T>> {
   }
 }
 
+/** The option names `memoize` reads. */
+const MEMOIZE_OPTIONS = ["cache", "key", "prefix", "ttl", "typed"] as const;
+
+/**
+ * Which function owns each prefix, per cache instance. A second, different
+ * function under a used prefix would read the first one's results, so it is
+ * refused. Owners are held weakly: a collected function frees its prefix.
+ */
+const owners = new WeakMap<Cache, Map<string, WeakRef<(...args: never[]) => unknown>>>();
+
+/** Records `fn` as the owner of `prefix` on `cache`; throws if another function owns it. */
+function claimPrefix(
+  cache: Cache,
+  prefix: string,
+  fn: (...args: never[]) => unknown,
+  what: string,
+): void {
+  let byPrefix = owners.get(cache);
+  if (byPrefix === undefined) owners.set(cache, byPrefix = new Map());
+  const owner = byPrefix.get(prefix)?.deref();
+  if (owner === fn) return;
+  if (owner !== undefined) {
+    throw new TypeError(
+      `${what}: prefix ${
+        JSON.stringify(prefix)
+      } is already used on this cache by another function (${
+        _describe(owner)
+      }); give each function its own prefix, or their results would be mixed`,
+    );
+  }
+  byPrefix.set(prefix, new WeakRef(fn));
+}
+
 /** The machinery behind `memoize` and `@memoized`: `this` is explicit. */
 export interface _MemoCore {
   readonly cache: Cache;
@@ -76,12 +110,17 @@ export interface _MemoCore {
   call(self: unknown, args: readonly unknown[]): Promise<unknown>;
 }
 
-/** Builds the memo machinery; `thisKey` adds the receiver to the key. */
+/**
+ * Builds the memo machinery; `thisKey` adds the receiver to the key. The
+ * default prefix is a string, or (for a method) derived from the receiver on
+ * first use, when the class that declares the method can be found.
+ */
 export function _memoCore(
   fn: (...args: never[]) => unknown,
   options: MemoizeOptions<never[]>,
-  defaultPrefix: string,
+  defaultPrefix: string | ((self: unknown) => string),
   thisKey?: (self: unknown) => string,
+  accepted: readonly string[] = MEMOIZE_OPTIONS,
 ): _MemoCore {
   const what = `Cannot memoize ${_describe(fn)}`;
   if (typeof fn !== "function") {
@@ -90,6 +129,7 @@ export function _memoCore(
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${what}: options must be an object, received ${_describe(options)}`);
   }
+  checkOptionNames(`memoized ${_describe(fn)}`, options, accepted);
   const { cache = new MemoryCache(), ttl, key, typed = false } = options;
   if (typeof cache?.getOrSet !== "function") {
     throw new TypeError(`${what}: cache must be a Cache, received ${_describe(cache)}`);
@@ -105,15 +145,23 @@ export function _memoCore(
   if (key !== undefined && typeof key !== "function") {
     throw new TypeError(`${what}: key must be a function, received ${_describe(key)}`);
   }
-  const prefix = options.prefix ?? defaultPrefix;
-  if (typeof prefix !== "string") {
-    throw new TypeError(`${what}: prefix must be a string, received ${_describe(prefix)}`);
+  const fixed = options.prefix ?? defaultPrefix;
+  if (typeof fixed !== "string" && (options.prefix !== undefined || typeof fixed !== "function")) {
+    throw new TypeError(`${what}: prefix must be a string, received ${_describe(fixed)}`);
   }
-  if (prefix === "" && options.cache !== undefined && options.prefix === undefined) {
+  if (fixed === "" && options.cache !== undefined && options.prefix === undefined) {
     throw new TypeError(
       `${what}: an anonymous function over a shared cache needs a prefix, or its keys could collide with another function's`,
     );
   }
+  let prefix: string | undefined;
+  if (typeof fixed === "string") claimPrefix(cache, prefix = fixed, fn, what);
+  const prefixOf = (self: unknown): string => {
+    if (prefix !== undefined) return prefix;
+    const derived = (fixed as (self: unknown) => string)(self);
+    claimPrefix(cache, derived, fn, what);
+    return prefix = derived;
+  };
   const keyer = _argsKeyer(typed);
   const custom = key as ((...args: unknown[]) => unknown) | undefined;
   const call = fn as (...args: unknown[]) => unknown;
@@ -127,7 +175,8 @@ export function _memoCore(
         throw new TypeError(`${what}: key must return a string, returned ${_describe(part)}`);
       }
     }
-    const head = thisKey === undefined ? prefix : `${prefix}@${JSON.stringify(thisKey(self))}`;
+    const start = prefixOf(self);
+    const head = thisKey === undefined ? start : `${start}@${JSON.stringify(thisKey(self))}`;
     return `${head}(${part})`;
   };
 
@@ -171,6 +220,7 @@ export function _memoCore(
  * @example Memoize a slow lookup
  * ```ts
  * import { memoize, MemoryCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * let runs = 0;
  * async function square(n: number): Promise<number> {
@@ -179,8 +229,8 @@ export function _memoCore(
  * }
  * await using cache = new MemoryCache();
  * const fastSquare = memoize(square, { cache, ttl: 60_000 });
- * console.log(await fastSquare(12), await fastSquare(12), runs); // 144 144 1
- * console.log(fastSquare.keyFor(12)); // square("12")
+ * assert.deepEqual([await fastSquare(12), await fastSquare(12), runs], [144, 144, 1]);
+ * assert.equal(fastSquare.keyFor(12), 'square("12")');
  * await fastSquare.invalidate(12);
  * ```
  */
@@ -241,6 +291,38 @@ export type MethodMemoizer = <This, Args extends unknown[], R>(
   context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Promise<R>>,
 ) => (this: This, ...args: Args) => Promise<R>;
 
+/** The option names `@memoized` reads. */
+const MEMOIZED_OPTIONS = ["bindThis", ...MEMOIZE_OPTIONS] as const;
+
+/**
+ * The default prefix of a decorated method: `Class#method` for an instance
+ * method, `Class.method` for a static one, naming the class that declares it
+ * (found on `self`'s prototype chain), so two classes' methods never share
+ * keys and the prefix is the same in every process.
+ */
+function methodPrefix(
+  self: unknown,
+  replacement: unknown,
+  context: { readonly name: string | symbol; readonly static: boolean },
+): string {
+  const name = String(context.name);
+  let home: unknown = self;
+  while ((typeof home === "object" || typeof home === "function") && home !== null) {
+    const own = Object.getOwnPropertyDescriptor(home, context.name);
+    if (own?.value === replacement) {
+      const owner = context.static ? home : (home as { constructor?: unknown }).constructor;
+      const className = typeof owner === "function" ? owner.name : "";
+      return `${className}${context.static ? "." : "#"}${name}`;
+    }
+    home = Object.getPrototypeOf(home);
+  }
+  throw new TypeError(
+    `Cannot memoize method ${name}: cannot find the class that declares it on ${
+      _describe(self)
+    }; call it on its class or an instance, or give a prefix`,
+  );
+}
+
 function identityKey(): (self: unknown) => string {
   // Ids are process-local, so a random tag keeps two processes sharing a
   // cache from reading each other's instances.
@@ -261,8 +343,9 @@ function identityKey(): (self: unknown) => string {
  * A TC39 standard method decorator that memoizes an async method, like
  * {@linkcode memoize}. By default every instance shares the results (the key
  * is the arguments); `bindThis` puts the instance into the key. The default
- * cache is a new `MemoryCache` per decorated method and the default prefix is
- * the method's name, so give a `prefix` when two methods share one cache.
+ * cache is a new `MemoryCache` per decorated method and the default prefix
+ * names the class and the method (`Repo#user`, or `Repo.user` for a static
+ * method), so methods of two classes over one cache never share entries.
  *
  * @param options See {@linkcode MemoizedOptions}.
  * @returns The decorator.
@@ -270,6 +353,7 @@ function identityKey(): (self: unknown) => string {
  * @example Memoize a method per instance
  * ```ts
  * import { memoized } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * class Repo {
  *   calls = 0;
@@ -284,7 +368,7 @@ function identityKey(): (self: unknown) => string {
  *
  * const repo = new Repo("main");
  * await repo.user(1);
- * console.log(await repo.user(1), repo.calls); // { id: 1, repo: "main" } 1
+ * assert.deepEqual([await repo.user(1), repo.calls], [{ id: 1, repo: "main" }, 1]);
  * ```
  */
 export function memoized(options: MemoizedOptions = {}): MethodMemoizer {
@@ -318,8 +402,9 @@ export function memoized(options: MemoizedOptions = {}): MethodMemoizer {
     const core = _memoCore(
       method as (...args: never[]) => unknown,
       rest as MemoizeOptions<never[]>,
-      String(context.name),
+      (self) => methodPrefix(self, replacement, context),
       thisKey,
+      MEMOIZED_OPTIONS,
     );
     const replacement = function (this: This, ...args: Args) {
       return core.call(this, args) as Promise<R>;

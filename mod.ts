@@ -8,6 +8,7 @@
  * @example Cache a slow function's result
  * ```ts
  * import { MemoryCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new MemoryCache({ maxEntries: 1000, defaultTtl: 60_000 });
  * async function slowSquare(n: number): Promise<number> {
@@ -16,7 +17,7 @@
  * }
  * const first = await cache.getOrSet("square:12", () => slowSquare(12)); // computes
  * const again = await cache.getOrSet("square:12", () => slowSquare(12)); // cached
- * console.log(first, again, cache.stats().hits); // 144 144 1
+ * assert.deepEqual([first, again, cache.stats().hits], [144, 144, 1]);
  * ```
  *
  * @module
@@ -44,7 +45,7 @@ export {
   resolveTtl,
 } from "./cache.ts";
 export { BaseCache } from "./backends/_base.ts";
-export { NullCache } from "./backends/null.ts";
+export { NullCache, type NullCacheOptions } from "./backends/null.ts";
 export { MemoryCache, type MemoryCacheOptions } from "./backends/memory.ts";
 export {
   type EvictionCause,
@@ -63,10 +64,10 @@ export type { Serializer } from "./serializers/serializer.ts";
 export { defaultSerializer } from "./serializers/default.ts";
 export { jsonSerializer } from "./serializers/json.ts";
 
-// FileSystemCache (issue 3)
+// FileSystemCache
 export { FileSystemCache, type FileSystemCacheOptions } from "./backends/filesystem.ts";
 
-// RedisCache (issue 4)
+// RedisCache
 export {
   DEFAULT_REDIS_URL,
   RedisCache,
@@ -74,7 +75,7 @@ export {
   type RedisClientLike,
 } from "./backends/redis.ts";
 
-// MemcachedCache (issue 5)
+// MemcachedCache
 export {
   MemcachedCache,
   type MemcachedCacheOptions,
@@ -82,7 +83,7 @@ export {
   type MemjsResponse,
 } from "./backends/memcached.ts";
 
-// eviction policies (issue 6)
+// eviction policies
 export { QueuePolicy } from "./policies/queue_policy.ts";
 export { FifoPolicy } from "./policies/fifo.ts";
 export { LifoPolicy } from "./policies/lifo.ts";
@@ -92,7 +93,7 @@ export { RandomPolicy, type RandomPolicyOptions } from "./policies/random.ts";
 export { S3FifoPolicy } from "./policies/s3fifo.ts";
 export { type TinyLfuOptions, TinyLfuPolicy } from "./policies/tinylfu.ts";
 
-// memoize, memoized, CacheManager, cacheFromUrl (issue 7)
+// memoize, memoized, CacheManager, cacheFromUrl
 export {
   memoize,
   type Memoized,
@@ -111,8 +112,8 @@ export {
   type SchemeOptions,
 } from "./url.ts";
 
-// UwsgiCache (issue 8)
+// UwsgiCache
 export { UwsgiCache, type UwsgiCacheOptions } from "./backends/uwsgi.ts";
 
-// DenoKvCache (issue 8)
+// DenoKvCache
 export { DenoKvCache, type DenoKvCacheOptions } from "./backends/deno_kv.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { _describe, type Cache } from "./cache.ts";
+import { _describe, type Cache, redactCredentials } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
 import { NullCache } from "./backends/null.ts";
 import { UwsgiCache } from "./backends/uwsgi.ts";
@@ -77,9 +77,56 @@ const SCHEMES =
 // scheme :// authority path ?query #fragment
 const URL_PARTS = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$/;
 
-/** Hides the password of a URL quoted in an error message. */
-function redact(url: string): string {
-  return url.replace(/^([^:]+:\/\/[^/?#@]*?:)[^/?#@]*@/, "$1***@");
+/**
+ * The credentials a cache URL may carry, as every form an error could quote them in:
+ * everything between `://` and the last `@` (the userinfo, even when the password holds an
+ * unencoded `@`, `/`, `?` or `#`), its percent-decoded form, and the password alone.
+ */
+function secretsOf(text: string): string[] {
+  const start = text.indexOf("://");
+  const end = text.lastIndexOf("@");
+  if (start < 0 || end <= start + 3) return [];
+  const userinfo = text.slice(start + 3, end);
+  const colon = userinfo.indexOf(":");
+  const password = colon < 0 ? "" : userinfo.slice(colon + 1);
+  const forms = [userinfo, password];
+  for (const form of [userinfo, password]) {
+    try {
+      forms.push(decodeURIComponent(form));
+    } catch {
+      // not percent-encoding: the raw form is already listed
+    }
+  }
+  // A password of one or two characters would mask ordinary letters everywhere; the
+  // whole userinfo is always masked.
+  return [...new Set(forms)].filter((form, i) => i === 0 || form.length >= 3)
+    .sort((a, b) => b.length - a.length);
+}
+
+/** `text` without any of `secrets`, and without credentials of any URL it quotes. */
+function hide(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret !== "") out = out.replaceAll(secret, "***");
+  return redactCredentials(out);
+}
+
+/**
+ * Removes `secrets` from an error a constructor threw, its causes and their stacks, in
+ * place, so nothing thrown through {@linkcode cacheFromUrl} carries the URL's credentials.
+ */
+function scrub(error: unknown, secrets: readonly string[], seen = new Set<unknown>()): void {
+  if (!(error instanceof Error) || seen.has(error)) return;
+  seen.add(error);
+  try {
+    error.message = hide(error.message, secrets);
+    if (typeof error.stack === "string") error.stack = hide(error.stack, secrets);
+  } catch {
+    // a frozen error: its text is what it is
+  }
+  scrub(error.cause, secrets, seen);
+  if (error instanceof AggregateError) {
+    for (const inner of error.errors) scrub(inner, secrets, seen);
+  }
 }
 
 /**
@@ -91,14 +138,17 @@ function redact(url: string): string {
  * @param url A URL such as `memory://?maxEntries=1000` or `redis://:pw@host:6379/0?keyPrefix=app:`.
  * @returns `{ scheme, options }`; see {@linkcode SchemeOptions}.
  * @throws {TypeError} An unknown scheme or a bad parameter, listing what is
- * accepted (a password in the URL is shown as `***`).
+ * accepted (credentials in the URL are shown as `***`).
  *
  * @example Read a URL from the environment
  * ```ts
  * import { parseCacheUrl } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
- * console.log(parseCacheUrl("memcached://10.0.0.1:11211,10.0.0.2?keyPrefix=app:"));
- * // { scheme: "memcached", options: { servers: ["10.0.0.1:11211", "10.0.0.2:11211"], keyPrefix: "app:" } }
+ * assert.deepEqual(parseCacheUrl("memcached://10.0.0.1:11211,10.0.0.2?keyPrefix=app:"), {
+ *   scheme: "memcached",
+ *   options: { servers: ["10.0.0.1:11211", "10.0.0.2:11211"], keyPrefix: "app:" },
+ * });
  * ```
  */
 export function parseCacheUrl(url: string | URL): ParsedCacheUrl {
@@ -108,22 +158,31 @@ export function parseCacheUrl(url: string | URL): ParsedCacheUrl {
       `Cannot use cache URL: expected a string or URL, received ${_describe(url)}`,
     );
   }
+  const secrets = secretsOf(text);
+  // An "@" after the host part is either part of a path or query (a directory "x@2") or a
+  // password with an unencoded "/", "?" or "#". Messages then quote no piece of the URL.
+  let spread = false;
   const fail = (why: string): never => {
-    throw new TypeError(`Cannot use cache URL ${_describe(redact(text))}: ${why}`);
+    const detail = spread ? why.replace(/"[^"]*"/g, '"***"') : why;
+    throw new TypeError(
+      `Cannot use cache URL ${_describe(hide(text, secrets))}: ${hide(detail, secrets)}`,
+    );
   };
   const parts = URL_PARTS.exec(text.trim());
   if (!parts) return fail(`expected scheme://…, one of ${SCHEMES}`);
   const [, rawScheme = "", authority = "", path = "", query = "", fragment] = parts;
+  spread = secrets.length > 0 && !authority.includes("@");
   const lower = rawScheme.toLowerCase();
   const scheme = lower === "rediss" ? "redis" : lower;
   if (!Object.hasOwn(PARAMS, scheme)) {
     return fail(`unknown scheme "${rawScheme}"; expected one of ${SCHEMES}`);
   }
+  if (authority.includes("@") && scheme !== "redis") {
+    fail(`${scheme}:// takes no user or password`);
+  }
   if (fragment !== undefined) fail("a fragment (#…) has no meaning here");
   const params = readParams(scheme as CacheScheme, query, fail);
   const decoded = decodePath(path, fail);
-  const noUserinfo = () =>
-    authority.includes("@") && fail(`${scheme}:// takes no user or password`);
   const noHost = () =>
     authority !== "" && fail(`${scheme}:// takes no host, received "${authority}"`);
   const noPath = () =>
@@ -162,14 +221,13 @@ export function parseCacheUrl(url: string | URL): ParsedCacheUrl {
       return { scheme: "redis", options: { url: `${lower}://${authority}${path}`, ...params } };
     }
     case "memcached": {
-      noUserinfo(), noPath();
+      noPath();
       const servers = authority === ""
         ? ["127.0.0.1:11211"]
         : authority.split(",").map((server) => hostPort(server, 11211, fail));
       return { scheme: "memcached", options: { servers, ...params } };
     }
     case "uwsgi": {
-      noUserinfo();
       if (authority === "") {
         fail("uwsgi:// needs host:port, as in uwsgi://127.0.0.1:3031/cachename");
       }
@@ -284,10 +342,11 @@ function readParams(scheme: CacheScheme, query: string, fail: (why: string) => n
  * @example Configure the cache from the environment
  * ```ts
  * import { cacheFromUrl } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = cacheFromUrl(Deno.env.get("CACHE_URL") ?? "memory://?maxEntries=1000");
  * await cache.set("greeting", "hello");
- * console.log(await cache.get("greeting")); // "hello"
+ * assert.equal(await cache.get("greeting"), "hello");
  * ```
  */
 export function cacheFromUrl(url: string | URL, options: Record<string, unknown> = {}): Cache {
@@ -298,5 +357,13 @@ export function cacheFromUrl(url: string | URL, options: Record<string, unknown>
     );
   }
   const factory = BACKENDS[scheme] as Factory<CacheScheme>;
-  return factory({ ...parsed, ...options } as SchemeOptions[CacheScheme] & Record<string, unknown>);
+  try {
+    return factory(
+      { ...parsed, ...options } as SchemeOptions[CacheScheme] & Record<string, unknown>,
+    );
+  } catch (error) {
+    // The backend's checks may quote the URL or a server spec built from it.
+    scrub(error, secretsOf(url instanceof URL ? url.href : url));
+    throw error;
+  }
 }

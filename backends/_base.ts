@@ -31,6 +31,7 @@ import { defaultSerializer } from "../serializers/default.ts";
  * @example A tiny backend over a Map (no expiry, for illustration)
  * ```ts
  * import { BaseCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * class MapCache extends BaseCache {
  *   #map = new Map<string, unknown>();
@@ -53,7 +54,7 @@ import { defaultSerializer } from "../serializers/default.ts";
  *
  * await using cache = new MapCache();
  * await cache.set("a", 1);
- * console.log(await cache.get("a")); // 1
+ * assert.equal(await cache.get("a"), 1);
  * ```
  */
 export abstract class BaseCache implements Cache {

@@ -75,11 +75,12 @@ const GET_MANY_MAX = 10;
  * @example Cache in Deno KV (run with --unstable-kv)
  * ```ts ignore
  * import { DenoKvCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new DenoKvCache({ prefix: ["my-app", "cache"], defaultTtl: 60_000 });
  * await cache.set("user:1", { name: "Ada" });
- * console.log(await cache.get("user:1")); // { name: "Ada" }
- * console.log(await cache.inc("visits")); // 1
+ * assert.deepEqual(await cache.get("user:1"), { name: "Ada" });
+ * assert.equal(await cache.inc("visits"), 1);
  * ```
  */
 export class DenoKvCache extends BaseCache {

@@ -79,14 +79,15 @@ const asciiEncoder = new TextEncoder();
  * @example Share a cache between processes
  * ```ts ignore
  * import { MemcachedCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new MemcachedCache({
  *   servers: ["10.0.0.1:11211", "10.0.0.2:11211"],
  *   keyPrefix: "app:",
  * });
  * await cache.set("user:1", { name: "Ada" }, 60_000);
- * console.log(await cache.getMany(["user:1", "user:2"])); // [{ name: "Ada" }, undefined]
- * console.log(await cache.dec("stock", 3)); // -3
+ * assert.deepEqual(await cache.getMany(["user:1", "user:2"]), [{ name: "Ada" }, undefined]);
+ * assert.equal(await cache.dec("stock", 3), -3);
  * ```
  */
 export class MemcachedCache extends BaseCache {

@@ -4,12 +4,26 @@
  *
  * @module
  */
-import type { CacheStats } from "../cache.ts";
+import { type CacheStats, checkOptionNames } from "../cache.ts";
 import { BaseCache } from "./_base.ts";
 import { MemoryStore, type MemoryStoreOptions } from "./memory/store.ts";
 
 /** Options of {@linkcode MemoryCache}: those of {@linkcode MemoryStore}. */
 export type MemoryCacheOptions = MemoryStoreOptions;
+
+/** Every option name MemoryCache accepts; the type check fails when the store gains one. */
+const OPTION_NAMES = [
+  "clone",
+  "defaultTtl",
+  "maxBytes",
+  "maxEntries",
+  "now",
+  "onEvict",
+  "policy",
+  "sizeOf",
+] as const satisfies readonly (keyof MemoryStoreOptions)[];
+type Unlisted = Exclude<keyof MemoryStoreOptions, typeof OPTION_NAMES[number]>;
+const _everyOptionListed: [Unlisted] extends [never] ? true : Unlisted = true;
 
 /**
  * An in-process cache: bounded (500 entries by default), with TTLs, an
@@ -19,12 +33,13 @@ export type MemoryCacheOptions = MemoryStoreOptions;
  * @example Cache a slow lookup for a minute
  * ```ts
  * import { MemoryCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new MemoryCache({ maxEntries: 10_000, defaultTtl: 60_000 });
  * await cache.set("user:1", { name: "Ada" });
- * console.log(await cache.get("user:1")); // { name: "Ada" }
- * console.log(await cache.inc("visits")); // 1
- * console.log(cache.stats()); // { hits: 1, misses: 0, sets: 2, deletes: 0, evictions: 0 }
+ * assert.deepEqual(await cache.get("user:1"), { name: "Ada" });
+ * assert.equal(await cache.inc("visits"), 1);
+ * assert.deepEqual(cache.stats(), { hits: 1, misses: 0, sets: 2, deletes: 0, evictions: 0 });
  * ```
  */
 export class MemoryCache extends BaseCache {
@@ -35,8 +50,10 @@ export class MemoryCache extends BaseCache {
    * Creates an empty cache.
    *
    * @param options See {@linkcode MemoryStoreOptions}.
+   * @throws {TypeError} An unknown option name, listing the accepted ones.
    */
   constructor(options: MemoryCacheOptions = {}) {
+    checkOptionNames("MemoryCache", options, OPTION_NAMES);
     const store = new MemoryStore(options);
     super({ defaultTtl: store.defaultTtl });
     this.store = store;

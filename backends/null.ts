@@ -4,7 +4,19 @@
  * @module
  */
 import { BaseCache } from "./_base.ts";
-import { addDelta } from "../cache.ts";
+import { addDelta, checkOptionNames } from "../cache.ts";
+import type { Serializer } from "../serializers/serializer.ts";
+
+/** Options of {@linkcode NullCache}. */
+export interface NullCacheOptions {
+  /** The ttl in ms calls without one would use; `0` = never. Default 300 000. */
+  defaultTtl?: number | undefined;
+  /**
+   * Accepted so that options written for a byte-storing backend still work when caching is
+   * switched off (`cacheFromUrl("null://", options)`); nothing is stored, so it is not used.
+   */
+  serializer?: Serializer | undefined;
+}
 
 /**
  * A cache that stores nothing, like Python cachelib's `NullCache`: writes
@@ -15,14 +27,26 @@ import { addDelta } from "../cache.ts";
  * @example Turn caching off in tests
  * ```ts
  * import { NullCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new NullCache();
- * console.log(await cache.set("a", 1)); // true
- * console.log(await cache.get("a")); // undefined
- * console.log(await cache.inc("n", 5)); // 5
+ * assert.equal(await cache.set("a", 1), true);
+ * assert.equal(await cache.get("a"), undefined);
+ * assert.equal(await cache.inc("n", 5), 5);
  * ```
  */
 export class NullCache extends BaseCache {
+  /**
+   * Creates a cache that stores nothing.
+   *
+   * @param options See {@linkcode NullCacheOptions}.
+   * @throws {TypeError} An unknown option name, listing the accepted ones.
+   */
+  constructor(options: NullCacheOptions = {}) {
+    checkOptionNames("NullCache", options, ["defaultTtl", "serializer"]);
+    super(options);
+  }
+
   /** Reads one key from the store. */
   protected _get(): Promise<unknown> {
     return Promise.resolve(undefined);

@@ -33,11 +33,12 @@ const SCAN_COUNT = "1000";
  * @example Share a cache between processes
  * ```ts ignore
  * import { RedisCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new RedisCache({ url: "redis://127.0.0.1:6379", keyPrefix: "app:" });
  * await cache.set("user:1", { name: "Ada" }, 60_000);
- * console.log(await cache.get("user:1")); // { name: "Ada" }
- * console.log(await cache.inc("visits")); // 1
+ * assert.deepEqual(await cache.get("user:1"), { name: "Ada" });
+ * assert.equal(await cache.inc("visits"), 1);
  * ```
  *
  * @example Use a node-redis client you already have

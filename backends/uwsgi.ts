@@ -66,10 +66,11 @@ const encoder = new TextEncoder();
  * ```ts ignore
  * // uwsgi --plugin cache --cache2 name=app,items=1000 --socket 127.0.0.1:3031
  * import { UwsgiCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new UwsgiCache({ server: "127.0.0.1:3031", cache: "app" });
  * await cache.set("user:1", { name: "Ada" }, 60_000);
- * console.log(await cache.get("user:1")); // { name: "Ada" }
+ * assert.deepEqual(await cache.get("user:1"), { name: "Ada" });
  * ```
  */
 export class UwsgiCache extends BaseCache {

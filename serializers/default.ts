@@ -8,13 +8,17 @@
  * arrays, `undefined` inside objects, `NaN`, `-0`, shared and cyclic
  * references) is written in a compact tagged binary form that starts with a
  * magic byte no JSON text can start with. Decoding never evaluates code; bytes
- * that are neither form raise `SerializationError`.
+ * that are neither form raise `SerializationError`. A value `structuredClone`
+ * would refuse (a `URL`, `Headers`, a boxed `Symbol`, at any depth), shared
+ * memory, a `Blob` or a `CryptoKey` is refused with `SerializationError`
+ * instead of being written as something else.
  *
  * @module
  */
 import { SerializationError } from "../cache.ts";
 import type { Serializer } from "./serializer.ts";
 import { _isJsonSafe } from "./_json_safe.ts";
+import { _cloneRefusal, _isShared, _typeName as typeName } from "./_clone_rule.ts";
 
 const MAGIC = 0xc7;
 const VERSION = 1;
@@ -40,6 +44,7 @@ const Tag = {
   View: 17,
   Error: 18,
   Boxed: 19,
+  DOMException: 20,
 } as const;
 
 type ViewConstructor = {
@@ -59,15 +64,23 @@ const VIEWS: ViewConstructor[] = [
   BigUint64Array,
   DataView as unknown as ViewConstructor,
 ];
-const ERRORS: Record<string, ErrorConstructor> = {
-  Error,
-  EvalError,
-  RangeError,
-  ReferenceError,
-  SyntaxError,
-  TypeError,
-  URIError,
-};
+// Float16Array is newer than the format; it takes the next number so older indexes keep theirs.
+const Float16 = (globalThis as { Float16Array?: ViewConstructor }).Float16Array;
+if (Float16 !== undefined) VIEWS.push(Float16);
+
+// A Map, not an object literal: a name such as "toString" or "__proto__" must not find
+// Object.prototype's members.
+const ERRORS = new Map<string, ErrorConstructor>([
+  ["Error", Error],
+  ["EvalError", EvalError],
+  ["RangeError", RangeError],
+  ["ReferenceError", ReferenceError],
+  ["SyntaxError", SyntaxError],
+  ["TypeError", TypeError],
+  ["URIError", URIError],
+]);
+
+const CryptoKeyClass = (globalThis as { CryptoKey?: abstract new () => object }).CryptoKey;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -205,11 +218,15 @@ class Writer {
       this.byte(Tag.ArrayBuffer);
       this.uint(o.byteLength);
       this.bytes(new Uint8Array(o));
+    } else if (_isShared(o)) {
+      throw shared(
+        o instanceof SharedArrayBuffer ? "a SharedArrayBuffer" : `a ${typeName(o)} over one`,
+      );
     } else if (ArrayBuffer.isView(o)) {
       const kind = VIEWS.findIndex((C) => o instanceof (C as unknown as typeof Uint8Array));
       if (kind < 0 || !(o.buffer instanceof ArrayBuffer)) {
         throw new SerializationError(
-          `Cannot serialize value: unsupported view ${o.constructor.name}`,
+          `Cannot serialize value: unsupported view ${typeName(o)}`,
         );
       }
       this.byte(Tag.View);
@@ -217,9 +234,16 @@ class Writer {
       this.object(o.buffer);
       this.uint(o.byteOffset);
       this.uint(o instanceof DataView ? o.byteLength : (o as Uint8Array).length);
+    } else if (o instanceof DOMException) {
+      this.byte(Tag.DOMException);
+      this.str(o.name);
+      this.str(o.message);
+      this.str(o.stack ?? "");
     } else if (o instanceof Error) {
+      // Like structuredClone: the seven built-in types keep theirs, any other name reads
+      // back as "Error" (message, stack and cause kept).
       this.byte(Tag.Error);
-      this.str(o.name in ERRORS ? o.name : "Error");
+      this.str(ERRORS.has(o.name) ? o.name : "Error");
       this.str(o.message);
       this.str(o.stack ?? "");
       const hasCause = "cause" in o;
@@ -238,7 +262,28 @@ class Writer {
       throw new SerializationError(
         `Cannot serialize value: a ${o.constructor.name} cannot be cloned`,
       );
+    } else if (o instanceof Blob || (CryptoKeyClass !== undefined && o instanceof CryptoKeyClass)) {
+      // structuredClone copies these inside one process, but their contents cannot be
+      // read synchronously (Blob) or at all (a non-extractable CryptoKey): refuse, never `{}`.
+      throw new SerializationError(
+        `Cannot serialize value: a ${typeName(o)} cannot be written as bytes (store ${
+          o instanceof Blob ? "await blob.bytes()" : "an exported key"
+        } instead)`,
+      );
     } else {
+      const proto = Object.getPrototypeOf(o);
+      if (proto !== Object.prototype && proto !== null) {
+        // A class instance or a platform object: structuredClone copies the own enumerable
+        // fields of the first and refuses many of the second (URL, Headers, Request, a boxed
+        // Symbol). Ask it (once per class) and refuse what it refuses, at any depth.
+        const refusal = _cloneRefusal(o);
+        if (refusal !== undefined) {
+          throw new SerializationError(
+            `Cannot serialize value: a ${typeName(o)} cannot be cloned (${refusal.message})`,
+            { cause: refusal },
+          );
+        }
+      }
       const keys = Object.keys(o);
       this.byte(Tag.Object);
       this.uint(keys.length);
@@ -248,6 +293,13 @@ class Writer {
       }
     }
   }
+}
+
+/** The refusal of shared memory, which a cache cannot hold as a copy. */
+function shared(what: string): SerializationError {
+  return new SerializationError(
+    `Cannot serialize value: ${what} is shared memory, which a cache cannot store as a copy (copy it into an ArrayBuffer first)`,
+  );
 }
 
 class Reader {
@@ -409,12 +461,22 @@ class Reader {
       case Tag.Error: {
         const i = this.slot();
         const name = this.str();
-        const E = ERRORS[name];
-        if (!E || !Object.hasOwn(ERRORS, name)) throw new Error("bad error name");
+        const E = ERRORS.get(name);
+        if (E === undefined) throw new Error("bad error name");
         const e = new E(this.str());
         const stack = this.str();
         if (stack) e.stack = stack;
         if (this.byte() === 1) e.cause = this.value();
+        return (this.refs[i] = e);
+      }
+      case Tag.DOMException: {
+        const i = this.slot();
+        const name = this.str();
+        const e = new DOMException(this.str(), name);
+        const stack = this.str();
+        if (stack) {
+          Object.defineProperty(e, "stack", { value: stack, writable: true, configurable: true });
+        }
         return (this.refs[i] = e);
       }
       case Tag.Boxed: {
@@ -445,17 +507,18 @@ class Reader {
  * @example Round-trip a value JSON cannot carry
  * ```ts
  * import { defaultSerializer } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const value = { at: new Date(0), tags: new Set(["a"]), big: 2n ** 70n };
  * const copy = defaultSerializer.deserialize(defaultSerializer.serialize(value));
- * console.log(copy); // { at: 1970-01-01T00:00:00.000Z, tags: Set(1) { "a" }, big: 1180591620717411303424n }
+ * assert.deepStrictEqual(copy, { at: new Date(0), tags: new Set(["a"]), big: 1180591620717411303424n });
  * ```
  */
 export const defaultSerializer: Serializer = {
   serialize(value: unknown): Uint8Array {
-    if (_isJsonSafe(value)) return encoder.encode(JSON.stringify(value));
     const w = new Writer();
     try {
+      if (_isJsonSafe(value)) return encoder.encode(JSON.stringify(value));
       w.value(value);
     } catch (cause) {
       if (cause instanceof SerializationError) throw cause;

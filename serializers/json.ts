@@ -19,10 +19,11 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * @example Share a Redis store with a Python program
  * ```ts
  * import { jsonSerializer } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const bytes = jsonSerializer.serialize({ user: "ada", visits: 3 });
- * console.log(new TextDecoder().decode(bytes)); // {"user":"ada","visits":3}
- * console.log(jsonSerializer.deserialize(bytes));
+ * assert.equal(new TextDecoder().decode(bytes), '{"user":"ada","visits":3}');
+ * assert.deepEqual(jsonSerializer.deserialize(bytes), { user: "ada", visits: 3 });
  * ```
  */
 export const jsonSerializer: Serializer = {

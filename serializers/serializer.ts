@@ -12,6 +12,7 @@
  * @example A serializer that stores strings only
  * ```ts
  * import { type Serializer, SerializationError } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const textOnly: Serializer = {
  *   serialize(value) {
@@ -22,7 +23,7 @@
  *     return new TextDecoder().decode(bytes);
  *   },
  * };
- * console.log(textOnly.deserialize(textOnly.serialize("hi")));
+ * assert.equal(textOnly.deserialize(textOnly.serialize("hi")), "hi");
  * ```
  */
 export interface Serializer {

@@ -25,6 +25,7 @@
 import assert from "node:assert/strict";
 import { type Cache, CacheError, SerializationError } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
+import { memoize, memoized } from "../memoize.ts";
 
 /** What a backend cannot do the way the contract's default assumes. */
 export interface ConformanceQuirks {
@@ -629,6 +630,87 @@ export async function runConformance(
 
   // --- Trust I (issue 11), contract-level cases. Each group keeps to its own block. ---
   // [core: memoize collisions, structuredClone value rule, Error names]
+  await step(
+    "memoize refuses a second function under a used prefix; two classes' methods never collide",
+    async (cache) => {
+      const users = { load: async (id: number) => await Promise.resolve(`user ${id}`) }.load;
+      const orders = { load: async (id: number) => await Promise.resolve(`order ${id}`) }.load;
+      const loadUser = memoize(users, { cache });
+      assert.throws(() => memoize(orders, { cache }), {
+        name: "TypeError",
+        message: /prefix "load" is already used on this cache/,
+      });
+      assert.equal(await loadUser(1), "user 1");
+      assert.equal(await memoize(orders, { cache, prefix: "orders" })(1), "order 1");
+      class Users {
+        @memoized({ cache, ttl: 0 })
+        async get(id: number): Promise<string> {
+          return await Promise.resolve(`user ${id}`);
+        }
+      }
+      class Orders {
+        @memoized({ cache, ttl: 0 })
+        async get(id: number): Promise<string> {
+          return await Promise.resolve(`order ${id}`);
+        }
+      }
+      for (let round = 0; round < 2; round++) {
+        assert.equal(await new Users().get(1), "user 1");
+        assert.equal(await new Orders().get(1), "order 1");
+      }
+      if (stores) {
+        assert.equal(await cache.get('Users#get("1")'), "user 1");
+        assert.equal(await cache.get('Orders#get("1")'), "order 1");
+      }
+    },
+  );
+
+  await step(
+    "values structuredClone refuses are SerializationErrors at set(), and nothing is stored",
+    async (cache) => {
+      const refused: [string, unknown][] = [
+        ["URL", new URL("https://example.com/")],
+        ["Headers", new Headers({ a: "b" })],
+        ["boxed Symbol", Object(Symbol("s"))],
+        ["URL in an object", { link: new URL("https://example.com/") }],
+        ["Headers in a Map", new Map([["h", new Headers()]])],
+        ["view over shared memory", { v: new Uint8Array(new SharedArrayBuffer(4)) }],
+      ];
+      for (const [name, value] of refused) {
+        if (!stores) {
+          assert.equal(await cache.set(name, value), true, "a cache that stores nothing");
+          continue;
+        }
+        await assert.rejects(cache.set(name, value), (e: Error) => {
+          assert.ok(e instanceof SerializationError, `${name}: ${e}`);
+          assert.match(e.message, new RegExp(`key "${name}"`));
+          return true;
+        });
+        assert.equal(await cache.get(name), undefined, `${name} is not stored`);
+        assert.equal(await cache.has(name), false);
+      }
+    },
+  );
+
+  await step(
+    "an Error named like an Object.prototype member reads back as structuredClone gives it",
+    async (cache) => {
+      for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+        const error = new Error(`named ${name}`, { cause: "why" });
+        error.name = name;
+        assert.equal(await cache.set(name, { error }), true);
+        const back = await cache.get<{ error: Error }>(name);
+        if (!stores) {
+          assert.equal(back, undefined);
+          continue;
+        }
+        assert.ok(back?.error instanceof Error, `${name} reads back`);
+        assert.equal(back.error.message, `named ${name}`);
+        assert.equal(back.error.name, structuredClone(error).name);
+        assert.equal(back.error.cause, "why");
+      }
+    },
+  );
 
   // [redis/memcached: custom serializer for every value, distinct server keys]
 

@@ -480,6 +480,119 @@ Deno.test("memoize: bad options are TypeErrors, a bad ttl value a RangeError", a
   }
 });
 
+Deno.test("memoize: a second, different function under a prefix used on the same cache is a TypeError naming it", async () => {
+  await using cache = new MemoryCache();
+  const users = (() => {
+    async function load(id: number): Promise<string> {
+      return await Promise.resolve(`user ${id}`);
+    }
+    return load;
+  })();
+  const orders = (() => {
+    async function load(id: number): Promise<string> {
+      return await Promise.resolve(`order ${id}`);
+    }
+    return load;
+  })();
+  const loadUser = memoize(users, { cache });
+  assert.equal(await loadUser(1), "user 1");
+  assert.throws(() => memoize(orders, { cache }), {
+    name: "TypeError",
+    message:
+      /Cannot memoize function load: prefix "load" is already used on this cache by another function \(function load\)/,
+  });
+  assert.throws(() => memoize(() => 2, { cache, prefix: "load" }), {
+    name: "TypeError",
+    message: /prefix "load" is already used/,
+  });
+  assert.equal(await memoize(users, { cache })(1), "user 1", "the same function again is fine");
+  const loadOrder = memoize(orders, { cache, prefix: "orders.load" });
+  assert.equal(await loadOrder(1), "order 1");
+  assert.equal(await loadUser(1), "user 1");
+  await using other = new MemoryCache();
+  assert.equal(await memoize(orders, { cache: other })(1), "order 1", "another cache is free");
+});
+
+Deno.test("@memoized: methods of one name in two classes over one cache keep their own results", async () => {
+  await using cache = new MemoryCache();
+  class Users {
+    @memoized({ cache })
+    async get(id: number): Promise<string> {
+      return await Promise.resolve(`user ${id}`);
+    }
+    @memoized({ cache })
+    static async get(id: number): Promise<string> {
+      return await Promise.resolve(`static user ${id}`);
+    }
+  }
+  class Orders {
+    @memoized({ cache })
+    async get(id: number): Promise<string> {
+      return await Promise.resolve(`order ${id}`);
+    }
+  }
+  class PriorityOrders extends Orders {}
+  assert.equal(await new Users().get(1), "user 1");
+  assert.equal(await new Orders().get(1), "order 1");
+  assert.equal(await new PriorityOrders().get(1), "order 1", "a subclass uses the declaring class");
+  assert.equal(await Users.get(1), "static user 1");
+  const get = Orders.prototype.get as unknown as MemoizedMethod<Orders, [number], string>;
+  assert.equal(get.keyFor(new PriorityOrders(), 1), 'Orders#get("1")');
+  assert.equal(await cache.get('Users#get("1")'), "user 1");
+  assert.equal(await cache.get('Users.get("1")'), "static user 1");
+  class Lone {
+    @memoized({ cache })
+    async get(id: number): Promise<number> {
+      return await Promise.resolve(id);
+    }
+  }
+  const detached = Lone.prototype.get;
+  await assert.rejects(detached.call({} as Lone, 1), {
+    name: "TypeError",
+    message: /Cannot memoize method get: cannot find the class that declares it on an object/,
+  });
+  assert.equal(await new Lone().get(2), 2, "found once called on an instance");
+  assert.equal(await detached.call({} as Lone, 3), 3, "then the prefix is known");
+  // Two classes with the same name (made by one factory) are different functions: refused.
+  const make = () =>
+    class Repo {
+      @memoized({ cache })
+      async get(id: number): Promise<number> {
+        return await Promise.resolve(id);
+      }
+    };
+  const First = make();
+  const Second = make();
+  assert.equal(await new First().get(1), 1);
+  await assert.rejects(new Second().get(1), {
+    name: "TypeError",
+    message: /prefix "Repo#get" is already used on this cache/,
+  });
+});
+
+Deno.test("memoize and @memoized reject unknown option names, listing the accepted ones", () => {
+  assert.throws(() => memoize(Math.abs, { tll: 5 } as never), {
+    name: "TypeError",
+    message:
+      'Cannot create memoized function abs: unknown option "tll" (accepted: cache, key, prefix, ttl, typed)',
+  });
+  assert.throws(
+    () => {
+      class Bad {
+        @memoized({ bindthis: true } as never)
+        async m(): Promise<number> {
+          return await Promise.resolve(1);
+        }
+      }
+      return Bad;
+    },
+    {
+      name: "TypeError",
+      message: /unknown option "bindthis" \(accepted: bindThis, cache, key, prefix, ttl, typed\)/,
+    },
+  );
+});
+
 Deno.test("memoize: a closed cache rejects calls with CacheError", async () => {
   const cache = new MemoryCache();
   const f = memoize(function f(n: number) {
@@ -529,7 +642,7 @@ Deno.test("@memoized({ bindThis: true }) keeps instances apart", async () => {
   assert.equal(await a.load(1), "a/1");
   assert.equal(runs, 2);
   const load = a.load as unknown as MemoizedMethod<Repo, [number], string>;
-  assert.match(load.keyFor(a, 1), /^load@"#[0-9a-f]{8}\.1"\("1"\)$/);
+  assert.match(load.keyFor(a, 1), /^Repo#load@"#[0-9a-f]{8}\.1"\("1"\)$/);
   assert.notEqual(load.keyFor(a, 1), load.keyFor(b, 1));
   await load.cache.close();
 });
@@ -565,7 +678,7 @@ Deno.test("@memoized({ bindThis: fn }) keys instances by a stable id; helpers ta
 // Deno 2.9.6 cannot run a decorated #private method at all (its transpiler
 // emits "SyntaxError: Getter must not have any formal parameters"), so only
 // static and public methods are tested here.
-Deno.test("@memoized works on static methods, prefixed by the method name", async () => {
+Deno.test("@memoized works on static methods, prefixed by the class and method name", async () => {
   let runs = 0;
   class Config {
     @memoized()
@@ -579,7 +692,7 @@ Deno.test("@memoized works on static methods, prefixed by the method name", asyn
   assert.equal(await Config.read("b"), "B");
   assert.equal(runs, 2);
   const read = Config.read as unknown as MemoizedMethod<typeof Config, [string], string>;
-  assert.equal(read.keyFor(Config, "a"), 'read("a")');
+  assert.equal(read.keyFor(Config, "a"), 'Config.read("a")');
   await read.cache.close();
 });
 

@@ -26,6 +26,8 @@ Deno.test("MemoryCache conforms with clone: false except for copies", async (t) 
       cases: [
         "a value read back is a copy, not an alias",
         "values that cannot be stored are typed errors naming the key",
+        "values structuredClone refuses are SerializationErrors at set(), and nothing is stored",
+        "an Error named like an Object.prototype member reads back as structuredClone gives it",
       ],
     }],
   });

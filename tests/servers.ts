@@ -168,8 +168,10 @@ async function waitForClosed(port: number): Promise<void> {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
+ *
  * await using redis = await startServer("redis");
- * console.log(redis.url); // redis://127.0.0.1:40123
+ * assert.match(redis.url, /^redis:\/\/127\.0\.0\.1:\d+$/); // e.g. redis://127.0.0.1:40123
  * ```
  */
 export async function startServer(

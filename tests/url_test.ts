@@ -160,10 +160,75 @@ Deno.test("parseCacheUrl rejects bad URLs with a TypeError listing what is accep
 
 Deno.test("parseCacheUrl hides a password in its errors", () => {
   assert.throws(() => parseCacheUrl("redis://admin:hunter2@h:1/x"), (error: Error) => {
-    assert.match(error.message, /"redis:\/\/admin:\*\*\*@h:1\/x"/);
+    assert.match(error.message, /"redis:\/\/\*\*\*@h:1\/x"/);
     assert.doesNotMatch(error.message, /hunter2/);
     return true;
   });
+});
+
+/** Every text an error exposes: message, stack and the same for each cause, recursively. */
+function exposedText(error: unknown, seen = new Set<unknown>()): string {
+  if (seen.has(error)) return "";
+  seen.add(error);
+  if (!(error instanceof Error)) return String(error);
+  let text = `${String(error)}\n${error.message}\n${error.stack ?? ""}`;
+  if ("cause" in error) text += `\n${exposedText(error.cause, seen)}`;
+  if (error instanceof AggregateError) {
+    for (const inner of error.errors) text += `\n${exposedText(inner, seen)}`;
+  }
+  return text;
+}
+
+Deno.test("cacheFromUrl never echoes a credential in a message, cause or stack", async (t) => {
+  // [url, options, the secret substrings that must not appear]
+  const cases: [string | URL, Record<string, unknown>, string[]][] = [
+    ["redis://admin:hunter2@h:1/x", {}, ["hunter2"]],
+    ["redis://admin:p@ss@h:0", {}, ["p@ss", "ss@h"]],
+    ["redis://admin:p@ss@h:1/db1", {}, ["p@ss", "ss@h"]],
+    ["redis://:hunter2@", {}, ["hunter2"]],
+    ["redis://user:pa/ss-secret@host", {}, ["pa/ss", "ss-secret", "user:pa"]],
+    ["redis://user:pa?ss-secret@host", {}, ["ss-secret", "user:pa"]],
+    ["redis://user:pa#ss-secret@host", {}, ["ss-secret", "user:pa"]],
+    ["redis://u:hunter2@h?db=1", {}, ["hunter2"]],
+    ["rediss://u:hunter2@h#frag", {}, ["hunter2"]],
+    ["redis://u:hunter2@h?timeout=abc", {}, ["hunter2"]],
+    ["redis://u:s3cr3t%40x@h:1/x", {}, ["s3cr3t", "s3cr3t@x"]],
+    [new URL("redis://u:hunter2@h:1/x"), {}, ["hunter2"]],
+    ["redis://u:hunter2@h:1", { timeout: -1 }, ["hunter2"]],
+    ["memory://alice:hunter2@", {}, ["hunter2", "alice"]],
+    ["memory://alice:hunter2@host", {}, ["hunter2", "alice"]],
+    ["memory://tok3nABCDEF@", {}, ["tok3nABCDEF"]],
+    ["memory://u:pa?ss-secret@h", {}, ["ss-secret", "u:pa"]],
+    ["memory://", { policy: "redis://u:hunter2@h" }, ["hunter2"]],
+    ["null://u:hunter2@x", {}, ["hunter2"]],
+    ["file://u:hunter2@/tmp/x", {}, ["hunter2"]],
+    ["file://u:hunter2@host/x", {}, ["hunter2"]],
+    ["file:///proc/hunter2-dir@1/x", {}, ["hunter2"]],
+    ["denokv://u:hunter2@/path", {}, ["hunter2"]],
+    ["denokv://hunter2token@", {}, ["hunter2"]],
+    ["denokv://x?token=hunter2", {}, ["hunter2"]],
+    ["memcached://u:hunter2@h:1", {}, ["hunter2"]],
+    ["memcached://u:p@ss@h", {}, ["p@ss", "ss@h"]],
+    ["memcached://u:hunter2@h:1,h2:2", {}, ["hunter2"]],
+    ["uwsgi://u:hunter2@h:1/c", {}, ["hunter2"]],
+    ["uwsgi://u:hunter2@h", {}, ["hunter2"]],
+  ];
+  for (const [url, options, secrets] of cases) {
+    await t.step(String(url), async () => {
+      let error: unknown;
+      try {
+        const cache = cacheFromUrl(url, options);
+        await cache.close();
+      } catch (caught) {
+        error = caught;
+      }
+      assert.ok(error instanceof Error, `expected ${String(url)} to be rejected`);
+      const text = exposedText(error);
+      for (const secret of secrets) {
+        assert.ok(!text.includes(secret), `${JSON.stringify(secret)} leaked in: ${text}`);
+      }
+    });
+  }
 });
 
 Deno.test("parseCacheUrl accepts every registered eviction policy by name", () => {
@@ -218,6 +283,17 @@ Deno.test("cacheFromUrl passes bad option values on to the backend's own checks"
   assert.throws(() => cacheFromUrl("memory://", null as never), {
     name: "TypeError",
     message: /options must be an object, received null/,
+  });
+});
+
+Deno.test("cacheFromUrl rejects unknown option names through the backend's constructor", () => {
+  assert.throws(() => cacheFromUrl("memory://?maxEntries=2", { maxEntires: 5 }), {
+    name: "TypeError",
+    message: /^Cannot create MemoryCache: unknown option "maxEntires" \(accepted: clone, /,
+  });
+  assert.throws(() => cacheFromUrl("null://", { keyprefix: "a" }), {
+    name: "TypeError",
+    message: /^Cannot create NullCache: unknown option "keyprefix"/,
   });
 });
 

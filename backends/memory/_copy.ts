@@ -1,5 +1,6 @@
 import { _describe, SerializationError } from "../../cache.ts";
 import { _isJsonSafe } from "../../serializers/_json_safe.ts";
+import { _cloneRuleProblem } from "../../serializers/_clone_rule.ts";
 
 /** How a stored value is handed out: as is, by the plain-data copier, or by `structuredClone`. */
 export const AS_IS = 0, PLAIN = 1, CLONE = 2;
@@ -28,22 +29,40 @@ export function _copyPlain(value: unknown): unknown {
   return out;
 }
 
-/** How an object is copied: plain data by the fast copier, anything else by `structuredClone`. */
+/**
+ * How an object is copied: plain data by the fast copier, anything else by `structuredClone`.
+ * A value whose getter throws is left to `_copyIn`, which reports it for its key.
+ */
 export function _copyMode(value: object): CopyMode {
-  return _isJsonSafe(value) ? PLAIN : CLONE;
+  try {
+    return _isJsonSafe(value) ? PLAIN : CLONE;
+  } catch {
+    return CLONE;
+  }
 }
 
-/** The stored copy of an object `value` for `mode`; a clone failure is a `SerializationError` naming the key. */
+/**
+ * The stored copy of an object `value` for `mode`. Anything that stops the copy (a value
+ * `structuredClone` refuses, a getter that throws, shared memory) is a `SerializationError`
+ * naming the key, with the original error as `cause`.
+ */
 export function _copyIn(op: string, key: string, value: object, mode: CopyMode): unknown {
-  if (mode === PLAIN) return _copyPlain(value);
+  let copy: unknown;
   try {
-    return structuredClone(value);
+    copy = mode === PLAIN ? _copyPlain(value) : structuredClone(value);
   } catch (cause) {
     throw new SerializationError(
       `Cannot ${op} key ${_describe(key)}: value cannot be cloned (${(cause as Error).message})`,
       { cause },
     );
   }
+  // The rule structuredClone applies only at the top (Deno turns a nested URL into `{}`)
+  // and shared memory (which it would share, not copy) are checked on the original.
+  const problem = mode === CLONE ? _cloneRuleProblem(value) : undefined;
+  if (problem !== undefined) {
+    throw new SerializationError(`Cannot ${op} key ${_describe(key)}: value holds ${problem}`);
+  }
+  return copy;
 }
 
 /** A copy of a stored value for a reader. */

@@ -44,8 +44,9 @@ export interface RedisCacheOptions {
  * @example
  * ```ts
  * import { DEFAULT_REDIS_URL } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
- * console.log(DEFAULT_REDIS_URL); // redis://127.0.0.1:6379
+ * assert.equal(DEFAULT_REDIS_URL, "redis://127.0.0.1:6379");
  * ```
  */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
