@@ -65,8 +65,17 @@ Deno.test("FileSystemCache conforms", async (t) => {
   await withDir(async (root) => {
     await runConformance(t, {
       name: "FileSystemCache",
-      make: ({ defaultTtl, now }) =>
-        new FileSystemCache({ dir: `${root}/${crypto.randomUUID()}`, defaultTtl, now }),
+      quirks: { serializes: true },
+      make: ({ defaultTtl, now, serializer }) =>
+        new FileSystemCache({ dir: `${root}/${crypto.randomUUID()}`, defaultTtl, now, serializer }),
+      // A file at the key's path whose checksum does not match its payload.
+      corrupt: async (cache, key) => {
+        await cache.set(key, { n: 12345 });
+        const path = `${(cache as FileSystemCache).dir}/${nameOf(key)}`;
+        const bytes = Deno.readFileSync(path);
+        bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 1;
+        Deno.writeFileSync(path, bytes);
+      },
     });
   });
 });
@@ -508,14 +517,20 @@ Deno.test("FileSystemCache rejects unknown options and names the permission appN
   });
   const mod = new URL("../mod.ts", import.meta.url).href;
   const run = async (permissions: string[], code: string) => {
-    const { stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", ...permissions, code],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return new TextDecoder().decode(stdout).trim() + new TextDecoder().decode(stderr).trim();
+    const script = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      await Deno.writeTextFile(script, code);
+      const { stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: ["run", ...permissions, script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return new TextDecoder().decode(stdout).trim() + new TextDecoder().decode(stderr).trim();
+    } finally {
+      await Deno.remove(script);
+    }
   };
-  const report = "catch (e) { console.log(e.constructor.name + ': ' + e.message) }";
+  const report = "catch (e) { console.log((e as Error).constructor.name + ': ' + (e as Error).message) }";
   assert.match(
     await run(
       ["--no-prompt", "--allow-read", "--allow-write"],
@@ -527,7 +542,8 @@ Deno.test("FileSystemCache rejects unknown options and names the permission appN
   assert.equal(
     await run(
       ["--allow-all"],
-      `const { FileSystemCache } = await import("${mod}"); delete globalThis.Deno; ` +
+      `const { FileSystemCache } = await import("${mod}"); ` +
+        `delete (globalThis as Record<string, unknown>).Deno; ` +
         `try { new FileSystemCache({ dir: "/tmp/never" }) } ${report}`,
     ),
     "CacheError: Cannot create cache: FileSystemCache needs Deno (it uses Deno's file APIs); " +
