@@ -23,7 +23,10 @@ type Found = { value: unknown; expiry: number };
  * writes are atomic (temp file, then rename), `add` and `inc`/`dec` are
  * atomic across processes (per-key `flock`), the bound is derived from the
  * directory (no count file to drift), and an empty, truncated, foreign or
- * corrupt file reads as a miss and is removed.
+ * corrupt file (every entry carries a CRC-32 and its key's hash) reads as a
+ * miss and is removed. A directory someone else can write to is refused
+ * (unless `sharedDir`), symlinks, FIFOs and devices are never opened, and a
+ * lock held by a stuck process is waited for at most `lockTimeout` ms.
  *
  * A file's name is the sha-256 of its key, so no key can name a path outside
  * the directory. Every `maxEntries / 10` writes the cache lists the directory
@@ -105,7 +108,9 @@ export class FileSystemCache extends BaseCache {
       );
     }
     if (refused !== undefined) {
-      throw new CacheError(`Cannot create cache: refusing directory ${JSON.stringify(dir)}: ${refused}`);
+      throw new CacheError(
+        `Cannot create cache: refusing directory ${JSON.stringify(dir)}: ${refused}`,
+      );
     }
   }
 

@@ -266,7 +266,11 @@ Deno.test("FileSystemCache reads empty, truncated, flipped, copied, garbage and 
         }
       });
     }
-    assert.deepEqual(await cache.get("probe"), { long: "v".repeat(100) }, "the good file still reads");
+    assert.deepEqual(
+      await cache.get("probe"),
+      { long: "v".repeat(100) },
+      "the good file still reads",
+    );
   });
 });
 
@@ -513,7 +517,8 @@ Deno.test("FileSystemCache writes remove temp files orphaned by a crash", async 
 Deno.test("FileSystemCache rejects unknown options and names the permission appName needs", async () => {
   assert.throws(() => new FileSystemCache({ dir: "/tmp/x", maxEntrys: 5 } as never), {
     name: "TypeError",
-    message: /Cannot create FileSystemCache: unknown option "maxEntrys" \(accepted: appName, defaultTtl, dir, lockTimeout, maxEntries, maxEntrySize, mode, now, serializer, sharedDir\)/,
+    message:
+      /Cannot create FileSystemCache: unknown option "maxEntrys" \(accepted: appName, defaultTtl, dir, lockTimeout, maxEntries, maxEntrySize, mode, now, serializer, sharedDir\)/,
   });
   const mod = new URL("../mod.ts", import.meta.url).href;
   const run = async (permissions: string[], code: string) => {
@@ -530,7 +535,8 @@ Deno.test("FileSystemCache rejects unknown options and names the permission appN
       await Deno.remove(script);
     }
   };
-  const report = "catch (e) { console.log((e as Error).constructor.name + ': ' + (e as Error).message) }";
+  const report =
+    "catch (e) { console.log((e as Error).constructor.name + ': ' + (e as Error).message) }";
   assert.match(
     await run(
       ["--no-prompt", "--allow-read", "--allow-write"],
@@ -572,15 +578,24 @@ Deno.test({
       const dir = `${root}/open`;
       Deno.mkdirSync(dir);
       Deno.chmodSync(dir, 0o777);
-      assert.throws(() => new FileSystemCache({ dir }), refused(dir, /writable by every user \(mode 0777\)/));
-      assert.throws(() => new FileSystemCache({ dir, sharedDir: true }), refused(dir, /every user/));
+      assert.throws(
+        () => new FileSystemCache({ dir }),
+        refused(dir, /writable by every user \(mode 0777\)/),
+      );
+      assert.throws(
+        () => new FileSystemCache({ dir, sharedDir: true }),
+        refused(dir, /every user/),
+      );
       assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing was created in it");
     });
     await t.step("group-writable: only with sharedDir", async () => {
       const dir = `${root}/group`;
       Deno.mkdirSync(dir);
       Deno.chmodSync(dir, 0o770);
-      assert.throws(() => new FileSystemCache({ dir }), refused(dir, /writable by its group \(mode 0770\).*sharedDir: true/));
+      assert.throws(
+        () => new FileSystemCache({ dir }),
+        refused(dir, /writable by its group \(mode 0770\).*sharedDir: true/),
+      );
       await using shared = new FileSystemCache({ dir, sharedDir: true, mode: 0o660 });
       await shared.set("k", 1);
       assert.equal(Deno.statSync(`${dir}/${nameOf("k")}`).mode! & 0o777, 0o660);
@@ -644,9 +659,12 @@ Deno.test({
       await using other = new FileSystemCache({ dir: locks });
       const lock = `${locks}/.lock-${nameOf(key)[0]}`;
       Deno.symlinkSync(`${outside}/made-by-cache`, lock);
-      await assert.rejects(other.set(key, 1), (e: Error) =>
-        e instanceof CacheError && e.message.startsWith(`Cannot set key "${key}": `) &&
-        e.message.includes(`lock file ${lock} is a symlink`));
+      await assert.rejects(
+        other.set(key, 1),
+        (e: Error) =>
+          e instanceof CacheError && e.message.startsWith(`Cannot set key "${key}": `) &&
+          e.message.includes(`lock file ${lock} is a symlink`),
+      );
       assert.throws(() => Deno.lstatSync(`${outside}/made-by-cache`), Deno.errors.NotFound);
       Deno.removeSync(`${locks}/.lock-0`);
       Deno.symlinkSync(`${outside}/made-at-open`, `${locks}/.lock-0`);
@@ -693,10 +711,13 @@ Deno.test("FileSystemCache: a lock held by a stuck process is a CacheError after
       let ticks = 0;
       const timer = setInterval(() => ticks++, 10);
       try {
-        await assert.rejects(cache.set("k", 2), (e: Error) =>
-          e instanceof CacheError && e.message.startsWith('Cannot set key "k": ') &&
-          e.message.includes(`lock file ${lock} still held by another process`) &&
-          e.message.includes("lockTimeout"));
+        await assert.rejects(
+          cache.set("k", 2),
+          (e: Error) =>
+            e instanceof CacheError && e.message.startsWith('Cannot set key "k": ') &&
+            e.message.includes(`lock file ${lock} still held by another process`) &&
+            e.message.includes("lockTimeout"),
+        );
         await assert.rejects(cache.inc("k"), CacheError);
       } finally {
         clearInterval(timer);
@@ -722,9 +743,12 @@ Deno.test("FileSystemCache: its directory removed under a live cache is a CacheE
     let key = "b";
     for (let i = 0; nameOf(key)[0] === nameOf("a")[0]; i++) key = `b${i}`; // an unopened lock
     for (const k of ["a", key]) {
-      await assert.rejects(cache.set(k, 2), (e: Error) =>
-        e instanceof CacheError && e.message.startsWith(`Cannot set key "${k}": `) &&
-        e.message.includes(`the cache directory ${dir} no longer exists`));
+      await assert.rejects(
+        cache.set(k, 2),
+        (e: Error) =>
+          e instanceof CacheError && e.message.startsWith(`Cannot set key "${k}": `) &&
+          e.message.includes(`the cache directory ${dir} no longer exists`),
+      );
     }
   });
 });

@@ -102,7 +102,9 @@ function ownUid(dir: string): number | null {
   try {
     return Deno.uid();
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied)) {
+    if (
+      !(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied)
+    ) {
       throw error;
     }
   }

@@ -58,7 +58,10 @@ const NOTHING = new Uint8Array(0);
  * `path`, or `null` when something is there that must not be read (not a
  * regular file, larger than `cap`, or swapped between `lstat` and open).
  */
-function openRegular(path: string, cap: number): { file: Deno.FsFile; size: number } | null | undefined {
+function openRegular(
+  path: string,
+  cap: number,
+): { file: Deno.FsFile; size: number } | null | undefined {
   let seen: Deno.FileInfo;
   try {
     seen = Deno.lstatSync(path);
