@@ -37,12 +37,13 @@ type Found = { value: unknown; expiry: number };
  * @example Share a cache between runs of a script
  * ```ts
  * import { FileSystemCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
  * await using cache = new FileSystemCache({ dir, maxEntries: 1000, defaultTtl: 3_600_000 });
  * await cache.set("report", { rows: 3 });
- * console.log(await cache.get("report")); // { rows: 3 }
- * console.log(await cache.inc("runs")); // 1
+ * assert.deepEqual(await cache.get("report"), { rows: 3 });
+ * assert.equal(await cache.inc("runs"), 1);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

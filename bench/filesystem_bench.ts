@@ -5,6 +5,7 @@
 //   python3 bench/filesystem_cachelib.py
 import { createHash } from "node:crypto";
 import { FileSystemCache } from "../mod.ts";
+import { encodeEntry, verifyEntry } from "../backends/filesystem/format.ts";
 
 const record = { id: 7, name: "Ada Lovelace", email: "ada@example.com", admin: false, score: 97.5 };
 const N = 400;
@@ -24,6 +25,44 @@ Deno.mkdirSync(rawDir);
 const rawBytes = new TextEncoder().encode(JSON.stringify(record));
 const rawPaths = keys.map((key) => `${rawDir}/${createHash("sha256").update(key).digest("hex")}`);
 for (const path of rawPaths) Deno.writeFileSync(path, rawBytes);
+
+// The checksummed format's own cost: encoding and verifying an entry, against
+// format 1's header (magic, version, expiry, length: no checksum, no name).
+const entryName = createHash("sha256").update("user:1").digest("hex");
+const payloads = { "record": rawBytes, "64 KiB": new Uint8Array(64 * 1024).fill(7) };
+function formatOne(expiry: number, payload: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(24 + payload.length);
+  bytes.set([0x63, 0x6c, 0x66, 0x73, 1]);
+  const view = new DataView(bytes.buffer);
+  view.setFloat64(8, expiry, true);
+  view.setFloat64(16, payload.length, true);
+  bytes.set(payload, 24);
+  return bytes;
+}
+function formatOneExpiry(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 24);
+  if (bytes[0] !== 0x63 || bytes[4] !== 1 || view.getFloat64(16, true) !== bytes.length - 24) {
+    return -1;
+  }
+  return view.getFloat64(8, true);
+}
+for (const [size, payload] of Object.entries(payloads)) {
+  const one = formatOne(0, payload);
+  const two = encodeEntry(entryName, 0, payload);
+  const group = `entry format, ${size}`;
+  Deno.bench("format 1 encode (no checksum)", { group, baseline: true }, () => {
+    formatOne(0, payload);
+  });
+  Deno.bench("format 2 encode (crc32 + name)", { group }, () => {
+    encodeEntry(entryName, 0, payload);
+  });
+  Deno.bench("format 1 check header", { group }, () => {
+    formatOneExpiry(one);
+  });
+  Deno.bench("format 2 verify (crc32 + name)", { group }, () => {
+    verifyEntry(two, entryName);
+  });
+}
 
 let i = 0;
 const next = () => i++ % N;

@@ -29,7 +29,8 @@ export interface Listing {
 export function listDir(dir: string): Listing {
   const entries: string[] = [];
   const temps: string[] = [];
-  for (const { name } of Deno.readDirSync(dir)) {
+  for (const { name, isDirectory } of Deno.readDirSync(dir)) {
+    if (isDirectory) continue; // never ours; removing it is not the cache's call
     if (name.length === 64 && ENTRY_NAME.test(name)) entries.push(name);
     else if (TEMP_NAME.test(name)) temps.push(name);
   }
