@@ -1,6 +1,10 @@
 // FileSystemCache against raw file operations (the floor: what any file cache
 // must pay), and flat vs fan-out directory layouts at 100 000 files.
 //   deno bench --allow-all bench/filesystem_bench.ts
+// Before/after a change, in the same run: point FS_BENCH_BEFORE at another
+// checkout's mod.ts, e.g.
+//   mkdir /tmp/before && git archive <commit> | tar -x -C /tmp/before
+//   FS_BENCH_BEFORE=/tmp/before/mod.ts deno bench --allow-all bench/filesystem_bench.ts
 // Python cachelib's FileSystemCache, same workload, same machine:
 //   python3 bench/filesystem_cachelib.py
 import { createHash } from "node:crypto";
@@ -62,6 +66,29 @@ for (const [size, payload] of Object.entries(payloads)) {
   Deno.bench("format 2 verify (crc32 + name)", { group }, () => {
     verifyEntry(two, entryName);
   });
+}
+
+const before = Deno.env.get("FS_BENCH_BEFORE");
+if (before) {
+  const { FileSystemCache: Before } = await import(new URL(before, `file://${Deno.cwd()}/`).href);
+  const pair = {
+    before: new Before({ dir: `${root}/before`, maxEntries: 1000 }) as FileSystemCache,
+    after: new FileSystemCache({ dir: `${root}/after`, maxEntries: 1000 }),
+  };
+  let b = 0;
+  for (const [name, c] of Object.entries(pair)) {
+    for (const key of keys) await c.set(key, record);
+    const baseline = name === "before";
+    Deno.bench(`${name}: get`, { group: "before/after: get hit", baseline }, async () => {
+      await c.get(keys[b++ % N]!);
+    });
+    Deno.bench(`${name}: has`, { group: "before/after: has", baseline }, async () => {
+      await c.has(keys[b++ % N]!);
+    });
+    Deno.bench(`${name}: set`, { group: "before/after: set", baseline }, async () => {
+      await c.set(keys[b++ % N]!, record);
+    });
+  }
 }
 
 let i = 0;
