@@ -6,16 +6,10 @@
  */
 import { _describe, addDelta, CacheError, checkKey } from "../cache.ts";
 import { BaseCache } from "./_base.ts";
-import {
-  CORRUPT,
-  encodeEntry,
-  expiryOf,
-  HEADER_SIZE,
-  isLive,
-  readExpiry,
-} from "./filesystem/format.ts";
+import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/format.ts";
 import { EntryNames, MissProbe, readBytes, removeFile, writeAtomic } from "./filesystem/files.ts";
-import { StripeLocks } from "./filesystem/locks.ts";
+import { prepareDir } from "./filesystem/cache_dir.ts";
+import { LockTimeout, openLockFile, StripeLocks } from "./filesystem/locks.ts";
 import { type FileSystemCacheOptions, resolveOptions } from "./filesystem/options.ts";
 import { type HeaderHint, listDir, pruneEntries, removeOrphans } from "./filesystem/prune.ts";
 
@@ -29,7 +23,10 @@ type Found = { value: unknown; expiry: number };
  * writes are atomic (temp file, then rename), `add` and `inc`/`dec` are
  * atomic across processes (per-key `flock`), the bound is derived from the
  * directory (no count file to drift), and an empty, truncated, foreign or
- * corrupt file reads as a miss and is removed.
+ * corrupt file (every entry carries a CRC-32 and its key's hash) reads as a
+ * miss and is removed. A directory someone else can write to is refused
+ * (unless `sharedDir`), symlinks, FIFOs and devices are never opened, and a
+ * lock held by a stuck process is waited for at most `lockTimeout` ms.
  *
  * A file's name is the sha-256 of its key, so no key can name a path outside
  * the directory. Every `maxEntries / 10` writes the cache lists the directory
@@ -58,12 +55,15 @@ export class FileSystemCache extends BaseCache {
   #mode: number;
   #chmod: boolean;
   #now: () => number;
+  #cap: number;
   #locks: StripeLocks;
   #tag = Math.random().toString(36).slice(2, 10);
   #seq = 0;
   /** Writes between two looks at the directory. */
   #interval: number;
   #sinceCheck: number;
+  /** Whether this instance wrote since its last exact prune (close() then prunes). */
+  #wrote = false;
   #hints = new Map<string, HeaderHint>();
   #names = new EntryNames();
   #probe = new MissProbe();
@@ -72,24 +72,34 @@ export class FileSystemCache extends BaseCache {
    * Opens (and creates when missing) the cache directory.
    *
    * @param options See {@linkcode FileSystemCacheOptions}.
-   * @throws {TypeError} Neither or both of `dir` and `appName`, or a bad option.
-   * @throws {CacheError} The directory cannot be created or written.
+   * @throws {TypeError} Neither or both of `dir` and `appName`, an unknown option, or a bad option.
+   * @throws {CacheError} Not running on Deno, `appName` without `--allow-env`, or a directory
+   * that cannot be created or written, or that someone else could write to.
    */
   constructor(options: FileSystemCacheOptions) {
     super({ defaultTtl: options?.defaultTtl, serializer: options?.serializer });
-    const { dir, maxEntries, mode, now } = resolveOptions(options);
+    if (typeof Deno === "undefined" || typeof Deno.openSync !== "function") {
+      throw new CacheError(
+        "Cannot create cache: FileSystemCache needs Deno (it uses Deno's file APIs); " +
+          "this runtime has no global Deno",
+      );
+    }
+    const { dir, maxEntries, mode, now, sharedDir, lockTimeout, maxEntrySize } = resolveOptions(
+      options,
+    );
     this.dir = dir;
     this.maxEntries = maxEntries;
     this.#mode = mode;
     this.#chmod = (mode & 0o077) !== 0 && Deno.build.os !== "windows";
     this.#now = now;
+    this.#cap = maxEntrySize;
     this.#interval = maxEntries === 0 ? 100 : Math.ceil(maxEntries / 10);
     this.#sinceCheck = this.#interval - 1; // the first write looks at the directory
-    this.#locks = new StripeLocks(dir, mode);
+    this.#locks = new StripeLocks(dir, mode, lockTimeout);
+    let refused: string | undefined;
     try {
-      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      Deno.openSync(this.#locks.pathOf("0"), { read: true, write: true, create: true, mode })
-        .close();
+      refused = prepareDir(dir, sharedDir);
+      if (refused === undefined) openLockFile(this.#locks.pathOf("0"), mode).close();
     } catch (cause) {
       throw new CacheError(
         `Cannot create cache: directory ${JSON.stringify(dir)} is not writable: ${
@@ -98,6 +108,29 @@ export class FileSystemCache extends BaseCache {
         { cause },
       );
     }
+    if (refused !== undefined) {
+      throw new CacheError(
+        `Cannot create cache: refusing directory ${JSON.stringify(dir)}: ${refused}`,
+      );
+    }
+  }
+
+  /** The `CacheError` for a failed file operation on `key`. */
+  #error(op: string, key: string, what: string, path: string, cause: unknown): Error {
+    if (
+      cause instanceof CacheError || cause instanceof TypeError || cause instanceof RangeError
+    ) {
+      return cause;
+    }
+    let why = (cause as Error).message;
+    if (cause instanceof LockTimeout) {
+      why = `${why} (lockTimeout); a process holding it may be stuck`;
+    } else if (cause instanceof Deno.errors.NotFound && !existsDir(this.dir)) {
+      why = `the cache directory ${this.dir} no longer exists (removed under a live cache): ${why}`;
+    }
+    return new CacheError(`Cannot ${op} key ${_describe(key)}: cannot ${what} ${path}: ${why}`, {
+      cause,
+    });
   }
 
   /** Runs a file operation; a failure is a `CacheError` naming the key, the path and the cause. */
@@ -105,21 +138,16 @@ export class FileSystemCache extends BaseCache {
     try {
       return fn();
     } catch (cause) {
-      if (
-        cause instanceof CacheError || cause instanceof TypeError || cause instanceof RangeError
-      ) {
-        throw cause;
-      }
-      throw new CacheError(
-        `Cannot ${op} key ${_describe(key)}: cannot ${what} ${path}: ${(cause as Error).message}`,
-        { cause },
-      );
+      throw this.#error(op, key, what, path, cause);
     }
   }
 
-  /** The live value in `bytes`, or `undefined` when expired, corrupt or undecodable. */
-  #judge(key: string, bytes: Uint8Array, now: number): Found | undefined {
-    const expiry = expiryOf(bytes, bytes.length);
+  /**
+   * The live value in `bytes` (the file of entry `name`), or `undefined` when
+   * expired, corrupt (any header field, the name or the checksum wrong) or undecodable.
+   */
+  #judge(key: string, name: string, bytes: Uint8Array, now: number): Found | undefined {
+    const expiry = verifyEntry(bytes, name);
     if (expiry === CORRUPT || !isLive(expiry, now)) return undefined;
     try {
       return { value: this._decode(key, bytes.subarray(HEADER_SIZE)), expiry };
@@ -129,30 +157,44 @@ export class FileSystemCache extends BaseCache {
   }
 
   /** Reads `key` without its lock; a dead file is removed (under the lock, if still dead). */
-  #load(op: string, key: string): Found | undefined {
+  async #load(op: string, key: string): Promise<Found | undefined> {
     const name = this.#names.of(key);
     const path = `${this.dir}/${name}`;
     if (this.#probe.absent(path)) return undefined;
-    const bytes = this.#io(op, key, "read", path, () => readBytes(path));
+    const bytes = this.#io(op, key, "read", path, () => readBytes(path, this.#cap));
     this.#probe.saw(bytes !== undefined);
     if (bytes === undefined) return undefined;
     const now = this.#now();
-    const found = this.#judge(key, bytes, now);
+    const found = this.#judge(key, name, bytes, now);
     if (found === undefined) {
-      this.#io(op, key, "remove", path, () =>
-        this.#locks.run(name, () => {
-          const again = readBytes(path);
-          if (again !== undefined && this.#judge(key, again, now) === undefined) removeFile(path);
-        }));
+      await this.#locked(op, key, false, "remove", () => {
+        const again = readBytes(path, this.#cap);
+        if (again !== undefined && this.#judge(key, name, again, now) === undefined) {
+          removeFile(path);
+        }
+      });
     }
     return found;
   }
 
-  /** Writes an entry file; call with the key's lock held. */
-  #write(op: string, key: string, path: string, expiry: number, payload: Uint8Array): void {
+  /** Writes an entry file (or removes the key when it is too large); call with the lock held. */
+  #write(
+    op: string,
+    key: string,
+    path: string,
+    expiry: number,
+    payload: Uint8Array,
+  ): boolean {
+    const name = this.#names.of(key);
+    if (HEADER_SIZE + payload.length > this.#cap) {
+      this.#io(op, key, "remove", path, () => removeFile(path));
+      return false;
+    }
     const temp = `${path}.${this.#tag}${(this.#seq++).toString(36)}.tmp`;
-    const bytes = encodeEntry(expiry, payload);
+    const bytes = encodeEntry(name, expiry, payload);
     this.#io(op, key, "write", path, () => writeAtomic(path, temp, bytes, this.#mode, this.#chmod));
+    this.#wrote = true;
+    return true;
   }
 
   #expiry(ttl: number, now: number): number {
@@ -160,10 +202,10 @@ export class FileSystemCache extends BaseCache {
   }
 
   /** Every `#interval` writes: look at the directory, clean orphans, keep the bound. */
-  #maintain(op: string, key: string): void {
+  async #maintain(op: string, key: string): Promise<void> {
     if (++this.#sinceCheck < this.#interval) return;
     this.#sinceCheck = 0;
-    this.#io(op, key, "prune", this.dir, () => {
+    try {
       const { entries, temps } = listDir(this.dir);
       if (temps.length > 0) removeOrphans(this.dir, temps, Date.now());
       if (this.maxEntries === 0) {
@@ -173,111 +215,127 @@ export class FileSystemCache extends BaseCache {
       const target = this.maxEntries - this.#interval; // room for the writes until the next look
       if (entries.length > target) {
         const now = this.#now();
-        const { evicted } = pruneEntries(this.dir, entries, this.#locks, now, target, this.#hints);
+        const { evicted } = await pruneEntries(
+          this.dir,
+          entries,
+          this.#locks,
+          now,
+          target,
+          this.#cap,
+          this.#hints,
+        );
         this._stats.evictions += evicted;
       }
-    });
-  }
-
-  /** Runs `fn` on key's file path with the key's lock held, after the periodic maintenance. */
-  #locked<T>(op: string, key: string, write: boolean, fn: (path: string) => T): T {
-    const name = this.#names.of(key);
-    if (write) this.#maintain(op, key);
-    const path = `${this.dir}/${name}`;
-    return this.#locks.run(name, () => fn(path));
-  }
-
-  #set(op: string, key: string, value: unknown, ttl: number): boolean {
-    const payload = this._encode(op, key, value);
-    this.#locked(op, key, true, (path) => {
-      this.#write(op, key, path, this.#expiry(ttl, this.#now()), payload);
-    });
-    return true;
-  }
-
-  /** The value under `key`, or `undefined`; one synchronous file read, no extra promise hops. */
-  override get<T = unknown>(key: string): Promise<T | undefined> {
-    try {
-      checkKey("get", key);
-      this._checkOpen("get", key);
-      const value = this.#load("get", key)?.value;
-      if (value === undefined) this._stats.misses++;
-      else this._stats.hits++;
-      return Promise.resolve(value as T | undefined);
-    } catch (error) {
-      return Promise.reject(error);
+    } catch (cause) {
+      throw this.#error(op, key, "prune", this.dir, cause);
     }
   }
 
+  /**
+   * Runs `fn` on key's file path with the key's lock held (after the periodic
+   * maintenance when `write`); waits for the lock at most `lockTimeout` ms.
+   */
+  async #locked<T>(
+    op: string,
+    key: string,
+    write: boolean,
+    what: string,
+    fn: (path: string) => T,
+  ): Promise<T> {
+    const name = this.#names.of(key);
+    if (write) await this.#maintain(op, key);
+    const path = `${this.dir}/${name}`;
+    try {
+      return await this.#locks.run(name, () => fn(path));
+    } catch (cause) {
+      throw this.#error(op, key, what, cause instanceof LockTimeout ? cause.path : path, cause);
+    }
+  }
+
+  #set(op: string, key: string, value: unknown, ttl: number): Promise<boolean> {
+    const payload = this._encode(op, key, value);
+    return this.#locked(op, key, true, "write", (path) => {
+      return this.#write(op, key, path, this.#expiry(ttl, this.#now()), payload);
+    });
+  }
+
+  /** The value under `key`, or `undefined`. */
+  override async get<T = unknown>(key: string): Promise<T | undefined> {
+    checkKey("get", key);
+    this._checkOpen("get", key);
+    const value = (await this.#load("get", key))?.value;
+    if (value === undefined) this._stats.misses++;
+    else this._stats.hits++;
+    return value as T | undefined;
+  }
+
   /** Reads one key. */
-  protected _get(key: string): Promise<unknown> {
-    return Promise.resolve(this.#load("get", key)?.value);
+  protected async _get(key: string): Promise<unknown> {
+    return (await this.#load("get", key))?.value;
   }
 
   /** Reads several keys, one file each. */
-  protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
-    return Promise.resolve(keys.map((key) => this.#load("getMany", key)?.value));
+  protected override async _getMany(keys: readonly string[]): Promise<unknown[]> {
+    const values: unknown[] = [];
+    for (const key of keys) values.push((await this.#load("getMany", key))?.value);
+    return values;
   }
 
-  /** Writes one entry. */
+  /** Writes one entry; `false` (and the key removed) when it exceeds `maxEntrySize`. */
   protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    return Promise.resolve(this.#set("set", key, value, ttl));
+    return this.#set("set", key, value, ttl);
   }
 
   /** Writes several entries. */
-  protected override _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
-    return Promise.resolve(
-      entries.map(([key, value]) => (this.#set("setMany", key, value, ttl), key)),
-    );
+  protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
+    const stored: string[] = [];
+    for (const [key, value] of entries) {
+      if (await this.#set("setMany", key, value, ttl)) stored.push(key);
+    }
+    return stored;
   }
 
   /** Writes one entry when the key holds no live one, atomically across processes. */
   protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
     const payload = this._encode("add", key, value);
-    return Promise.resolve(this.#locked("add", key, true, (path) => {
+    const name = this.#names.of(key);
+    return this.#locked("add", key, true, "write", (path) => {
       const now = this.#now();
-      const existing = this.#io("add", key, "read", path, () => readBytes(path));
-      if (existing !== undefined && this.#judge(key, existing, now) !== undefined) return false;
-      this.#write("add", key, path, this.#expiry(ttl, now), payload);
-      return true;
-    }));
+      const existing = this.#io("add", key, "read", path, () => readBytes(path, this.#cap));
+      if (existing !== undefined && this.#judge(key, name, existing, now) !== undefined) {
+        return false;
+      }
+      return this.#write("add", key, path, this.#expiry(ttl, now), payload);
+    });
   }
 
-  /** Removes one key; `true` when it held a live entry (judged by its header). */
+  /** Removes one key; `true` when it held a live entry (read and verified like `get`). */
   protected _delete(key: string): Promise<boolean> {
-    return Promise.resolve(
-      this.#locked("delete", key, false, (path) =>
-        this.#io("delete", key, "remove", path, () => {
-          const expiry = readExpiry(path);
-          if (expiry === undefined || !removeFile(path)) return false;
-          return expiry !== CORRUPT && isLive(expiry, this.#now());
-        })),
-    );
+    const name = this.#names.of(key);
+    return this.#locked("delete", key, false, "remove", (path) => {
+      const bytes = readBytes(path, this.#cap);
+      if (bytes === undefined || !removeFile(path)) return false;
+      return this.#judge(key, name, bytes, this.#now()) !== undefined;
+    });
   }
 
-  /** Whether the key holds a live entry (reads only the header). */
-  protected _has(key: string): Promise<boolean> {
-    const path = `${this.dir}/${this.#names.of(key)}`;
-    if (this.#probe.absent(path)) return Promise.resolve(false);
-    const expiry = this.#io("has", key, "read", path, () => readExpiry(path));
-    this.#probe.saw(expiry !== undefined);
-    if (expiry === undefined) return Promise.resolve(false);
-    if (expiry !== CORRUPT && isLive(expiry, this.#now())) return Promise.resolve(true);
-    this.#load("has", key); // removes the dead file
-    return Promise.resolve(false);
+  /** Whether the key holds a live entry: the same read and checks as `get`. */
+  protected async _has(key: string): Promise<boolean> {
+    return (await this.#load("has", key)) !== undefined;
   }
 
   /** Adds `delta` under the key's lock, so concurrent processes never lose a count. */
   protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
-    return Promise.resolve(this.#locked(op, key, true, (path) => {
+    const name = this.#names.of(key);
+    return this.#locked(op, key, true, "write", (path) => {
       const now = this.#now();
-      const bytes = this.#io(op, key, "read", path, () => readBytes(path));
-      const found = bytes === undefined ? undefined : this.#judge(key, bytes, now);
+      const bytes = this.#io(op, key, "read", path, () => readBytes(path, this.#cap));
+      const found = bytes === undefined ? undefined : this.#judge(key, name, bytes, now);
       const next = addDelta(op, key, found === undefined ? 0 : found.value, delta);
       const expiry = found === undefined ? this.#expiry(ttl, now) : found.expiry;
       this.#write(op, key, path, expiry, this._encode(op, key, next));
       return next;
-    }));
+    });
   }
 
   /** Removes every entry file (and orphaned temp files); other files are left alone. */
@@ -293,44 +351,68 @@ export class FileSystemCache extends BaseCache {
     return Promise.resolve(true);
   }
 
-  /**
-   * Removes expired and corrupt entries and orphaned temp files now, then the
-   * oldest entries (by last write) until at most `maxEntries` remain. Writes
-   * do this on their own every `maxEntries / 10` writes; call it for an exact
-   * bound at once (several processes writing at once can each add up to
-   * `maxEntries / 10` entries between two looks).
-   *
-   * @returns How many files were removed.
-   */
-  prune(): Promise<number> {
+  /** The exact prune, without the open check. */
+  async #prune(): Promise<number> {
     try {
-      this._checkOpen("prune");
       this.#sinceCheck = 0;
       const { entries, temps } = listDir(this.dir);
       const orphans = removeOrphans(this.dir, temps, Date.now());
       const target = this.maxEntries === 0 ? Infinity : this.maxEntries;
       const now = this.#now();
-      const { dead, evicted } = pruneEntries(
+      const { dead, evicted } = await pruneEntries(
         this.dir,
         entries,
         this.#locks,
         now,
         target,
+        this.#cap,
         this.#hints,
       );
       this._stats.evictions += evicted;
-      return Promise.resolve(orphans + dead + evicted);
+      this.#wrote = false;
+      return orphans + dead + evicted;
     } catch (error) {
-      if (error instanceof CacheError) return Promise.reject(error);
-      return Promise.reject(
-        new CacheError(`Cannot prune ${this.dir}: ${(error as Error).message}`, { cause: error }),
-      );
+      if (error instanceof CacheError) throw error;
+      throw new CacheError(`Cannot prune ${this.dir}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 
-  /** Closes the lock files. */
-  protected override _close(): Promise<void> {
-    this.#locks.close();
-    return Promise.resolve();
+  /**
+   * Removes expired and corrupt entries and orphaned temp files now, then the
+   * oldest entries (by last write) until at most `maxEntries` remain. Writes
+   * do this on their own every `maxEntries / 10` writes, and `close()` does
+   * it when this instance wrote; call it for an exact bound at once (several
+   * processes writing at once can each add up to `maxEntries / 10` entries
+   * between two looks).
+   *
+   * @returns How many files were removed.
+   */
+  async prune(): Promise<number> {
+    this._checkOpen("prune");
+    return await this.#prune();
+  }
+
+  /**
+   * Prunes to the exact bound when this instance wrote since its last exact
+   * prune (so a directory at rest is within `maxEntries`), then closes the
+   * lock files. A directory removed meanwhile is not an error here.
+   */
+  protected override async _close(): Promise<void> {
+    try {
+      if (this.#wrote && this.maxEntries > 0 && existsDir(this.dir)) await this.#prune();
+    } finally {
+      this.#locks.close();
+    }
+  }
+}
+
+/** Whether `dir` is (still) a directory. */
+function existsDir(dir: string): boolean {
+  try {
+    return Deno.statSync(dir).isDirectory;
+  } catch {
+    return false;
   }
 }

@@ -1,10 +1,15 @@
 // FileSystemCache against raw file operations (the floor: what any file cache
 // must pay), and flat vs fan-out directory layouts at 100 000 files.
 //   deno bench --allow-all bench/filesystem_bench.ts
+// Before/after a change, in the same run: point FS_BENCH_BEFORE at another
+// checkout's mod.ts, e.g.
+//   mkdir /tmp/before && git archive <commit> | tar -x -C /tmp/before
+//   FS_BENCH_BEFORE=/tmp/before/mod.ts deno bench --allow-all bench/filesystem_bench.ts
 // Python cachelib's FileSystemCache, same workload, same machine:
 //   python3 bench/filesystem_cachelib.py
 import { createHash } from "node:crypto";
 import { FileSystemCache } from "../mod.ts";
+import { encodeEntry, verifyEntry } from "../backends/filesystem/format.ts";
 
 const record = { id: 7, name: "Ada Lovelace", email: "ada@example.com", admin: false, score: 97.5 };
 const N = 400;
@@ -24,6 +29,67 @@ Deno.mkdirSync(rawDir);
 const rawBytes = new TextEncoder().encode(JSON.stringify(record));
 const rawPaths = keys.map((key) => `${rawDir}/${createHash("sha256").update(key).digest("hex")}`);
 for (const path of rawPaths) Deno.writeFileSync(path, rawBytes);
+
+// The checksummed format's own cost: encoding and verifying an entry, against
+// format 1's header (magic, version, expiry, length: no checksum, no name).
+const entryName = createHash("sha256").update("user:1").digest("hex");
+const payloads = { "record": rawBytes, "64 KiB": new Uint8Array(64 * 1024).fill(7) };
+function formatOne(expiry: number, payload: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(24 + payload.length);
+  bytes.set([0x63, 0x6c, 0x66, 0x73, 1]);
+  const view = new DataView(bytes.buffer);
+  view.setFloat64(8, expiry, true);
+  view.setFloat64(16, payload.length, true);
+  bytes.set(payload, 24);
+  return bytes;
+}
+function formatOneExpiry(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 24);
+  if (bytes[0] !== 0x63 || bytes[4] !== 1 || view.getFloat64(16, true) !== bytes.length - 24) {
+    return -1;
+  }
+  return view.getFloat64(8, true);
+}
+for (const [size, payload] of Object.entries(payloads)) {
+  const one = formatOne(0, payload);
+  const two = encodeEntry(entryName, 0, payload);
+  const group = `entry format, ${size}`;
+  Deno.bench("format 1 encode (no checksum)", { group, baseline: true }, () => {
+    formatOne(0, payload);
+  });
+  Deno.bench("format 2 encode (crc32 + name)", { group }, () => {
+    encodeEntry(entryName, 0, payload);
+  });
+  Deno.bench("format 1 check header", { group }, () => {
+    formatOneExpiry(one);
+  });
+  Deno.bench("format 2 verify (crc32 + name)", { group }, () => {
+    verifyEntry(two, entryName);
+  });
+}
+
+const before = Deno.env.get("FS_BENCH_BEFORE");
+if (before) {
+  const { FileSystemCache: Before } = await import(new URL(before, `file://${Deno.cwd()}/`).href);
+  const pair = {
+    before: new Before({ dir: `${root}/before`, maxEntries: 1000 }) as FileSystemCache,
+    after: new FileSystemCache({ dir: `${root}/after`, maxEntries: 1000 }),
+  };
+  let b = 0;
+  for (const [name, c] of Object.entries(pair)) {
+    for (const key of keys) await c.set(key, record);
+    const baseline = name === "before";
+    Deno.bench(`${name}: get`, { group: "before/after: get hit", baseline }, async () => {
+      await c.get(keys[b++ % N]!);
+    });
+    Deno.bench(`${name}: has`, { group: "before/after: has", baseline }, async () => {
+      await c.has(keys[b++ % N]!);
+    });
+    Deno.bench(`${name}: set`, { group: "before/after: set", baseline }, async () => {
+      await c.set(keys[b++ % N]!, record);
+    });
+  }
+}
 
 let i = 0;
 const next = () => i++ % N;

@@ -65,8 +65,17 @@ Deno.test("FileSystemCache conforms", async (t) => {
   await withDir(async (root) => {
     await runConformance(t, {
       name: "FileSystemCache",
-      make: ({ defaultTtl, now }) =>
-        new FileSystemCache({ dir: `${root}/${crypto.randomUUID()}`, defaultTtl, now }),
+      quirks: { serializes: true },
+      make: ({ defaultTtl, now, serializer }) =>
+        new FileSystemCache({ dir: `${root}/${crypto.randomUUID()}`, defaultTtl, now, serializer }),
+      // A file at the key's path whose checksum does not match its payload.
+      corrupt: async (cache, key) => {
+        await cache.set(key, { n: 12345 });
+        const path = `${(cache as FileSystemCache).dir}/${nameOf(key)}`;
+        const bytes = Deno.readFileSync(path);
+        bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 1;
+        Deno.writeFileSync(path, bytes);
+      },
     });
   });
 });
@@ -182,37 +191,58 @@ Deno.test(
   },
 );
 
-Deno.test("FileSystemCache reads empty, truncated, garbage and foreign files as misses and removes them", async (t) => {
+/** A format-1 entry (no checksum, no key name), as written before entries were checksummed. */
+function formatOneEntry(value: unknown): Uint8Array {
+  const payload = new TextEncoder().encode(JSON.stringify(value));
+  const bytes = new Uint8Array(24 + payload.length);
+  bytes.set([0x63, 0x6c, 0x66, 0x73, 1]);
+  new DataView(bytes.buffer).setFloat64(16, payload.length, true);
+  bytes.set(payload, 24);
+  return bytes;
+}
+
+Deno.test("FileSystemCache reads empty, truncated, flipped, copied, garbage and foreign files as misses and removes them", async (t) => {
   await withDir(async (dir) => {
     await using cache = new FileSystemCache({ dir });
     await cache.set("probe", { long: "v".repeat(100) });
     const good = Deno.readFileSync(`${dir}/${nameOf("probe")}`);
     const otherVersion = good.slice();
-    otherVersion[4] = 2;
-    const badPayload = good.slice();
-    badPayload.fill(0xff, 24);
-    const cases: [string, Uint8Array][] = [
+    otherVersion[4] = 3;
+    /** The key's own file, written by the cache, then changed by `damage`. */
+    const own = async (key: string, damage: (bytes: Uint8Array) => void) => {
+      await cache.set(key, { n: 12345 });
+      const bytes = Deno.readFileSync(`${dir}/${nameOf(key)}`);
+      damage(bytes);
+      return bytes;
+    };
+    const cases: [string, Uint8Array | ((key: string) => Promise<Uint8Array>)][] = [
       ["empty", new Uint8Array()],
       ["truncated header", good.subarray(0, 10)],
       ["truncated payload", good.subarray(0, good.length - 5)],
       ["trailing bytes", new Uint8Array([...good, 1, 2])],
       ["garbage", new TextEncoder().encode("not a cache file at all, just text\n".repeat(3))],
       ["another format version", otherVersion],
-      ["undecodable payload", badPayload],
+      ["format 1 (before checksums)", formatOneEntry({ old: true })],
+      ["undecodable payload", (key) => own(key, (bytes) => bytes.fill(0xff, 96))],
+      // {"n":19345}: a flipped digit the unchecksummed format returned as a value
+      ["one flipped payload digit", (key) => own(key, (bytes) => bytes[bytes.length - 5] = 0x39)],
+      ["another key's file, copied", good],
     ];
+    // Only the checksum or the decoder tells these from a good file; prune reads headers only.
+    const headerValid = ["undecodable payload", "one flipped payload digit"];
     for (const [what, bytes] of cases) {
       await t.step(what, async () => {
         for (const op of ["get", "has", "getMany", "inc", "add", "delete", "prune"] as const) {
           const key = `${what}:${op}`;
           const path = `${dir}/${nameOf(key)}`;
-          Deno.writeFileSync(path, bytes);
+          Deno.writeFileSync(path, typeof bytes === "function" ? await bytes(key) : bytes);
           switch (op) {
             case "get":
               assert.equal(await cache.get(key), undefined);
               break;
             case "has":
-              assert.equal(await cache.has(key), what === "undecodable payload");
-              continue; // has() reads only the header
+              assert.equal(await cache.has(key), false);
+              break;
             case "getMany":
               assert.deepEqual(await cache.getMany([key]), [undefined]);
               break;
@@ -225,11 +255,10 @@ Deno.test("FileSystemCache reads empty, truncated, garbage and foreign files as 
               assert.equal(await cache.get(key), "new");
               continue;
             case "delete":
-              // delete() reads only the header, like has()
-              assert.equal(await cache.delete(key), what === "undecodable payload");
+              assert.equal(await cache.delete(key), false, "nothing live was there");
               break;
             case "prune":
-              if (what === "undecodable payload") continue; // prune reads only headers
+              if (headerValid.includes(what)) continue;
               assert.equal(await cache.prune(), 1);
               break;
           }
@@ -237,6 +266,11 @@ Deno.test("FileSystemCache reads empty, truncated, garbage and foreign files as 
         }
       });
     }
+    assert.deepEqual(
+      await cache.get("probe"),
+      { long: "v".repeat(100) },
+      "the good file still reads",
+    );
   });
 });
 
@@ -477,5 +511,258 @@ Deno.test("FileSystemCache writes remove temp files orphaned by a crash", async 
     await cache.set("k", 1); // the first write looks at the directory
     assert.throws(() => Deno.statSync(orphan), Deno.errors.NotFound);
     assert.ok(Deno.statSync(young).isFile, "a young temp file may belong to a live writer");
+  });
+});
+
+Deno.test("FileSystemCache rejects unknown options and names the permission appName needs", async () => {
+  assert.throws(() => new FileSystemCache({ dir: "/tmp/x", maxEntrys: 5 } as never), {
+    name: "TypeError",
+    message:
+      /Cannot create FileSystemCache: unknown option "maxEntrys" \(accepted: appName, defaultTtl, dir, lockTimeout, maxEntries, maxEntrySize, mode, now, serializer, sharedDir\)/,
+  });
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  const run = async (permissions: string[], code: string) => {
+    const script = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      await Deno.writeTextFile(script, code);
+      const { stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: ["run", ...permissions, script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return new TextDecoder().decode(stdout).trim() + new TextDecoder().decode(stderr).trim();
+    } finally {
+      await Deno.remove(script);
+    }
+  };
+  const report =
+    "catch (e) { console.log((e as Error).constructor.name + ': ' + (e as Error).message) }";
+  assert.match(
+    await run(
+      ["--no-prompt", "--allow-read", "--allow-write"],
+      `import { FileSystemCache } from "${mod}"; try { new FileSystemCache({ appName: "x" }) } ${report}`,
+    ),
+    /^CacheError: Cannot create cache: appName "x" needs the environment variables .* run with --allow-env, or pass dir: /,
+  );
+  // Where there is no Deno (Node running a bundle): a CacheError that says so.
+  assert.equal(
+    await run(
+      ["--allow-all"],
+      `const { FileSystemCache } = await import("${mod}"); ` +
+        `delete (globalThis as Record<string, unknown>).Deno; ` +
+        `try { new FileSystemCache({ dir: "/tmp/never" }) } ${report}`,
+    ),
+    "CacheError: Cannot create cache: FileSystemCache needs Deno (it uses Deno's file APIs); " +
+      "this runtime has no global Deno",
+  );
+});
+
+Deno.test({
+  name: "FileSystemCache refuses a directory someone else can write to, unless sharedDir",
+  ignore: !posix,
+}, async (t) => {
+  await withDir(async (root) => {
+    const refused = (dir: string, why: RegExp) => (e: Error) =>
+      e instanceof CacheError &&
+      e.message.startsWith(`Cannot create cache: refusing directory ${JSON.stringify(dir)}: `) &&
+      why.test(e.message);
+    await t.step("owned by another user", async () => {
+      const dir = `${root}/foreign`;
+      Deno.mkdirSync(dir, { mode: 0o700 });
+      Deno.chownSync(dir, 65534, 65534);
+      assert.throws(() => new FileSystemCache({ dir }), refused(dir, /owned by uid 65534/));
+      await using shared = new FileSystemCache({ dir, sharedDir: true });
+      assert.equal(await shared.set("k", 1), true);
+    });
+    await t.step("writable by every user (0777), even with sharedDir", () => {
+      const dir = `${root}/open`;
+      Deno.mkdirSync(dir);
+      Deno.chmodSync(dir, 0o777);
+      assert.throws(
+        () => new FileSystemCache({ dir }),
+        refused(dir, /writable by every user \(mode 0777\)/),
+      );
+      assert.throws(
+        () => new FileSystemCache({ dir, sharedDir: true }),
+        refused(dir, /every user/),
+      );
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing was created in it");
+    });
+    await t.step("group-writable: only with sharedDir", async () => {
+      const dir = `${root}/group`;
+      Deno.mkdirSync(dir);
+      Deno.chmodSync(dir, 0o770);
+      assert.throws(
+        () => new FileSystemCache({ dir }),
+        refused(dir, /writable by its group \(mode 0770\).*sharedDir: true/),
+      );
+      await using shared = new FileSystemCache({ dir, sharedDir: true, mode: 0o660 });
+      await shared.set("k", 1);
+      assert.equal(Deno.statSync(`${dir}/${nameOf("k")}`).mode! & 0o777, 0o660);
+    });
+    await t.step("created with sharedDir: 0770; without: 0700", async () => {
+      await using shared = new FileSystemCache({ dir: `${root}/new-shared`, sharedDir: true });
+      assert.equal(Deno.statSync(shared.dir).mode! & 0o777, 0o770);
+      await using own = new FileSystemCache({ dir: `${root}/new-own` });
+      assert.equal(Deno.statSync(own.dir).mode! & 0o777, 0o700);
+    });
+  });
+});
+
+Deno.test({
+  name: "FileSystemCache never follows a symlink or opens a FIFO, device or oversized file",
+  ignore: !posix,
+}, async (t) => {
+  await withDir(async (root) => {
+    const dir = `${root}/cache`;
+    const outside = `${root}/outside`;
+    Deno.mkdirSync(outside);
+    await using cache = new FileSystemCache({ dir, maxEntrySize: 4096 });
+    await t.step("symlink to /dev/zero at an entry path: a miss, the link removed", async () => {
+      const path = `${dir}/${nameOf("zero")}`;
+      Deno.symlinkSync("/dev/zero", path);
+      assert.equal(await cache.get("zero"), undefined);
+      assert.equal(await cache.has("zero"), false);
+      assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
+    });
+    await t.step("symlink to a valid entry elsewhere: a miss, never followed", async () => {
+      await cache.set("real", "value");
+      Deno.renameSync(`${dir}/${nameOf("real")}`, `${outside}/entry`);
+      Deno.symlinkSync(`${outside}/entry`, `${dir}/${nameOf("real")}`);
+      assert.equal(await cache.get("real"), undefined);
+      assert.ok(Deno.statSync(`${outside}/entry`).isFile, "the target is left alone");
+    });
+    await t.step("FIFO at an entry path: a miss at once, timers keep running", async () => {
+      const path = `${dir}/${nameOf("fifo")}`;
+      const made = await new Deno.Command("mkfifo", { args: [path] }).output();
+      assert.equal(made.code, 0);
+      assert.equal(await cache.get("fifo"), undefined);
+      assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound, "the FIFO was removed");
+      await new Deno.Command("mkfifo", { args: [path] }).output();
+      assert.equal(await cache.set("fifo", 1), true, "a write replaces it");
+      assert.equal(await cache.get("fifo"), 1);
+    });
+    await t.step("a file over maxEntrySize: a miss; a set over it: false", async () => {
+      const path = `${dir}/${nameOf("big")}`;
+      Deno.writeFileSync(path, new Uint8Array(5000));
+      assert.equal(await cache.get("big"), undefined);
+      assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
+      await cache.set("big", "small");
+      assert.equal(await cache.set("big", "x".repeat(5000)), false);
+      assert.equal(await cache.get("big"), undefined, "the older value is gone too");
+      assert.deepEqual(await cache.setMany({ a: 1, big: "x".repeat(5000) }), ["a"]);
+    });
+    await t.step("symlinked .lock-* file: a CacheError, nothing created outside", async () => {
+      const locks = `${root}/locks`;
+      let key = "k0";
+      for (let i = 1; nameOf(key)[0] === "0"; i++) key = `k${i}`;
+      await using other = new FileSystemCache({ dir: locks });
+      const lock = `${locks}/.lock-${nameOf(key)[0]}`;
+      Deno.symlinkSync(`${outside}/made-by-cache`, lock);
+      await assert.rejects(
+        other.set(key, 1),
+        (e: Error) =>
+          e instanceof CacheError && e.message.startsWith(`Cannot set key "${key}": `) &&
+          e.message.includes(`lock file ${lock} is a symlink`),
+      );
+      assert.throws(() => Deno.lstatSync(`${outside}/made-by-cache`), Deno.errors.NotFound);
+      Deno.removeSync(`${locks}/.lock-0`);
+      Deno.symlinkSync(`${outside}/made-at-open`, `${locks}/.lock-0`);
+      assert.throws(
+        () => new FileSystemCache({ dir: locks }),
+        (e: Error) => e instanceof CacheError && /\.lock-0 is a symlink/.test(e.message),
+      );
+      assert.deepEqual([...Deno.readDirSync(outside)].map((e) => e.name), ["entry"]);
+    });
+  });
+});
+
+/** Starts a process that holds the lock file `path` until it is killed. */
+async function holdLock(path: string): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `const f = Deno.openSync(${JSON.stringify(path)}, { read: true, write: true });
+       f.lockSync(true); console.log("locked"); setInterval(() => {}, 1000);`,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  assert.match(new TextDecoder().decode(value), /locked/);
+  reader.releaseLock();
+  return child;
+}
+
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  child.kill("SIGKILL");
+  await child.status;
+  await child.stdout.cancel();
+}
+
+Deno.test("FileSystemCache: a lock held by a stuck process is a CacheError after lockTimeout, and timers run meanwhile", async () => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir, lockTimeout: 300 });
+    const lock = `${dir}/.lock-${nameOf("k")[0]}`;
+    await cache.set("k", 1); // opens the lock file
+    const child = await holdLock(lock);
+    try {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 10);
+      try {
+        await assert.rejects(
+          cache.set("k", 2),
+          (e: Error) =>
+            e instanceof CacheError && e.message.startsWith('Cannot set key "k": ') &&
+            e.message.includes(`lock file ${lock} still held by another process`) &&
+            e.message.includes("lockTimeout"),
+        );
+        await assert.rejects(cache.inc("k"), CacheError);
+      } finally {
+        clearInterval(timer);
+      }
+      assert.ok(ticks > 0, "the event loop ran while the lock was awaited");
+      assert.equal(await cache.get("k"), 1, "reads take no lock");
+    } finally {
+      await stop(child);
+    }
+    assert.equal(await cache.set("k", 3), true, "the lock is free once its holder is gone");
+    assert.equal(await cache.get("k"), 3);
+  });
+});
+
+Deno.test("FileSystemCache: its directory removed under a live cache is a CacheError on write, a miss on read", async () => {
+  await withDir(async (root) => {
+    const dir = `${root}/cache`;
+    await using cache = new FileSystemCache({ dir, maxEntries: 0 });
+    await cache.set("a", 1);
+    Deno.removeSync(dir, { recursive: true });
+    assert.equal(await cache.get("a"), undefined);
+    assert.equal(await cache.has("a"), false);
+    let key = "b";
+    for (let i = 0; nameOf(key)[0] === nameOf("a")[0]; i++) key = `b${i}`; // an unopened lock
+    for (const k of ["a", key]) {
+      await assert.rejects(
+        cache.set(k, 2),
+        (e: Error) =>
+          e instanceof CacheError && e.message.startsWith(`Cannot set key "${k}": `) &&
+          e.message.includes(`the cache directory ${dir} no longer exists`),
+      );
+    }
+  });
+});
+
+Deno.test("FileSystemCache: after 4 processes × 1200 mixed ops, the directory at rest is within maxEntries", async () => {
+  await withDir(async (dir) => {
+    const maxEntries = 200;
+    const start = startSoon();
+    const children = [0, 1, 2, 3].map((id) =>
+      spawnWorker("spread", dir, id, 1200, start, maxEntries)
+    );
+    for (const child of children) await summaryOf(child);
+    const left = entryNames(dir).length;
+    assert.ok(left <= maxEntries, `${left} entry files at rest, bound ${maxEntries}`);
+    assert.ok(left >= maxEntries - maxEntries / 10, `the directory was full (${left})`);
   });
 });

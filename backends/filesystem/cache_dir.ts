@@ -51,3 +51,69 @@ export function userCacheDir(
   if (xdg && xdg.startsWith("/")) return `${xdg}/${appName}`;
   return `${need("HOME")}/.cache/${appName}`;
 }
+
+/**
+ * Creates the cache directory when missing (mode 0700, or 0770 when
+ * `shared`) and refuses one that someone else could write to: not owned by
+ * this process's user or group-writable (unless `shared`), or writable by
+ * every user (always). Skipped on Windows, which has no owner uid or mode bits.
+ *
+ * @returns Why the directory is refused, or `undefined` when it may be used.
+ */
+export function prepareDir(dir: string, shared: boolean): string | undefined {
+  const mode = shared ? 0o770 : 0o700;
+  let created = false;
+  try {
+    Deno.lstatSync(dir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    Deno.mkdirSync(dir, { recursive: true, mode });
+    created = true;
+  }
+  if (Deno.build.os === "windows") return undefined;
+  const info = Deno.statSync(dir);
+  if (!info.isDirectory) return "it is not a directory";
+  if (created) Deno.chmodSync(dir, mode); // the umask may have cleared group bits
+  const uid = ownUid(dir);
+  const bits = (created ? mode : info.mode ?? 0) & 0o7777;
+  const octal = `0${(bits & 0o777).toString(8)}`;
+  if (bits & 0o002) {
+    return `it is writable by every user (mode ${octal}): anyone could plant values; ` +
+      `chmod o-w it or use another directory`;
+  }
+  if (shared) return undefined;
+  if (info.uid !== uid) {
+    return `it is owned by uid ${info.uid}, not by this process's uid ${uid}: its owner ` +
+      `could plant values; use your own directory, or pass sharedDir: true to trust it`;
+  }
+  if (bits & 0o020) {
+    return `it is writable by its group (mode ${octal}): group members could plant values; ` +
+      `chmod g-w it, or pass sharedDir: true to trust the group`;
+  }
+  return undefined;
+}
+
+/**
+ * This process's uid: `Deno.uid()` when `--allow-sys` grants it, else the
+ * owner of a file created (and removed at once) in `dir`, which is the same
+ * number without asking for another permission.
+ */
+function ownUid(dir: string): number | null {
+  try {
+    return Deno.uid();
+  } catch (error) {
+    if (
+      !(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied)
+    ) {
+      throw error;
+    }
+  }
+  const probe = `${dir}/${"0".repeat(64)}.uid${Math.random().toString(36).slice(2, 10)}.tmp`;
+  const file = Deno.openSync(probe, { write: true, createNew: true, mode: 0o600 });
+  try {
+    return file.statSync().uid;
+  } finally {
+    file.close();
+    Deno.removeSync(probe);
+  }
+}

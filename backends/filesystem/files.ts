@@ -44,13 +44,95 @@ export class EntryNames {
   }
 }
 
-/** The bytes of the file at `path`, or `undefined` when it does not exist. */
-export function readBytes(path: string): Uint8Array | undefined {
+const NOTHING = new Uint8Array(0);
+
+/**
+ * Opens the regular file at `path` without following a symlink and without
+ * blocking: `lstat` first (a symlink, FIFO, device, socket or directory is
+ * never opened), then open, then check that the open file is the one
+ * `lstat` saw (same device and inode). Deno has no `O_NOFOLLOW`; this is its
+ * equivalent as long as nobody else can write to the directory, which
+ * {@linkcode FileSystemCache} checks when it opens it.
+ *
+ * @returns The open file and its size, `undefined` when nothing is at
+ * `path`, or `null` when something is there that must not be read (not a
+ * regular file, larger than `cap`, or swapped between `lstat` and open).
+ */
+function openRegular(
+  path: string,
+  cap: number,
+): { file: Deno.FsFile; size: number } | null | undefined {
+  let seen: Deno.FileInfo;
   try {
-    return Deno.readFileSync(path);
+    seen = Deno.lstatSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
+  }
+  if (!seen.isFile || seen.size > cap) return null;
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  try {
+    const info = file.statSync();
+    if (info.ino !== seen.ino || info.dev !== seen.dev || !info.isFile || info.size > cap) {
+      file.close();
+      return null;
+    }
+    return { file, size: info.size };
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+}
+
+/** Reads up to `into.length` bytes; fewer when the file is shorter. */
+function readInto(file: Deno.FsFile, into: Uint8Array): Uint8Array {
+  let read = 0;
+  while (read < into.length) {
+    const n = file.readSync(into.subarray(read));
+    if (n === null || n === 0) break;
+    read += n;
+  }
+  return into.subarray(0, read);
+}
+
+/**
+ * The bytes of the entry file at `path`: `undefined` when it does not exist,
+ * an empty array (which no entry is) when it is not a regular file of at most
+ * `cap` bytes, so the caller treats it like any corrupt file. Never follows a
+ * symlink, never opens a FIFO or device, never reads more than `cap` bytes.
+ */
+export function readBytes(path: string, cap: number): Uint8Array | undefined {
+  const opened = openRegular(path, cap);
+  if (opened == null) return opened === null ? NOTHING : undefined;
+  try {
+    return readInto(opened.file, new Uint8Array(opened.size));
+  } finally {
+    opened.file.close();
+  }
+}
+
+/**
+ * The first `headerSize` bytes of the entry file at `path` and its size, with
+ * the same rules as {@linkcode readBytes}: `undefined` when missing, an empty
+ * header when it must not be read.
+ */
+export function readHeader(
+  path: string,
+  headerSize: number,
+  cap: number,
+): { header: Uint8Array; size: number } | undefined {
+  const opened = openRegular(path, cap);
+  if (opened == null) return opened === null ? { header: NOTHING, size: 0 } : undefined;
+  try {
+    return { header: readInto(opened.file, new Uint8Array(headerSize)), size: opened.size };
+  } finally {
+    opened.file.close();
   }
 }
 

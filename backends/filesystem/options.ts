@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { _describe } from "../../cache.ts";
+import { _describe, CacheError, checkOptionNames } from "../../cache.ts";
 import type { Serializer } from "../../serializers/serializer.ts";
 import { userCacheDir } from "./cache_dir.ts";
 
@@ -21,8 +21,31 @@ export interface FileSystemCacheOptions {
   maxEntries?: number | undefined;
   /** Lifetime in ms of entries stored without a ttl; `0` = never expire. Default 300 000. */
   defaultTtl?: number | undefined;
-  /** Permission bits of the files created. Default `0o600`. */
+  /**
+   * Permission bits of the files created. Default `0o600`. Group bits (e.g.
+   * `0o660`) let a group read or write the files, but the directory must
+   * still be yours and not group-writable unless `sharedDir` is `true`.
+   */
   mode?: number | undefined;
+  /**
+   * Accept a directory that other users can write to through its group
+   * (mode `g+w`) or that another user owns: everyone with write access can
+   * then plant values this cache will return. Default `false`: such a
+   * directory is refused with a `CacheError`. A world-writable directory is
+   * always refused. A directory created with `sharedDir: true` is made 0770.
+   */
+  sharedDir?: boolean | undefined;
+  /**
+   * The longest wait, in ms, for a per-key lock held by another process;
+   * past it the call rejects with a `CacheError`. Default 10 000.
+   */
+  lockTimeout?: number | undefined;
+  /**
+   * The largest entry file read or written, in bytes (header included).
+   * A larger file found in the directory is a miss and is removed; a `set`
+   * of a larger value returns `false` and removes the key. Default 64 MiB.
+   */
+  maxEntrySize?: number | undefined;
   /** Turns values into bytes. Default {@linkcode defaultSerializer}. */
   serializer?: Serializer | undefined;
   /** The clock in ms used for expiry (stored as an absolute time). Default `Date.now`. */
@@ -35,7 +58,27 @@ export interface ResolvedOptions {
   maxEntries: number;
   mode: number;
   now: () => number;
+  sharedDir: boolean;
+  lockTimeout: number;
+  maxEntrySize: number;
 }
+
+/** Every option name {@linkcode FileSystemCache} reads. */
+export const OPTION_NAMES = [
+  "dir",
+  "appName",
+  "maxEntries",
+  "defaultTtl",
+  "mode",
+  "serializer",
+  "now",
+  "sharedDir",
+  "lockTimeout",
+  "maxEntrySize",
+] as const;
+
+/** The default {@linkcode FileSystemCacheOptions.maxEntrySize}: 64 MiB. */
+export const DEFAULT_MAX_ENTRY_SIZE = 64 * 1024 * 1024;
 
 /**
  * Checks the options and applies the defaults.
@@ -44,7 +87,17 @@ export interface ResolvedOptions {
  * @throws {RangeError} A `maxEntries` or `mode` out of range.
  */
 export function resolveOptions(options: FileSystemCacheOptions): ResolvedOptions {
-  const { dir, appName, maxEntries = 500, mode = 0o600, now = Date.now } = options ?? {};
+  checkOptionNames("FileSystemCache", options, OPTION_NAMES);
+  const {
+    dir,
+    appName,
+    maxEntries = 500,
+    mode = 0o600,
+    now = Date.now,
+    sharedDir = false,
+    lockTimeout = 10_000,
+    maxEntrySize = DEFAULT_MAX_ENTRY_SIZE,
+  } = options ?? {};
   if ((dir === undefined) === (appName === undefined)) {
     throw new TypeError(
       `Cannot create cache: give exactly one of dir and appName, received ${
@@ -72,5 +125,54 @@ export function resolveOptions(options: FileSystemCacheOptions): ResolvedOptions
   if (typeof now !== "function") {
     throw new TypeError(`Cannot create cache: now must be a function, received ${_describe(now)}`);
   }
-  return { dir: dir ?? userCacheDir(appName!), maxEntries, mode, now };
+  if (typeof sharedDir !== "boolean") {
+    throw new TypeError(
+      `Cannot create cache: sharedDir must be a boolean, received ${_describe(sharedDir)}`,
+    );
+  }
+  if (typeof lockTimeout !== "number" || !Number.isFinite(lockTimeout) || lockTimeout < 0) {
+    throw new RangeError(
+      `Cannot create cache: lockTimeout must be a finite number of ms >= 0, received ${
+        _describe(lockTimeout)
+      }`,
+    );
+  }
+  if (
+    typeof maxEntrySize !== "number" || !Number.isSafeInteger(maxEntrySize) || maxEntrySize < 1
+  ) {
+    throw new RangeError(
+      `Cannot create cache: maxEntrySize must be an integer >= 1, received ${
+        _describe(maxEntrySize)
+      }`,
+    );
+  }
+  return {
+    dir: dir ?? cacheDirOf(appName!),
+    maxEntries,
+    mode,
+    now,
+    sharedDir,
+    lockTimeout,
+    maxEntrySize,
+  };
+}
+
+/** {@linkcode userCacheDir}, with a missing `--allow-env` as a `CacheError` that says so. */
+function cacheDirOf(appName: string): string {
+  try {
+    return userCacheDir(appName);
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
+      throw new CacheError(
+        `Cannot create cache: appName ${
+          JSON.stringify(appName)
+        } needs the environment variables that locate the user cache folder ` +
+          `(XDG_CACHE_HOME, HOME; LOCALAPPDATA on Windows): run with --allow-env, or pass dir: ${
+            (cause as Error).message
+          }`,
+        { cause },
+      );
+    }
+    throw cause;
+  }
 }

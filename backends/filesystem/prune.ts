@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { CORRUPT, ENTRY_NAME, isLive, readExpiry, TEMP_NAME } from "./format.ts";
+import { CORRUPT, ENTRY_NAME, expiryOf, HEADER_SIZE, isLive, TEMP_NAME } from "./format.ts";
 import type { StripeLocks } from "./locks.ts";
-import { removeFile } from "./files.ts";
+import { readHeader, removeFile } from "./files.ts";
 
 /** A temp file untouched for this long (ms) belongs to a writer that died. */
 export const ORPHAN_AGE = 60_000;
@@ -29,7 +29,8 @@ export interface Listing {
 export function listDir(dir: string): Listing {
   const entries: string[] = [];
   const temps: string[] = [];
-  for (const { name } of Deno.readDirSync(dir)) {
+  for (const { name, isDirectory } of Deno.readDirSync(dir)) {
+    if (isDirectory) continue; // never ours; removing it is not the cache's call
     if (name.length === 64 && ENTRY_NAME.test(name)) entries.push(name);
     else if (TEMP_NAME.test(name)) temps.push(name);
   }
@@ -47,7 +48,7 @@ export function removeOrphans(dir: string, temps: readonly string[], wallNow: nu
   for (const name of temps) {
     const path = `${dir}/${name}`;
     try {
-      const mtime = Deno.statSync(path).mtime?.getTime() ?? 0;
+      const mtime = Deno.lstatSync(path).mtime?.getTime() ?? 0;
       if (wallNow - mtime >= ORPHAN_AGE && removeFile(path)) removed++;
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -57,17 +58,31 @@ export function removeOrphans(dir: string, temps: readonly string[], wallNow: nu
 }
 
 /**
+ * The expiry in the header of entry `name` in `dir` (checked against the
+ * name, not the checksum), {@linkcode CORRUPT}, or `undefined` when missing.
+ */
+export function headerExpiry(dir: string, name: string, cap: number): number | undefined {
+  const found = readHeader(`${dir}/${name}`, HEADER_SIZE, cap);
+  return found === undefined ? undefined : expiryOf(found.header, found.size, name);
+}
+
+/**
  * Removes the entry `name` if it is still dead (expired at `now`, or corrupt).
  *
  * @returns Whether a file was removed.
  */
-export function removeIfDead(dir: string, name: string, locks: StripeLocks, now: number): boolean {
-  const path = `${dir}/${name}`;
+export function removeIfDead(
+  dir: string,
+  name: string,
+  locks: StripeLocks,
+  now: number,
+  cap: number,
+): Promise<boolean> {
   return locks.run(name, () => {
-    const expiry = readExpiry(path);
+    const expiry = headerExpiry(dir, name, cap);
     if (expiry === undefined) return false;
     if (expiry !== CORRUPT && isLive(expiry, now)) return false;
-    return removeFile(path);
+    return removeFile(`${dir}/${name}`);
   });
 }
 
@@ -97,14 +112,15 @@ export interface HeaderHint {
  *
  * @returns How many dead entries and how many live entries were removed.
  */
-export function pruneEntries(
+export async function pruneEntries(
   dir: string,
   names: readonly string[],
   locks: StripeLocks,
   now: number,
   target: number,
+  cap: number,
   hints: Map<string, HeaderHint> = new Map(),
-): { dead: number; evicted: number } {
+): Promise<{ dead: number; evicted: number }> {
   let dead = 0;
   const live: Candidate[] = [];
   const seen = new Map<string, HeaderHint>();
@@ -112,7 +128,7 @@ export function pruneEntries(
     const path = `${dir}/${name}`;
     let info: Deno.FileInfo;
     try {
-      info = Deno.statSync(path);
+      info = Deno.lstatSync(path);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) continue;
       throw error;
@@ -124,11 +140,11 @@ export function pruneEntries(
     if (hint !== undefined && hint.mtime === mtime && hint.size === size) {
       expiry = hint.expiry;
     } else {
-      expiry = readExpiry(path);
+      expiry = headerExpiry(dir, name, cap);
       if (expiry === undefined) continue;
     }
     if (expiry === CORRUPT || !isLive(expiry, now)) {
-      if (removeIfDead(dir, name, locks, now)) dead++;
+      if (await removeIfDead(dir, name, locks, now, cap)) dead++;
     } else {
       seen.set(name, { mtime, size, expiry });
       live.push({ name, mtime, size });
@@ -140,10 +156,10 @@ export function pruneEntries(
     live.sort((a, b) => a.mtime - b.mtime || (a.name < b.name ? -1 : 1));
     for (const { name, mtime, size } of live.slice(0, excess)) {
       const path = `${dir}/${name}`;
-      const removed = locks.run(name, () => {
+      const removed = await locks.run(name, () => {
         let info: Deno.FileInfo;
         try {
-          info = Deno.statSync(path);
+          info = Deno.lstatSync(path);
         } catch (error) {
           if (error instanceof Deno.errors.NotFound) return false;
           throw error;
