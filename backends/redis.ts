@@ -159,9 +159,9 @@ export class RedisCache extends BaseCache {
     const replies = await this.#call("getMany", undefined, args, (values: Reply[]) => values);
     const missing = keys.filter((_, i) => replies[i] === null);
     if (missing.length > 0) await this.#refuseForeign(missing, deadline);
-    // decoded in place: the reply array is ours
-    const values = replies as unknown[];
-    for (let i = 0; i < values.length; i++) values[i] = this.#read(keys[i]!, values[i] as Reply);
+    // a plain array (node-redis's reply array is not one)
+    const values = new Array<unknown>(replies.length);
+    for (let i = 0; i < replies.length; i++) values[i] = this.#read(keys[i]!, replies[i]!);
     return values;
   }
 
