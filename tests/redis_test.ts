@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
 import { runConformance } from "./conformance.ts";
-import { type RunningServer, serverTest } from "./servers.ts";
+import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
 import {
   type Cache,
   CacheConnectionError,
@@ -788,4 +788,61 @@ console.log(JSON.stringify({ name: error.name, connection: error instanceof Cach
   } finally {
     await Deno.remove(denoDir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "RedisCache: a SIGSTOPped server makes calls reject within the timeout; after SIGCONT it works",
+  ignore: serverMissing("redis") !== undefined && !IN_CI,
+  fn: async () => {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = probe.addr as Deno.NetAddr;
+    probe.close();
+    const child = new Deno.Command("redis-server", {
+      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const timeout = 300;
+    const cache = new RedisCache({
+      url: `redis://127.0.0.1:${port}`,
+      keyPrefix: prefix(),
+      timeout,
+    });
+    try {
+      for (let i = 0;; i++) {
+        try {
+          await cache.set("a", 1);
+          break;
+        } catch (error) {
+          if (i === 100) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      Deno.kill(child.pid, "SIGSTOP");
+      const results = await Promise.allSettled([
+        cache.get("a"),
+        cache.getMany(["a", "b"]),
+        cache.setMany({ b: 2 }),
+        cache.inc("n"),
+      ]);
+      for (const result of results) {
+        assert.equal(result.status, "rejected");
+        const error = (result as PromiseRejectedResult).reason;
+        assert.ok(error instanceof CacheConnectionError, String(error));
+        assert.match(error.message, new RegExp(`no answer within ${timeout} ms`));
+      }
+      Deno.kill(child.pid, "SIGCONT");
+      assert.equal(await cache.get("a"), 1, "the same instance works again");
+    } finally {
+      await cache.close();
+      try {
+        Deno.kill(child.pid, "SIGCONT");
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await child.status;
+    }
+  },
 });
