@@ -653,11 +653,15 @@ serverTest(
     try {
       for (const password of ["wrongPW-77", encodeURIComponent("p@ss:w/rd")]) {
         await using cache = new RedisCache({
-          url: `redis://default:${password}@${redis!.address}`,
+          url: `redis://u:${password}@${redis!.address}`,
           timeout: 2000,
         });
         const error = await cache.get("k").catch((e) => e);
         assert.ok(error instanceof CacheError, String(error));
+        assert.match(
+          error.message,
+          /^Cannot get key "k": redis replied WRONGPASS invalid username-/,
+        );
         const texts = errorTexts(error);
         assert.ok(!texts.includes(password) && !texts.includes("p@ss"), texts);
         assert.ok(!texts.includes(secret));

@@ -118,7 +118,7 @@ export class RedisConnection {
   /** The bound in ms on connecting and on each command. */
   readonly timeout: number;
   readonly #url: string | undefined;
-  /** Credentials of `#url` (raw and decoded), never to appear in an error. */
+  /** The password of `#url` (raw and decoded), never to appear in an error. */
   readonly #secrets: string[] = [];
   readonly #user: RedisClientLike | undefined;
   /** The client whose state tells whether it can take commands. */
@@ -149,7 +149,9 @@ export class RedisConnection {
       this.#url = options.url;
       const url = new URL(options.url);
       this.where = `redis at ${url.hostname}:${url.port || "6379"}`;
-      for (const part of [url.username, url.password]) {
+      // the password, not the user name: a name is no secret, and a short one ("u")
+      // would be starred out of every word of a message that contains it
+      for (const part of [url.password]) {
         if (part === "") continue;
         this.#secrets.push(part);
         try {
