@@ -62,6 +62,7 @@ serverTest(
   "redis",
   async (t, [redis]) => {
     const clients: { destroy(): void }[] = [];
+    await using raw = await rawClient(redis!);
     try {
       await runConformance(t, {
         name: "RedisCache(client)",
@@ -71,6 +72,7 @@ serverTest(
           return new RedisCache({ client, keyPrefix: prefix(), defaultTtl, serializer });
         },
         quirks: { clock: "server", serializes: true },
+        corrupt: plantList(raw),
       });
     } finally {
       for (const client of clients) client.destroy();
