@@ -705,6 +705,10 @@ Deno.test("RedisCache: the first call's deadline covers loading the client and c
           `Cannot get key "k": the redis client npm:redis@6.3.1 did not load within ${timeout} ms`,
     );
     await assert.rejects(cache.setMany({ a: 1 }), /did not load within 200 ms/);
+    const other = new RedisCache({ url: `redis://127.0.0.1:${port}`, timeout });
+    await assert.rejects(other.get("k"), /did not load within 200 ms/);
+    await other.close(); // waits at most the timeout for the load, which never ends here
+    await assert.rejects(other.get("k"), /the cache is closed/);
     release();
     // loaded now; the silent server is what the deadline reports
     await assert.rejects(

@@ -337,6 +337,7 @@ export class RedisConnection {
 
   async #open(): Promise<RedisClientLike> {
     const redis = this.#module ??= await this.#load();
+    if (this.#closed) throw new Error("the cache was closed while the client loaded");
     const typeMapping = { [redis.RESP_TYPES.BLOB_STRING]: Buffer };
     const user = this.#user;
     if (user) {
@@ -403,7 +404,9 @@ export class RedisConnection {
   /** Closes our client (after pending commands); a given client stays open. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#pending?.catch(ignore);
+    // waits for a connect in progress at most `timeout`; a client still loading
+    // after that opens nothing once it has loaded (`#open` checks `#closed`)
+    if (this.#pending) await withDeadline(this.#pending, this.timeout).catch(ignore);
     if (this.#user) {
       this.#user.off("error", ignore);
       return;
