@@ -4,11 +4,22 @@
  *
  * @module
  */
-import { addDelta } from "../cache.ts";
+import { _describe, addDelta, CacheError, SerializationError } from "../cache.ts";
+import { defaultSerializer } from "../serializers/default.ts";
 import { BaseCache } from "./_base.ts";
-import { escapeGlob, integerOf, isTagged, plainText, plainValue, tagged } from "./redis/codec.ts";
+import {
+  escapeGlob,
+  integerOf,
+  isTagged,
+  plainText,
+  plainValue,
+  type RedisKey,
+  serverKey,
+  tagged,
+  wtf8,
+} from "./redis/codec.ts";
 import { type RedisArgument, RedisConnection } from "./redis/connection.ts";
-import { INC_SCRIPT, INC_SHA } from "./redis/scripts.ts";
+import { INC_SCRIPT, INC_SHA, TYPES_SCRIPT, TYPES_SHA } from "./redis/scripts.ts";
 
 import { checkRedisOptions, type RedisCacheOptions } from "./redis/options.ts";
 
@@ -17,6 +28,8 @@ export { DEFAULT_REDIS_URL, type RedisCacheOptions } from "./redis/options.ts";
 
 type Reply = Uint8Array | null;
 const SCAN_COUNT = "1000";
+/** How often `inc` retries replacing a serialized number that changed under it. */
+const INC_ATTEMPTS = 8;
 
 /**
  * A cache in Redis. Atomic where Redis is (`add` is one `SET NX PX`, `inc` one
@@ -25,9 +38,14 @@ const SCAN_COUNT = "1000";
  * call rejects with {@linkcode CacheConnectionError} within `timeout`, and the
  * same instance works again once the server is back.
  *
- * Safe integers are stored as decimal text (so `INCRBY` and other programs see
- * numbers), strings as their UTF-8 bytes, everything else as a tag byte plus
- * the serializer's bytes. Without a `keyPrefix`, `clear()` is `FLUSHDB`: it
+ * With the default serializer, safe integers are stored as decimal text (so
+ * `INCRBY` and other programs see numbers), strings as their UTF-8 bytes,
+ * everything else as a tag byte plus the serializer's bytes. With a custom
+ * `serializer` (compression, encryption) every value `set`, `add` and
+ * `setMany` store goes through it; only counters made by `inc`/`dec` are
+ * decimal text. A key of another Redis type (a list, a hash) is a foreign
+ * entry: `get`/`getMany`/`inc` reject with `SerializationError`, `has` is
+ * `true`, `add` is `false`, `set` replaces it. Without a `keyPrefix`, `clear()` is `FLUSHDB`: it
  * empties the whole selected database, as Python cachelib's does.
  *
  * @example Share a cache between processes
@@ -57,6 +75,9 @@ export class RedisCache extends BaseCache {
   /** Prepended to every key. */
   readonly keyPrefix: string;
   readonly #conn: RedisConnection;
+  readonly #prefixWellFormed: boolean;
+  /** Whether the default serializer's plain layout applies (integers and strings raw). */
+  readonly #plain: boolean;
 
   /**
    * Creates a cache; nothing connects until the first call.
@@ -67,6 +88,8 @@ export class RedisCache extends BaseCache {
     super(options);
     const { url, client, keyPrefix, timeout } = checkRedisOptions(options);
     this.keyPrefix = keyPrefix;
+    this.#prefixWellFormed = keyPrefix.isWellFormed();
+    this.#plain = this.serializer === defaultSerializer;
     this.#conn = new RedisConnection({ url, client, timeout });
   }
 
@@ -81,21 +104,31 @@ export class RedisCache extends BaseCache {
     key: string | undefined,
     args: RedisArgument[],
     done: (reply: R) => T,
+    deadline?: number,
   ): Promise<T> {
-    return this.#conn.call(op, key, args, done);
+    return this.#conn.call(op, key, args, done, deadline);
   }
 
-  #key(key: string): string {
-    return this.keyPrefix + key;
+  #key(key: string): RedisKey {
+    return serverKey(this.keyPrefix, this.#prefixWellFormed, key);
   }
 
   #value(op: string, key: string, value: unknown): RedisArgument {
-    return plainText(value) ?? tagged(this._encode(op, key, value));
+    return (this.#plain ? plainText(value) : undefined) ?? tagged(this._encode(op, key, value));
   }
 
   #read(key: string, reply: Reply): unknown {
     if (reply === null) return undefined;
-    if (!isTagged(reply)) return plainValue(reply);
+    if (!isTagged(reply)) {
+      if (this.#plain) return plainValue(reply);
+      // with a custom serializer only counters are stored untagged
+      const counter = integerOf(reply);
+      if (counter !== undefined) return counter;
+      throw new SerializationError(
+        `Cannot read key ${_describe(key)}: the stored value was not written through this ` +
+          "cache's serializer (untagged and not a counter)",
+      );
+    }
     // a plain view: node-redis hands out Buffers, whose slice() does not copy
     return this._decode(key, new Uint8Array(reply.buffer, reply.byteOffset + 1, reply.length - 1));
   }
@@ -115,15 +148,58 @@ export class RedisCache extends BaseCache {
     );
   }
 
-  /** One `MGET`, duplicates included. */
-  protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
-    const args = ["MGET"];
-    for (const key of keys) args.push(this.keyPrefix + key);
-    return this.#call("getMany", undefined, args, (values: unknown[]) => {
-      // decoded in place: the reply array is ours
-      for (let i = 0; i < values.length; i++) values[i] = this.#read(keys[i]!, values[i] as Reply);
-      return values;
+  /**
+   * One `MGET`, duplicates included. `MGET` answers nil for a key of another
+   * type too, so when some keys are nil one script asks their types, and a
+   * foreign one rejects as `get` does (the same deadline covers both).
+   */
+  protected override async _getMany(keys: readonly string[]): Promise<unknown[]> {
+    const deadline = performance.now() + this.timeout;
+    const args: RedisArgument[] = ["MGET"];
+    for (const key of keys) args.push(this.#key(key));
+    const replies = await this.#call("getMany", undefined, args, (values: Reply[]) => values);
+    const missing = keys.filter((_, i) => replies[i] === null);
+    if (missing.length > 0) await this.#refuseForeign(missing, deadline);
+    // a plain array (node-redis's reply array is not one)
+    const values = new Array<unknown>(replies.length);
+    for (let i = 0; i < replies.length; i++) values[i] = this.#read(keys[i]!, replies[i]!);
+    return values;
+  }
+
+  /** Rejects with `SerializationError` when one of `keys` holds another Redis type. */
+  async #refuseForeign(keys: string[], deadline: number): Promise<void> {
+    const distinct = [...new Set(keys)];
+    const args = [String(distinct.length), ...distinct.map((key) => this.#key(key))];
+    const types = await this.#script("getMany", undefined, TYPES_SHA, TYPES_SCRIPT, args, deadline);
+    const index = (types as unknown[]).findIndex((type) => {
+      const name = String(type);
+      return name !== "none" && name !== "string";
     });
+    if (index === -1) return;
+    throw new SerializationError(
+      `Cannot getMany key ${_describe(distinct[index])}: redis holds a ${
+        String((types as unknown[])[index])
+      } there, not a string (the key holds another redis type)`,
+    );
+  }
+
+  /** Runs a script by its SHA, sending its text after a `NOSCRIPT`. */
+  async #script(
+    op: string,
+    key: string | undefined,
+    sha: string,
+    script: string,
+    args: RedisArgument[],
+    deadline?: number,
+  ): Promise<unknown> {
+    const run = (head: string[]) =>
+      this.#call(op, key, [...head, ...args], (reply: unknown) => reply, deadline);
+    try {
+      return await run(["EVALSHA", sha]);
+    } catch (error) {
+      if (!/redis replied NOSCRIPT/.test((error as Error).message)) throw error;
+      return await run(["EVAL", script]);
+    }
   }
 
   /** `SET key value PX ttl`. */
@@ -181,7 +257,8 @@ export class RedisCache extends BaseCache {
     if (this.keyPrefix === "") {
       return await this.#call("clear", undefined, ["FLUSHDB", "ASYNC"], () => true);
     }
-    const match = escapeGlob(this.keyPrefix) + "*";
+    const pattern = escapeGlob(this.keyPrefix) + "*";
+    const match = this.#prefixWellFormed ? pattern : wtf8(pattern);
     let cursor = "0";
     do {
       const [next, keys] = await this.#call(
@@ -198,35 +275,49 @@ export class RedisCache extends BaseCache {
     return true;
   }
 
-  /** One script: `INCRBY` when the stored value is a safe integer, else create or refuse. */
+  /**
+   * One script: `INCRBY` when the stored value is a counter (decimal text),
+   * else create or refuse. A number stored through the serializer (`-0`, or
+   * any number with a custom serializer) is decoded here and replaced by the
+   * counter `number + delta`, by a compare-and-set in the same script, retried
+   * a few times if another client changed it in between.
+   */
   protected async _inc(
     key: string,
     delta: number,
     ttl: number,
     op: "inc" | "dec",
   ): Promise<number> {
+    const deadline = performance.now() + this.timeout;
     const [expiry] = this.#expiry(ttl).slice(1);
-    const args = ["1", this.#key(key), String(delta), expiry ?? "0"];
-    const evaluate = (script: string[]) =>
-      this.#call(op, key, [...script, ...args], (r: [number, Uint8Array]) => r);
-    let reply: [number, Uint8Array];
-    try {
-      reply = await evaluate(["EVALSHA", INC_SHA]);
-    } catch (error) {
-      if (!/redis replied NOSCRIPT/.test((error as Error).message)) throw error;
-      reply = await evaluate(["EVAL", INC_SCRIPT]);
-    }
-    const [code, result] = reply;
-    if (code === 0) return integerOf(result)!;
-    let current: unknown = code === 2 ? integerOf(result) : result;
-    if (code === 1) {
-      try {
-        current = this.#read(key, result);
-      } catch {
-        // undecodable bytes: describe them as bytes
+    const args: RedisArgument[] = ["1", this.#key(key), String(delta), expiry ?? "0"];
+    let swap: RedisArgument[] = [];
+    for (let attempt = 1;; attempt++) {
+      const [code, result] = await this.#script(
+        op,
+        key,
+        INC_SHA,
+        INC_SCRIPT,
+        [...args, ...swap],
+        deadline,
+      ) as [number, Uint8Array];
+      if (code === 0) return integerOf(result)!;
+      let current: unknown = code === 2 ? integerOf(result) : result;
+      if (code === 1) {
+        try {
+          current = this.#read(key, result);
+        } catch {
+          // undecodable bytes: describe them as bytes
+        }
       }
+      const next = addDelta(op, key, current, delta);
+      if (attempt === INC_ATTEMPTS) {
+        throw new CacheError(
+          `Cannot ${op} key ${_describe(key)}: the stored number changed under ${attempt} attempts`,
+        );
+      }
+      swap = [result as RedisArgument, String(next)];
     }
-    return addDelta(op, key, current, delta);
   }
 
   /** Closes the client this cache opened; a client given as `client` stays open. */

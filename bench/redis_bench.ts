@@ -2,7 +2,38 @@
 // this file starts itself. Run: deno bench --allow-all bench/redis_bench.ts
 import { createClient } from "redis";
 import { startServer } from "../tests/servers.ts";
-import { RedisCache } from "../mod.ts";
+import { defaultSerializer, RedisCache, type Serializer } from "../mod.ts";
+
+// "before": RedisCache as of BEFORE (strings and integers skipped a custom serializer), loaded
+// from git into a temp dir with its imports pointed at this checkout, to compare in one run.
+const BEFORE = "2cefa6c";
+async function loadBefore(): Promise<typeof RedisCache | undefined> {
+  const root = new URL("../", import.meta.url);
+  const dir = await Deno.makeTempDir({ prefix: "redis-before-" });
+  const files = ["redis.ts", "redis/codec.ts", "redis/connection.ts", "redis/options.ts"];
+  try {
+    await Deno.mkdir(`${dir}/redis`);
+    for (const file of [...files, "redis/scripts.ts"]) {
+      const out = await new Deno.Command("git", {
+        args: ["show", `${BEFORE}:backends/${file}`],
+        cwd: root.pathname,
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      if (!out.success) return undefined; // a shallow clone: no "before" rows
+      const source = new TextDecoder().decode(out.stdout)
+        .replaceAll('"../../cache.ts"', `"${new URL("cache.ts", root)}"`)
+        .replaceAll('"../../serializers/', `"${new URL("serializers/", root)}`)
+        .replaceAll('"../cache.ts"', `"${new URL("cache.ts", root)}"`)
+        .replaceAll('"./_base.ts"', `"${new URL("backends/_base.ts", root)}"`);
+      await Deno.writeTextFile(`${dir}/${file}`, source);
+    }
+    return (await import(`file://${dir}/redis.ts`)).RedisCache;
+  } finally {
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+  }
+}
+const Before = await loadBefore();
 
 const server = await startServer("redis");
 // deno bench has no "after all" hook: stop() sends SIGTERM synchronously
@@ -12,6 +43,15 @@ const raw = createClient({ url: server.url });
 raw.on("error", () => {});
 await raw.connect();
 const cache = new RedisCache({ url: server.url, keyPrefix: "c:" });
+/** A custom serializer that does what the default does (so only the path differs). */
+const custom: Serializer = {
+  serialize: (value) => defaultSerializer.serialize(value),
+  deserialize: (bytes) => defaultSerializer.deserialize(bytes),
+};
+const customCache = new RedisCache({ url: server.url, keyPrefix: "s:", serializer: custom });
+const before = Before && new Before({ url: server.url, keyPrefix: "c:" });
+const beforeCustom = Before &&
+  new Before({ url: server.url, keyPrefix: "bs:", serializer: custom });
 
 // many samples: other processes share the machine, so compare min and p75 as well as avg
 const single = { n: 5000, warmup: 500 };
@@ -24,6 +64,8 @@ const entries = keys.map((key, i) => [key, `${value}${i}`] as const);
 const rawEntries = entries.map(([key, v]) => [`r:${key}`, v] as const);
 await raw.set("r:one", value);
 await cache.set("one", value);
+await customCache.set("one", value);
+await beforeCustom?.set("one", value);
 await cache.setMany(entries);
 for (const [key, v] of rawEntries) await raw.set(key, v);
 
@@ -33,6 +75,43 @@ Deno.bench("raw node-redis get", { ...single, group: "get", baseline: true }, as
 Deno.bench("RedisCache.get", { ...single, group: "get" }, async () => {
   await cache.get("one");
 });
+
+if (before && beforeCustom) {
+  Deno.bench("before: RedisCache.get", { ...single, group: "get" }, async () => {
+    await before.get("one");
+  });
+  Deno.bench("before: RedisCache.set", { ...single, group: "set" }, async () => {
+    await before.set("one", value, ttl);
+  });
+  Deno.bench(
+    "before: custom serializer get (string raw)",
+    { ...single, group: "custom get" },
+    async () => {
+      await beforeCustom.get("one");
+    },
+  );
+  Deno.bench(
+    "before: custom serializer set (string raw)",
+    { ...single, group: "custom set" },
+    async () => {
+      await beforeCustom.set("one", value, ttl);
+    },
+  );
+}
+Deno.bench(
+  "custom serializer get (through it)",
+  { ...single, group: "custom get", baseline: true },
+  async () => {
+    await customCache.get("one");
+  },
+);
+Deno.bench(
+  "custom serializer set (through it)",
+  { ...single, group: "custom set", baseline: true },
+  async () => {
+    await customCache.set("one", value, ttl);
+  },
+);
 
 Deno.bench("raw node-redis set PX", { ...single, group: "set", baseline: true }, async () => {
   await raw.set("r:one", value, { expiration: { type: "PX", value: ttl } });
@@ -51,6 +130,27 @@ Deno.bench(
 Deno.bench("RedisCache.getMany 100", { ...batch, group: "getMany(100)" }, async () => {
   await cache.getMany(keys);
 });
+// 10 of 100 keys missing: MGET answers nil, and one more script asks their types
+const someMissing = keys.map((key, i) => (i % 10 === 0 ? `missing:${i}` : key));
+if (before) {
+  Deno.bench("before: RedisCache.getMany 100", { ...batch, group: "getMany(100)" }, async () => {
+    await before.getMany(keys);
+  });
+  Deno.bench(
+    "before: getMany 100, 10 missing",
+    { ...batch, group: "getMany(100), 10 missing", baseline: true },
+    async () => {
+      await before.getMany(someMissing);
+    },
+  );
+}
+Deno.bench(
+  "RedisCache.getMany 100, 10 missing",
+  { ...batch, group: "getMany(100), 10 missing" },
+  async () => {
+    await cache.getMany(someMissing);
+  },
+);
 
 Deno.bench(
   "raw node-redis pipeline of 100 SET PX",

@@ -713,6 +713,135 @@ export async function runConformance(
   );
 
   // [redis/memcached: custom serializer for every value, distinct server keys]
+  await step("distinct keys are distinct entries, lone surrogates included", async (cache) => {
+    // U+FFFD and "?" are what lossy encoders put in place of a lone surrogate
+    const keys = [
+      ...new Set([
+        "\uD800",
+        "\uFFFD",
+        "\uDC00",
+        "\uDBFF",
+        "\uDFFF",
+        "?",
+        "a\uD800b",
+        "a\uFFFDb",
+        "a\uDC00b",
+        "a?b",
+        "\uD800\uD800",
+        "\uFFFD\uFFFD",
+        "\uDC00\uD800",
+        "\u{10000}",
+        "\uD800\uDC00x",
+        "\uD800x\uDC00",
+        "\uEDA0\u8080",
+        "\u00ED\u00A0\u0080",
+      ]),
+    ];
+    for (const [i, key] of keys.entries()) assert.equal(await cache.set(key, i), true);
+    const v = (x: unknown) => (stores ? x : undefined);
+    for (const [i, key] of keys.entries()) {
+      assert.equal(await cache.get(key), v(i), `key ${JSON.stringify(key)}`);
+    }
+    assert.deepEqual(await cache.getMany(keys), keys.map((_, i) => v(i)));
+    assert.equal(await cache.delete("\uD800"), stores);
+    assert.equal(await cache.has("\uD800"), false);
+    assert.equal(await cache.get("\uFFFD"), v(1), "deleting a lone surrogate keeps U+FFFD");
+    assert.equal(await cache.add("\uD800", "again"), true);
+    assert.equal(await cache.add("\uFFFD", "no"), !stores);
+    assert.equal(await cache.inc("a\uD800b"), stores ? 7 : 1);
+    assert.equal(await cache.get("a\uFFFDb"), v(7), "inc of one key leaves the other");
+  });
+
+  if (options.quirks?.serializes) {
+    await t.step("a custom serializer carries every value set/add/setMany store", async () => {
+      // XORs JSON text behind a 2-byte mark, and counts what it sees
+      const MARK = [0xc5, 0x1e];
+      let serialized = 0;
+      let deserialized = 0;
+      const serializer: Serializer = {
+        serialize(value) {
+          serialized++;
+          const text = new TextEncoder().encode(JSON.stringify(value));
+          return Uint8Array.from([...MARK, ...text.map((b) => b ^ 0x5a)]);
+        },
+        deserialize(bytes) {
+          if (bytes[0] !== MARK[0] || bytes[1] !== MARK[1]) {
+            throw new SerializationError("Cannot deserialize: not marked");
+          }
+          deserialized++;
+          return JSON.parse(new TextDecoder().decode(bytes.subarray(2).map((b) => b ^ 0x5a)));
+        },
+      };
+      const clock = new FakeClock();
+      const cache = await options.make({ now: clock.now, serializer });
+      try {
+        const values: [string, unknown][] = [
+          ["text", "my card number 4111 1111 1111 1111"],
+          ["empty", ""],
+          ["digits", "42"],
+          ["int", 42],
+          ["zero", 0],
+          ["negative", -7],
+          ["max", Number.MAX_SAFE_INTEGER],
+          ["float", 1.5],
+          ["object", { a: [1, "x"], b: null }],
+          ["true", true],
+        ];
+        for (const [key, value] of values) assert.equal(await cache.set(key, value), true);
+        assert.equal(serialized, values.length, "set() serializes every value");
+        for (const [key, value] of values) {
+          assert.deepStrictEqual(await cache.get(key), value, `set ${key}`);
+        }
+        assert.equal(deserialized, values.length, "get() deserializes every value");
+        serialized = 0;
+        for (const [key, value] of values) {
+          assert.equal(await cache.add(`added:${key}`, value), true);
+        }
+        assert.equal(serialized, values.length, "add() serializes every value");
+        serialized = 0;
+        const many = values.map(([key, value]) => [`many:${key}`, value] as const);
+        assert.equal((await cache.setMany(many)).length, values.length);
+        assert.equal(serialized, values.length, "setMany() serializes every value");
+        deserialized = 0;
+        assert.deepStrictEqual(
+          await cache.getMany([...values.map(([key]) => `added:${key}`), ...many.map(([k]) => k)]),
+          // distinct expected objects: node:assert in Deno 2.9 rejects one object expected twice
+          [...values, ...values].map(([, value]) => structuredClone(value)),
+        );
+        assert.equal(deserialized, 2 * values.length, "getMany() deserializes every value");
+
+        // counters: atomic and exact on the same cache
+        assert.equal(await cache.inc("n"), 1);
+        assert.equal(await cache.inc("n", 5), 6);
+        assert.equal(await cache.dec("n", 10), -4);
+        assert.equal(await cache.get("n"), -4);
+        assert.equal(await cache.inc("int"), 43, "inc() of a number set() stored");
+        assert.equal(await cache.get("int"), 43);
+        assert.equal(await cache.dec("negative", 3), -10);
+        assert.equal(await cache.get("many:zero"), 0);
+        assert.equal(await cache.inc("many:zero", 2), 2);
+        assert.equal(await cache.get("many:zero"), 2);
+        await assert.rejects(cache.inc("max"), RangeError);
+        assert.equal(await cache.get("max"), Number.MAX_SAFE_INTEGER);
+        for (const key of ["text", "digits", "float", "object"]) {
+          await assert.rejects(cache.inc(key), TypeError, `inc of ${key}`);
+        }
+        assert.equal(await cache.get("digits"), "42", "a failed inc() loses nothing");
+        assert.equal(await cache.set("n", 100), true, "set() over a counter");
+        assert.equal(await cache.inc("n"), 101);
+        const counted = await Promise.all(Array.from({ length: 20 }, () => cache.inc("c")));
+        assert.deepEqual(
+          counted.sort((a, b) => a - b),
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
+        await cache.set("s", 10);
+        const mixed = await Promise.all(Array.from({ length: 10 }, () => cache.inc("s")));
+        assert.deepEqual(mixed.sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i + 11));
+      } finally {
+        await cache.close();
+      }
+    });
+  }
 
   // [one question, one answer: get/getMany/has/add agree on broken entries]
   // The rule (docs/design.md, "one answer per question"): an entry the backend cannot read

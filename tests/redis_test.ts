@@ -2,8 +2,16 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
 import { runConformance } from "./conformance.ts";
-import { type RunningServer, serverTest } from "./servers.ts";
-import { CacheConnectionError, CacheError, RedisCache } from "../mod.ts";
+import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
+import {
+  type Cache,
+  CacheConnectionError,
+  CacheError,
+  RedisCache,
+  SerializationError,
+  type Serializer,
+} from "../mod.ts";
+import { clientLoader, RedisConnection } from "../backends/redis/connection.ts";
 
 const prefix = () => `test:${crypto.randomUUID()}:`;
 
@@ -15,23 +23,37 @@ async function rawClient(server: RunningServer) {
   return Object.assign(client, { [Symbol.asyncDispose]: () => client.close() });
 }
 
+/** Plants a Redis list under `key` of `cache`: a key of another type. */
+const plantList = (raw: { rPush(key: string, value: string): Promise<unknown> }) =>
+async (
+  cache: Cache,
+  key: string,
+) => {
+  await raw.rPush((cache as RedisCache).keyPrefix + key, "a list, not a cache entry");
+};
+
 serverTest("RedisCache conforms with a keyPrefix", "redis", async (t, [redis]) => {
+  await using raw = await rawClient(redis!);
   await runConformance(t, {
     name: "RedisCache(keyPrefix)",
-    make: ({ defaultTtl }) => new RedisCache({ url: redis!.url, keyPrefix: prefix(), defaultTtl }),
-    quirks: { clock: "server" },
+    make: ({ defaultTtl, serializer }) =>
+      new RedisCache({ url: redis!.url, keyPrefix: prefix(), defaultTtl, serializer }),
+    quirks: { clock: "server", serializes: true },
+    corrupt: plantList(raw),
   });
 });
 
 serverTest("RedisCache conforms without a keyPrefix", "redis", async (t, [redis]) => {
+  await using raw = await rawClient(redis!);
   await runConformance(t, {
     name: "RedisCache",
-    make: async ({ defaultTtl }) => {
-      const cache = new RedisCache({ url: redis!.url, defaultTtl });
+    make: async ({ defaultTtl, serializer }) => {
+      const cache = new RedisCache({ url: redis!.url, defaultTtl, serializer });
       await cache.clear(); // FLUSHDB: each case starts from an empty database
       return cache;
     },
-    quirks: { clock: "server" },
+    quirks: { clock: "server", serializes: true },
+    corrupt: plantList(raw),
   });
 });
 
@@ -40,15 +62,17 @@ serverTest(
   "redis",
   async (t, [redis]) => {
     const clients: { destroy(): void }[] = [];
+    await using raw = await rawClient(redis!);
     try {
       await runConformance(t, {
         name: "RedisCache(client)",
-        make: ({ defaultTtl }) => {
+        make: ({ defaultTtl, serializer }) => {
           const client = createClient({ url: redis!.url, RESP: 2 });
           clients.push(client);
-          return new RedisCache({ client, keyPrefix: prefix(), defaultTtl });
+          return new RedisCache({ client, keyPrefix: prefix(), defaultTtl, serializer });
         },
-        quirks: { clock: "server" },
+        quirks: { clock: "server", serializes: true },
+        corrupt: plantList(raw),
       });
     } finally {
       for (const client of clients) client.destroy();
@@ -394,4 +418,441 @@ Deno.test("RedisCache checks its options", () => {
   );
   assert.throws(() => new RedisCache({ keyPrefix: 1 as unknown as string }), TypeError);
   assert.throws(() => new RedisCache({ defaultTtl: -1 }), RangeError);
+});
+
+/** Gzip-like stand-in: XORs the default layout's bytes, so plaintext never reaches Redis. */
+const xorSerializer: Serializer = {
+  serialize: (value) =>
+    new TextEncoder().encode(JSON.stringify(value)).map((b) => b ^ 0xa5).map((b) => b),
+  deserialize: (bytes) => JSON.parse(new TextDecoder().decode(bytes.map((b) => b ^ 0xa5))),
+};
+
+serverTest(
+  "RedisCache with a custom serializer stores no value raw: strings and integers go through it, counters stay raw integers",
+  "redis",
+  async (_t, [redis]) => {
+    await using raw = await rawClient(redis!);
+    const bytes = raw.withTypeMapping({ 36: Buffer });
+    const keyPrefix = prefix();
+    await using cache = new RedisCache({ url: redis!.url, keyPrefix, serializer: xorSerializer });
+    const secret = "my card number 4111 1111 1111 1111";
+    await cache.set("card", secret);
+    await cache.add("added", "plain words");
+    await cache.setMany({ many: "more plain words", n: 42 });
+    await cache.set("int", 7);
+    for (const key of ["card", "added", "many", "n", "int"]) {
+      const stored = (await bytes.get(keyPrefix + key)) as Buffer;
+      assert.equal(stored[0], 0xff, `${key} is tagged`);
+      const text = stored.toString("latin1");
+      assert.ok(!/4111|plain|words|42|^7$/.test(text), `${key} stored as ${JSON.stringify(text)}`);
+    }
+    assert.equal(await cache.get("card"), secret);
+    assert.deepEqual(await cache.getMany(["added", "many", "n", "int"]), [
+      "plain words",
+      "more plain words",
+      42,
+      7,
+    ]);
+    assert.equal(await cache.inc("int", 3), 10, "inc() of a serialized number");
+    assert.equal(await raw.get(keyPrefix + "int"), "10", "…leaves a raw counter (INCRBY-able)");
+    assert.equal(await cache.inc("counter"), 1);
+    assert.equal(await raw.get(keyPrefix + "counter"), "1");
+    assert.equal(await raw.incrBy(keyPrefix + "counter", 4), 5);
+    assert.equal(await cache.get("counter"), 5);
+    await cache.set("ttl", 5, 60_000);
+    assert.equal(await cache.inc("ttl"), 6);
+    const kept = await raw.pTTL(keyPrefix + "ttl");
+    assert.ok(kept > 50_000 && kept <= 60_000, `the replaced number keeps its expiry: ${kept}`);
+    // an untagged non-integer was not written through this serializer: refused, not read raw
+    await raw.set(keyPrefix + "foreign", "plain text from another program");
+    await assert.rejects(
+      cache.get("foreign"),
+      (e: Error) =>
+        e instanceof SerializationError && e.message.includes('"foreign"') &&
+        e.message.includes("not written through this cache's serializer"),
+    );
+    await assert.rejects(cache.getMany(["card", "foreign"]), SerializationError);
+    await assert.rejects(cache.inc("foreign"), TypeError);
+  },
+);
+
+serverTest("RedisCache.inc() on a stored -0 stores the result", "redis", async (_t, [redis]) => {
+  await using raw = await rawClient(redis!);
+  const keyPrefix = prefix();
+  await using cache = new RedisCache({ url: redis!.url, keyPrefix });
+  await cache.set("z", -0);
+  assert.ok(Object.is(await cache.get("z"), -0));
+  assert.equal(await cache.inc("z", 5), 5);
+  assert.equal(await cache.get("z"), 5);
+  assert.equal(await raw.get(keyPrefix + "z"), "5");
+  await cache.set("f", 2.0);
+  assert.equal(await cache.dec("f"), 1);
+  await cache.set("z2", -0);
+  const both = await Promise.all([cache.inc("z2"), cache.inc("z2"), cache.inc("z2")]);
+  assert.deepEqual(both.sort(), [1, 2, 3], "concurrent incs of a stored -0 all count");
+  assert.equal(await cache.get("z2"), 3);
+});
+
+serverTest(
+  "RedisCache: keys with lone surrogates are their own Redis keys (WTF-8); well-formed keys and prefixes are byte-identical to before",
+  "redis",
+  async (_t, [redis]) => {
+    await using raw = await rawClient(redis!);
+    const bytes = raw.withTypeMapping({ 36: Buffer });
+    const keyPrefix = prefix();
+    await using cache = new RedisCache({ url: redis!.url, keyPrefix });
+    await cache.set("\uD800", "x");
+    assert.equal(await cache.get("\uFFFD"), undefined);
+    assert.equal(await cache.get("\uD800"), "x");
+    assert.equal(
+      await raw.exists(Buffer.concat([Buffer.from(keyPrefix), Buffer.from([0xed, 0xa0, 0x80])])),
+      1,
+      "stored under the WTF-8 bytes of the key",
+    );
+    await cache.set("plain ✓", "p");
+    assert.equal(await raw.get(keyPrefix + "plain ✓"), "p", "a well-formed key is unchanged");
+
+    // an ill-formed prefix: distinct from its lossy twin, and clear() finds its keys
+    await using lone = new RedisCache({ url: redis!.url, keyPrefix: `${keyPrefix}\uDC00:` });
+    await using twin = new RedisCache({ url: redis!.url, keyPrefix: `${keyPrefix}\uFFFD:` });
+    await lone.setMany({ a: 1, "\uD800": 2 });
+    await twin.setMany({ a: 10, "\uD800": 20 });
+    assert.deepEqual(await lone.getMany(["a", "\uD800"]), [1, 2]);
+    assert.deepEqual(await twin.getMany(["a", "\uD800"]), [10, 20]);
+    assert.equal(await lone.clear(), true);
+    assert.deepEqual(await lone.getMany(["a", "\uD800"]), [undefined, undefined]);
+    assert.deepEqual(await twin.getMany(["a", "\uD800"]), [10, 20], "the twin prefix is kept");
+    assert.equal(await cache.get("\uD800"), "x");
+    // a prefix ending in a high surrogate and a key starting with a low one stay apart
+    await using high = new RedisCache({ url: redis!.url, keyPrefix: `${keyPrefix}\uD800` });
+    await high.set("\uDC00", "split");
+    assert.equal(await cache.get("\u{10000}"), undefined);
+    assert.equal(await high.get("\uDC00"), "split");
+    const stored = await bytes.keys(`${keyPrefix}*`);
+    assert.ok(stored.length >= 3);
+  },
+);
+
+serverTest(
+  "RedisCache: a key of another Redis type is a foreign entry, one answer in every method",
+  "redis",
+  async (_t, [redis]) => {
+    await using raw = await rawClient(redis!);
+    const keyPrefix = prefix();
+    await using cache = new RedisCache({ url: redis!.url, keyPrefix });
+    await raw.rPush(keyPrefix + "list", "x");
+    await raw.hSet(keyPrefix + "hash", "f", "v");
+    await cache.set("ok", 1);
+    const foreign = (op: string, key: string) => (e: Error) =>
+      e instanceof SerializationError && e.message.startsWith(`Cannot ${op} key "${key}"`) &&
+      e.message.includes("another redis type");
+    await assert.rejects(cache.get("list"), foreign("get", "list"));
+    await assert.rejects(cache.getMany(["ok", "missing", "list"]), foreign("getMany", "list"));
+    await assert.rejects(cache.getDict(["hash"]), foreign("getMany", "hash"));
+    await assert.rejects(cache.inc("list"), foreign("inc", "list"));
+    await assert.rejects(cache.getOrSet("list", () => 1), SerializationError);
+    assert.equal(await cache.has("list"), true, "an entry is there");
+    assert.equal(await cache.add("list", 1), false, "so add() does not store");
+    assert.deepEqual(await cache.getMany(["ok", "missing"]), [1, undefined], "misses stay misses");
+    assert.equal(await cache.delete("hash"), true, "delete() removes it");
+    assert.equal(await cache.set("list", "mine"), true, "set() replaces it");
+    assert.equal(await cache.get("list"), "mine");
+  },
+);
+
+Deno.test("RedisCache rejects unknown options, listing the accepted ones", () => {
+  assert.throws(
+    () => new RedisCache({ host: "cache.internal", port: 6380 } as unknown as object),
+    {
+      name: "TypeError",
+      message: 'Cannot create RedisCache: unknown options "host", "port" ' +
+        "(accepted: client, defaultTtl, keyPrefix, serializer, timeout, url)",
+    },
+  );
+});
+
+/** Every text an error carries: message, stack, and the same for each cause. */
+function errorTexts(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error, depth = 0; e !== undefined && depth < 10; depth++) {
+    if (e instanceof Error) {
+      parts.push(e.message, e.stack ?? "", String(e));
+      e = e.cause;
+    } else {
+      parts.push(String(e));
+      break;
+    }
+  }
+  return parts.join("\n");
+}
+
+Deno.test("RedisCache: no error about a url carries its credentials", async (t) => {
+  const secret = "s3cr3tPW";
+  await t.step("urls refused by the constructor", () => {
+    for (
+      const url of [
+        `redis://user:${secret}@host/abc`,
+        `redis://user:${secret}%zz@host`,
+        `redis://us er:${secret} x@[bad`,
+        `redis://user:${secret}@`,
+        `http://user:${secret}@host`,
+        `redis://:${secret}@host/0/1`,
+        `redis://user:p@${secret}@host/x`,
+        `redis://${secret}@host/db`,
+      ]
+    ) {
+      let error: unknown;
+      try {
+        new RedisCache({ url });
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(error instanceof TypeError, url);
+      assert.ok(!errorTexts(error).includes(secret), errorTexts(error));
+    }
+  });
+  await t.step("connection failures", async () => {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = probe.addr as Deno.NetAddr;
+    probe.close();
+    for (
+      const url of [
+        `redis://user:${secret}@127.0.0.1:${port}`,
+        `redis://:${secret}@127.0.0.1:${port}/2`,
+        `redis://u%40x:${secret}%40y@127.0.0.1:${port}`,
+        `redis://user:${secret}@nonexistent.invalid:${port}`,
+      ]
+    ) {
+      await using cache = new RedisCache({ url, timeout: 2000 });
+      for (const call of [() => cache.get("k"), () => cache.setMany({ a: 1 })]) {
+        const error = await call().catch((e) => e);
+        assert.ok(error instanceof CacheConnectionError, String(error));
+        assert.ok(!errorTexts(error).includes(secret), errorTexts(error));
+      }
+    }
+  });
+  await t.step("an error quoting the url is redacted, cause included", () => {
+    const url = `redis://admin:${secret}@10.0.0.1:6379`;
+    const connection = new RedisConnection({ url, client: undefined, timeout: 100 });
+    const quoting = new Error(`cannot use ${url}`, {
+      cause: new Error(`password ${encodeURIComponent(secret)} refused`),
+    });
+    const error = connection.failure("get", "k", quoting);
+    assert.ok(error instanceof CacheConnectionError);
+    assert.ok(!errorTexts(error).includes(secret), errorTexts(error));
+    assert.match(error.message, /cannot use redis:\/\/\*\*\*@10\.0\.0\.1:6379/);
+    assert.equal((error.cause as Error).name, "Error");
+  });
+});
+
+serverTest(
+  "RedisCache: a wrong password in the url is refused without echoing it",
+  "redis",
+  async (_t, [redis]) => {
+    await using raw = await rawClient(redis!);
+    const secret = "rightPW-9f2";
+    await raw.configSet("requirepass", secret);
+    try {
+      for (const password of ["wrongPW-77", encodeURIComponent("p@ss:w/rd")]) {
+        await using cache = new RedisCache({
+          url: `redis://u:${password}@${redis!.address}`,
+          timeout: 2000,
+        });
+        const error = await cache.get("k").catch((e) => e);
+        assert.ok(error instanceof CacheError, String(error));
+        assert.match(
+          error.message,
+          /^Cannot get key "k": redis replied WRONGPASS invalid username-/,
+        );
+        const texts = errorTexts(error);
+        assert.ok(!texts.includes(password) && !texts.includes("p@ss"), texts);
+        assert.ok(!texts.includes(secret));
+      }
+      await using good = new RedisCache({
+        url: `redis://default:${secret}@${redis!.address}`,
+        timeout: 2000,
+      });
+      assert.equal(await good.set("k", 1), true);
+    } finally {
+      const admin = createClient({ url: `redis://default:${secret}@${redis!.address}` });
+      await admin.connect();
+      await admin.configSet("requirepass", "");
+      await admin.close();
+    }
+  },
+);
+
+Deno.test("RedisCache: the first call's deadline covers loading the client and connecting", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) conns.push(conn);
+  })();
+  const load = clientLoader.load;
+  let release = () => {};
+  const loaded = new Promise<void>((resolve) => release = resolve);
+  clientLoader.load = () => loaded.then(load);
+  const timeout = 200;
+  const cache = new RedisCache({ url: `redis://127.0.0.1:${port}`, timeout });
+  try {
+    // the client cannot load before the deadline: the call still ends, saying why
+    await assert.rejects(
+      cache.get("k"),
+      (e: Error) =>
+        e instanceof CacheError && !(e instanceof CacheConnectionError) &&
+        e.message ===
+          `Cannot get key "k": the redis client npm:redis@6.3.1 did not load within ${timeout} ms`,
+    );
+    await assert.rejects(cache.setMany({ a: 1 }), /did not load within 200 ms/);
+    const other = new RedisCache({ url: `redis://127.0.0.1:${port}`, timeout });
+    await assert.rejects(other.get("k"), /did not load within 200 ms/);
+    await other.close(); // waits at most the timeout for the load, which never ends here
+    await assert.rejects(other.get("k"), /the cache is closed/);
+    release();
+    // loaded now; the silent server is what the deadline reports
+    await assert.rejects(
+      cache.get("k"),
+      (e: Error) =>
+        e instanceof CacheConnectionError && e.message.includes(`no answer within ${timeout} ms`),
+    );
+  } finally {
+    clientLoader.load = load;
+    release();
+    await cache.close();
+    listener.close();
+    await accepting;
+    for (const conn of conns) conn.close();
+  }
+});
+
+/** Runs `source` as a module of a fresh project outside this repository. */
+async function runOutside(
+  source: string,
+  options: { config?: string; env?: Record<string, string>; flags?: string[] } = {},
+) {
+  const dir = await Deno.makeTempDir({ prefix: "cachelib-importer-" });
+  try {
+    if (options.config !== undefined) await Deno.writeTextFile(`${dir}/deno.json`, options.config);
+    await Deno.writeTextFile(`${dir}/main.ts`, source);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", ...(options.flags ?? []), "main.ts"],
+      cwd: dir,
+      env: { NO_COLOR: "1", ...options.env },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const modUrl = new URL("../mod.ts", import.meta.url).href;
+
+serverTest(
+  "RedisCache works when imported by URL from another project (with its own deno.json, or none)",
+  "redis",
+  async (t, [redis]) => {
+    const source = `import { RedisCache } from "${modUrl}";
+await using cache = new RedisCache({ url: "${
+      redis!.url
+    }", keyPrefix: "outside:", timeout: 10_000 });
+await cache.set("a", { from: "outside" });
+console.log(JSON.stringify([await cache.get("a"), await cache.inc("n")]));`;
+    const projects: [string, string | undefined][] = [
+      ["its own deno.json", "{}"],
+      ["no deno.json", undefined],
+    ];
+    for (const [i, [name, config]] of projects.entries()) {
+      await t.step(name, async () => {
+        const out = await runOutside(source, config === undefined ? {} : { config });
+        assert.equal(out.code, 0, out.stderr);
+        assert.deepEqual(JSON.parse(out.stdout), [{ from: "outside" }, i + 1]);
+      });
+    }
+    await using raw = await rawClient(redis!);
+    assert.equal(await raw.get("outside:n"), "2");
+  },
+);
+
+Deno.test("RedisCache: a client that cannot load is a CacheError that says so", async () => {
+  const denoDir = await Deno.makeTempDir({ prefix: "cachelib-empty-deno-dir-" });
+  try {
+    const out = await runOutside(
+      `import { RedisCache, CacheConnectionError } from "${modUrl}";
+await using cache = new RedisCache({ url: "redis://127.0.0.1:1", timeout: 20_000 });
+const error = await cache.get("k").catch((e) => e);
+console.log(JSON.stringify({ name: error.name, connection: error instanceof CacheConnectionError, message: error.message }));`,
+      { env: { DENO_DIR: denoDir }, flags: ["--cached-only", "--no-lock"] },
+    );
+    assert.equal(out.code, 0, out.stderr);
+    const result = JSON.parse(out.stdout);
+    assert.equal(result.name, "CacheError");
+    assert.equal(result.connection, false);
+    assert.match(
+      result.message,
+      /^Cannot get key "k": cannot load the redis client npm:redis@6\.3\.1: /,
+    );
+  } finally {
+    await Deno.remove(denoDir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "RedisCache: a SIGSTOPped server makes calls reject within the timeout; after SIGCONT it works",
+  ignore: serverMissing("redis") !== undefined && !IN_CI,
+  fn: async () => {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = probe.addr as Deno.NetAddr;
+    probe.close();
+    const child = new Deno.Command("redis-server", {
+      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const timeout = 300;
+    const cache = new RedisCache({
+      url: `redis://127.0.0.1:${port}`,
+      keyPrefix: prefix(),
+      timeout,
+    });
+    try {
+      for (let i = 0;; i++) {
+        try {
+          await cache.set("a", 1);
+          break;
+        } catch (error) {
+          if (i === 100) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      Deno.kill(child.pid, "SIGSTOP");
+      const results = await Promise.allSettled([
+        cache.get("a"),
+        cache.getMany(["a", "b"]),
+        cache.setMany({ b: 2 }),
+        cache.inc("n"),
+      ]);
+      for (const result of results) {
+        assert.equal(result.status, "rejected");
+        const error = (result as PromiseRejectedResult).reason;
+        assert.ok(error instanceof CacheConnectionError, String(error));
+        assert.match(error.message, new RegExp(`no answer within ${timeout} ms`));
+      }
+      Deno.kill(child.pid, "SIGCONT");
+      assert.equal(await cache.get("a"), 1, "the same instance works again");
+    } finally {
+      await cache.close();
+      try {
+        Deno.kill(child.pid, "SIGCONT");
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await child.status;
+    }
+  },
 });

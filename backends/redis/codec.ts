@@ -8,9 +8,19 @@
  * - everything else is the tag byte `0xFF` (never the first byte of UTF-8
  *   text) followed by the serializer's bytes.
  *
- * Reading reverses this; bytes that are neither tagged nor an integer read
- * back as a (UTF-8) string, so a value another program wrote never crashes a
- * read.
+ * That plain layout is used only with the default serializer. With a custom
+ * `serializer` every value `set`/`add`/`setMany` store is tagged and goes
+ * through it, strings and integers included; the only untagged values are
+ * counters `inc`/`dec` wrote (decimal text, so `INCRBY` stays atomic).
+ *
+ * Reading reverses this; with the default serializer, bytes that are neither
+ * tagged nor an integer read back as a (UTF-8) string, so a value another
+ * program wrote never crashes a read.
+ *
+ * Keys: a well-formed key is sent as its UTF-8 text; a key with a lone
+ * surrogate as its WTF-8 bytes (the surrogate as the 3 bytes `ED A0..BF xx`,
+ * which no UTF-8 text contains), so distinct JavaScript strings are always
+ * distinct Redis keys.
  *
  * @module
  */
@@ -88,6 +98,46 @@ export function plainValue(bytes: Uint8Array): number | string {
   return integerOf(bytes) ??
     (bytes instanceof Buffer ? bytes.toString("utf8") : text.decode(bytes));
 }
+
+/**
+ * `text` as WTF-8: UTF-8, except that a lone surrogate is encoded like any
+ * other code point (3 bytes `ED A0..BF 80..BF`, invalid in UTF-8). Injective
+ * on JavaScript strings, and equal to UTF-8 for well-formed ones.
+ */
+export function wtf8(text: string): Buffer {
+  const parts: Uint8Array[] = [];
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        i++; // a well-formed pair
+        continue;
+      }
+    }
+    parts.push(Buffer.from(text.slice(start, i), "utf8"));
+    parts.push(Uint8Array.of(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)));
+    start = i + 1;
+  }
+  parts.push(Buffer.from(text.slice(start), "utf8"));
+  return Buffer.concat(parts);
+}
+
+/**
+ * The Redis key for `key` under `prefix`: the plain string (sent as UTF-8)
+ * when both are well-formed, as before; else the WTF-8 bytes of each, joined.
+ * Encoding the two separately keeps every key of a prefix starting with the
+ * prefix's bytes, so `SCAN MATCH` finds them.
+ */
+export function serverKey(prefix: string, prefixWellFormed: boolean, key: string): RedisKey {
+  if (prefixWellFormed && key.isWellFormed()) return prefix + key;
+  return Buffer.concat([wtf8(prefix), wtf8(key)]);
+}
+
+/** A Redis key as sent: a string (sent as UTF-8) or bytes. */
+export type RedisKey = string | Buffer;
 
 /** `pattern` with Redis glob characters escaped, for `SCAN MATCH`. */
 export function escapeGlob(pattern: string): string {

@@ -7,7 +7,25 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { _describe, CacheConnectionError, CacheError } from "../../cache.ts";
+import {
+  _describe,
+  CacheConnectionError,
+  CacheError,
+  redactCredentials,
+  SerializationError,
+} from "../../cache.ts";
+
+/** The client package, by a full specifier so that any importer can load it. */
+export const REDIS_CLIENT = "npm:redis@6.3.1";
+
+/**
+ * How the client package is loaded; tests replace `load` to delay or break
+ * loading. A full `npm:` specifier (not the `"redis"` of this repository's
+ * import map) resolves wherever `mod.ts` is imported from.
+ */
+export const clientLoader: { load: () => Promise<unknown> } = {
+  load: () => import("npm:redis@6.3.1"),
+};
 
 /** One argument of a Redis command. */
 export type RedisArgument = string | Buffer;
@@ -66,6 +84,9 @@ export class DeadlineError extends Error {
   }
 }
 
+/** The client package could not be loaded (or not within the timeout). */
+class ClientLoadError extends Error {}
+
 /** `promise`, or a `DeadlineError` after `ms` (then `onTimeout` runs). */
 export function withDeadline<T>(
   promise: Promise<T>,
@@ -76,7 +97,7 @@ export function withDeadline<T>(
     const timer = setTimeout(() => {
       onTimeout?.();
       reject(new DeadlineError(ms));
-    }, ms);
+    }, Math.max(0, ms));
     promise.then((value) => {
       clearTimeout(timer);
       resolve(value);
@@ -97,6 +118,8 @@ export class RedisConnection {
   /** The bound in ms on connecting and on each command. */
   readonly timeout: number;
   readonly #url: string | undefined;
+  /** The password of `#url` (raw and decoded), never to appear in an error. */
+  readonly #secrets: string[] = [];
   readonly #user: RedisClientLike | undefined;
   /** The client whose state tells whether it can take commands. */
   #base: RedisClientLike | undefined;
@@ -126,6 +149,17 @@ export class RedisConnection {
       this.#url = options.url;
       const url = new URL(options.url);
       this.where = `redis at ${url.hostname}:${url.port || "6379"}`;
+      // the password, not the user name: a name is no secret, and a short one ("u")
+      // would be starred out of every word of a message that contains it
+      for (const part of [url.password]) {
+        if (part === "") continue;
+        this.#secrets.push(part);
+        try {
+          this.#secrets.push(decodeURIComponent(part));
+        } catch {
+          // checkRedisOptions refuses malformed escapes; nothing more to hide
+        }
+      }
     }
   }
 
@@ -138,15 +172,19 @@ export class RedisConnection {
     key: string | undefined,
     args: RedisArgument[],
     done: (reply: R) => T,
+    deadline?: number,
   ): Promise<T> {
     const client = this.#base?.isOpen ? this.#target : undefined;
-    if (client === undefined) {
-      return this.connect().then(
-        (ready) => this.#dispatch(ready, op, key, args, done),
-        (error) => {
-          throw this.failure(op, key, error);
-        },
-      );
+    if (client === undefined || deadline !== undefined) {
+      // One deadline for everything this call waits for: loading the client,
+      // connecting and the reply (and, for a follow-up, the calls before it).
+      const ms = (deadline ?? performance.now() + this.timeout) - performance.now();
+      const sent = client === undefined
+        ? this.connect().then((ready) => this.#dispatch(ready, op, key, args, done))
+        : this.#dispatch(client, op, key, args, done);
+      return withDeadline(sent, ms).catch((error) => {
+        throw this.failure(op, key, error);
+      });
     }
     return this.#dispatch(client, op, key, args, done);
   }
@@ -209,13 +247,19 @@ export class RedisConnection {
   async pipeline(op: string, keys: string[], commands: RedisArgument[][]): Promise<unknown[]> {
     let failed: { index: number; error: unknown } | undefined;
     try {
-      const client = (this.#base?.isOpen ? this.#target : undefined) ?? await this.connect();
-      const replies = commands.map((args, index) =>
-        client.sendCommand(args, NO_TIMER).catch((error) => {
-          failed ??= { index, error };
-        })
+      // one deadline for loading, connecting and the whole batch
+      const results = await withDeadline(
+        (async () => {
+          const client = (this.#base?.isOpen ? this.#target : undefined) ?? await this.connect();
+          const replies = commands.map((args, index) =>
+            client.sendCommand(args, NO_TIMER).catch((error) => {
+              failed ??= { index, error };
+            })
+          );
+          return await Promise.all(replies);
+        })(),
+        this.timeout,
       );
-      const results = await withDeadline(Promise.all(replies), this.timeout);
       if (!failed) return results;
     } catch (error) {
       throw this.failure(op, undefined, error);
@@ -234,19 +278,56 @@ export class RedisConnection {
    * The error a cache call rejects with when `cause` failed it: the server's
    * error reply as a `CacheError`, anything else as a `CacheConnectionError`.
    */
-  failure(op: string, key: string | undefined, cause: unknown): Error {
-    if (cause instanceof CacheError) return cause;
+  failure(op: string, key: string | undefined, error: unknown): Error {
+    if (error instanceof CacheError) return error;
     const what = key === undefined ? op : `${op} key ${_describe(key)}`;
-    if (this.isReply(cause)) {
-      return new CacheError(`Cannot ${what}: redis replied ${(cause as Error).message}`, { cause });
+    const cause = this.#redact(error);
+    if (this.isReply(error)) {
+      const message = `Cannot ${what}: redis replied ${this.#hide((error as Error).message)}`;
+      return /^WRONGTYPE/.test((error as Error).message)
+        ? new SerializationError(`${message} (the key holds another redis type)`, { cause })
+        : new CacheError(message, { cause });
     }
-    const reason = this.#stalled || cause instanceof DeadlineError ||
-        (this.#module !== undefined && cause instanceof this.#module.TimeoutError)
+    if (error instanceof ClientLoadError) {
+      return new CacheError(`Cannot ${what}: ${error.message}`, { cause });
+    }
+    if (error instanceof DeadlineError && this.#module === undefined) {
+      return new CacheError(
+        `Cannot ${what}: the redis client ${REDIS_CLIENT} did not load within ${this.timeout} ms`,
+        { cause },
+      );
+    }
+    const reason = this.#stalled || error instanceof DeadlineError ||
+        (this.#module !== undefined && error instanceof this.#module.TimeoutError)
       ? `no answer within ${this.timeout} ms`
-      : (cause as Error)?.message || String(cause);
+      : this.#hide((error as Error)?.message || String(error));
     return new CacheConnectionError(`Cannot ${what}: ${this.where} is unavailable (${reason})`, {
       cause,
     });
+  }
+
+  /** `text` without credentials: URL userinfo, `user:pass@` specs, this url's own secrets. */
+  #hide(text: string): string {
+    let out = redactCredentials(text);
+    for (const secret of this.#secrets) out = out.replaceAll(secret, "***");
+    return out;
+  }
+
+  /**
+   * `error` itself when nothing it carries (message, stack, causes) quotes a
+   * credential; else a copy with them hidden (same name, hidden message and
+   * stack), so a cause never leaks what the url holds.
+   */
+  #redact(error: unknown, depth = 0): unknown {
+    if (!(error instanceof Error) || depth > 4) return error;
+    const inner = this.#redact(error.cause, depth + 1);
+    const message = this.#hide(error.message);
+    const stack = error.stack === undefined ? undefined : this.#hide(error.stack);
+    if (message === error.message && stack === error.stack && inner === error.cause) return error;
+    const copy = new Error(message, inner === undefined ? undefined : { cause: inner });
+    copy.name = error.name;
+    copy.stack = stack ?? "";
+    return copy;
   }
 
   /** Whether `error` is the server's error reply (not a connection failure). */
@@ -255,7 +336,8 @@ export class RedisConnection {
   }
 
   async #open(): Promise<RedisClientLike> {
-    const redis = this.#module ??= (await import("redis")) as unknown as RedisModule;
+    const redis = this.#module ??= await this.#load();
+    if (this.#closed) throw new Error("the cache was closed while the client loaded");
     const typeMapping = { [redis.RESP_TYPES.BLOB_STRING]: Buffer };
     const user = this.#user;
     if (user) {
@@ -294,6 +376,23 @@ export class RedisConnection {
     return client;
   }
 
+  /** Loads the client package; a failure is a `ClientLoadError` that says so. */
+  async #load(): Promise<RedisModule> {
+    let module: RedisModule;
+    try {
+      module = (await clientLoader.load()) as RedisModule;
+    } catch (error) {
+      throw new ClientLoadError(
+        `cannot load the redis client ${REDIS_CLIENT}: ${(error as Error)?.message ?? error}`,
+        { cause: error },
+      );
+    }
+    if (typeof module?.createClient !== "function") {
+      throw new ClientLoadError(`cannot load the redis client ${REDIS_CLIENT}: no createClient`);
+    }
+    return module;
+  }
+
   /** Forgets our client (after it lost its server, or on close). */
   #drop(): RedisClientLike | undefined {
     const client = this.#base;
@@ -305,7 +404,9 @@ export class RedisConnection {
   /** Closes our client (after pending commands); a given client stays open. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#pending?.catch(ignore);
+    // waits for a connect in progress at most `timeout`; a client still loading
+    // after that opens nothing once it has loaded (`#open` checks `#closed`)
+    if (this.#pending) await withDeadline(this.#pending, this.timeout).catch(ignore);
     if (this.#user) {
       this.#user.off("error", ignore);
       return;

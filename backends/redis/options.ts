@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { _describe } from "../../cache.ts";
+import { _describe, checkOptionNames, redactCredentials } from "../../cache.ts";
 import type { Serializer } from "../../serializers/serializer.ts";
 import type { RedisClientLike } from "./connection.ts";
 
@@ -32,7 +32,11 @@ export interface RedisCacheOptions {
   keyPrefix?: string | undefined;
   /** Lifetime in ms of entries stored without an explicit ttl; `0` = never expire. Default 300 000. */
   defaultTtl?: number | undefined;
-  /** Turns values that are not safe integers or plain strings into bytes. */
+  /**
+   * Turns values into bytes. A custom one gets every value `set`/`add`/`setMany`
+   * store; the default one (omitted) is skipped for safe integers and plain strings,
+   * which are stored as their text.
+   */
   serializer?: Serializer | undefined;
   /** Bound in ms on connecting and on each command (a batch counts as one). Default 5000. */
   timeout?: number | undefined;
@@ -51,6 +55,16 @@ export interface RedisCacheOptions {
  */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
+/** Every option `RedisCache` reads. */
+export const REDIS_OPTION_NAMES: readonly string[] = [
+  "url",
+  "client",
+  "keyPrefix",
+  "defaultTtl",
+  "serializer",
+  "timeout",
+];
+
 /** The checked options, defaults applied. */
 export function checkRedisOptions(options: RedisCacheOptions): {
   url: string;
@@ -58,6 +72,7 @@ export function checkRedisOptions(options: RedisCacheOptions): {
   keyPrefix: string;
   timeout: number;
 } {
+  checkOptionNames("RedisCache", options, REDIS_OPTION_NAMES);
   const { url = DEFAULT_REDIS_URL, client, keyPrefix = "", timeout = 5000 } = options;
   if (typeof keyPrefix !== "string") {
     throw new TypeError(
@@ -84,10 +99,22 @@ export function checkRedisOptions(options: RedisCacheOptions): {
       `Cannot create cache: client must be a node-redis client, received ${_describe(client)}`,
     );
   }
-  if (typeof url !== "string" || !/^rediss?:\/\//.test(url) || !URL.canParse(url)) {
-    throw new TypeError(
-      `Cannot create cache: url must be a redis:// or rediss:// URL, received ${_describe(url)}`,
+  const bad = (why: string) =>
+    new TypeError(
+      `Cannot create cache: url must be a redis:// or rediss:// URL${why}, received ${
+        // a url's userinfo runs to its last "@", spaces and quotes included
+        redactCredentials(
+          _describe(typeof url === "string" ? url.replace(/^([^:]*:\/\/).*@/s, "$1***@") : url),
+        )}`,
     );
+  if (typeof url !== "string" || !/^rediss?:\/\//i.test(url) || !URL.canParse(url)) throw bad("");
+  const parsed = new URL(url);
+  if (!/^\/?\d*$/.test(parsed.pathname)) throw bad(" whose path is a database number (/0)");
+  try {
+    decodeURIComponent(parsed.username);
+    decodeURIComponent(parsed.password);
+  } catch {
+    throw bad(" whose user and password are percent-encoded");
   }
   return { url, client, keyPrefix, timeout };
 }

@@ -5,7 +5,12 @@
  * `INCRBY` (which keeps the key's expiry).
  *
  * `KEYS[1]` the key, `ARGV[1]` the delta (decimal), `ARGV[2]` the ttl in ms
- * for a created key (`"0"`: none). Replies `{0, result}` (the result as
+ * for a created key (`"0"`: none). With `ARGV[3]` (stored bytes the caller
+ * read and decoded to a safe integer: a number `set` wrote through the
+ * serializer, `-0` included) and `ARGV[4]` (that integer plus the delta, as
+ * decimal text): when the key still holds exactly `ARGV[3]`, it is replaced by
+ * `ARGV[4]` keeping its expiry (compare-and-set, so a concurrent write is never
+ * lost). Replies `{0, result}` (the result as
  * decimal text: node-redis 6.3.1 parses large integer replies inexactly), `{1, stored}` when
  * the stored value is not a safe integer, `{2, stored}` when the result would
  * leave the safe integer range.
@@ -25,6 +30,10 @@ if not v then
   end
   return {0, ARGV[1]}
 end
+if ARGV[3] and v == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[4], 'KEEPTTL')
+  return {0, ARGV[4]}
+end
 if #v > 17 or not (v == '0' or string.match(v, '^%-?[1-9]%d*$')) then
   return {1, v}
 end
@@ -39,3 +48,17 @@ return {0, redis.call('GET', KEYS[1])}
 
 /** The script's SHA-1, for `EVALSHA`. */
 export const INC_SHA: string = createHash("sha1").update(INC_SCRIPT).digest("hex");
+
+/**
+ * For `getMany`: the Redis type of each key in `KEYS` (`"none"` for a missing
+ * one), to tell a miss from a key of another type, which `MGET` also answers
+ * with nil.
+ */
+export const TYPES_SCRIPT = `
+local types = {}
+for i, key in ipairs(KEYS) do types[i] = redis.call('TYPE', key)['ok'] end
+return types
+`;
+
+/** `TYPES_SCRIPT`'s SHA-1, for `EVALSHA`. */
+export const TYPES_SHA: string = createHash("sha1").update(TYPES_SCRIPT).digest("hex");
