@@ -66,12 +66,15 @@ export interface ConformanceOptions {
   /** Declared differences; see {@linkcode ConformanceQuirks}. */
   quirks?: ConformanceQuirks | undefined;
   /**
-   * Plants, under `key` of a cache made by `make`, an entry this backend cannot read back
-   * (a corrupt or foreign item, a key of another server type). Cases then check that `get`,
-   * `getMany`, `has` and `add` give one consistent answer for it. Omit when nothing can be
-   * planted.
+   * Plants, under `key` of a cache made by `make`, an entry this backend cannot read back,
+   * and says which kind it is. Broken (resolves to nothing): damage to the backend's own
+   * storage format (missing chunks, a bad checksum) — a miss for every method. `"foreign"`:
+   * an intact item that is not this cache's data (a Redis key of another type, an item
+   * another client wrote) — reads and `inc` reject with `SerializationError`, `has` is true,
+   * `add` false, `delete` removes it, `set` replaces it. Either way, one answer in every
+   * method. Omit when nothing can be planted.
    */
-  corrupt?: ((cache: Cache, key: string) => Promise<void>) | undefined;
+  corrupt?: ((cache: Cache, key: string) => Promise<void | "foreign">) | undefined;
   /** Cases (by step name) that do not apply, each group with its reason. */
   skip?: { reason: string; cases: string[] }[] | undefined;
 }
@@ -845,53 +848,82 @@ export async function runConformance(
 
   // [one question, one answer: get/getMany/has/add agree on broken entries]
   // The rule (docs/design.md, "one answer per question"): an entry the backend cannot read
-  // back (corrupt, foreign, another server type) is a miss for every method, as a corrupt
-  // file is: reads give `undefined`, `has` false, `delete` false, `add` stores, `inc` counts
-  // from 0, `set` replaces it. Never an error for one method and a hit for another.
+  // back gives one answer in every method. A broken entry (damaged storage format) is a
+  // miss for every method, as a corrupt file is: reads give `undefined`, `has` false,
+  // `delete` false, `add` stores, `inc` counts from 0, `set` replaces it. A foreign entry
+  // (intact, but not this cache's data) is there for every method: reads and `inc` reject
+  // with `SerializationError`, `has` is true, `add` false, `delete` removes it, `set`
+  // replaces it. Never an error for one method and a miss for another.
   if (options.corrupt && stores) {
     const corrupt = options.corrupt;
-    await step("a broken entry is a miss for every method", async (cache) => {
-      const broken = async (key: string) => {
-        await corrupt(cache, key);
-        return key;
-      };
-      const read = await broken("broken:read");
+    const plant = async (cache: Cache, key: string) => (await corrupt(cache, key)) ?? "broken";
+    await step("an unreadable entry gives one answer in every method", async (cache) => {
       await cache.set("fine", "ok");
-      assert.equal(await cache.get(read), undefined, "get() of a broken entry");
-      assert.deepEqual(
-        await cache.getMany(["fine", read, "missing", read]),
-        ["ok", undefined, undefined, undefined],
-        "getMany() gives undefined at a broken entry's index",
-      );
-      assert.deepEqual(
-        [...(await cache.getDict([read, "fine"]))],
-        [[read, undefined], ["fine", "ok"]],
-        "getDict()",
-      );
-      assert.equal(await cache.has(read), false, "has() of a broken entry");
-      assert.equal(await cache.get(read), undefined, "reads leave it a miss");
+      const read = "broken:read";
+      const kind = await plant(cache, read);
+      if (kind === "broken") {
+        assert.equal(await cache.get(read), undefined, "get() of a broken entry");
+        assert.deepEqual(
+          await cache.getMany(["fine", read, "missing", read]),
+          ["ok", undefined, undefined, undefined],
+          "getMany() gives undefined at a broken entry's index",
+        );
+        assert.deepEqual(
+          [...(await cache.getDict([read, "fine"]))],
+          [[read, undefined], ["fine", "ok"]],
+          "getDict()",
+        );
+        assert.equal(await cache.has(read), false, "has() of a broken entry");
+        assert.equal(await cache.get(read), undefined, "reads leave it a miss");
+      } else {
+        await assert.rejects(cache.get(read), SerializationError, "get() of a foreign entry");
+        await assert.rejects(cache.getMany(["fine", read]), SerializationError, "getMany()");
+        await assert.rejects(cache.getDict([read]), SerializationError, "getDict()");
+        assert.equal(await cache.has(read), true, "has() of a foreign entry");
+        await assert.rejects(cache.get(read), SerializationError, "reads leave it there");
+      }
 
-      const added = await broken("broken:add");
-      assert.equal(await cache.add(added, "new"), true, "add() stores over a broken entry");
-      assert.equal(await cache.get(added), "new");
-      assert.equal(await cache.has(added), true);
+      const added = "broken:add";
+      assert.equal(await plant(cache, added), kind);
+      if (kind === "broken") {
+        assert.equal(await cache.add(added, "new"), true, "add() stores over a broken entry");
+        assert.equal(await cache.get(added), "new");
+        assert.equal(await cache.has(added), true);
+      } else {
+        assert.equal(await cache.add(added, "new"), false, "add() keeps a foreign entry");
+        await assert.rejects(cache.get(added), SerializationError);
+      }
 
-      const counted = await broken("broken:inc");
-      assert.equal(await cache.inc(counted, 5), 5, "inc() counts a broken entry as 0");
-      assert.equal(await cache.get(counted), 5);
-      const lowered = await broken("broken:dec");
-      assert.equal(await cache.dec(lowered, 2), -2, "dec() counts a broken entry as 0");
+      const counted = "broken:inc";
+      await plant(cache, counted);
+      if (kind === "broken") {
+        assert.equal(await cache.inc(counted, 5), 5, "inc() counts a broken entry as 0");
+        assert.equal(await cache.get(counted), 5);
+        const lowered = "broken:dec";
+        await plant(cache, lowered);
+        assert.equal(await cache.dec(lowered, 2), -2, "dec() counts a broken entry as 0");
+      } else {
+        await assert.rejects(cache.inc(counted, 5), SerializationError, "inc() of a foreign entry");
+        assert.equal(await cache.has(counted), true, "a refused inc() leaves it there");
+      }
 
-      const replaced = await broken("broken:set");
-      assert.equal(await cache.set(replaced, { v: 1 }), true, "set() replaces a broken entry");
+      const replaced = "broken:set";
+      await plant(cache, replaced);
+      assert.equal(await cache.set(replaced, { v: 1 }), true, "set() replaces it");
       assert.deepEqual(await cache.get(replaced), { v: 1 });
 
-      const deleted = await broken("broken:delete");
-      assert.equal(await cache.delete(deleted), false, "delete() removes no live entry");
+      const deleted = "broken:delete";
+      await plant(cache, deleted);
+      assert.equal(
+        await cache.delete(deleted),
+        kind === "foreign",
+        "delete() removes a foreign entry, and no live entry when broken",
+      );
       assert.equal(await cache.get(deleted), undefined);
       assert.equal(await cache.add(deleted, "after"), true);
 
-      const batch = await broken("broken:many");
+      const batch = "broken:many";
+      await plant(cache, batch);
       assert.deepEqual(await cache.setMany([[batch, 1], ["other", 2]]), [batch, "other"]);
       assert.deepEqual(await cache.getMany([batch, "other"]), [1, 2]);
     });

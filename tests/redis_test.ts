@@ -28,8 +28,9 @@ const plantList = (raw: { rPush(key: string, value: string): Promise<unknown> })
 async (
   cache: Cache,
   key: string,
-) => {
+): Promise<"foreign"> => {
   await raw.rPush((cache as RedisCache).keyPrefix + key, "a list, not a cache entry");
+  return "foreign";
 };
 
 serverTest("RedisCache conforms with a keyPrefix", "redis", async (t, [redis]) => {
