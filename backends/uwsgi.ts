@@ -51,6 +51,9 @@ const MAX_IN_FLIGHT = 32;
 const OPTION_NAMES = ["server", "cache", "defaultTtl", "serializer", "timeout"] as const;
 const encoder = new TextEncoder();
 
+const QUEUED_NOTE =
+  ` (waited for one of the ${MAX_IN_FLIGHT} connections this client keeps in flight)`;
+
 /**
  * A cache kept by a uWSGI server (`uwsgi --plugin cache --cache2 …`), like
  * Python cachelib's `UWSGICache`, but usable from any Deno process: it speaks
@@ -147,6 +150,9 @@ export class UwsgiCache extends BaseCache {
     if (this.cacheName) vars.push(["cache", this.cacheName]);
     const packet = encodePacket(vars, body);
     const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+    // A call that queued for a connection says so if it runs out of time, whether the
+    // deadline passed in the queue or on the request it sent once a connection was free.
+    const queued = this.#inFlight >= MAX_IN_FLIGHT;
     try {
       await this.#slot(deadline);
     } catch (cause) {
@@ -159,7 +165,8 @@ export class UwsgiCache extends BaseCache {
       // uWSGI resets the connection when it refuses a write before reading its body
       // (a value over the block size); that is a declined write while the server is up.
       if (cause.failure === "reset" && body && (await this.#reachable(deadline))) return null;
-      throw new CacheConnectionError(`Cannot ${what}: ${cause.message}`, { cause });
+      const note = queued && cause.failure === "timeout" ? QUEUED_NOTE : "";
+      throw new CacheConnectionError(`Cannot ${what}: ${cause.message}${note}`, { cause });
     } finally {
       this.#release();
     }
@@ -184,12 +191,7 @@ export class UwsgiCache extends BaseCache {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      const late = () =>
-        timeoutError(
-          this.#endpoint,
-          undefined,
-          ` (waited for one of the ${MAX_IN_FLIGHT} connections this client keeps in flight)`,
-        );
+      const late = () => timeoutError(this.#endpoint, undefined, QUEUED_NOTE);
       const granted = () => {
         clearTimeout(timer);
         if (Date.now() < deadline) return resolve(); // the connection is handed over
