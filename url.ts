@@ -47,7 +47,7 @@ export interface SchemeOptions {
 
 /**
  * The schemes `cacheFromUrl` knows, each described by its backend (`backends/<name>/_url.ts`),
- * in the order errors list them. A new backend is its descriptor here and its line in
+ * in the order errors list them. A new backend is its import, its entry here and its line in
  * {@linkcode SchemeOptions}; the type checks that the two agree.
  */
 const SCHEMES: { readonly [S in CacheScheme]: UrlScheme<S, SchemeOptions[S]> } = {
