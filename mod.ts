@@ -22,6 +22,8 @@
  *
  * @module
  */
+
+// The contract and its errors.
 export {
   type Cache,
   CacheBatchError,
@@ -32,26 +34,18 @@ export {
   DEFAULT_TTL,
   SerializationError,
 } from "./cache.ts";
-export {
-  addDelta,
-  checkDefaultTtl,
-  checkDelta,
-  checkKey,
-  checkKeys,
-  checkOptionNames,
-  checkValue,
-  entriesOf,
-  redactCredentials,
-  resolveTtl,
-} from "./cache.ts";
-export { BaseCache } from "./backends/_base.ts";
-export { NullCache, type NullCacheOptions } from "./backends/null.ts";
-export { MemoryCache, type MemoryCacheOptions } from "./backends/memory.ts";
-export {
-  type EvictionCause,
-  MemoryStore,
-  type MemoryStoreOptions,
-} from "./backends/memory/store.ts";
+
+// Backends: each is also an entry point of its own (`@cachelib/cachelib/memory`, …) that loads
+// no other backend; see README.md for which import to use.
+export * from "./backends/memory/mod.ts";
+export * from "./backends/null/mod.ts";
+export * from "./backends/filesystem/mod.ts";
+export * from "./backends/redis/mod.ts";
+export * from "./backends/memcached/mod.ts";
+export * from "./backends/uwsgi/mod.ts";
+export * from "./backends/deno_kv/mod.ts";
+
+// Eviction policies of MemoryCache / MemoryStore.
 export {
   DEFAULT_POLICY,
   type EvictionPolicy,
@@ -60,30 +54,6 @@ export {
   type PolicyName,
 } from "./policies/policy.ts";
 export { LruPolicy } from "./policies/lru.ts";
-export type { Serializer } from "./serializers/serializer.ts";
-export { defaultSerializer } from "./serializers/default.ts";
-export { jsonSerializer } from "./serializers/json.ts";
-
-// FileSystemCache
-export { FileSystemCache, type FileSystemCacheOptions } from "./backends/filesystem.ts";
-
-// RedisCache
-export {
-  DEFAULT_REDIS_URL,
-  RedisCache,
-  type RedisCacheOptions,
-  type RedisClientLike,
-} from "./backends/redis.ts";
-
-// MemcachedCache
-export {
-  MemcachedCache,
-  type MemcachedCacheOptions,
-  type MemjsClient,
-  type MemjsResponse,
-} from "./backends/memcached.ts";
-
-// eviction policies
 export { QueuePolicy } from "./policies/queue_policy.ts";
 export { FifoPolicy } from "./policies/fifo.ts";
 export { LifoPolicy } from "./policies/lifo.ts";
@@ -93,7 +63,12 @@ export { RandomPolicy, type RandomPolicyOptions } from "./policies/random.ts";
 export { S3FifoPolicy } from "./policies/s3fifo.ts";
 export { type TinyLfuOptions, TinyLfuPolicy } from "./policies/tinylfu.ts";
 
-// memoize, memoized, CacheManager, cacheFromUrl
+// Serializers of the backends that store bytes.
+export type { Serializer } from "./serializers/serializer.ts";
+export { defaultSerializer } from "./serializers/default.ts";
+export { jsonSerializer } from "./serializers/json.ts";
+
+// Using caches: memoize, CacheManager, a cache from a URL.
 export {
   memoize,
   type Memoized,
@@ -107,13 +82,29 @@ export { type CacheFactory, CacheManager, type CacheSettings } from "./manager.t
 export {
   cacheFromUrl,
   type CacheScheme,
+  type DenoKvUrlOptions,
+  type FileUrlOptions,
+  type MemcachedUrlOptions,
+  type MemoryUrlOptions,
+  type NullUrlOptions,
   parseCacheUrl,
   type ParsedCacheUrl,
+  type RedisUrlOptions,
   type SchemeOptions,
+  type UwsgiUrlOptions,
 } from "./url.ts";
 
-// UwsgiCache
-export { UwsgiCache, type UwsgiCacheOptions } from "./backends/uwsgi.ts";
-
-// DenoKvCache
-export { DenoKvCache, type DenoKvCacheOptions } from "./backends/deno_kv.ts";
+// Toolkit for writing a backend: the base class and the checks every backend shares.
+export { BaseCache } from "./backends/_base.ts";
+export {
+  addDelta,
+  checkDefaultTtl,
+  checkDelta,
+  checkKey,
+  checkKeys,
+  checkOptionNames,
+  checkValue,
+  entriesOf,
+  redactCredentials,
+  resolveTtl,
+} from "./cache.ts";

@@ -5,38 +5,60 @@
  * @module
  */
 import { _describe, type Cache, redactCredentials } from "./cache.ts";
-import { MemoryCache } from "./backends/memory.ts";
-import { NullCache } from "./backends/null.ts";
-import { UwsgiCache } from "./backends/uwsgi.ts";
-import { DenoKvCache } from "./backends/deno_kv.ts";
-import { RedisCache } from "./backends/redis.ts";
-import { MemcachedCache } from "./backends/memcached.ts";
-import { FileSystemCache } from "./backends/filesystem.ts";
-import { POLICIES, type PolicyName } from "./policies/policy.ts";
+import type { UrlParam, UrlParts, UrlScheme } from "./backends/_url.ts";
+import { memoryUrl, type MemoryUrlOptions } from "./backends/memory/_url.ts";
+import { nullUrl, type NullUrlOptions } from "./backends/null/_url.ts";
+import { fileUrl, type FileUrlOptions } from "./backends/filesystem/_url.ts";
+import { redisUrl, type RedisUrlOptions } from "./backends/redis/_url.ts";
+import { memcachedUrl, type MemcachedUrlOptions } from "./backends/memcached/_url.ts";
+import { uwsgiUrl, type UwsgiUrlOptions } from "./backends/uwsgi/_url.ts";
+import { denoKvUrl, type DenoKvUrlOptions } from "./backends/deno_kv/_url.ts";
 
-/** The constructor options each URL scheme produces, by scheme. */
+export type {
+  DenoKvUrlOptions,
+  FileUrlOptions,
+  MemcachedUrlOptions,
+  MemoryUrlOptions,
+  NullUrlOptions,
+  RedisUrlOptions,
+  UwsgiUrlOptions,
+};
+
+/**
+ * The constructor options each URL scheme produces, by scheme. Each backend documents its own
+ * (`backends/<name>/_url.ts`, beside the backend).
+ */
 export interface SchemeOptions {
   /** `memory://?maxEntries=1000&maxBytes=…&defaultTtl=…&policy=lru&clone=false` */
-  memory: {
-    maxEntries?: number;
-    maxBytes?: number;
-    defaultTtl?: number;
-    policy?: PolicyName;
-    clone?: boolean;
-  };
+  memory: MemoryUrlOptions;
   /** `null://` */
-  null: { defaultTtl?: number };
+  null: NullUrlOptions;
   /** `file:///abs/dir` or `file://?appName=x`, plus `maxEntries`, `defaultTtl`, `mode=0600` */
-  file: { dir?: string; appName?: string; maxEntries?: number; defaultTtl?: number; mode?: number };
+  file: FileUrlOptions;
   /** `redis://[user:password@]host[:port][/db]?keyPrefix=app:&defaultTtl=…&timeout=…` (or `rediss://`) */
-  redis: { url: string; keyPrefix?: string; defaultTtl?: number; timeout?: number };
+  redis: RedisUrlOptions;
   /** `memcached://host:port,host2:port?keyPrefix=…&defaultTtl=…&timeout=…` */
-  memcached: { servers: string[]; keyPrefix?: string; defaultTtl?: number; timeout?: number };
+  memcached: MemcachedUrlOptions;
   /** `uwsgi://host:port/cachename?defaultTtl=…&timeout=…`; no name: the server's first cache */
-  uwsgi: { server: string; cache?: string; defaultTtl?: number; timeout?: number };
+  uwsgi: UwsgiUrlOptions;
   /** `denokv://` or `denokv:///path/to/kv.db`, `?prefix=app&prefix=cache&defaultTtl=…` */
-  denokv: { path?: string; prefix?: string[]; defaultTtl?: number };
+  denokv: DenoKvUrlOptions;
 }
+
+/**
+ * The schemes `cacheFromUrl` knows, each described by its backend (`backends/<name>/_url.ts`),
+ * in the order errors list them. A new backend is its import, its entry here and its line in
+ * {@linkcode SchemeOptions}; the type checks that the two agree.
+ */
+const SCHEMES: { readonly [S in CacheScheme]: UrlScheme<S, SchemeOptions[S]> } = {
+  memory: memoryUrl,
+  null: nullUrl,
+  file: fileUrl,
+  redis: redisUrl,
+  memcached: memcachedUrl,
+  uwsgi: uwsgiUrl,
+  denokv: denoKvUrl,
+};
 
 /** A scheme `cacheFromUrl` knows (`rediss` is read as `redis`). */
 export type CacheScheme = keyof SchemeOptions;
@@ -46,33 +68,19 @@ export type ParsedCacheUrl = {
   [S in CacheScheme]: { scheme: S; options: SchemeOptions[S] };
 }[CacheScheme];
 
-type Factory<S extends CacheScheme> = (
-  options: SchemeOptions[S] & Record<string, unknown>,
-) => Cache;
+type AnyScheme = UrlScheme<string, object>;
 
-/** One constructor per scheme; a new backend is one line here. */
-const BACKENDS: { [S in CacheScheme]: Factory<S> } = {
-  memory: (options) => new MemoryCache(options),
-  null: (options) => new NullCache(options),
-  file: (options) => new FileSystemCache(options),
-  redis: (options) => new RedisCache(options),
-  memcached: (options) => new MemcachedCache(options),
-  uwsgi: (options) => new UwsgiCache(options),
-  denokv: (options) => new DenoKvCache(options),
-};
+/** Every descriptor by the schemes it reads (its own and its aliases). */
+const BY_SCHEME = new Map<string, AnyScheme>(
+  Object.values<AnyScheme>(SCHEMES).flatMap((d) =>
+    [d.scheme, ...(d.aliases ?? [])].map((name) => [name, d] as const)
+  ),
+);
 
-const PARAMS: { [S in CacheScheme]: readonly string[] } = {
-  memory: ["maxEntries", "maxBytes", "defaultTtl", "policy", "clone"],
-  null: ["defaultTtl"],
-  file: ["appName", "maxEntries", "defaultTtl", "mode"],
-  redis: ["keyPrefix", "defaultTtl", "timeout"],
-  memcached: ["keyPrefix", "defaultTtl", "timeout"],
-  uwsgi: ["defaultTtl", "timeout"],
-  denokv: ["prefix", "defaultTtl"],
-};
-
-const SCHEMES =
-  "memory://, null://, file://, redis:// (or rediss://), memcached://, uwsgi://, denokv://";
+/** `memory://, …, redis:// (or rediss://), …` */
+const SCHEME_LIST = Object.values<AnyScheme>(SCHEMES).map((d) =>
+  `${d.scheme}://${d.aliases?.length ? ` (or ${d.aliases.map((a) => `${a}://`).join(", ")})` : ""}`
+).join(", ");
 
 // scheme :// authority path ?query #fragment
 const URL_PARTS = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$/;
@@ -169,85 +177,37 @@ export function parseCacheUrl(url: string | URL): ParsedCacheUrl {
     );
   };
   const parts = URL_PARTS.exec(text.trim());
-  if (!parts) return fail(`expected scheme://…, one of ${SCHEMES}`);
-  const [, rawScheme = "", authority = "", path = "", query = "", fragment] = parts;
+  if (!parts) return fail(`expected scheme://…, one of ${SCHEME_LIST}`);
+  const [, rawScheme = "", authority = "", rawPath = "", query = "", fragment] = parts;
   spread = secrets.length > 0 && !authority.includes("@");
   const lower = rawScheme.toLowerCase();
-  const scheme = lower === "rediss" ? "redis" : lower;
-  if (!Object.hasOwn(PARAMS, scheme)) {
-    return fail(`unknown scheme "${rawScheme}"; expected one of ${SCHEMES}`);
+  const descriptor = BY_SCHEME.get(lower);
+  if (descriptor === undefined) {
+    return fail(`unknown scheme "${rawScheme}"; expected one of ${SCHEME_LIST}`);
   }
-  if (authority.includes("@") && scheme !== "redis") {
+  const scheme = descriptor.scheme;
+  if (authority.includes("@") && !descriptor.credentials) {
     fail(`${scheme}:// takes no user or password`);
   }
   if (fragment !== undefined) fail("a fragment (#…) has no meaning here");
-  const params = readParams(scheme as CacheScheme, query, fail);
-  const decoded = decodePath(path, fail);
-  const noHost = () =>
-    authority !== "" && fail(`${scheme}:// takes no host, received "${authority}"`);
-  const noPath = () =>
-    decoded !== "" && decoded !== "/" && fail(`${scheme}:// takes no path, received "${decoded}"`);
-
-  switch (scheme as CacheScheme) {
-    case "memory":
-      noHost(), noPath();
-      return { scheme: "memory", options: params };
-    case "null":
-      noHost(), noPath();
-      return { scheme: "null", options: params };
-    case "file": {
-      if (authority !== "" && authority !== "localhost") {
-        fail(
-          `file:// takes an absolute path (file:///var/cache/app) or ?appName=, not a host ("${authority}")`,
-        );
-      }
-      const dir = /^\/[A-Za-z]:[/\\]/.test(decoded)
-        ? decoded.slice(1)
-        : decoded.replace(/(.)\/+$/, "$1");
-      const hasDir = dir !== "" && dir !== "/";
-      if (hasDir && params.appName !== undefined) fail("give a directory or appName, not both");
-      if (!hasDir && params.appName === undefined) {
-        fail("give a directory (file:///var/cache/app) or ?appName=");
-      }
-      return { scheme: "file", options: hasDir ? { dir, ...params } : params };
-    }
-    case "redis": {
-      if (authority === "" || authority.endsWith("@")) fail("redis:// needs a host");
-      if (!/^(\/\d*)?$/.test(path)) {
-        fail(`the path must be a database number like /0, received "${decoded}"`);
-      }
-      const at = authority.lastIndexOf("@");
-      hostPort(authority.slice(at + 1), 6379, fail);
-      return { scheme: "redis", options: { url: `${lower}://${authority}${path}`, ...params } };
-    }
-    case "memcached": {
-      noPath();
-      const servers = authority === ""
-        ? ["127.0.0.1:11211"]
-        : authority.split(",").map((server) => hostPort(server, 11211, fail));
-      return { scheme: "memcached", options: { servers, ...params } };
-    }
-    case "uwsgi": {
-      if (authority === "") {
-        fail("uwsgi:// needs host:port, as in uwsgi://127.0.0.1:3031/cachename");
-      }
-      const server = hostPort(authority, undefined, fail);
-      const cache = decoded.slice(1);
-      if (cache.includes("/")) {
-        fail(`the path must be the cache name, as in uwsgi://${server}/cachename`);
-      }
-      return {
-        scheme: "uwsgi",
-        options: cache === "" ? { server, ...params } : { server, cache, ...params },
-      };
-    }
-    case "denokv":
-      noHost();
-      return {
-        scheme: "denokv",
-        options: decoded === "" || decoded === "/" ? params : { path: decoded, ...params },
-      };
-  }
+  const params = readParams(descriptor, query, fail);
+  const path = decodePath(rawPath, fail);
+  const found: UrlParts = {
+    scheme: lower,
+    authority,
+    rawPath,
+    path,
+    params,
+    fail,
+    noHost: () => {
+      if (authority !== "") fail(`${scheme}:// takes no host, received "${authority}"`);
+    },
+    noPath: () => {
+      if (path !== "" && path !== "/") fail(`${scheme}:// takes no path, received "${path}"`);
+    },
+    hostPort: (text, defaultPort) => hostPort(text, defaultPort, fail),
+  };
+  return { scheme, options: descriptor.options(found) } as ParsedCacheUrl;
 }
 
 function decodePath(path: string, fail: (why: string) => never): string {
@@ -272,57 +232,64 @@ function hostPort(
   return `${match![1]}:${port}`;
 }
 
-type AnyOptions = Record<string, never>;
-
-function readParams(scheme: CacheScheme, query: string, fail: (why: string) => never): AnyOptions {
-  const accepted = PARAMS[scheme];
+/** Reads the query against the parameters `descriptor` accepts, typing each value. */
+function readParams(
+  descriptor: AnyScheme,
+  query: string,
+  fail: (why: string) => never,
+): Record<string, unknown> {
+  const accepted = descriptor.params;
   const options: Record<string, unknown> = {};
   const search = new URLSearchParams(query);
   for (const name of new Set(search.keys())) {
-    if (!accepted.includes(name)) {
-      fail(
-        `unknown parameter "${name}" for ${scheme}://; accepted: ${accepted.join(", ") || "none"}`,
-      );
+    const type = Object.hasOwn(accepted, name) ? accepted[name] : undefined;
+    if (type === undefined) {
+      const names = Object.keys(accepted).join(", ") || "none";
+      fail(`unknown parameter "${name}" for ${descriptor.scheme}://; accepted: ${names}`);
     }
     const values = search.getAll(name);
-    if (name === "prefix") {
-      options.prefix = values;
+    if (type === "list") {
+      options[name] = values;
       continue;
     }
     if (values.length > 1) fail(`parameter "${name}" is given ${values.length} times`);
-    const value = values[0]!;
-    const bad = (expected: string) =>
-      fail(`${name} must be ${expected}, received ${JSON.stringify(value)}`);
-    switch (name) {
-      case "maxEntries":
-      case "maxBytes":
-      case "defaultTtl":
-      case "timeout":
-        if (!/^\d{1,15}$/.test(value)) {
-          bad(`an integer >= 0${name === "defaultTtl" || name === "timeout" ? " (ms)" : ""}`);
-        }
-        options[name] = Number(value);
-        break;
-      case "mode":
-        if (!/^(0o|0)?[0-7]{3}$/.test(value)) bad("an octal file mode such as 0600");
-        options.mode = parseInt(value.slice(-3), 8);
-        break;
-      case "clone":
-        if (value !== "true" && value !== "false") bad("true or false");
-        options.clone = value === "true";
-        break;
-      case "policy":
-        if (!Object.hasOwn(POLICIES, value)) bad(`one of ${Object.keys(POLICIES).join(", ")}`);
-        options.policy = value;
-        break;
-      default: // appName, keyPrefix: any text
-        if (name === "appName" && (!/^[\w.-]+$/.test(value) || /^\.+$/.test(value))) {
-          bad("a name of letters, digits, '.', '_' or '-'");
-        }
-        options[name] = value;
-    }
+    options[name] = readParam(name, type, values[0]!, fail);
   }
-  return options as AnyOptions;
+  return options;
+}
+
+/** One query value as its parameter's type says. */
+function readParam(
+  name: string,
+  type: Exclude<UrlParam, "list">,
+  value: string,
+  fail: (why: string) => never,
+): unknown {
+  const bad = (expected: string) =>
+    fail(`${name} must be ${expected}, received ${JSON.stringify(value)}`);
+  if (typeof type === "object") {
+    const names = type.oneOf();
+    return names.includes(value) ? value : bad(`one of ${names.join(", ")}`);
+  }
+  switch (type) {
+    case "integer":
+    case "ms":
+      if (!/^\d{1,15}$/.test(value)) bad(`an integer >= 0${type === "ms" ? " (ms)" : ""}`);
+      return Number(value);
+    case "fileMode":
+      if (!/^(0o|0)?[0-7]{3}$/.test(value)) bad("an octal file mode such as 0600");
+      return parseInt(value.slice(-3), 8);
+    case "boolean":
+      if (value !== "true" && value !== "false") bad("true or false");
+      return value === "true";
+    case "name":
+      if (!/^[\w.-]+$/.test(value) || /^\.+$/.test(value)) {
+        bad("a name of letters, digits, '.', '_' or '-'");
+      }
+      return value;
+    case "text":
+      return value;
+  }
 }
 
 /**
@@ -356,11 +323,9 @@ export function cacheFromUrl(url: string | URL, options: Record<string, unknown>
       `Cannot create cache from URL: options must be an object, received ${_describe(options)}`,
     );
   }
-  const factory = BACKENDS[scheme] as Factory<CacheScheme>;
+  const descriptor = BY_SCHEME.get(scheme)!;
   try {
-    return factory(
-      { ...parsed, ...options } as SchemeOptions[CacheScheme] & Record<string, unknown>,
-    );
+    return descriptor.create({ ...parsed, ...options });
   } catch (error) {
     // The backend's checks may quote the URL or a server spec built from it.
     scrub(error, secretsOf(url instanceof URL ? url.href : url));
