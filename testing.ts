@@ -1096,7 +1096,7 @@ function unreadable({ options, stores }: Suite): Cases<"unreadable"> {
   return {
     oneAnswer: {
       unless: !corrupt
-        ? "the backend's test plants no unreadable entry (no corrupt hook)"
+        ? "no corrupt hook plants an unreadable entry"
         : !stores
         ? "the backend stores nothing"
         : undefined,
