@@ -63,7 +63,8 @@ interface Row {
 export class SqliteCache extends BaseCache {
   #database: DatabaseSync;
   #owned: boolean;
-  #namespace: string;
+  /** The name that keeps this cache's rows apart in the table. */
+  readonly namespace: string;
   #now: () => number;
   #serializer: Serializer;
   #select: StatementSync;
@@ -86,7 +87,7 @@ export class SqliteCache extends BaseCache {
         `Cannot create SqliteCache: namespace must be a string, received ${typeof namespace}`,
       );
     }
-    this.#namespace = namespace;
+    this.namespace = namespace;
     this.#now = options.now ?? Date.now;
     this.#serializer = options.serializer ?? defaultSerializer;
     this.#owned = options.database === undefined;
@@ -105,9 +106,9 @@ export class SqliteCache extends BaseCache {
 
   // SQLite text cannot hold a NUL and would merge lone surrogates: JSON text escapes both.
   #live(key: string): Row | undefined {
-    const row = this.#select.get(this.#namespace, JSON.stringify(key)) as Row | undefined;
+    const row = this.#select.get(this.namespace, JSON.stringify(key)) as Row | undefined;
     if (row === undefined || row.expires === 0 || row.expires > this.#now()) return row;
-    this.#remove.run(this.#namespace, JSON.stringify(key));
+    this.#remove.run(this.namespace, JSON.stringify(key));
     return undefined;
   }
 
@@ -121,7 +122,7 @@ export class SqliteCache extends BaseCache {
         { cause },
       );
     }
-    this.#upsert.run(this.#namespace, JSON.stringify(key), bytes, expires);
+    this.#upsert.run(this.namespace, JSON.stringify(key), bytes, expires);
   }
 
   #read(key: string, row: Row): unknown {
@@ -159,7 +160,7 @@ export class SqliteCache extends BaseCache {
 
   protected override _delete(key: string): Promise<boolean> {
     const live = this.#live(key) !== undefined;
-    this.#remove.run(this.#namespace, JSON.stringify(key));
+    this.#remove.run(this.namespace, JSON.stringify(key));
     return Promise.resolve(live);
   }
 
@@ -168,7 +169,7 @@ export class SqliteCache extends BaseCache {
   }
 
   protected override _clear(): Promise<boolean> {
-    this.#removeAll.run(this.#namespace);
+    this.#removeAll.run(this.namespace);
     return Promise.resolve(true);
   }
 

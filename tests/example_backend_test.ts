@@ -1,28 +1,23 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { type Cache, MemoryCache } from "@cachelib/cachelib";
-import { CONFORMANCE_CASES, runConformance } from "@cachelib/cachelib/testing";
+import { MemoryCache } from "@cachelib/cachelib";
+import { CONFORMANCE_CASES, type MakeOptions, runConformance } from "@cachelib/cachelib/testing";
 import { SqliteCache } from "../examples/sqlite_cache.ts";
 
 // The test file docs/adding_a_backend.md describes: the suite, then what is specific.
 Deno.test("SqliteCache (examples/) conforms", async (t) => {
   using database = new DatabaseSync(":memory:");
-  const namespaces = new WeakMap<Cache, string>();
   await runConformance(t, {
     name: "SqliteCache",
     // One database for the whole run: each cache gets its own namespace in it, so a second
     // `make` is a sibling over the same store for the clear.isolation case.
-    make: ({ defaultTtl, now, serializer }) => {
-      const namespace = crypto.randomUUID();
-      const cache = new SqliteCache({ database, namespace, defaultTtl, now, serializer });
-      namespaces.set(cache, namespace);
-      return cache;
-    },
+    make: ({ defaultTtl, now, serializer }) =>
+      new SqliteCache({ database, namespace: crypto.randomUUID(), defaultTtl, now, serializer }),
     quirks: { serializes: true },
     // A row whose bytes no serializer wrote: intact, but not this cache's data.
     corrupt: (cache, key) => {
       database.prepare("INSERT OR REPLACE INTO cachelib_entries VALUES (?, ?, ?, 0)")
-        .run(namespaces.get(cache)!, JSON.stringify(key), new Uint8Array([0xff, 0, 1]));
+        .run((cache as SqliteCache).namespace, JSON.stringify(key), new Uint8Array([0xff, 0, 1]));
       return Promise.resolve("foreign");
     },
   });
@@ -54,7 +49,7 @@ Deno.test("SqliteCache keeps its rows in a file across instances and closes what
 });
 
 // The suite's own guarantees: every skip is typed, checked at run time, and carries a reason.
-const memory = () => new MemoryCache();
+const memory = ({ defaultTtl, now }: MakeOptions) => new MemoryCache({ defaultTtl, now });
 
 Deno.test("runConformance rejects a skip naming an unknown case or group, before any step", async (t) => {
   const unknown: [unknown, RegExp][] = [
@@ -88,30 +83,29 @@ Deno.test("a misspelled case or group in skip is a type error", () => {
   assert.equal(CONFORMANCE_CASES.clear.isolation, "clear() removes only this cache's entries");
 });
 
-Deno.test("runConformance skips a whole group, and a case, with the reason in the step name", async (t) => {
-  const names: string[] = [];
-  const recording = new Proxy(t, {
-    get(target, property) {
-      if (property !== "step") return Reflect.get(target, property);
-      return (step: Deno.TestStepDefinition) =>
-        target.step({
-          ...step,
-          fn: (inner) =>
-            step.fn(
-              new Proxy(inner, {
-                get(innerTarget, innerProperty) {
-                  if (innerProperty !== "step") return Reflect.get(innerTarget, innerProperty);
-                  return (caseStep: Deno.TestStepDefinition) => {
-                    names.push(`${step.name} / ${caseStep.name}`);
-                    return innerTarget.step({ ...caseStep, ignore: true });
-                  };
-                },
-              }),
-            ),
-        });
-    },
-  });
-  await runConformance(recording, {
+/** A stand-in test context that runs steps inline and records each outcome by name. */
+function recorder() {
+  const outcomes: string[] = [];
+  const context = (prefix: string): Deno.TestContext =>
+    ({
+      step: async (step: Deno.TestStepDefinition) => {
+        const name = `${prefix}${step.name}`;
+        if (step.ignore) return outcomes.push(`${name}: ignored`), false;
+        try {
+          await step.fn(context(`${name} / `));
+          outcomes.push(`${name}: ok`);
+        } catch (e) {
+          outcomes.push(`${name}: failed: ${(e as Error).message.split("\n")[0]}`);
+        }
+        return true;
+      },
+    }) as unknown as Deno.TestContext;
+  return { t: context(""), outcomes };
+}
+
+Deno.test("runConformance skips a whole group, and a case, with the reason in the step name", async () => {
+  const { t, outcomes } = recorder();
+  await runConformance(t, {
     name: "MemoryCache",
     make: memory,
     skip: [
@@ -119,12 +113,49 @@ Deno.test("runConformance skips a whole group, and a case, with the reason in th
       { reason: "a reason", cases: ["ttl.default"] },
     ],
   });
-  assert.ok(names.includes("ttl / the default ttl is 300 000 ms (skipped: a reason)"));
-  assert.ok(names.includes(`ttl / ${CONFORMANCE_CASES.ttl.expiry}`));
-  assert.ok(!names.some((name) => name.startsWith("counters")), "a skipped group runs nothing");
-  const groups = new Set(names.map((name) => name.split(" / ")[0]));
-  assert.deepEqual(
-    [...groups],
-    Object.keys(CONFORMANCE_CASES).filter((group) => group !== "counters"),
-  );
+  assert.ok(outcomes.includes("counters (skipped: counted elsewhere): ignored"));
+  assert.ok(!outcomes.some((o) => o.startsWith("counters /")), "a skipped group runs nothing");
+  assert.ok(outcomes.includes("ttl / the default ttl is 300 000 ms (skipped: a reason): ignored"));
+  assert.ok(outcomes.includes(`ttl / ${CONFORMANCE_CASES.ttl.expiry}: ok`));
+  assert.deepEqual(outcomes.filter((o) => o.includes("failed")), []);
+});
+
+Deno.test("clear.isolation holds a backend to its declared clearScope", async (t) => {
+  using database = new DatabaseSync(":memory:");
+  const others = Object.keys(CONFORMANCE_CASES).filter((group) => group !== "clear");
+  const run = async (
+    sibling: "same namespace" | "own namespace",
+    clearScope: "namespace" | "store",
+  ) => {
+    const { t, outcomes } = recorder();
+    await runConformance(t, {
+      name: "SqliteCache",
+      make: ({ now }) => new SqliteCache({ database, namespace: crypto.randomUUID(), now }),
+      // a sibling in the same namespace is what a store-wide clear() looks like
+      makeSibling: (cache, { now }) =>
+        sibling === "own namespace"
+          ? new SqliteCache({ database, namespace: crypto.randomUUID(), now })
+          : new SqliteCache({ database, namespace: (cache as SqliteCache).namespace, now }),
+      quirks: { clearScope },
+      skip: [{ reason: "only clear.isolation", groups: others as never[] }],
+    });
+    return outcomes.find((o) => o.startsWith(`clear / ${CONFORMANCE_CASES.clear.isolation}`));
+  };
+  const name = CONFORMANCE_CASES.clear.isolation;
+  await t.step("a namespaced clear() passes as declared", async () => {
+    assert.equal(await run("own namespace", "namespace"), `clear / ${name}: ok`);
+  });
+  await t.step("a store-wide clear() fails unless declared", async () => {
+    assert.match(
+      (await run("same namespace", "namespace"))!,
+      /: failed: namespaces keep one key apart/,
+    );
+    assert.equal(await run("same namespace", "store"), `clear / ${name}: ok`);
+  });
+  await t.step('a namespaced clear() declared "store" fails', async () => {
+    assert.match(
+      (await run("own namespace", "store"))!,
+      /: failed: clearScope: "store" empties the whole store/,
+    );
+  });
 });
