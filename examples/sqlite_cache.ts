@@ -142,37 +142,45 @@ export class SqliteCache extends BaseCache {
 
   // The hooks return promises, which fit hooks typed `Promise<T>` and `T | Promise<T>` alike;
   // a synchronous throw becomes the public call's rejection.
+
+  /** Reads one key; `undefined` on a miss. */
   protected override _get(key: string): Promise<unknown> {
     const row = this.#live(key);
     return Promise.resolve(row && this.#read(key, row));
   }
 
+  /** Stores one entry. */
   protected override _set(key: string, value: unknown, ttl: number): Promise<boolean> {
     this.#write("set", key, value, this.#expires(ttl));
     return Promise.resolve(true);
   }
 
+  /** Stores one entry when the key holds no live entry. */
   protected override _add(key: string, value: unknown, ttl: number): Promise<boolean> {
     if (this.#live(key)) return Promise.resolve(false);
     this.#write("add", key, value, this.#expires(ttl));
     return Promise.resolve(true);
   }
 
+  /** Removes one key; `true` when a live entry was removed. */
   protected override _delete(key: string): Promise<boolean> {
     const live = this.#live(key) !== undefined;
     this.#remove.run(this.namespace, JSON.stringify(key));
     return Promise.resolve(live);
   }
 
+  /** Whether the key holds a live entry. */
   protected override _has(key: string): Promise<boolean> {
     return Promise.resolve(this.#live(key) !== undefined);
   }
 
+  /** Removes this namespace's rows, and no other. */
   protected override _clear(): Promise<boolean> {
     this.#removeAll.run(this.namespace);
     return Promise.resolve(true);
   }
 
+  /** Adds `delta` to the integer under `key`, keeping its expiry. */
   protected override _inc(
     key: string,
     delta: number,
@@ -185,6 +193,7 @@ export class SqliteCache extends BaseCache {
     return Promise.resolve(next);
   }
 
+  /** Closes the database when this cache opened it. */
   protected override _close(): Promise<void> {
     if (this.#owned) this.#database.close();
     return Promise.resolve();
