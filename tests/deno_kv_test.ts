@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "../testing.ts";
 import { type Cache, CacheConnectionError, CacheError, DenoKvCache } from "../mod.ts";
 import { encodeHeader, keyPart } from "../backends/deno_kv/_layout.ts";
 

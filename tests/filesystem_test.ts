@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "../testing.ts";
 import { CacheError, FileSystemCache } from "../mod.ts";
 import { userCacheDir } from "../backends/filesystem/cache_dir.ts";
 import { ORPHAN_AGE } from "../backends/filesystem/prune.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "../testing.ts";
 import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
 import {
   CacheBatchError,
@@ -72,7 +72,12 @@ serverTest(
         await cache.clear();
         return cache;
       },
-      quirks: { ttlGranularity: "seconds", clock: "server", serializes: true },
+      quirks: {
+        ttlGranularity: "seconds",
+        clock: "server",
+        serializes: true,
+        clearScope: "store",
+      },
     });
   },
 );

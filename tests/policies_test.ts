@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "../testing.ts";
 import {
   DEFAULT_POLICY,
   type EvictionCause,

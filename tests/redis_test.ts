@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "../testing.ts";
 import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
 import {
   type Cache,
@@ -53,7 +53,7 @@ serverTest("RedisCache conforms without a keyPrefix", "redis", async (t, [redis]
       await cache.clear(); // FLUSHDB: each case starts from an empty database
       return cache;
     },
-    quirks: { clock: "server", serializes: true },
+    quirks: { clock: "server", serializes: true, clearScope: "store" },
     corrupt: plantList(raw),
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { awkwardValues, runConformance } from "./conformance.ts";
+import { awkwardValues, runConformance } from "../testing.ts";
 import {
   addDelta,
   BaseCache,

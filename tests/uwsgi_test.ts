@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "../testing.ts";
 import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
 import { CacheConnectionError, defaultSerializer, UwsgiCache } from "../mod.ts";
 import { decodeVars, encodePacket, request } from "../backends/uwsgi/protocol.ts";
@@ -29,7 +29,7 @@ serverTest("UwsgiCache conforms (seconds, server clock, not atomic)", [ROOMY], a
       await cache.clear();
       return cache;
     },
-    quirks: { ttlGranularity: "seconds", clock: "server", atomic: false },
+    quirks: { ttlGranularity: "seconds", clock: "server", atomic: false, clearScope: "store" },
   });
 });
 

@@ -1,0 +1,1359 @@
+/**
+ * The conformance suite: one set of cases that checks every line of the
+ * cache contract, run against every backend, and the recipe for a new one
+ * (`docs/adding_a_backend.md`). Published as `@cachelib/cachelib/testing`.
+ *
+ * The cases come in groups ({@linkcode CONFORMANCE_CASES}): `basics`, `keys`,
+ * `values`, `ttl`, `batch`, `counters`, `clear`, `errors`, `concurrency`,
+ * `getOrSet`, `memoize`, `serializer`, `unreadable`, `stats`, `close`. A
+ * backend declares its quirks (second-granularity ttls, a server-owned clock,
+ * no atomic operations, storing nothing, a `clear()` that empties the whole
+ * store) instead of skipping cases; what cannot apply is skipped by typed id
+ * (`"ttl.default"`) or by group (`"counters"`), always with its reason. A
+ * misspelled id is a type error, and a run-time `TypeError` for untyped
+ * callers.
+ *
+ * @example Prove a backend conforms
+ * ```ts ignore
+ * import { runConformance } from "@cachelib/cachelib/testing";
+ * import { MemoryCache } from "@cachelib/cachelib";
+ *
+ * Deno.test("MemoryCache conforms", async (t) => {
+ *   await runConformance(t, {
+ *     name: "MemoryCache",
+ *     make: ({ defaultTtl, now }) => new MemoryCache({ defaultTtl, now }),
+ *   });
+ * });
+ * ```
+ *
+ * @example Skip what a backend cannot do, with the reason
+ * ```ts ignore
+ * import { runConformance } from "@cachelib/cachelib/testing";
+ * import { MemoryCache } from "@cachelib/cachelib";
+ *
+ * Deno.test("MemoryCache(clone: false) conforms", async (t) => {
+ *   await runConformance(t, {
+ *     name: "MemoryCache(clone: false)",
+ *     make: ({ defaultTtl, now }) => new MemoryCache({ defaultTtl, now, clone: false }),
+ *     skip: [{ reason: "clone: false stores references by design", cases: ["values.copy"] }],
+ *   });
+ * });
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { type Cache, CacheError, SerializationError } from "./cache.ts";
+import type { Serializer } from "./serializers/serializer.ts";
+import { memoize, memoized } from "./memoize.ts";
+
+/**
+ * Every case of the suite by group: `CONFORMANCE_CASES[group][id]` is the step name the case
+ * runs under. A case is named `"group.id"` in {@linkcode ConformanceSkip}.
+ *
+ * @example Every case id
+ * ```ts
+ * import { CONFORMANCE_CASES } from "@cachelib/cachelib/testing";
+ * import assert from "node:assert/strict";
+ *
+ * const ids = Object.entries(CONFORMANCE_CASES)
+ *   .flatMap(([group, cases]) => Object.keys(cases).map((id) => `${group}.${id}`));
+ * assert.ok(ids.includes("clear.isolation"));
+ * assert.equal(CONFORMANCE_CASES.ttl.default, "the default ttl is 300 000 ms");
+ * ```
+ */
+export const CONFORMANCE_CASES = {
+  basics: {
+    missing: "get() resolves to undefined for a missing key",
+    overwrite: "set() overwrites a live key",
+    add: "add() stores only when the key is absent",
+    delete: "delete() and deleteMany() report what they removed",
+    has: "has() tells live entries from misses, falsy values included",
+  },
+  keys: {
+    awkward: "set() then get() round-trips every awkward key",
+    distinct: "distinct keys are distinct entries, lone surrogates included",
+  },
+  values: {
+    awkward: "set() then get() round-trips every awkward value",
+    copy: "a value read back is a copy, not an alias",
+    errorNames:
+      "an Error named like an Object.prototype member reads back as structuredClone gives it",
+  },
+  ttl: {
+    expiry: "entries expire after their ttl, and expired entries are never returned",
+    default: "the default ttl is 300 000 ms",
+  },
+  batch: {
+    getMany: "getMany() and getDict() keep order and duplicates",
+    setMany: "setMany() takes a record or an iterable and returns the stored keys",
+  },
+  counters: {
+    count: "inc() and dec() count from 0, exactly, also below zero",
+    badInput: "inc() rejects non-integer values and deltas with a TypeError",
+  },
+  clear: {
+    all: "clear() removes every entry and returns true",
+    isolation: "clear() removes only this cache's entries",
+  },
+  errors: {
+    badKeys: "bad keys are a TypeError naming the operation and the key",
+    badTtls: "bad ttls are a RangeError or TypeError and store nothing",
+    badValues: "values that cannot be stored are typed errors naming the key",
+    uncloneable:
+      "values structuredClone refuses are SerializationErrors at set(), and nothing is stored",
+  },
+  concurrency: {
+    mixed: "200 concurrent mixed operations leave a consistent state",
+  },
+  getOrSet: {
+    shared: "getOrSet() returns the cached value, else produces, stores and shares one call",
+  },
+  memoize: {
+    prefixes:
+      "memoize refuses a second function under a used prefix; two classes' methods never collide",
+  },
+  serializer: {
+    everyValue: "a custom serializer carries every value set/add/setMany store",
+  },
+  unreadable: {
+    oneAnswer: "an unreadable entry gives one answer in every method",
+  },
+  stats: {
+    counts: "stats() counts hits, misses, sets and deletes",
+  },
+  close: {
+    idempotent: "close() is idempotent, works with await using, and later calls reject",
+  },
+} as const;
+
+/** A group of cases, e.g. `"counters"`: a backend can skip a whole group, with its reason. */
+export type ConformanceGroup = keyof typeof CONFORMANCE_CASES;
+
+/** One case, as `"group.id"`, e.g. `"ttl.default"`: a misspelled id is a type error. */
+export type ConformanceCase = {
+  [G in ConformanceGroup]: `${G}.${keyof (typeof CONFORMANCE_CASES)[G] & string}`;
+}[ConformanceGroup];
+
+/** Groups and cases that do not apply to a backend, and why. */
+export interface ConformanceSkip {
+  /** Why they do not apply; shown in the step name. Must not be empty. */
+  reason: string;
+  /** Whole groups, e.g. `["counters"]`. */
+  groups?: readonly ConformanceGroup[] | undefined;
+  /** Single cases, e.g. `["values.copy"]`. */
+  cases?: readonly ConformanceCase[] | undefined;
+}
+
+/** What a backend cannot do the way the contract's default assumes. */
+export interface ConformanceQuirks {
+  /** `"seconds"`: ttls are rounded up to whole seconds (memcached, uWSGI). Default `"ms"`. */
+  ttlGranularity?: "ms" | "seconds" | undefined;
+  /** `"server"`: a server owns the clock, so the suite waits in real time. Default `"injected"`. */
+  clock?: "injected" | "server" | undefined;
+  /** `false` for a backend that stores nothing (NullCache). Default `true`. */
+  stores?: boolean | undefined;
+  /** `false` when concurrent `add`/`inc` cannot be atomic (uWSGI). Default `true`. */
+  atomic?: boolean | undefined;
+  /**
+   * `true` for a backend that stores bytes through a `serializer` option: the suite then
+   * passes `make` a serializer and checks that every value goes through it. Default `false`.
+   */
+  serializes?: boolean | undefined;
+  /**
+   * `"store"`: `clear()` empties the whole store, other caches' entries included (uWSGI's
+   * named cache, Redis `FLUSHDB` without a `keyPrefix`, memcached `flush_all` without one);
+   * the `clear.isolation` case then checks that it does. Default `"namespace"`: `clear()`
+   * removes only this cache's entries.
+   */
+  clearScope?: "namespace" | "store" | undefined;
+}
+
+/** Options for the cache a case asks the factory for. */
+export interface MakeOptions {
+  /** The default ttl in ms; `undefined` means the backend's default. */
+  defaultTtl?: number | undefined;
+  /** The suite's clock; backends with an injectable clock must use it. */
+  now: () => number;
+  /**
+   * A serializer the cache must store every value through (only passed when the backend
+   * declares `quirks.serializes`).
+   */
+  serializer?: Serializer | undefined;
+}
+
+/** How to run the suite against one backend. */
+export interface ConformanceOptions {
+  /** The backend's name, used in step names. */
+  name: string;
+  /** Makes a fresh, empty cache (for a server backend: a fresh key prefix). */
+  make(options: MakeOptions): Cache | Promise<Cache>;
+  /**
+   * Makes a second cache over the same store as `cache`, in another namespace (another key
+   * prefix, directory, KV prefix), for the `clear.isolation` case. Omit it when every `make`
+   * call already gives a new namespace over one shared store (a random prefix on one server):
+   * the suite then calls `make` again.
+   */
+  makeSibling?: ((cache: Cache, options: MakeOptions) => Cache | Promise<Cache>) | undefined;
+  /** Declared differences; see {@linkcode ConformanceQuirks}. */
+  quirks?: ConformanceQuirks | undefined;
+  /**
+   * Plants, under `key` of a cache made by `make`, an entry this backend cannot read back,
+   * and says which kind it is. Broken (resolves to nothing): damage to the backend's own
+   * storage format (missing chunks, a bad checksum) — a miss for every method. `"foreign"`:
+   * an intact item that is not this cache's data (a Redis key of another type, an item
+   * another client wrote) — reads and `inc` reject with `SerializationError`, `has` is true,
+   * `add` false, `delete` removes it, `set` replaces it. Either way, one answer in every
+   * method. Omit when nothing can be planted.
+   */
+  corrupt?: ((cache: Cache, key: string) => Promise<void | "foreign">) | undefined;
+  /** Groups and cases that do not apply, each with its reason (typed ids, checked at run time). */
+  skip?: readonly ConformanceSkip[] | undefined;
+}
+
+/** Keys every backend must round-trip. */
+export const AWKWARD_KEYS: readonly string[] = [
+  "",
+  " ",
+  "plain",
+  "with space",
+  "line\nbreak\r\n",
+  "tab\tand\u0000nul",
+  "unicode ✓ ключ 鍵 🔑",
+  "__proto__",
+  "constructor",
+  "a/b/../../c",
+  "x".repeat(250),
+  "k".repeat(10_000),
+];
+
+function cyclic(): Record<string, unknown> {
+  const o: Record<string, unknown> = { name: "loop" };
+  o.self = o;
+  o.list = [o, { back: o }];
+  return o;
+}
+
+/** Values every backend must round-trip, by description. */
+export function awkwardValues(): [string, unknown][] {
+  return [
+    ["null", null],
+    ["false", false],
+    ["true", true],
+    ["0", 0],
+    ["-0", -0],
+    ["negative float", -12.5],
+    ["NaN", NaN],
+    ["max safe integer", Number.MAX_SAFE_INTEGER],
+    ["empty string", ""],
+    ["unicode string", "ünï©ødé 🔑"],
+    ["1 MiB string", "v".repeat(1 << 20)],
+    ["digit string", "42"],
+    ["empty object", {}],
+    ["empty array", []],
+    ["nested", { a: [1, { b: [true, null, "x"] }], c: { d: { e: -1 } } }],
+    ["object with __proto__ key", JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}')],
+    ["object with undefined field", { a: undefined, b: 1 }],
+    ["Date", new Date("2024-02-29T12:34:56.789Z")],
+    ["Map", new Map<unknown, unknown>([["a", 1], [2, { b: [3] }]])],
+    ["Set", new Set([1, "two", 3n])],
+    ["BigInt", 2n ** 80n],
+    ["negative BigInt", -(2n ** 70n)],
+    ["Uint8Array", new Uint8Array([0, 1, 254, 255])],
+    ["Float64Array", new Float64Array([1.5, -0, Infinity])],
+    ["RegExp", /^a+b*$/gi],
+    ["array with holes", [1, , 3]],
+    ["cyclic", cyclic()],
+  ];
+}
+
+/** A clock the suite moves by hand. */
+class FakeClock {
+  #t = Date.now();
+  now = (): number => this.#t;
+  advance(ms: number): void {
+    this.#t += ms;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** What every group's cases share: the backend's options and what its quirks imply. */
+interface Suite {
+  options: ConformanceOptions;
+  stores: boolean;
+  atomic: boolean;
+  serverClock: boolean;
+  /** A ttl short enough to wait for. */
+  short: number;
+  /** How long to wait for `short` to pass. */
+  pastShort: number;
+  /** Lets `ms` pass: on the fake clock, or in real time when a server owns the clock. */
+  pass(clock: FakeClock, ms: number): Promise<void>;
+}
+
+/** One case: its body runs on a fresh cache made with `make`, closed afterwards. */
+interface Case {
+  run(cache: Cache, clock: FakeClock): Promise<void>;
+  /** What the case asks `make` for besides the clock. */
+  make?: Omit<MakeOptions, "now">;
+  /** Why the case cannot apply to this backend, when it cannot. */
+  unless?: string | undefined;
+}
+
+/** A group's cases, one per id of {@linkcode CONFORMANCE_CASES} (no more, no fewer). */
+type Cases<G extends ConformanceGroup> = { [C in keyof (typeof CONFORMANCE_CASES)[G]]: Case };
+
+function basics({ stores }: Suite): Cases<"basics"> {
+  return {
+    missing: {
+      run: async (cache) => {
+        assert.equal(await cache.get("missing"), undefined);
+        assert.equal(await cache.has("missing"), false);
+      },
+    },
+    overwrite: {
+      run: async (cache) => {
+        assert.equal(await cache.set("k", "one"), true);
+        assert.equal(await cache.set("k", { two: 2 }), true);
+        assert.deepStrictEqual(await cache.get("k"), stores ? { two: 2 } : undefined);
+      },
+    },
+    add: {
+      run: async (cache) => {
+        assert.equal(await cache.add("k", "first"), true);
+        assert.equal(await cache.add("k", "second"), !stores);
+        assert.equal(await cache.get("k"), stores ? "first" : undefined);
+        await cache.set("falsy", 0);
+        assert.equal(await cache.add("falsy", 1), !stores, "a stored 0 is a live entry");
+      },
+    },
+    delete: {
+      run: async (cache) => {
+        await cache.setMany({ a: 1, b: 2, c: 3 });
+        assert.equal(await cache.delete("a"), stores);
+        assert.equal(await cache.delete("a"), false);
+        assert.equal(await cache.get("a"), undefined);
+        assert.deepEqual(
+          await cache.deleteMany(["b", "missing", "b", "c"]),
+          stores ? ["b", "c"] : [],
+        );
+        assert.deepEqual(await cache.getMany(["b", "c"]), [undefined, undefined]);
+        assert.deepEqual(await cache.deleteMany([]), []);
+      },
+    },
+    has: {
+      run: async (cache) => {
+        for (
+          const [key, value] of [["zero", 0], ["false", false], ["empty", ""], [
+            "null",
+            null,
+          ]] as const
+        ) {
+          await cache.set(key, value);
+          assert.equal(await cache.has(key), stores, key);
+        }
+        assert.equal(await cache.has("missing"), false);
+      },
+    },
+  };
+}
+
+function keys({ stores }: Suite): Cases<"keys"> {
+  return {
+    awkward: {
+      run: async (cache) => {
+        for (const [i, key] of AWKWARD_KEYS.entries()) {
+          assert.equal(await cache.set(key, i), true, `set ${JSON.stringify(key.slice(0, 20))}`);
+        }
+        for (const [i, key] of AWKWARD_KEYS.entries()) {
+          assert.equal(
+            await cache.get(key),
+            stores ? i : undefined,
+            `key #${i} ${JSON.stringify(key.slice(0, 20))}`,
+          );
+          assert.equal(await cache.has(key), stores);
+        }
+        if (stores) {
+          assert.deepEqual(await cache.getMany(AWKWARD_KEYS), AWKWARD_KEYS.map((_, i) => i));
+          assert.equal(await cache.get("x".repeat(251)), undefined, "a longer key is another key");
+        }
+      },
+    },
+    distinct: {
+      run: async (cache) => {
+        // U+FFFD and "?" are what lossy encoders put in place of a lone surrogate
+        const keys = [
+          ...new Set([
+            "\uD800",
+            "\uFFFD",
+            "\uDC00",
+            "\uDBFF",
+            "\uDFFF",
+            "?",
+            "a\uD800b",
+            "a\uFFFDb",
+            "a\uDC00b",
+            "a?b",
+            "\uD800\uD800",
+            "\uFFFD\uFFFD",
+            "\uDC00\uD800",
+            "\u{10000}",
+            "\uD800\uDC00x",
+            "\uD800x\uDC00",
+            "\uEDA0\u8080",
+            "\u00ED\u00A0\u0080",
+          ]),
+        ];
+        for (const [i, key] of keys.entries()) assert.equal(await cache.set(key, i), true);
+        const v = (x: unknown) => (stores ? x : undefined);
+        for (const [i, key] of keys.entries()) {
+          assert.equal(await cache.get(key), v(i), `key ${JSON.stringify(key)}`);
+        }
+        assert.deepEqual(await cache.getMany(keys), keys.map((_, i) => v(i)));
+        assert.equal(await cache.delete("\uD800"), stores);
+        assert.equal(await cache.has("\uD800"), false);
+        assert.equal(await cache.get("\uFFFD"), v(1), "deleting a lone surrogate keeps U+FFFD");
+        assert.equal(await cache.add("\uD800", "again"), true);
+        assert.equal(await cache.add("\uFFFD", "no"), !stores);
+        assert.equal(await cache.inc("a\uD800b"), stores ? 7 : 1);
+        assert.equal(await cache.get("a\uFFFDb"), v(7), "inc of one key leaves the other");
+      },
+    },
+  };
+}
+
+function values({ stores }: Suite): Cases<"values"> {
+  return {
+    awkward: {
+      run: async (cache) => {
+        for (const [name, value] of awkwardValues()) {
+          assert.equal(await cache.set(name, value), true, `set ${name}`);
+          const back = await cache.get(name);
+          if (stores) assert.deepStrictEqual(back, value, `value ${name}`);
+          else assert.equal(back, undefined);
+        }
+        if (stores) {
+          const back = await cache.get<Record<string, unknown>>("cyclic");
+          assert.equal(back?.self, back, "a cycle stays a cycle");
+          const proto = await cache.get<object>("object with __proto__ key");
+          assert.equal(
+            Object.getPrototypeOf(proto),
+            Object.prototype,
+            "__proto__ stays a plain key",
+          );
+          assert.equal(({} as Record<string, unknown>).polluted, undefined);
+        }
+      },
+    },
+    copy: {
+      run: async (cache) => {
+        const original = { list: [1, 2], when: new Date(0), tags: new Set(["a"]) };
+        await cache.set("obj", original);
+        original.list.push(3);
+        original.tags.add("b");
+        const first = await cache.get<typeof original>("obj");
+        if (!stores) return assert.equal(first, undefined);
+        assert.deepStrictEqual(first?.list, [1, 2]);
+        first!.list.push(99);
+        first!.tags.add("z");
+        const second = await cache.get<typeof original>("obj");
+        assert.deepStrictEqual(second?.list, [1, 2]);
+        assert.deepStrictEqual(second?.tags, new Set(["a"]));
+        assert.notEqual(first, second);
+      },
+    },
+    errorNames: {
+      run: async (cache) => {
+        for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+          const error = new Error(`named ${name}`, { cause: "why" });
+          error.name = name;
+          assert.equal(await cache.set(name, { error }), true);
+          const back = await cache.get<{ error: Error }>(name);
+          if (!stores) {
+            assert.equal(back, undefined);
+            continue;
+          }
+          assert.ok(back?.error instanceof Error, `${name} reads back`);
+          assert.equal(back.error.message, `named ${name}`);
+          assert.equal(back.error.name, structuredClone(error).name);
+          assert.equal(back.error.cause, "why");
+        }
+      },
+    },
+  };
+}
+
+function ttl({ stores, serverClock, short, pastShort, pass }: Suite): Cases<"ttl"> {
+  return {
+    expiry: {
+      run: async (cache, clock) => {
+        await cache.set("default", "d");
+        await cache.set("short", "s", short);
+        await cache.set("forever", "f", 0);
+        await cache.set("long", "l", 3_600_000);
+        await cache.add("added", "a");
+        await cache.inc("created");
+        await cache.set("counter", 5, short);
+        assert.equal(await cache.inc("counter", 2), stores ? 7 : 2);
+        await cache.set("readd", "old", short);
+        await cache.set("redel", "old", short);
+        await cache.set("reinc", 100, short);
+        if (stores) {
+          assert.deepEqual(
+            await cache.getMany([
+              "default",
+              "short",
+              "forever",
+              "long",
+              "added",
+              "created",
+              "counter",
+            ]),
+            ["d", "s", "f", "l", "a", 1, 7],
+            "all live before the ttl passes",
+          );
+        }
+        if (!serverClock) {
+          clock.advance(short - 1);
+          if (stores) assert.equal(await cache.get("short"), "s", "still live 1 ms before the ttl");
+        }
+        await pass(clock, serverClock ? pastShort : 1);
+        // the default ttl of these caches is `short` (see makeOptions below)
+        assert.equal(await cache.get("short"), undefined);
+        assert.equal(await cache.get("default"), undefined, "default ttl applies");
+        assert.equal(await cache.get("added"), undefined, "add() uses the default ttl");
+        assert.equal(await cache.get("created"), undefined, "inc() creates with the default ttl");
+        assert.equal(await cache.get("counter"), undefined, "inc() keeps the existing expiry");
+        assert.equal(await cache.has("short"), false);
+        assert.deepEqual(await cache.getMany(["short", "default"]), [undefined, undefined]);
+        assert.deepEqual(
+          [...(await cache.getDict(["short"]))],
+          [["short", undefined]],
+        );
+        assert.equal(await cache.get("forever"), stores ? "f" : undefined, "ttl 0 never expires");
+        assert.equal(await cache.get("long"), stores ? "l" : undefined);
+        assert.equal(await cache.add("readd", "new"), true, "add() over an expired entry stores");
+        assert.equal(await cache.get("readd"), stores ? "new" : undefined);
+        assert.equal(await cache.delete("redel"), false, "delete() of an expired entry is false");
+        assert.equal(await cache.inc("reinc"), 1, "inc() of an expired entry starts from 0");
+        if (!serverClock) {
+          clock.advance(10 * 365 * 24 * 3_600_000);
+          assert.equal(
+            await cache.get("forever"),
+            stores ? "f" : undefined,
+            "ttl 0 outlives 10 years",
+          );
+        }
+      },
+      make: { defaultTtl: short },
+    },
+    default: {
+      run: async (cache, clock) => {
+        await cache.set("k", 1);
+        await cache.add("a", 1);
+        clock.advance(299_999);
+        assert.equal(await cache.get("k"), stores ? 1 : undefined);
+        assert.equal(await cache.has("a"), stores);
+        clock.advance(1);
+        assert.equal(await cache.get("k"), undefined);
+        assert.equal(await cache.has("a"), false);
+      },
+      unless: serverClock ? "the server owns the clock and 300 s is too long to wait" : undefined,
+    },
+  };
+}
+
+function batch({ stores, serverClock, short }: Suite): Cases<"batch"> {
+  return {
+    getMany: {
+      run: async (cache) => {
+        await cache.set("a", 1);
+        await cache.set("b", "two");
+        const v = (x: unknown) => (stores ? x : undefined);
+        assert.deepEqual(await cache.getMany(["b", "missing", "a", "b"]), [
+          v("two"),
+          undefined,
+          v(1),
+          v("two"),
+        ]);
+        assert.deepEqual(await cache.getMany([]), []);
+        const dict = await cache.getDict(["b", "missing", "a"]);
+        assert.ok(dict instanceof Map);
+        assert.deepEqual([...dict], [["b", v("two")], ["missing", undefined], ["a", v(1)]]);
+      },
+    },
+    setMany: {
+      run: async (cache, clock) => {
+        assert.deepEqual(await cache.setMany({ a: 1, b: { x: [1] }, "": "empty" }), ["a", "b", ""]);
+        assert.deepEqual(await cache.setMany(new Map<string, unknown>([["c", 3], ["d", null]])), [
+          "c",
+          "d",
+        ]);
+        assert.deepEqual(await cache.setMany([["e", 5], ["f", 6]], short), ["e", "f"]);
+        assert.deepEqual(await cache.setMany([]), []);
+        assert.deepEqual(
+          await cache.setMany([["g", 1], ["h", 2], ["g", 3]]),
+          ["g", "h"],
+          "a repeated key is stored once",
+        );
+        assert.equal(await cache.get("g"), stores ? 3 : undefined, "its last value wins");
+        const v = (x: unknown) => (stores ? x : undefined);
+        assert.deepEqual(
+          await cache.getMany(["a", "b", "", "c", "d", "e", "f"]),
+          [1, { x: [1] }, "empty", 3, null, 5, 6].map(v),
+        );
+        if (!serverClock) {
+          clock.advance(short);
+          assert.deepEqual(
+            await cache.getMany(["a", "e", "f"]),
+            [v(1), undefined, undefined],
+            "setMany() ttl applies to each entry",
+          );
+        }
+      },
+    },
+  };
+}
+
+function counters({ stores }: Suite): Cases<"counters"> {
+  return {
+    count: {
+      run: async (cache) => {
+        assert.equal(await cache.inc("n"), 1);
+        assert.equal(await cache.inc("n", 5), stores ? 6 : 5);
+        assert.equal(await cache.dec("n", 10), stores ? -4 : -10);
+        assert.equal(await cache.dec("m"), -1);
+        assert.equal(await cache.dec("m", -3), stores ? 2 : 3);
+        assert.equal(await cache.get("n"), stores ? -4 : undefined);
+        await cache.set("ten", 10);
+        assert.equal(
+          await cache.inc("ten"),
+          stores ? 11 : 1,
+          "inc() works on a number stored by set()",
+        );
+        assert.equal(await cache.get("ten"), stores ? 11 : undefined);
+        assert.equal(await cache.inc("zero", 0), 0);
+        await cache.set("big", Number.MAX_SAFE_INTEGER - 1);
+        assert.equal(await cache.inc("big"), stores ? Number.MAX_SAFE_INTEGER : 1);
+      },
+    },
+    badInput: {
+      run: async (cache) => {
+        for (const delta of [1.5, NaN, Infinity, "1", null, 2n ** 60n]) {
+          await assert.rejects(
+            cache.inc("n", delta as number),
+            (e: Error) => e instanceof TypeError && /delta must be a safe integer/.test(e.message),
+            `delta ${String(delta)}`,
+          );
+          await assert.rejects(cache.dec("n", delta as number), TypeError);
+        }
+        if (!stores) return;
+        for (
+          const [name, stored] of [["string", "x"], ["float", 1.5], ["object", { n: 1 }], [
+            "digits",
+            "12",
+          ]] as const
+        ) {
+          await cache.set(name, stored);
+          await assert.rejects(
+            cache.inc(name),
+            (e: Error) =>
+              e instanceof TypeError && e.message.includes(`"${name}"`) &&
+              /not a safe integer/.test(e.message),
+            `stored ${name}`,
+          );
+          await assert.rejects(
+            cache.dec(name, 2),
+            (e: Error) =>
+              e instanceof TypeError && e.message.startsWith(`Cannot dec key "${name}"`),
+            `dec stored ${name}`,
+          );
+          assert.deepStrictEqual(await cache.get(name), stored, "a failed inc() loses nothing");
+        }
+        await cache.set("max", Number.MAX_SAFE_INTEGER);
+        await assert.rejects(cache.inc("max"), RangeError);
+        assert.equal(await cache.get("max"), Number.MAX_SAFE_INTEGER);
+      },
+    },
+  };
+}
+
+function clear({ options, stores }: Suite): Cases<"clear"> {
+  const clearsStore = options.quirks?.clearScope === "store";
+  const makeSibling = options.makeSibling ?? ((_: Cache, o: MakeOptions) => options.make(o));
+  return {
+    all: {
+      run: async (cache) => {
+        await cache.setMany({ a: 1, b: 2 });
+        assert.equal(await cache.clear(), true);
+        assert.deepEqual(await cache.getMany(["a", "b"]), [undefined, undefined]);
+        assert.equal(await cache.clear(), true, "clearing an empty cache succeeds");
+        assert.equal(await cache.set("a", 3), true, "usable after clear()");
+        assert.equal(await cache.get("a"), stores ? 3 : undefined);
+      },
+    },
+    isolation: {
+      run: async (cache, clock) => {
+        const sibling = await makeSibling(cache, { now: clock.now });
+        try {
+          const v = (x: unknown) => (stores ? x : undefined);
+          if (clearsStore) {
+            await cache.set("mine", 1);
+            await sibling.set("theirs", 2);
+            assert.equal(await sibling.get("theirs"), v(2));
+            assert.equal(await cache.clear(), true);
+            assert.deepEqual(
+              await sibling.getMany(["theirs", "mine"]),
+              [undefined, undefined],
+              'clearScope: "store" empties the whole store, the sibling\'s entries included',
+            );
+            assert.equal(await cache.get("mine"), undefined);
+            return;
+          }
+          assert.deepEqual(await cache.setMany({ mine: 1, both: "this" }), ["mine", "both"]);
+          assert.deepEqual(await sibling.setMany({ theirs: 2, both: "sibling" }), [
+            "theirs",
+            "both",
+          ]);
+          assert.equal(await cache.get("both"), v("this"), "namespaces keep one key apart");
+          assert.equal(await sibling.get("both"), v("sibling"));
+          assert.equal(await cache.has("theirs"), false, "a sibling's key is not this cache's");
+          assert.equal(await cache.clear(), true);
+          assert.deepEqual(await cache.getMany(["mine", "both"]), [undefined, undefined]);
+          assert.deepEqual(
+            await sibling.getMany(["theirs", "both"]),
+            [v(2), v("sibling")],
+            "the sibling keeps its entries",
+          );
+          assert.equal(await sibling.has("theirs"), stores);
+          assert.equal(await cache.set("mine", 3), true, "usable after clear()");
+          assert.equal(await cache.get("mine"), v(3));
+          assert.equal(await sibling.get("mine"), undefined);
+          assert.equal(await sibling.clear(), true);
+          assert.equal(await sibling.get("theirs"), undefined);
+          assert.equal(await cache.get("mine"), v(3), "the sibling's clear() spares this cache");
+        } finally {
+          await sibling.close();
+        }
+      },
+    },
+  };
+}
+
+function errors({ stores }: Suite): Cases<"errors"> {
+  return {
+    badKeys: {
+      run: async (cache) => {
+        for (const key of [1, null, undefined, {}, Symbol("k"), ["a"]]) {
+          const bad = key as unknown as string;
+          const isKeyError = (e: Error) =>
+            e instanceof TypeError && /key must be a string, received/.test(e.message);
+          await assert.rejects(cache.get(bad), isKeyError);
+          await assert.rejects(cache.set(bad, 1), isKeyError);
+          await assert.rejects(cache.add(bad, 1), isKeyError);
+          await assert.rejects(cache.delete(bad), isKeyError);
+          await assert.rejects(cache.has(bad), isKeyError);
+          await assert.rejects(cache.inc(bad), isKeyError);
+          await assert.rejects(cache.dec(bad), isKeyError);
+          await assert.rejects(cache.getMany([bad]), isKeyError);
+          await assert.rejects(cache.getDict(["a", bad]), isKeyError);
+          await assert.rejects(cache.deleteMany([bad]), isKeyError);
+          await assert.rejects(cache.setMany([[bad, 1]]), isKeyError);
+        }
+        await assert.rejects(cache.getMany("ab" as unknown as string[]), /keys must be an array/);
+        await assert.rejects(cache.setMany(null as unknown as []), /entries must be/);
+        await assert.rejects(
+          cache.setMany([["a"]] as unknown as []),
+          /must be a \[key, value\] pair/,
+        );
+        await assert.rejects(cache.get(7 as unknown as string), {
+          message: "Cannot get: key must be a string, received 7",
+        });
+      },
+    },
+    badTtls: {
+      run: async (cache) => {
+        await cache.set("k", "kept");
+        const cases: [unknown, typeof RangeError | typeof TypeError, string][] = [
+          [-1, RangeError, "ttl must be a finite number >= 0, received -1"],
+          [NaN, RangeError, "received NaN"],
+          [Infinity, RangeError, "received Infinity"],
+          [-Infinity, RangeError, "received -Infinity"],
+          ["10", TypeError, 'ttl must be a number of milliseconds, received "10"'],
+          [null, TypeError, "received null"],
+          [10n, TypeError, "received 10n"],
+        ];
+        for (const [ttl, ErrorClass, text] of cases) {
+          const bad = ttl as number;
+          const matches = (e: Error) =>
+            e instanceof ErrorClass && e.message.includes(text) && e.message.includes('"k"');
+          await assert.rejects(cache.set("k", "new", bad), matches, `set ttl ${String(ttl)}`);
+          await assert.rejects(cache.add("k2", "new", bad), ErrorClass);
+          await assert.rejects(cache.setMany({ k: "new" }, bad), ErrorClass);
+          await assert.rejects(
+            cache.setMany([], bad),
+            ErrorClass,
+            "an empty batch still checks its ttl",
+          );
+          await assert.rejects(cache.getOrSet("k3", () => 1, bad), ErrorClass);
+        }
+        await assert.rejects(cache.set("k", 1, -1), {
+          message: 'Cannot set key "k": ttl must be a finite number >= 0, received -1',
+        });
+        assert.equal(
+          await cache.get("k"),
+          stores ? "kept" : undefined,
+          "a rejected set loses nothing",
+        );
+        assert.equal(await cache.has("k2"), false);
+      },
+    },
+    badValues: {
+      run: async (cache) => {
+        await cache.set("k", "kept");
+        await assert.rejects(
+          cache.set("k", undefined),
+          (e: Error) =>
+            e instanceof TypeError && e.message.includes('"k"') &&
+            /must not be undefined/.test(e.message),
+        );
+        await assert.rejects(
+          cache.set("k", () => 1),
+          (e: Error) => e instanceof TypeError && /must not be a function/.test(e.message),
+        );
+        await assert.rejects(
+          cache.set("k", Symbol("s")),
+          (e: Error) => e instanceof TypeError && /must not be a symbol/.test(e.message),
+        );
+        await assert.rejects(cache.add("k", undefined), TypeError);
+        await assert.rejects(cache.setMany({ a: 1, k: undefined }), TypeError);
+        assert.equal(
+          await cache.has("a"),
+          false,
+          "setMany() checks every entry before storing any",
+        );
+        if (stores) {
+          await assert.rejects(
+            cache.set("k", { run() {} }),
+            (e: Error) =>
+              e instanceof SerializationError && e instanceof CacheError &&
+              e.message.includes('"k"'),
+          );
+          await assert.rejects(cache.set("k", [Symbol("nested")]), SerializationError);
+        }
+        assert.equal(
+          await cache.get("k"),
+          stores ? "kept" : undefined,
+          "a rejected set loses nothing",
+        );
+      },
+    },
+    uncloneable: {
+      run: async (cache) => {
+        const refused: [string, unknown][] = [
+          ["URL", new URL("https://example.com/")],
+          ["Headers", new Headers({ a: "b" })],
+          ["boxed Symbol", Object(Symbol("s"))],
+          ["URL in an object", { link: new URL("https://example.com/") }],
+          ["Headers in a Map", new Map([["h", new Headers()]])],
+          ["view over shared memory", { v: new Uint8Array(new SharedArrayBuffer(4)) }],
+        ];
+        for (const [name, value] of refused) {
+          if (!stores) {
+            assert.equal(await cache.set(name, value), true, "a cache that stores nothing");
+            continue;
+          }
+          await assert.rejects(cache.set(name, value), (e: Error) => {
+            assert.ok(e instanceof SerializationError, `${name}: ${e}`);
+            assert.match(e.message, new RegExp(`key "${name}"`));
+            return true;
+          });
+          assert.equal(await cache.get(name), undefined, `${name} is not stored`);
+          assert.equal(await cache.has(name), false);
+        }
+      },
+    },
+  };
+}
+
+function concurrency({ stores, atomic }: Suite): Cases<"concurrency"> {
+  return {
+    mixed: {
+      run: async (cache) => {
+        const ops: Promise<unknown>[] = [];
+        for (let i = 0; i < 50; i++) {
+          ops.push(cache.set(`key${i}`, { i }));
+          ops.push(cache.inc("counter"));
+          ops.push(cache.add("once", i));
+          ops.push(cache.get(`key${i}`));
+        }
+        const results = await Promise.all(ops);
+        const adds = results.filter((_, i) => i % 4 === 2);
+        if (!stores) return;
+        const counter = await cache.get<number>("counter");
+        if (atomic) {
+          assert.equal(counter, 50, "every inc() counted");
+          assert.equal(adds.filter((x) => x === true).length, 1, "exactly one add() won");
+        } else {
+          assert.ok(typeof counter === "number" && counter >= 1 && counter <= 50);
+          assert.ok(adds.some((x) => x === true));
+        }
+        const values = await cache.getMany(Array.from({ length: 50 }, (_, i) => `key${i}`));
+        assert.deepEqual(values, Array.from({ length: 50 }, (_, i) => ({ i })));
+        assert.equal(typeof (await cache.get("once")), "number");
+      },
+    },
+  };
+}
+
+function getOrSet({ stores }: Suite): Cases<"getOrSet"> {
+  return {
+    shared: {
+      run: async (cache) => {
+        let calls = 0;
+        const produce = async () => {
+          calls++;
+          await sleep(5);
+          return { made: calls };
+        };
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => cache.getOrSet("k", produce)),
+        );
+        assert.equal(calls, 1, "concurrent callers share one produce() call");
+        assert.deepEqual(results, Array(20).fill({ made: 1 }));
+        assert.deepEqual(await cache.getOrSet("k", produce), stores ? { made: 1 } : { made: 2 });
+        for (const falsy of [0, "", false, null]) {
+          const key = `falsy:${String(falsy)}`;
+          await cache.set(key, falsy);
+          let called = false;
+          const got = await cache.getOrSet(key, () => {
+            called = true;
+            return "produced";
+          });
+          assert.equal(
+            got,
+            stores ? falsy : "produced",
+            `a cached ${JSON.stringify(falsy)} is a hit`,
+          );
+          assert.equal(called, !stores);
+        }
+        await assert.rejects(cache.getOrSet("fails", () => Promise.reject(new Error("boom"))), {
+          message: "boom",
+        });
+        assert.equal(
+          await cache.getOrSet("fails", () => "second try"),
+          "second try",
+          "a rejection is not cached",
+        );
+        await assert.rejects(cache.getOrSet("k", "nope" as unknown as () => 1), TypeError);
+      },
+    },
+  };
+}
+
+function memoizeGroup({ stores }: Suite): Cases<"memoize"> {
+  return {
+    prefixes: {
+      run: async (cache) => {
+        const users = { load: async (id: number) => await Promise.resolve(`user ${id}`) }.load;
+        const orders = { load: async (id: number) => await Promise.resolve(`order ${id}`) }.load;
+        const loadUser = memoize(users, { cache });
+        assert.throws(() => memoize(orders, { cache }), {
+          name: "TypeError",
+          message: /prefix "load" is already used on this cache/,
+        });
+        assert.equal(await loadUser(1), "user 1");
+        assert.equal(await memoize(orders, { cache, prefix: "orders" })(1), "order 1");
+        class Users {
+          @memoized({ cache, ttl: 0 })
+          async get(id: number): Promise<string> {
+            return await Promise.resolve(`user ${id}`);
+          }
+        }
+        class Orders {
+          @memoized({ cache, ttl: 0 })
+          async get(id: number): Promise<string> {
+            return await Promise.resolve(`order ${id}`);
+          }
+        }
+        for (let round = 0; round < 2; round++) {
+          assert.equal(await new Users().get(1), "user 1");
+          assert.equal(await new Orders().get(1), "order 1");
+        }
+        if (stores) {
+          assert.equal(await cache.get('Users#get("1")'), "user 1");
+          assert.equal(await cache.get('Orders#get("1")'), "order 1");
+        }
+      },
+    },
+  };
+}
+
+// [redis/memcached: custom serializer for every value]
+function serializerGroup({ options }: Suite): Cases<"serializer"> {
+  // XORs JSON text behind a 2-byte mark, and counts what it sees
+  const MARK = [0xc5, 0x1e];
+  let serialized = 0;
+  let deserialized = 0;
+  const serializer: Serializer = {
+    serialize(value) {
+      serialized++;
+      const text = new TextEncoder().encode(JSON.stringify(value));
+      return Uint8Array.from([...MARK, ...text.map((b) => b ^ 0x5a)]);
+    },
+    deserialize(bytes) {
+      if (bytes[0] !== MARK[0] || bytes[1] !== MARK[1]) {
+        throw new SerializationError("Cannot deserialize: not marked");
+      }
+      deserialized++;
+      return JSON.parse(new TextDecoder().decode(bytes.subarray(2).map((b) => b ^ 0x5a)));
+    },
+  };
+  return {
+    everyValue: {
+      unless: options.quirks?.serializes ? undefined : "the backend declares no serializer",
+      make: { serializer },
+      run: async (cache) => {
+        const values: [string, unknown][] = [
+          ["text", "my card number 4111 1111 1111 1111"],
+          ["empty", ""],
+          ["digits", "42"],
+          ["int", 42],
+          ["zero", 0],
+          ["negative", -7],
+          ["max", Number.MAX_SAFE_INTEGER],
+          ["float", 1.5],
+          ["object", { a: [1, "x"], b: null }],
+          ["true", true],
+        ];
+        for (const [key, value] of values) assert.equal(await cache.set(key, value), true);
+        assert.equal(serialized, values.length, "set() serializes every value");
+        for (const [key, value] of values) {
+          assert.deepStrictEqual(await cache.get(key), value, `set ${key}`);
+        }
+        assert.equal(deserialized, values.length, "get() deserializes every value");
+        serialized = 0;
+        for (const [key, value] of values) {
+          assert.equal(await cache.add(`added:${key}`, value), true);
+        }
+        assert.equal(serialized, values.length, "add() serializes every value");
+        serialized = 0;
+        const many = values.map(([key, value]) => [`many:${key}`, value] as const);
+        assert.equal((await cache.setMany(many)).length, values.length);
+        assert.equal(serialized, values.length, "setMany() serializes every value");
+        deserialized = 0;
+        assert.deepStrictEqual(
+          await cache.getMany([...values.map(([key]) => `added:${key}`), ...many.map(([k]) => k)]),
+          // distinct expected objects: node:assert in Deno 2.9 rejects one object expected twice
+          [...values, ...values].map(([, value]) => structuredClone(value)),
+        );
+        assert.equal(deserialized, 2 * values.length, "getMany() deserializes every value");
+
+        // counters: atomic and exact on the same cache
+        assert.equal(await cache.inc("n"), 1);
+        assert.equal(await cache.inc("n", 5), 6);
+        assert.equal(await cache.dec("n", 10), -4);
+        assert.equal(await cache.get("n"), -4);
+        assert.equal(await cache.inc("int"), 43, "inc() of a number set() stored");
+        assert.equal(await cache.get("int"), 43);
+        assert.equal(await cache.dec("negative", 3), -10);
+        assert.equal(await cache.get("many:zero"), 0);
+        assert.equal(await cache.inc("many:zero", 2), 2);
+        assert.equal(await cache.get("many:zero"), 2);
+        await assert.rejects(cache.inc("max"), RangeError);
+        assert.equal(await cache.get("max"), Number.MAX_SAFE_INTEGER);
+        for (const key of ["text", "digits", "float", "object"]) {
+          await assert.rejects(cache.inc(key), TypeError, `inc of ${key}`);
+        }
+        assert.equal(await cache.get("digits"), "42", "a failed inc() loses nothing");
+        assert.equal(await cache.set("n", 100), true, "set() over a counter");
+        assert.equal(await cache.inc("n"), 101);
+        const counted = await Promise.all(Array.from({ length: 20 }, () => cache.inc("c")));
+        assert.deepEqual(
+          counted.sort((a, b) => a - b),
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
+        await cache.set("s", 10);
+        const mixed = await Promise.all(Array.from({ length: 10 }, () => cache.inc("s")));
+        assert.deepEqual(mixed.sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i + 11));
+      },
+    },
+  };
+}
+
+// [one question, one answer: get/getMany/has/add agree on broken entries]
+// The rule (docs/design.md, "one answer per question"): an entry the backend cannot read
+// back gives one answer in every method. A broken entry (damaged storage format) is a
+// miss for every method, as a corrupt file is: reads give `undefined`, `has` false,
+// `delete` false, `add` stores, `inc` counts from 0, `set` replaces it. A foreign entry
+// (intact, but not this cache's data) is there for every method: reads and `inc` reject
+// with `SerializationError`, `has` is true, `add` false, `delete` removes it, `set`
+// replaces it. Never an error for one method and a miss for another.
+function unreadable({ options, stores }: Suite): Cases<"unreadable"> {
+  const corrupt = options.corrupt;
+  const plant = async (cache: Cache, key: string) => (await corrupt!(cache, key)) ?? "broken";
+  return {
+    oneAnswer: {
+      unless: !corrupt
+        ? "no corrupt hook plants an unreadable entry"
+        : !stores
+        ? "the backend stores nothing"
+        : undefined,
+      run: async (cache) => {
+        await cache.set("fine", "ok");
+        const read = "broken:read";
+        const kind = await plant(cache, read);
+        if (kind === "broken") {
+          assert.equal(await cache.get(read), undefined, "get() of a broken entry");
+          assert.deepEqual(
+            await cache.getMany(["fine", read, "missing", read]),
+            ["ok", undefined, undefined, undefined],
+            "getMany() gives undefined at a broken entry's index",
+          );
+          assert.deepEqual(
+            [...(await cache.getDict([read, "fine"]))],
+            [[read, undefined], ["fine", "ok"]],
+            "getDict()",
+          );
+          assert.equal(await cache.has(read), false, "has() of a broken entry");
+          assert.equal(await cache.get(read), undefined, "reads leave it a miss");
+        } else {
+          await assert.rejects(cache.get(read), SerializationError, "get() of a foreign entry");
+          await assert.rejects(cache.getMany(["fine", read]), SerializationError, "getMany()");
+          await assert.rejects(cache.getDict([read]), SerializationError, "getDict()");
+          assert.equal(await cache.has(read), true, "has() of a foreign entry");
+          await assert.rejects(cache.get(read), SerializationError, "reads leave it there");
+        }
+
+        const added = "broken:add";
+        assert.equal(await plant(cache, added), kind);
+        if (kind === "broken") {
+          assert.equal(await cache.add(added, "new"), true, "add() stores over a broken entry");
+          assert.equal(await cache.get(added), "new");
+          assert.equal(await cache.has(added), true);
+        } else {
+          assert.equal(await cache.add(added, "new"), false, "add() keeps a foreign entry");
+          await assert.rejects(cache.get(added), SerializationError);
+        }
+
+        const counted = "broken:inc";
+        await plant(cache, counted);
+        if (kind === "broken") {
+          assert.equal(await cache.inc(counted, 5), 5, "inc() counts a broken entry as 0");
+          assert.equal(await cache.get(counted), 5);
+          const lowered = "broken:dec";
+          await plant(cache, lowered);
+          assert.equal(await cache.dec(lowered, 2), -2, "dec() counts a broken entry as 0");
+        } else {
+          await assert.rejects(
+            cache.inc(counted, 5),
+            SerializationError,
+            "inc() of a foreign entry",
+          );
+          assert.equal(await cache.has(counted), true, "a refused inc() leaves it there");
+        }
+
+        const replaced = "broken:set";
+        await plant(cache, replaced);
+        assert.equal(await cache.set(replaced, { v: 1 }), true, "set() replaces it");
+        assert.deepEqual(await cache.get(replaced), { v: 1 });
+
+        const deleted = "broken:delete";
+        await plant(cache, deleted);
+        assert.equal(
+          await cache.delete(deleted),
+          kind === "foreign",
+          "delete() removes a foreign entry, and no live entry when broken",
+        );
+        assert.equal(await cache.get(deleted), undefined);
+        assert.equal(await cache.add(deleted, "after"), true);
+
+        const batch = "broken:many";
+        await plant(cache, batch);
+        assert.deepEqual(await cache.setMany([[batch, 1], ["other", 2]]), [batch, "other"]);
+        assert.deepEqual(await cache.getMany([batch, "other"]), [1, 2]);
+      },
+    },
+  };
+}
+
+function stats({ stores }: Suite): Cases<"stats"> {
+  return {
+    counts: {
+      run: async (cache) => {
+        const before = cache.stats();
+        assert.deepEqual(Object.keys(before).sort(), [
+          "deletes",
+          "evictions",
+          "hits",
+          "misses",
+          "sets",
+        ]);
+        await cache.set("a", 1);
+        await cache.get("a");
+        await cache.get("missing");
+        await cache.delete("a");
+        await cache.getMany(["a", "b"]);
+        const after = cache.stats();
+        assert.equal(after.sets - before.sets, 1);
+        assert.equal(after.hits - before.hits, stores ? 1 : 0);
+        assert.equal(after.misses - before.misses, stores ? 3 : 4);
+        assert.equal(after.deletes - before.deletes, stores ? 1 : 0);
+        after.hits = 1e9;
+        assert.notEqual(cache.stats().hits, 1e9, "stats() returns a snapshot");
+      },
+    },
+  };
+}
+
+function close({ options }: Suite): Cases<"close"> {
+  return {
+    idempotent: {
+      run: async (cache) => {
+        await cache.set("a", 1);
+        await cache.close();
+        await cache.close();
+        await assert.rejects(
+          cache.get("a"),
+          (e: Error) => e instanceof CacheError && /the cache is closed/.test(e.message),
+        );
+        await assert.rejects(cache.set("a", 2), CacheError);
+        {
+          await using scoped = await options.make({ now: Date.now });
+          await scoped.set("b", 1);
+          assert.equal(typeof scoped[Symbol.asyncDispose], "function");
+        }
+      },
+    },
+  };
+}
+
+const GROUPS: { [G in ConformanceGroup]: (suite: Suite) => Cases<G> } = {
+  basics,
+  keys,
+  values,
+  ttl,
+  batch,
+  counters,
+  clear,
+  errors,
+  concurrency,
+  getOrSet,
+  memoize: memoizeGroup,
+  serializer: serializerGroup,
+  unreadable,
+  stats,
+  close,
+};
+
+/** Checks `skip` (ids exist, every entry has a reason) and maps each group or case to its reason. */
+function skipReasons(skip: ConformanceOptions["skip"]): Map<string, string> {
+  const reasons = new Map<string, string>();
+  if (skip === undefined) return reasons;
+  if (!Array.isArray(skip)) {
+    throw new TypeError(
+      `Cannot run the conformance suite: skip must be an array, received ${typeof skip}`,
+    );
+  }
+  for (const entry of skip as readonly ConformanceSkip[]) {
+    const reason = entry?.reason;
+    const ids = [...(entry?.groups ?? []), ...(entry?.cases ?? [])];
+    if (typeof reason !== "string" || reason.trim() === "") {
+      throw new TypeError(
+        `Cannot run the conformance suite: the skip of ${JSON.stringify(ids)} has no reason`,
+      );
+    }
+    if (ids.length === 0) {
+      throw new TypeError(
+        `Cannot run the conformance suite: the skip "${reason}" names no group and no case`,
+      );
+    }
+    for (const group of entry.groups ?? []) {
+      if (!Object.hasOwn(CONFORMANCE_CASES, group)) {
+        throw new TypeError(
+          `Cannot run the conformance suite: unknown group ${JSON.stringify(group)} in skip; ` +
+            `groups: ${Object.keys(CONFORMANCE_CASES).join(", ")}`,
+        );
+      }
+      reasons.set(group, reason);
+    }
+    for (const id of entry.cases ?? []) {
+      const [group = "", name = ""] = String(id).split(".");
+      const cases: Record<string, string> | undefined = Object.hasOwn(CONFORMANCE_CASES, group)
+        ? CONFORMANCE_CASES[group as ConformanceGroup]
+        : undefined;
+      if (cases === undefined || !Object.hasOwn(cases, name) || `${group}.${name}` !== id) {
+        throw new TypeError(
+          `Cannot run the conformance suite: unknown case ${JSON.stringify(id)} in skip; ` +
+            `cases are "group.id" as in CONFORMANCE_CASES, e.g. "ttl.default"`,
+        );
+      }
+      reasons.set(id, reason);
+    }
+  }
+  return reasons;
+}
+
+/**
+ * Runs every case as a step of `t`, one step per group (see {@linkcode CONFORMANCE_CASES}).
+ *
+ * @param t The test context the steps belong to.
+ * @param options The backend's factory, quirks and skips.
+ * @returns When every step has run.
+ * @throws {TypeError} When `skip` names an unknown group or case, or a skip has no reason.
+ */
+export async function runConformance(
+  t: Deno.TestContext,
+  options: ConformanceOptions,
+): Promise<void> {
+  const skipped = skipReasons(options.skip);
+  const serverClock = options.quirks?.clock === "server";
+  const seconds = options.quirks?.ttlGranularity === "seconds";
+  // A ttl short enough to wait for, and how long to wait for it to pass.
+  // A server that counts whole seconds may expire an entry up to a second early, and a loaded
+  // machine may take a while between the writes and the reads that expect them live: a
+  // second-granularity backend gets 3 s (at least 2 s of guaranteed life), a ms one 500 ms.
+  const suite: Suite = {
+    options,
+    stores: options.quirks?.stores ?? true,
+    atomic: options.quirks?.atomic ?? true,
+    serverClock,
+    short: serverClock ? (seconds ? 3000 : 500) : 1000,
+    pastShort: serverClock ? (seconds ? 4100 : 700) : 1000,
+    pass: async (clock, ms) => {
+      if (serverClock) await sleep(ms);
+      else clock.advance(ms);
+    },
+  };
+  const label = (name: string, reason: string | undefined) =>
+    reason === undefined ? name : `${name} (skipped: ${reason})`;
+
+  for (const group of Object.keys(CONFORMANCE_CASES) as ConformanceGroup[]) {
+    const groupReason = skipped.get(group);
+    const cases = GROUPS[group](suite) as Record<string, Case>;
+    await t.step({
+      name: label(group, groupReason),
+      ignore: groupReason !== undefined,
+      fn: async (t) => {
+        for (const [id, name] of Object.entries(CONFORMANCE_CASES[group])) {
+          const { run, make, unless } = cases[id]!;
+          const reason = skipped.get(`${group}.${id}`) ?? unless;
+          await t.step({
+            name: label(name, reason),
+            ignore: reason !== undefined,
+            fn: async () => {
+              const clock = new FakeClock();
+              const cache = await options.make({ ...make, now: clock.now });
+              try {
+                await run(cache, clock);
+              } finally {
+                await cache.close();
+              }
+            },
+          });
+        }
+      },
+    });
+  }
+}
