@@ -417,6 +417,13 @@ export class CacheBatchError extends CacheError {
   readonly deleted: readonly string[] | undefined;
   /** The servers (`host:port`) `clear` flushed before it failed. */
   readonly flushed: readonly string[] | undefined;
+  /**
+   * What `getMany` read from the servers that answered, in batch order (a
+   * key of a failed server is `undefined` here and listed in `unread`).
+   */
+  readonly values: readonly unknown[] | undefined;
+  /** The keys `getMany` could not read (their server failed). */
+  readonly unread: readonly string[] | undefined;
 
   /**
    * Creates the error.
@@ -427,12 +434,20 @@ export class CacheBatchError extends CacheError {
    */
   constructor(
     message: string,
-    done: { stored?: string[]; deleted?: string[]; flushed?: string[] },
+    done: {
+      stored?: string[];
+      deleted?: string[];
+      flushed?: string[];
+      values?: unknown[];
+      unread?: string[];
+    },
     options?: ErrorOptions,
   ) {
     super(message, options);
     this.stored = done.stored;
     this.deleted = done.deleted;
     this.flushed = done.flushed;
+    this.values = done.values;
+    this.unread = done.unread;
   }
 }

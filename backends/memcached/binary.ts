@@ -44,7 +44,7 @@ export interface MemjsClient {
    * Its servers in order; `getServer` returns an index into them. `_socket` is
    * memjs's socket, destroyed by `close()` when the cache made the client.
    */
-  servers: { host: string; port: number; _socket?: { destroy(): void } | undefined }[];
+  servers: MemjsServer[];
   /** The last request sequence number (advanced by `incrSeq`). */
   seq: number;
   /** Its options; `failover` must be off, or keys would move between servers. */
@@ -63,6 +63,23 @@ export interface MemjsClient {
   ): void;
   /** Closes its connections. */
   close(): void;
+}
+
+/**
+ * One server of a memjs 1.3.x client: the cache writes requests to the server
+ * it chose itself (the ring), with memjs's per-server callbacks.
+ */
+export interface MemjsServer {
+  host: string;
+  port: number;
+  /** memjs's socket, destroyed by `close()` when the cache made the client. */
+  _socket?: { destroy(): void } | undefined;
+  /** Registers the callback of the response with opaque `seq`. */
+  onResponse(seq: number, callback: (response: MemjsResponse) => void): void;
+  /** Registers the callback of a connection failure while `seq` is pending. */
+  onError(seq: number, callback: (error: unknown) => void): void;
+  /** Writes a request (connecting first when needed). */
+  write(request: Uint8Array): void;
 }
 
 /** A parsed binary-protocol response as memjs hands it to `perform`'s callback. */
@@ -163,9 +180,12 @@ export class Channel {
   }
 
   /**
-   * Sends one request for `key` (already mapped). memjs's retries are off
-   * for it (a retried `add` or `increment` could apply twice).
+   * Sends one request for `key` (already mapped) to server `index` of the
+   * client. Written to that server directly (memjs's `perform` would choose
+   * the server by its own hash), and never retried (a retried `add` or
+   * `increment` could apply twice).
    *
+   * @param index The server, an index into `client.servers`.
    * @param op The operation, for messages (`"get"`).
    * @param userKey The caller's key, for messages (`undefined` for internal keys).
    * @param deadline The `performance.now()` by which the public call must settle.
@@ -174,6 +194,7 @@ export class Channel {
    * @throws {CacheError} The channel was closed.
    */
   send(
+    index: number,
     op: string,
     userKey: string | undefined,
     key: string,
@@ -188,11 +209,17 @@ export class Channel {
         const what = userKey === undefined ? op : `${op} key ${_describe(userKey)}`;
         return reject(new CacheError(`Cannot ${what}: the cache is closed`));
       }
+      const server = client.servers[index]!;
       const fail = (why: string, cause?: unknown) => {
-        const server = client.servers[client.servers.length > 1 ? client.getServer(key) : 0];
         const what = userKey === undefined ? op : `${op} key ${_describe(userKey)}`;
-        const where = server ? `memcached at ${server.host}:${server.port}` : "memcached";
-        reject(new CacheConnectionError(`Cannot ${what}: ${where} ${why}`, { cause }));
+        reject(
+          new CacheConnectionError(
+            `Cannot ${what}: memcached at ${server.host}:${server.port} ${why}`,
+            {
+              cause,
+            },
+          ),
+        );
       };
       const left = deadline - performance.now();
       if (left <= 0) return fail(`did not answer within ${this.timeout} ms`);
@@ -202,7 +229,7 @@ export class Channel {
       client.incrSeq();
       const seq = client.seq;
       const request = encodeRequest(opcode, key, extras, value, seq);
-      client.perform(key, request, seq, (error, response) => {
+      const done = (error: unknown, response: MemjsResponse | null) => {
         if (!this.#pending.delete(id)) return; // timed out already
         if (error || !response) return fail(`failed: ${message(error)}`, error);
         const extras = response.extras;
@@ -213,7 +240,10 @@ export class Channel {
         const val = response.val;
         const value = new Uint8Array(val.buffer, val.byteOffset, val.byteLength);
         resolve({ status: response.header.status, flags, value });
-      }, 1);
+      };
+      server.onResponse(seq, (response) => done(null, response));
+      server.onError(seq, (error) => done(error ?? new Error("connection failed"), null));
+      server.write(request);
     });
   }
 
