@@ -464,9 +464,14 @@ export class MemcachedCache extends BaseCache {
     const client = channel.client;
     const routes = keys.map((key) => mapKey("", key));
     const groups = this.#pool.group(client, routes);
-    const read = (index: number, positions: number[]) => {
+    // positions undefined: one server holds the whole batch, in batch order.
+    const read = (index: number, positions: number[] | undefined) => {
       const fetch = (ns: string) => {
-        const asked = positions.map((p) => ns === "" ? routes[p]! : mapKey(ns, keys[p]!));
+        const asked = positions
+          ? positions.map((p) => ns === "" ? routes[p]! : mapKey(ns, keys[p]!))
+          : ns === ""
+          ? routes
+          : keys.map((key) => mapKey(ns, key));
         return this.#text(client, index, "getMany").getMany("getMany", asked, deadline);
       };
       return this.#pool.guard(
@@ -489,14 +494,15 @@ export class MemcachedCache extends BaseCache {
       const positions = groups[g]![1];
       if (result.status === "fulfilled") {
         result.value.forEach((item, i) => {
-          const p = positions[i]!;
+          const p = positions ? positions[i]! : i;
           if (item) values[p] = this.#decode(keys[p]!, item.flags, item.value);
         });
         return;
       }
       if (this.#failOpen && result.reason instanceof CacheConnectionError) return;
       failed.push(result.reason);
-      for (const p of positions) unread.push(keys[p]!);
+      if (positions) { for (const p of positions) unread.push(keys[p]!); }
+      else unread.push(...keys);
     });
     if (failed.length === 0) return values;
     if (failed.length === groups.length) throw failed[0];

@@ -72,10 +72,11 @@ export class ServerPool {
 
   /**
    * Groups batch positions by server: `[index, positions]` pairs, in order of
-   * each server's first key.
+   * each server's first key; `positions` is `undefined` when there is one
+   * server (it holds the whole batch, in order).
    */
-  group(client: MemjsClient, routeKeys: readonly string[]): [number, number[]][] {
-    if (this.addresses.length === 1) return [[0, routeKeys.map((_, p) => p)]];
+  group(client: MemjsClient, routeKeys: readonly string[]): [number, number[] | undefined][] {
+    if (this.addresses.length === 1) return [[0, undefined]];
     const groups = new Map<number, number[]>();
     routeKeys.forEach((key, p) => {
       const index = this.indexFor(client, key);
