@@ -32,7 +32,7 @@ import { throwIfFailed } from "./memcached/batch.ts";
 import { createClient, MEMJS } from "./memcached/client.ts";
 import { checkOptions, type Distribution, type MemcachedServer } from "./memcached/options.ts";
 import { ServerPool } from "./memcached/pool.ts";
-import { TextConnection } from "./memcached/text.ts";
+import { type Item, TextConnection } from "./memcached/text.ts";
 import {
   decodeValue,
   type Encoded,
@@ -484,10 +484,26 @@ export class MemcachedCache extends BaseCache {
             : this.#inNamespace(channel, index, "getMany", deadline, fetch),
       );
     };
+    const values = new Array<unknown>(keys.length).fill(undefined);
+    if (groups.length === 1) {
+      // One server holds the batch: its failure is the call's failure.
+      const [index, positions] = groups[0]!;
+      let items: (Item | undefined)[];
+      try {
+        items = await read(index, positions);
+      } catch (error) {
+        if (this.#failOpen && error instanceof CacheConnectionError) return values;
+        throw error;
+      }
+      items.forEach((item, i) => {
+        const p = positions ? positions[i]! : i;
+        if (item) values[p] = this.#decode(keys[p]!, item.flags, item.value);
+      });
+      return values;
+    }
     const results = await Promise.allSettled(
       groups.map(([index, positions]) => read(index, positions)),
     );
-    const values = new Array<unknown>(keys.length).fill(undefined);
     const failed: unknown[] = [];
     const unread: string[] = [];
     results.forEach((result, g) => {
@@ -505,7 +521,7 @@ export class MemcachedCache extends BaseCache {
       else unread.push(...keys);
     });
     if (failed.length === 0) return values;
-    if (failed.length === groups.length) throw failed[0];
+    if (failed.length === groups.length) throw failed[0]; // nothing read: the failure itself
     const first = failed[0] as Error;
     throw new CacheBatchError(
       `Cannot getMany: ${failed.length} of ${groups.length} servers failed (first: ${first.message}); read ${

@@ -16,10 +16,17 @@ export const MAX_RETRY_DELAY = 30_000;
 /** A server's breaker: up, or down until `retryAt` (then one call goes through as a probe). */
 interface Health {
   down: boolean;
+  /** When the next probe may go (`performance.now()`). */
   retryAt: number;
+  /** The current wait between probes. */
   delay: number;
   probing: boolean;
+  /** The failure that marked it down, for the fail-fast message. */
   reason: string;
+  /** Settles a call that got an answer. */
+  answered: (value: unknown) => unknown;
+  /** Settles a call that failed (rethrows). */
+  failed: (error: unknown) => never;
 }
 
 /**
@@ -52,13 +59,7 @@ export class ServerPool {
       ? new KetamaRing(addresses.map((address, i) => ({ address, weight: weights[i]! })))
       : undefined;
     this.#retryDelay = retryDelay;
-    this.#health = addresses.map(() => ({
-      down: false,
-      retryAt: 0,
-      delay: retryDelay,
-      probing: false,
-      reason: "",
-    }));
+    this.#health = addresses.map(() => this.#newHealth());
   }
 
   /**
@@ -112,7 +113,7 @@ export class ServerPool {
   ): Promise<T> {
     if (this.#retryDelay === 0) return request();
     const health = this.#health[index]!;
-    if (!health.down) return this.#watch(health, request());
+    if (!health.down) return request().then(health.answered, health.failed) as Promise<T>;
     const now = performance.now();
     if (health.probing || now < health.retryAt) {
       const wait = health.probing
@@ -128,33 +129,43 @@ export class ServerPool {
       );
     }
     health.probing = true;
-    const probe = this.#watch(health, request(), true);
+    health.delay = Math.min(health.delay * 2, Math.max(this.#retryDelay, MAX_RETRY_DELAY));
+    const probe = request().then(health.answered, health.failed) as Promise<T>;
     probe.then(() => health.probing = false, () => health.probing = false);
     return probe;
   }
 
-  async #watch<T>(health: Health, running: Promise<T>, probe = false): Promise<T> {
-    try {
-      const result = await running;
-      if (health.down) {
-        health.down = false;
-        health.delay = this.#retryDelay;
-      }
-      return result;
-    } catch (error) {
-      if (error instanceof CacheConnectionError) {
-        if (probe) {
-          health.delay = Math.min(health.delay * 2, Math.max(this.#retryDelay, MAX_RETRY_DELAY));
+  /** A server's breaker, with its two settle handlers made once (none per call). */
+  #newHealth(): Health {
+    const initial = this.#retryDelay;
+    const health: Health = {
+      down: false,
+      retryAt: 0,
+      delay: initial,
+      probing: false,
+      reason: "",
+      answered: (value) => {
+        if (health.down) {
+          health.down = false;
+          health.delay = initial;
         }
-        health.down = true;
-        health.retryAt = performance.now() + health.delay;
-        health.reason = reasonOf(error.message);
-      } else if (health.down) {
-        health.down = false; // it answered
-        health.delay = this.#retryDelay;
-      }
-      throw error;
-    }
+        return value;
+      },
+      failed: (error) => {
+        if (error instanceof CacheConnectionError) {
+          // A probe already doubled `delay`; a first failure waits `downRetryDelay`.
+          if (!health.down && !health.probing) health.delay = initial;
+          health.down = true;
+          health.retryAt = performance.now() + health.delay;
+          health.reason = reasonOf(error.message);
+        } else if (health.down) {
+          health.down = false; // it answered
+          health.delay = initial;
+        }
+        throw error;
+      },
+    };
+    return health;
   }
 }
 
