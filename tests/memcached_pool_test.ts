@@ -32,6 +32,27 @@ async function timed(call: () => Promise<unknown>): Promise<{ ms: number; error:
   }
 }
 
+/** Pauses a server (SIGSTOP) and waits until it no longer answers `version` within 200 ms. */
+async function pauseAndWait(server: { port: number; pause(): void }): Promise<void> {
+  server.pause();
+  for (let tries = 0;; tries++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await conn.write(new TextEncoder().encode("version\r\n"));
+      const answered = await Promise.race([
+        conn.read(new Uint8Array(64)).then((n) => n !== null),
+        new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 200)),
+      ]);
+      if (!answered) return;
+    } finally {
+      clearTimeout(timer);
+      conn.close();
+    }
+    if (tries === 50) throw new Error(`${server.port} still answers after SIGSTOP`);
+  }
+}
+
 /** The keys (of `keys`) that the server at `address` alone holds, read without a prefix. */
 async function heldBy(address: string, keys: readonly string[]): Promise<string[]> {
   await using one = new MemcachedCache({ servers: address });
@@ -192,7 +213,7 @@ topologyTest(
     const hung = pool.servers[2]!;
     const theirs = keys.filter((k) => ring.serverFor(k) === hung.address);
     const ours = keys.filter((k) => ring.serverFor(k) !== hung.address);
-    hung.pause();
+    await pauseAndWait(hung);
     try {
       const first = await timed(() => cache.get(theirs[0]!));
       assert.ok(first.error instanceof CacheConnectionError, String(first.error));
@@ -343,7 +364,7 @@ topologyTest(
       downRetryDelay: 100,
     });
     assert.deepEqual(await c.getMany(keys), keys.map(() => 2));
-    hung.pause();
+    await pauseAndWait(hung);
     const clearing = await c.clear().catch((e) => e);
     hung.resume();
     assert.ok(clearing instanceof CacheBatchError, String(clearing));
