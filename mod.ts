@@ -78,8 +78,11 @@ export {
 export {
   MemcachedCache,
   type MemcachedCacheOptions,
+  type MemcachedDistribution,
+  type MemcachedServer,
   type MemjsClient,
   type MemjsResponse,
+  type MemjsServer,
 } from "./backends/memcached.ts";
 
 // eviction policies (issue 6)

@@ -30,7 +30,11 @@ import {
 import { expiration, generationKey, mapKey, namespace, newGeneration } from "./memcached/keys.ts";
 import { throwIfFailed } from "./memcached/batch.ts";
 import { createClient, MEMJS } from "./memcached/client.ts";
-import { checkOptions, type Distribution, type MemcachedServer } from "./memcached/options.ts";
+import {
+  checkOptions,
+  type MemcachedDistribution,
+  type MemcachedServer,
+} from "./memcached/options.ts";
 import { ServerPool } from "./memcached/pool.ts";
 import { type Item, TextConnection } from "./memcached/text.ts";
 import {
@@ -48,7 +52,7 @@ import {
 } from "./memcached/values.ts";
 
 export type { MemjsClient, MemjsResponse, MemjsServer } from "./memcached/binary.ts";
-export type { Distribution, MemcachedServer } from "./memcached/options.ts";
+export type { MemcachedDistribution, MemcachedServer } from "./memcached/options.ts";
 
 /** Options of {@linkcode MemcachedCache}. */
 export interface MemcachedCacheOptions {
@@ -80,7 +84,7 @@ export interface MemcachedCacheOptions {
    * server, so a lost server moves only its own keys. `"modulo"`: memjs's
    * `hash % n` (`client.getServer`), for data placed by memjs.
    */
-  distribution?: Distribution | undefined;
+  distribution?: MemcachedDistribution | undefined;
   /**
    * ms a server stays marked down after a connection failure or a timeout:
    * calls routed to it fail at once with `CacheConnectionError`, then one call

@@ -70,7 +70,9 @@ export interface MemjsClient {
  * it chose itself (the ring), with memjs's per-server callbacks.
  */
 export interface MemjsServer {
+  /** The host, as given. */
   host: string;
+  /** The port. */
   port: number;
   /** memjs's socket, destroyed by `close()` when the cache made the client. */
   _socket?: { destroy(): void } | undefined;

@@ -11,7 +11,7 @@ import { isPlain, MAX_PREFIX_BYTES } from "./keys.ts";
 export type MemcachedServer = string | { readonly address: string; readonly weight?: number };
 
 /** How keys are placed on the servers. */
-export type Distribution = "ketama" | "modulo";
+export type MemcachedDistribution = "ketama" | "modulo";
 
 /** The checked options. */
 export interface CheckedOptions {
@@ -22,7 +22,7 @@ export interface CheckedOptions {
   weights: number[];
   keyPrefix: string;
   timeout: number;
-  distribution: Distribution;
+  distribution: MemcachedDistribution;
   downRetryDelay: number;
   generationTtl: number;
   getManyFailOpen: boolean;
@@ -42,7 +42,7 @@ export function checkOptions(
     servers?: MemcachedServer | readonly MemcachedServer[] | undefined;
     keyPrefix?: string | undefined;
     timeout?: number | undefined;
-    distribution?: Distribution | undefined;
+    distribution?: MemcachedDistribution | undefined;
     downRetryDelay?: number | undefined;
     generationTtl?: number | undefined;
     getManyFailOpen?: boolean | undefined;

@@ -7,7 +7,7 @@
  */
 import { _describe, CacheConnectionError } from "../../cache.ts";
 import type { MemjsClient } from "./binary.ts";
-import type { Distribution } from "./options.ts";
+import type { MemcachedDistribution } from "./options.ts";
 import { KetamaRing } from "./_ring.ts";
 
 /** The longest wait between two probes of a server marked down, unless `downRetryDelay` is longer. */
@@ -51,7 +51,7 @@ export class ServerPool {
   constructor(
     addresses: readonly string[],
     weights: readonly number[],
-    distribution: Distribution,
+    distribution: MemcachedDistribution,
     retryDelay: number,
   ) {
     this.addresses = addresses;
