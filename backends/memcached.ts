@@ -151,7 +151,10 @@ const asciiEncoder = new TextEncoder();
  * A cache on memcached servers, like Python cachelib's `MemcachedCache` but
  * with every key working (long, spaced or unicode keys are hashed), exact
  * counters below zero, one round trip per server for `getMany`, and outages
- * reported as `CacheConnectionError` instead of misses.
+ * reported as `CacheConnectionError` instead of misses. Keys spread over the
+ * servers on a libmemcached-compatible ketama ring; a server that fails is
+ * marked down (its keys fail fast until a probe finds it back) and, with a
+ * `keyPrefix`, each server keeps the prefix's generation for its own keys.
  *
  * @example Share a cache between processes
  * ```ts ignore
@@ -164,6 +167,19 @@ const asciiEncoder = new TextEncoder();
  * await cache.set("user:1", { name: "Ada" }, 60_000);
  * console.log(await cache.getMany(["user:1", "user:2"])); // [{ name: "Ada" }, undefined]
  * console.log(await cache.dec("stock", 3)); // -3
+ * ```
+ *
+ * @example Read what the servers that answered hold when one is down
+ * ```ts ignore
+ * import { CacheBatchError, MemcachedCache } from "@cachelib/cachelib";
+ *
+ * await using cache = new MemcachedCache({ servers: ["10.0.0.1", "10.0.0.2", "10.0.0.3"] });
+ * const keys = ["a", "b", "c", "d"];
+ * const values = await cache.getMany(keys).catch((error) => {
+ *   if (!(error instanceof CacheBatchError) || !error.values) throw error;
+ *   console.warn(`not read: ${error.unread}`); // the keys of the failed server
+ *   return error.values; // the others' values, in order
+ * });
  * ```
  */
 export class MemcachedCache extends BaseCache {
@@ -742,10 +758,11 @@ export class MemcachedCache extends BaseCache {
 
   /**
    * Without a key prefix: `flush_all` on every server. With one: a new
-   * generation for the prefix, so its old entries are never read again
-   * (memcached cannot list keys; they age out by ttl or LRU). When a server
-   * fails, the others are still flushed and a {@linkcode CacheBatchError}
-   * lists them in `flushed`.
+   * generation of the prefix on every server, so its old entries are never
+   * read again (memcached cannot list keys; they age out by ttl or LRU). When
+   * a server fails, the others are still cleared and a
+   * {@linkcode CacheBatchError} lists them in `flushed`; this instance then
+   * writes a new generation on the failed server before it uses it again.
    */
   protected async _clear(): Promise<boolean> {
     const deadline = this.#deadline();
