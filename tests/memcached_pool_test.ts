@@ -380,3 +380,31 @@ topologyTest(
     assert.deepEqual(await c.getMany(keys), keys.map(() => undefined));
   },
 );
+
+Deno.test("MemcachedCache checks its pool options with typed errors", () => {
+  const cases: [Record<string, unknown>, ErrorConstructor, RegExp][] = [
+    [{ distribution: "consistent" }, TypeError, /distribution must be "ketama" or "modulo"/],
+    [{ downRetryDelay: -1 }, RangeError, /downRetryDelay must be a finite number of ms >= 0/],
+    [{ generationTtl: Infinity }, RangeError, /generationTtl must be a finite number of ms >= 0/],
+    [{ getManyFailOpen: "yes" }, TypeError, /getManyFailOpen must be a boolean/],
+    [{ servers: [{ address: "h:1", weight: 0 }] }, RangeError, /weight must be an integer 1..1000/],
+    [{ servers: [{ address: "h:1", weight: 1.5 }] }, RangeError, /weight must be an integer/],
+    [{ servers: ["h:1", "h:1"] }, TypeError, /a server is listed twice: h:1, h:1/],
+    [{ servers: ["h", "h:11211"] }, TypeError, /listed twice/],
+  ];
+  for (const [options, type, message] of cases) {
+    assert.throws(
+      () => new MemcachedCache(options as never),
+      (e: Error) => e instanceof type && message.test(e.message),
+      JSON.stringify(options),
+    );
+  }
+  // Accepted: weights, both distributions, the breaker off, no generation cache.
+  new MemcachedCache({
+    servers: [{ address: "h:1", weight: 2 }, "h:2"],
+    distribution: "modulo",
+    downRetryDelay: 0,
+    generationTtl: 0,
+    getManyFailOpen: true,
+  });
+});

@@ -88,11 +88,6 @@ export class ServerPool {
     return [...groups];
   }
 
-  /** Whether server `index` is marked down now (for tests and diagnostics). */
-  isDown(index: number): boolean {
-    return this.#health[index]!.down;
-  }
-
   /**
    * Runs `request` against server `index` through its breaker. While the
    * server is marked down, the call fails at once with a
