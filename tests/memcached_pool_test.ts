@@ -126,6 +126,31 @@ topologyTest(
 );
 
 topologyTest(
+  "MemcachedCache routes a given memjs client's requests on the ring, not by memjs's own hash",
+  "memcached",
+  async () => {
+    await using pool = await startMemcachedPool(3);
+    const memjs = (await import("memjs")).default;
+    const client = memjs.Client.create(pool.addresses.join(","), { logger: { log() {} } });
+    try {
+      await using cache = new MemcachedCache({ client });
+      const ring = new KetamaRing(pool.addresses);
+      const keys = keysOf(120, "given");
+      for (const key of keys) await cache.set(key, key);
+      for (const address of pool.addresses) {
+        assert.deepEqual(
+          await heldBy(address, keys),
+          keys.filter((k) => ring.serverFor(k) === address),
+        );
+      }
+      assert.deepEqual(await cache.getMany(keys), keys);
+    } finally {
+      client.close();
+    }
+  },
+);
+
+topologyTest(
   "MemcachedCache keeps every key of the surviving servers when one of 3 leaves the ring",
   "memcached",
   async () => {
