@@ -1,13 +1,15 @@
 /**
- * Single-key commands of memcached's binary protocol, sent through a memjs
- * client's own connections (`client.perform`), with a bounded wait.
+ * Single-key commands of memcached's binary protocol, written to the server
+ * the cache chose (its ring) over that server's memjs connection, with a
+ * bounded wait.
  *
  * memjs 1.3.2's high-level methods cannot carry what the cache needs: `set`
  * always writes flags 0 ("TODO: support flags"), turns an expiration of 0
  * into the client's default `expires`, runs values through the client's own
  * serializer, and `increment` writes a 32-bit amount and misreads 64-bit
  * results. So this file encodes the requests itself and uses memjs for what
- * it does well: connections, server choice, SASL, socket timeouts.
+ * it does well: connections, SASL, socket timeouts (the server is chosen by
+ * the cache, `pool.ts`).
  *
  * @module
  */
@@ -41,8 +43,8 @@ export const STATUS = {
  */
 export interface MemjsClient {
   /**
-   * Its servers in order; `getServer` returns an index into them. `_socket` is
-   * memjs's socket, destroyed by `close()` when the cache made the client.
+   * Its servers in order; `getServer` returns an index into them (used with
+   * `distribution: "modulo"`).
    */
   servers: MemjsServer[];
   /** The last request sequence number (advanced by `incrSeq`). */
@@ -53,7 +55,10 @@ export interface MemjsClient {
   incrSeq(): void;
   /** The index in `servers` of the server for `key` (overridable in memjs). */
   getServer(key: string): number;
-  /** Sends an encoded binary-protocol request for `key` and calls back with the parsed response. */
+  /**
+   * Sends an encoded binary-protocol request for `key` to the server memjs
+   * chooses (the cache does not use it; its presence tells a memjs client).
+   */
   perform(
     key: string,
     request: Uint8Array,
