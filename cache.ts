@@ -396,8 +396,9 @@ export function redactCredentials(text: string): string {
 /**
  * A call on many keys or servers failed part-way. The fields say what was done before it
  * failed, so nothing changes silently: `stored` (for `setMany`), `deleted` (`deleteMany`),
- * `flushed` (`clear`, the servers flushed); a field the call does not apply to is
- * `undefined`. `cause` is the first failure.
+ * `flushed` (`clear`, the servers flushed), `values` and `unread` (`getMany` over several
+ * servers: what the others returned, and the keys not read); a field the call does not
+ * apply to is `undefined`. `cause` is the first failure.
  *
  * @example Tell what a failed batch did
  * ```ts
