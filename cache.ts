@@ -411,8 +411,9 @@ export function redactCredentials(text: string): string {
 /**
  * A call on many keys or servers failed part-way. The fields say what was done before it
  * failed, so nothing changes silently: `stored` (for `setMany`), `deleted` (`deleteMany`),
- * `flushed` (`clear`, the servers flushed); a field the call does not apply to is
- * `undefined`. `cause` is the first failure.
+ * `flushed` (`clear`, the servers flushed), `values` and `unread` (`getMany` over several
+ * servers: what the others returned, and the keys not read); a field the call does not
+ * apply to is `undefined`. `cause` is the first failure.
  *
  * @example Tell what a failed batch did
  * ```ts
@@ -432,6 +433,13 @@ export class CacheBatchError extends CacheError {
   readonly deleted: readonly string[] | undefined;
   /** The servers (`host:port`) `clear` flushed before it failed. */
   readonly flushed: readonly string[] | undefined;
+  /**
+   * What `getMany` read from the servers that answered, in batch order (a
+   * key of a failed server is `undefined` here and listed in `unread`).
+   */
+  readonly values: readonly unknown[] | undefined;
+  /** The keys `getMany` could not read (their server failed). */
+  readonly unread: readonly string[] | undefined;
 
   /**
    * Creates the error.
@@ -442,12 +450,20 @@ export class CacheBatchError extends CacheError {
    */
   constructor(
     message: string,
-    done: { stored?: string[]; deleted?: string[]; flushed?: string[] },
+    done: {
+      stored?: string[];
+      deleted?: string[];
+      flushed?: string[];
+      values?: unknown[];
+      unread?: string[];
+    },
     options?: ErrorOptions,
   ) {
     super(message, options);
     this.stored = done.stored;
     this.deleted = done.deleted;
     this.flushed = done.flushed;
+    this.values = done.values;
+    this.unread = done.unread;
   }
 }

@@ -5,7 +5,15 @@
  *
  * @module
  */
-import { _describe, addDelta, CacheError, checkOptionNames, SerializationError } from "../cache.ts";
+import {
+  _describe,
+  addDelta,
+  CacheBatchError,
+  CacheConnectionError,
+  CacheError,
+  checkOptionNames,
+  SerializationError,
+} from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 import { BaseCache } from "./_base.ts";
@@ -16,15 +24,19 @@ import {
   expectStatus,
   type MemjsClient,
   OP,
-  type Reply,
   STATUS,
   storeExtras,
 } from "./memcached/binary.ts";
 import { expiration, generationKey, mapKey, namespace, newGeneration } from "./memcached/keys.ts";
 import { throwIfFailed } from "./memcached/batch.ts";
 import { createClient, MEMJS } from "./memcached/client.ts";
-import { checkOptions } from "./memcached/options.ts";
-import { TextConnection } from "./memcached/text.ts";
+import {
+  checkOptions,
+  type MemcachedDistribution,
+  type MemcachedServer,
+} from "./memcached/options.ts";
+import { ServerPool } from "./memcached/pool.ts";
+import { type Item, TextConnection } from "./memcached/text.ts";
 import {
   decodeValue,
   type Encoded,
@@ -39,12 +51,17 @@ import {
   OFFSET,
 } from "./memcached/values.ts";
 
-export type { MemjsClient, MemjsResponse } from "./memcached/binary.ts";
+export type { MemjsClient, MemjsResponse, MemjsServer } from "./memcached/binary.ts";
+export type { MemcachedDistribution, MemcachedServer } from "./memcached/options.ts";
 
 /** Options of {@linkcode MemcachedCache}. */
 export interface MemcachedCacheOptions {
-  /** `"host:port"` or a list of them (keys spread by memjs's hashing). Default `"127.0.0.1:11211"`. */
-  servers?: string | readonly string[] | undefined;
+  /**
+   * `"host:port"` or a list of them; an entry may be `{ address, weight }`
+   * (a server with weight 2 gets twice the keys of one with weight 1 on the
+   * ring). Default `"127.0.0.1:11211"`.
+   */
+  servers?: MemcachedServer | readonly MemcachedServer[] | undefined;
   /** A memjs client you already have (instead of `servers`); `close()` leaves it open. */
   client?: MemjsClient | undefined;
   /** Prepended to every key; `clear()` then drops only this prefix's entries. Default `""`. */
@@ -60,13 +77,73 @@ export interface MemcachedCacheOptions {
   serializer?: Serializer | undefined;
   /** The longest wait in ms for any server answer before `CacheConnectionError`. Default 5000. */
   timeout?: number | undefined;
+  /**
+   * How keys are placed on several servers. `"ketama"` (default): a
+   * consistent-hash ring compatible with libmemcached's `KETAMA_WEIGHTED`
+   * (pylibmc, PHP memcached with `LIBKETAMA_COMPATIBLE`): md5, 160 points per
+   * server, so a lost server moves only its own keys. `"modulo"`: memjs's
+   * `hash % n` (`client.getServer`), for data placed by memjs.
+   */
+  distribution?: MemcachedDistribution | undefined;
+  /**
+   * ms a server stays marked down after a connection failure or a timeout:
+   * calls routed to it fail at once with `CacheConnectionError`, then one call
+   * probes it; each failed probe doubles the wait (up to 30 s). `0` turns the
+   * breaker off (every call tries the server). Default 1000.
+   */
+  downRetryDelay?: number | undefined;
+  /**
+   * With a `keyPrefix`: ms a server's prefix generation is reused before it
+   * is read again, so the longest a `clear()` made by another process can go
+   * unseen here (this process's own `clear()` is seen at once). `0` reads it
+   * alongside every operation (one more request per operation). Default 1000.
+   */
+  generationTtl?: number | undefined;
+  /**
+   * `true`: `getMany`/`getDict` return misses for the keys of a server that
+   * fails (fail-open) instead of rejecting with a `CacheBatchError` that
+   * carries the other servers' values. Default `false`.
+   */
+  getManyFailOpen?: boolean | undefined;
+}
+
+/** Where a key lives: the channel, the server's index and the key as sent. */
+interface Placed {
+  channel: Channel;
+  index: number;
+  mkey: string;
+}
+
+/** A server's prefix generation as this instance last knew it. */
+interface Generation {
+  /** The generation, `undefined` until read. */
+  value: string | undefined;
+  /** `performance.now()` when it was read or written. */
+  at: number;
+  /** Bumped by `clear()`: a read that began before it does not overwrite `value`. */
+  epoch: number;
+  /** A `clear()` could not write a new generation here: write one before the next use. */
+  stale: boolean;
+  /** That write, shared by concurrent calls. */
+  writing: Promise<string> | undefined;
 }
 
 const EMPTY = new Uint8Array(0);
 const NO_CREATE = 0xffffffff;
 /** Attempts of every retry loop (a lost race, a changed generation) before a `CacheError`. */
 const ATTEMPTS = 8;
-const ACCEPTED = ["client", "defaultTtl", "keyPrefix", "serializer", "servers", "timeout"];
+const ACCEPTED = [
+  "client",
+  "defaultTtl",
+  "distribution",
+  "downRetryDelay",
+  "generationTtl",
+  "getManyFailOpen",
+  "keyPrefix",
+  "serializer",
+  "servers",
+  "timeout",
+];
 const ascii = new TextDecoder("latin1");
 const asciiEncoder = new TextEncoder();
 
@@ -74,7 +151,10 @@ const asciiEncoder = new TextEncoder();
  * A cache on memcached servers, like Python cachelib's `MemcachedCache` but
  * with every key working (long, spaced or unicode keys are hashed), exact
  * counters below zero, one round trip per server for `getMany`, and outages
- * reported as `CacheConnectionError` instead of misses.
+ * reported as `CacheConnectionError` instead of misses. Keys spread over the
+ * servers on a libmemcached-compatible ketama ring; a server that fails is
+ * marked down (its keys fail fast until a probe finds it back) and, with a
+ * `keyPrefix`, each server keeps the prefix's generation for its own keys.
  *
  * @example Share a cache between processes
  * ```ts ignore
@@ -89,6 +169,19 @@ const asciiEncoder = new TextEncoder();
  * assert.deepEqual(await cache.getMany(["user:1", "user:2"]), [{ name: "Ada" }, undefined]);
  * assert.equal(await cache.dec("stock", 3), -3);
  * ```
+ *
+ * @example Read what the servers that answered hold when one is down
+ * ```ts ignore
+ * import { CacheBatchError, MemcachedCache } from "@cachelib/cachelib";
+ *
+ * await using cache = new MemcachedCache({ servers: ["10.0.0.1", "10.0.0.2", "10.0.0.3"] });
+ * const keys = ["a", "b", "c", "d"];
+ * const values = await cache.getMany(keys).catch((error) => {
+ *   if (!(error instanceof CacheBatchError) || !error.values) throw error;
+ *   console.warn(`not read: ${error.unread}`); // the keys of the failed server
+ *   return error.values; // the others' values, in order
+ * });
+ * ```
  */
 export class MemcachedCache extends BaseCache {
   /** The prefix of every key this cache writes. */
@@ -96,11 +189,14 @@ export class MemcachedCache extends BaseCache {
   /** The longest wait in ms for a server. */
   readonly timeout: number;
   #servers: string[];
+  #pool: ServerPool;
   #channel: Channel | undefined;
   #ownsClient: boolean;
   #opening: Promise<Channel> | undefined;
   #texts: TextConnection[] = [];
-  #generation: string | undefined;
+  #generations: Generation[];
+  #generationTtl: number;
+  #failOpen: boolean;
   #custom: boolean;
 
   /**
@@ -112,8 +208,24 @@ export class MemcachedCache extends BaseCache {
     checkOptionNames("MemcachedCache", options, ACCEPTED);
     super(options);
     this.#custom = this.serializer !== defaultSerializer;
-    const { client, servers, keyPrefix, timeout } = checkOptions(options);
+    const checked = checkOptions(options);
+    const { client, servers, keyPrefix, timeout } = checked;
     this.#servers = servers;
+    this.#pool = new ServerPool(
+      servers,
+      checked.weights,
+      checked.distribution,
+      checked.downRetryDelay,
+    );
+    this.#generations = servers.map(() => ({
+      value: undefined,
+      at: 0,
+      epoch: 0,
+      stale: false,
+      writing: undefined,
+    }));
+    this.#generationTtl = checked.generationTtl;
+    this.#failOpen = checked.getManyFailOpen;
     this.keyPrefix = keyPrefix;
     this.timeout = timeout;
     this.#channel = client && new Channel(client, timeout);
@@ -164,51 +276,92 @@ export class MemcachedCache extends BaseCache {
     return this.#texts[index] ??= new TextConnection(server.host, server.port, this.timeout);
   }
 
-  #send(
+  /**
+   * Runs `body` on the server that holds `key`, through that server's breaker
+   * and in its namespace. The server is chosen by the key as sent without the
+   * prefix and generation (`mapKey("", key)`), so a `clear()` never moves a key.
+   */
+  #onServer<T>(
     op: string,
-    key: string | undefined,
-    mkey: string,
-    opcode: number,
-    extras: Uint8Array,
-    value: Uint8Array,
+    key: string,
     deadline: number,
-  ): Promise<Reply> {
+    body: (channel: Channel, index: number, mkey: string) => Promise<T>,
+  ): Promise<T> {
     const channel = this.#channel;
-    if (channel) return channel.send(op, key, mkey, opcode, extras, value, deadline);
+    if (channel) return this.#onServerOf(channel, op, key, deadline, body);
     return (this.#memjs(op, key, deadline) as Promise<Channel>).then((opened) =>
-      opened.send(op, key, mkey, opcode, extras, value, deadline)
+      this.#onServerOf(opened, op, key, deadline, body)
     );
   }
 
+  #onServerOf<T>(
+    channel: Channel,
+    op: string,
+    key: string,
+    deadline: number,
+    body: (channel: Channel, index: number, mkey: string) => Promise<T>,
+  ): Promise<T> {
+    const route = mapKey("", key);
+    const index = this.#pool.indexFor(channel.client, route);
+    return this.#pool.guard(index, op, key, () => {
+      if (this.keyPrefix === "") return body(channel, index, route);
+      return this.#inNamespace(
+        channel,
+        index,
+        op,
+        deadline,
+        (ns) => body(channel, index, mapKey(ns, key)),
+      );
+    });
+  }
+
   /**
-   * Runs `body` in this cache's namespace. With a key prefix, the namespace
-   * holds the prefix's generation (bumped by `clear()`); the last one seen is
-   * used at once while the current one is read alongside, and `body` runs
-   * again when they differ (a write to an old generation is never visible).
+   * Runs `body` in this cache's namespace on server `index`. With a key
+   * prefix, each server holds its own generation of the prefix (bumped by
+   * `clear()`), so a lost or restarted server affects only its own keys. The
+   * generation last seen is reused for `generationTtl` ms; after that it is
+   * read alongside `body`, and `body` runs again when it changed (a write to
+   * an old generation is never visible).
    */
   async #inNamespace<T>(
+    channel: Channel,
+    index: number,
     op: string,
     deadline: number,
     body: (ns: string) => Promise<T>,
   ): Promise<T> {
-    if (this.keyPrefix === "") return body("");
-    if (this.#generation === undefined) {
-      this.#generation = await this.#readGeneration(op, deadline);
-      return body(namespace(this.keyPrefix, this.#generation));
+    const generation = this.#generations[index]!;
+    if (generation.stale) await this.#writeGeneration(channel, index, op, deadline);
+    let seen = generation.value;
+    if (seen === undefined) {
+      const epoch = generation.epoch;
+      seen = await this.#readGeneration(channel, index, op, deadline);
+      if (generation.epoch === epoch) {
+        generation.value = seen;
+        generation.at = performance.now();
+      }
+      return body(namespace(this.keyPrefix, seen));
     }
-    let seen: string = this.#generation;
+    if (performance.now() - generation.at < this.#generationTtl) {
+      return body(namespace(this.keyPrefix, seen));
+    }
     for (let attempt = 1;; attempt++) {
+      const epoch = generation.epoch;
       const [current, result]: [PromiseSettledResult<string>, PromiseSettledResult<T>] =
         await Promise.allSettled([
-          this.#readGeneration(op, deadline),
+          this.#readGeneration(channel, index, op, deadline),
           body(namespace(this.keyPrefix, seen)),
         ]);
       if (current.status === "rejected") throw current.reason;
+      if (generation.epoch === epoch) {
+        generation.value = current.value;
+        generation.at = performance.now();
+      }
       if (current.value === seen) {
         if (result.status === "rejected") throw result.reason;
         return result.value;
       }
-      seen = this.#generation = current.value;
+      seen = current.value;
       if (attempt === ATTEMPTS) {
         throw new CacheError(
           `Cannot ${op}: the generation of key prefix ${
@@ -220,19 +373,26 @@ export class MemcachedCache extends BaseCache {
   }
 
   /**
-   * The prefix's current generation, created when missing. Bounded: a server
-   * that refuses to store it (memory full with `-M`) is a `CacheError`.
+   * The prefix's current generation on server `index`, created when missing.
+   * Bounded: a server that refuses to store it (memory full with `-M`) is a
+   * `CacheError`.
    */
-  async #readGeneration(op: string, deadline: number): Promise<string> {
+  async #readGeneration(
+    channel: Channel,
+    index: number,
+    op: string,
+    deadline: number,
+  ): Promise<string> {
     const key = generationKey(this.keyPrefix);
     for (let attempt = 1;; attempt++) {
-      const found = await this.#send(op, undefined, key, OP.get, EMPTY, EMPTY, deadline);
+      const found = await channel.send(index, op, undefined, key, OP.get, EMPTY, EMPTY, deadline);
       if (found.status === STATUS.ok) return ascii.decode(found.value);
       expectStatus(found, `${op} (reading the generation of the key prefix)`, undefined, [
         STATUS.notFound,
       ]);
       const fresh = newGeneration();
-      const added = await this.#send(
+      const added = await channel.send(
+        index,
         op,
         undefined,
         key,
@@ -257,6 +417,43 @@ export class MemcachedCache extends BaseCache {
     }
   }
 
+  /**
+   * Writes a new generation of the prefix on server `index` (what `clear()`
+   * does on each server). Concurrent calls share one write, so they all use
+   * the same new generation.
+   */
+  #writeGeneration(channel: Channel, index: number, op: string, deadline: number): Promise<string> {
+    const generation = this.#generations[index]!;
+    return generation.writing ??= (async () => {
+      const fresh = newGeneration();
+      const epoch = ++generation.epoch; // reads begun before this write do not count
+      try {
+        const reply = await channel.send(
+          index,
+          op,
+          undefined,
+          generationKey(this.keyPrefix),
+          OP.set,
+          storeExtras(FLAG_INTEGER, 0),
+          asciiEncoder.encode(fresh),
+          deadline,
+        );
+        expectStatus(reply, op, undefined, [STATUS.ok]);
+        if (generation.epoch === epoch) {
+          generation.value = fresh;
+          generation.at = performance.now();
+          generation.stale = false;
+        }
+        return fresh;
+      } catch (error) {
+        generation.stale = true; // no old entry here may be read by this instance
+        throw error;
+      } finally {
+        generation.writing = undefined;
+      }
+    })();
+  }
+
   #decode(key: string, flags: number, bytes: Uint8Array): unknown {
     return decodeValue(key, flags, bytes, (data) => this._decode(key, data));
   }
@@ -268,50 +465,92 @@ export class MemcachedCache extends BaseCache {
   /** Reads one key. */
   protected _get(key: string): Promise<unknown> {
     const deadline = this.#deadline();
-    if (this.keyPrefix === "") return this.#getIn("", key, deadline);
-    return this.#inNamespace("get", deadline, (ns) => this.#getIn(ns, key, deadline));
+    return this.#onServer("get", key, deadline, async (channel, index, mkey) => {
+      const reply = await channel.send(index, "get", key, mkey, OP.get, EMPTY, EMPTY, deadline);
+      if (reply.status === STATUS.notFound) return undefined;
+      expectStatus(reply, "get", key, [STATUS.ok]);
+      return this.#decode(key, reply.flags, reply.value);
+    });
   }
 
-  async #getIn(ns: string, key: string, deadline: number): Promise<unknown> {
-    const reply = await this.#send("get", key, mapKey(ns, key), OP.get, EMPTY, EMPTY, deadline);
-    if (reply.status === STATUS.notFound) return undefined;
-    expectStatus(reply, "get", key, [STATUS.ok]);
-    return this.#decode(key, reply.flags, reply.value);
-  }
-
-  /** Reads many keys: one text-protocol `get` per server, all servers at once. */
-  protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
+  /**
+   * Reads many keys: one text-protocol `get` per server, all servers at once.
+   * When some servers fail, a {@linkcode CacheBatchError} carries the values
+   * read from the others (`values`) and the keys not read (`unread`); with
+   * `getManyFailOpen`, those keys read as misses instead.
+   */
+  protected override async _getMany(keys: readonly string[]): Promise<unknown[]> {
     const deadline = this.#deadline();
-    return this.#inNamespace("getMany", deadline, async (ns) => {
-      const { client } = await this.#memjs("getMany", undefined, deadline);
-      const mkeys = keys.map((key) => mapKey(ns, key));
-      const values = new Array<unknown>(keys.length).fill(undefined);
-      const read = async (index: number, positions: number[] | undefined) => {
-        const asked = positions ? positions.map((p) => mkeys[p]!) : mkeys;
-        const items = await this.#text(client, index, "getMany").getMany(
-          "getMany",
-          asked,
-          deadline,
-        );
-        items.forEach((item, i) => {
+    const channel = await this.#memjs("getMany", undefined, deadline);
+    const client = channel.client;
+    const routes = keys.map((key) => mapKey("", key));
+    const groups = this.#pool.group(client, routes);
+    // positions undefined: one server holds the whole batch, in batch order.
+    const read = (index: number, positions: number[] | undefined) => {
+      const fetch = (ns: string) => {
+        const asked = positions
+          ? positions.map((p) => ns === "" ? routes[p]! : mapKey(ns, keys[p]!))
+          : ns === ""
+          ? routes
+          : keys.map((key) => mapKey(ns, key));
+        return this.#text(client, index, "getMany").getMany("getMany", asked, deadline);
+      };
+      return this.#pool.guard(
+        index,
+        "getMany",
+        undefined,
+        () =>
+          this.keyPrefix === ""
+            ? fetch("")
+            : this.#inNamespace(channel, index, "getMany", deadline, fetch),
+      );
+    };
+    const values = new Array<unknown>(keys.length).fill(undefined);
+    if (groups.length === 1) {
+      // One server holds the batch: its failure is the call's failure.
+      const [index, positions] = groups[0]!;
+      let items: (Item | undefined)[];
+      try {
+        items = await read(index, positions);
+      } catch (error) {
+        if (this.#failOpen && error instanceof CacheConnectionError) return values;
+        throw error;
+      }
+      items.forEach((item, i) => {
+        const p = positions ? positions[i]! : i;
+        if (item) values[p] = this.#decode(keys[p]!, item.flags, item.value);
+      });
+      return values;
+    }
+    const results = await Promise.allSettled(
+      groups.map(([index, positions]) => read(index, positions)),
+    );
+    const failed: unknown[] = [];
+    const unread: string[] = [];
+    results.forEach((result, g) => {
+      const positions = groups[g]![1];
+      if (result.status === "fulfilled") {
+        result.value.forEach((item, i) => {
           const p = positions ? positions[i]! : i;
           if (item) values[p] = this.#decode(keys[p]!, item.flags, item.value);
         });
-      };
-      if (client.servers.length === 1) {
-        await read(0, undefined);
-        return values;
+        return;
       }
-      const byServer = new Map<number, number[]>();
-      mkeys.forEach((mkey, p) => {
-        const index = client.getServer(mkey);
-        const positions = byServer.get(index);
-        if (positions) positions.push(p);
-        else byServer.set(index, [p]);
-      });
-      await Promise.all([...byServer].map(([index, positions]) => read(index, positions)));
-      return values;
+      if (this.#failOpen && result.reason instanceof CacheConnectionError) return;
+      failed.push(result.reason);
+      if (positions) { for (const p of positions) unread.push(keys[p]!); }
+      else unread.push(...keys);
     });
+    if (failed.length === 0) return values;
+    if (failed.length === groups.length) throw failed[0]; // nothing read: the failure itself
+    const first = failed[0] as Error;
+    throw new CacheBatchError(
+      `Cannot getMany: ${failed.length} of ${groups.length} servers failed (first: ${first.message}); read ${
+        keys.length - unread.length
+      } of ${keys.length} keys, the error's values holds them`,
+      { values, unread },
+      { cause: first },
+    );
   }
 
   /**
@@ -326,10 +565,18 @@ export class MemcachedCache extends BaseCache {
     deadline: number,
   ): Promise<boolean> {
     const extras = storeExtras(encoded.flags, expiration(ttl));
-    return this.#inNamespace(op, deadline, async (ns) => {
-      const opcode = op === "add" ? OP.add : OP.set;
-      const mkey = mapKey(ns, key);
-      const reply = await this.#send(op, key, mkey, opcode, extras, encoded.bytes, deadline);
+    const opcode = op === "add" ? OP.add : OP.set;
+    return this.#onServer(op, key, deadline, async (channel, index, mkey) => {
+      const reply = await channel.send(
+        index,
+        op,
+        key,
+        mkey,
+        opcode,
+        extras,
+        encoded.bytes,
+        deadline,
+      );
       expectStatus(reply, op, key, [
         STATUS.ok,
         STATUS.exists,
@@ -377,9 +624,8 @@ export class MemcachedCache extends BaseCache {
   }
 
   #deleteOne(op: string, key: string, deadline: number): Promise<boolean> {
-    return this.#inNamespace(op, deadline, async (ns) => {
-      const mkey = mapKey(ns, key);
-      const reply = await this.#send(op, key, mkey, OP.delete, EMPTY, EMPTY, deadline);
+    return this.#onServer(op, key, deadline, async (channel, index, mkey) => {
+      const reply = await channel.send(index, op, key, mkey, OP.delete, EMPTY, EMPTY, deadline);
       expectStatus(reply, op, key, [STATUS.ok, STATUS.notFound]);
       return reply.status === STATUS.ok;
     });
@@ -406,9 +652,8 @@ export class MemcachedCache extends BaseCache {
   /** Whether the key holds a live entry. */
   protected _has(key: string): Promise<boolean> {
     const deadline = this.#deadline();
-    return this.#inNamespace("has", deadline, async (ns) => {
-      const mkey = mapKey(ns, key);
-      const reply = await this.#send("has", key, mkey, OP.get, EMPTY, EMPTY, deadline);
+    return this.#onServer("has", key, deadline, async (channel, index, mkey) => {
+      const reply = await channel.send(index, "has", key, mkey, OP.get, EMPTY, EMPTY, deadline);
       expectStatus(reply, "has", key, [STATUS.ok, STATUS.notFound]);
       return reply.status === STATUS.ok;
     });
@@ -426,15 +671,15 @@ export class MemcachedCache extends BaseCache {
     const opcode = delta < 0 ? OP.decrement : OP.increment;
     const amount = BigInt(Math.abs(delta));
     const extras = counterExtras(amount, OFFSET + BigInt(delta), expiration(ttl));
-    return this.#inNamespace(op, deadline, async (ns) => {
-      const mkey = mapKey(ns, key);
+    return this.#onServer(op, key, deadline, async (channel, index, mkey) => {
+      const at = { channel, index, mkey };
       for (let attempt = 1;; attempt++) {
-        const reply = await this.#send(op, key, mkey, opcode, extras, EMPTY, deadline);
+        const reply = await channel.send(index, op, key, mkey, opcode, extras, EMPTY, deadline);
         if (reply.status === STATUS.ok) {
-          return await this.#counted(op, key, mkey, delta, counterValue(reply), deadline);
+          return await this.#counted(op, key, at, delta, counterValue(reply), deadline);
         }
         if (reply.status === STATUS.nonNumeric) {
-          await this.#toCounter(op, key, mkey, delta, deadline);
+          await this.#toCounter(op, key, at, delta, deadline);
         } else {
           expectStatus(reply, op, key, [STATUS.ok, STATUS.notStored]);
         }
@@ -453,7 +698,7 @@ export class MemcachedCache extends BaseCache {
   async #counted(
     op: "inc" | "dec",
     key: string,
-    mkey: string,
+    { channel, index, mkey }: Placed,
     delta: number,
     stored: bigint,
     deadline: number,
@@ -462,7 +707,8 @@ export class MemcachedCache extends BaseCache {
     if (Number.isSafeInteger(next)) return next;
     const undo = delta < 0 ? OP.increment : OP.decrement;
     const amount = BigInt(Math.abs(delta));
-    await this.#send(op, key, mkey, undo, counterExtras(amount, 0n, NO_CREATE), EMPTY, deadline);
+    const extras = counterExtras(amount, 0n, NO_CREATE);
+    await channel.send(index, op, key, mkey, undo, extras, EMPTY, deadline);
     const before = stored - BigInt(delta);
     if (!isCounter(before)) {
       throw new SerializationError(
@@ -482,13 +728,11 @@ export class MemcachedCache extends BaseCache {
   async #toCounter(
     op: "inc" | "dec",
     key: string,
-    mkey: string,
+    { channel, index, mkey }: Placed,
     delta: number,
     deadline: number,
   ): Promise<void> {
-    const { client } = await this.#memjs(op, key, deadline);
-    const index = client.servers.length > 1 ? client.getServer(mkey) : 0;
-    const text = this.#text(client, index, op);
+    const text = this.#text(channel.client, index, op);
     const item = await text.metaGet(op, mkey, deadline);
     if (item === undefined) return; // deleted meanwhile: the next incr creates it
     const current = this.#decode(key, item.flags, item.value);
@@ -515,36 +759,39 @@ export class MemcachedCache extends BaseCache {
 
   /**
    * Without a key prefix: `flush_all` on every server. With one: a new
-   * generation for the prefix, so its old entries are never read again
-   * (memcached cannot list keys; they age out by ttl or LRU). When a server
-   * fails, the others are still flushed and a {@linkcode CacheBatchError}
-   * lists them in `flushed`.
+   * generation of the prefix on every server, so its old entries are never
+   * read again (memcached cannot list keys; they age out by ttl or LRU). When
+   * a server fails, the others are still cleared and a
+   * {@linkcode CacheBatchError} lists them in `flushed`; this instance then
+   * writes a new generation on the failed server before it uses it again.
    */
   protected async _clear(): Promise<boolean> {
     const deadline = this.#deadline();
-    const { client } = await this.#memjs("clear", undefined, deadline);
+    const channel = await this.#memjs("clear", undefined, deadline);
+    const client = channel.client;
     this._checkOpen("clear");
-    if (this.keyPrefix === "") {
-      const results = await Promise.allSettled(
-        client.servers.map((_, i) => this.#text(client, i, "clear").flushAll("clear", deadline)),
-      );
-      const names = client.servers.map((s) => `${s.host}:${s.port}`);
-      const flushed = names.filter((_, i) => results[i]!.status === "fulfilled");
-      throwIfFailed("clear", "servers", results, names, "flushed", flushed);
-      return true;
-    }
-    const fresh = newGeneration();
-    const reply = await this.#send(
-      "clear",
-      undefined,
-      generationKey(this.keyPrefix),
-      OP.set,
-      storeExtras(FLAG_INTEGER, 0),
-      asciiEncoder.encode(fresh),
-      deadline,
+    const results = await Promise.allSettled(
+      client.servers.map((_, i) =>
+        this.#pool.guard<unknown>(
+          i,
+          "clear",
+          undefined,
+          () =>
+            this.keyPrefix === ""
+              ? this.#text(client, i, "clear").flushAll("clear", deadline)
+              : this.#writeGeneration(channel, i, "clear", deadline),
+        )
+      ),
     );
-    expectStatus(reply, "clear", undefined, [STATUS.ok]);
-    this.#generation = fresh;
+    const names = this.#pool.addresses;
+    const flushed = names.filter((_, i) => results[i]!.status === "fulfilled");
+    results.forEach((result, i) => {
+      // Not cleared there: this instance writes a new generation before its next use.
+      if (result.status === "rejected" && this.keyPrefix !== "") {
+        this.#generations[i]!.stale = true;
+      }
+    });
+    throwIfFailed("clear", "servers", results, names, "flushed", flushed);
     return true;
   }
 

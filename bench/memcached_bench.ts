@@ -4,7 +4,11 @@ import { startServer } from "../tests/servers.ts";
 import { jsonSerializer, MemcachedCache, type MemjsClient } from "../mod.ts";
 
 const server = await startServer("memcached");
-globalThis.addEventListener("unload", () => void server.stop());
+const pool = await Promise.all([0, 1, 2].map(() => startServer("memcached")));
+globalThis.addEventListener("unload", () => {
+  void server.stop();
+  for (const s of pool) void s.stop();
+});
 
 type RawMemjs = MemjsClient & {
   get(key: string): Promise<{ value: Uint8Array | null }>;
@@ -19,10 +23,26 @@ const custom = new MemcachedCache({ servers: server.address, serializer: jsonSer
 
 const value = "a short cached string, about sixty bytes long, like a name";
 const keys = Array.from({ length: 100 }, (_, i) => `bench:key:${i}`);
+// Three servers: the ketama ring (default) and memjs's modulo placement.
+const addresses = pool.map((s) => s.address);
+const ring = new MemcachedCache({ servers: addresses });
+const modulo = new MemcachedCache({ servers: addresses, distribution: "modulo" });
+const ringPrefixed = new MemcachedCache({ servers: addresses, keyPrefix: "bench:" });
+// generationTtl: 0 reads the prefix generation with every call (the behaviour before issue 13).
+const prefixedEveryCall = new MemcachedCache({
+  servers: server.address,
+  keyPrefix: "bench:",
+  generationTtl: 0,
+});
+const k200 = Array.from({ length: 200 }, (_, i) => keys[i % keys.length]!);
 for (const key of keys) {
   await cache.set(key, value);
   await prefixed.set(key, value);
+  await ring.set(key, value);
+  await modulo.set(key, value);
+  await ringPrefixed.set(key, value);
 }
+await prefixedEveryCall.get(keys[0]!);
 await raw.get(keys[0]!); // connect outside the timed functions
 await cache.getMany(keys);
 
@@ -117,5 +137,79 @@ Deno.bench(
   async () => {
     await custom.set(keys[3]!, value);
     await custom.get(keys[3]!);
+  },
+);
+
+// A key prefix (issue 13): one generation per server, reused for generationTtl
+// (1 s) before it is read again; generationTtl: 0 reads it with every call.
+Deno.bench({ name: "get", group: "prefix: get", baseline: true }, async () => {
+  await cache.get(keys[0]!);
+});
+Deno.bench({ name: "get with keyPrefix", group: "prefix: get" }, async () => {
+  await prefixed.get(keys[0]!);
+});
+Deno.bench({ name: "get with keyPrefix, generationTtl: 0", group: "prefix: get" }, async () => {
+  await prefixedEveryCall.get(keys[0]!);
+});
+Deno.bench({ name: "inc", group: "prefix: inc", baseline: true }, async () => {
+  await cache.inc("counter");
+});
+Deno.bench({ name: "inc with keyPrefix", group: "prefix: inc" }, async () => {
+  await prefixed.inc("counter");
+});
+Deno.bench({ name: "inc with keyPrefix, generationTtl: 0", group: "prefix: inc" }, async () => {
+  await prefixedEveryCall.inc("counter");
+});
+Deno.bench(
+  { name: "200 concurrent gets", group: "prefix: 200 concurrent gets", baseline: true },
+  async () => {
+    await Promise.all(k200.map((k) => cache.get(k)));
+  },
+);
+Deno.bench(
+  { name: "200 concurrent gets with keyPrefix", group: "prefix: 200 concurrent gets" },
+  async () => {
+    await Promise.all(k200.map((k) => prefixed.get(k)));
+  },
+);
+Deno.bench(
+  {
+    name: "200 concurrent gets with keyPrefix, generationTtl: 0",
+    group: "prefix: 200 concurrent gets",
+  },
+  async () => {
+    await Promise.all(k200.map((k) => prefixedEveryCall.get(k)));
+  },
+);
+
+// Three servers: what routing costs (the ring hashes each key with md5).
+Deno.bench(
+  { name: "get, 3 servers, modulo", group: "3 servers: get", baseline: true },
+  async () => {
+    await modulo.get(keys[0]!);
+  },
+);
+Deno.bench({ name: "get, 3 servers, ketama ring", group: "3 servers: get" }, async () => {
+  await ring.get(keys[0]!);
+});
+Deno.bench({ name: "get, 3 servers, ring + keyPrefix", group: "3 servers: get" }, async () => {
+  await ringPrefixed.get(keys[0]!);
+});
+Deno.bench(
+  { name: "getMany(100), 3 servers, modulo", group: "3 servers: getMany(100)", baseline: true },
+  async () => {
+    await modulo.getMany(keys);
+  },
+);
+Deno.bench(
+  { name: "getMany(100), 3 servers, ketama ring", group: "3 servers: getMany(100)" },
+  async () => {
+    await ring.getMany(keys);
+  },
+);
+Deno.bench(
+  { name: "getMany(100), 3 servers, ring + keyPrefix", group: "3 servers: getMany(100)" },
+  async () => {
+    await ringPrefixed.getMany(keys);
   },
 );

@@ -218,3 +218,21 @@ async function memcachedKeys(port: number, keys: string[], raw?: string): Promis
     conn.close();
   }
 }
+
+Deno.test("md5FirstWord equals node:crypto's md5 for every length and UTF-8 width", async () => {
+  const { createHash } = await import("node:crypto");
+  const { md5FirstWord } = await import("../backends/memcached/_ring.ts");
+  const expected = (key: string) => {
+    const d = createHash("md5").update(key).digest();
+    return (d[0]! | d[1]! << 8 | d[2]! << 16 | d[3]! << 24) >>> 0;
+  };
+  // 0–299 characters of 1-, 2-, 3- and 4-byte UTF-8 cross every padding boundary (55/56/64 bytes).
+  for (let n = 0; n < 300; n++) {
+    for (const c of ["a", "é", "€", "😀"]) {
+      const key = c.repeat(n);
+      assert.equal(md5FirstWord(key), expected(key), `${n} × ${c}`);
+    }
+  }
+  for (const key of KEYS) assert.equal(md5FirstWord(key), expected(key), key);
+  assert.equal(md5FirstWord("\ud800"), expected("\ud800"), "a lone surrogate encodes as U+FFFD");
+});

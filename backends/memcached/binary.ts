@@ -1,13 +1,15 @@
 /**
- * Single-key commands of memcached's binary protocol, sent through a memjs
- * client's own connections (`client.perform`), with a bounded wait.
+ * Single-key commands of memcached's binary protocol, written to the server
+ * the cache chose (its ring) over that server's memjs connection, with a
+ * bounded wait.
  *
  * memjs 1.3.2's high-level methods cannot carry what the cache needs: `set`
  * always writes flags 0 ("TODO: support flags"), turns an expiration of 0
  * into the client's default `expires`, runs values through the client's own
  * serializer, and `increment` writes a 32-bit amount and misreads 64-bit
  * results. So this file encodes the requests itself and uses memjs for what
- * it does well: connections, server choice, SASL, socket timeouts.
+ * it does well: connections, SASL, socket timeouts (the server is chosen by
+ * the cache, `pool.ts`).
  *
  * @module
  */
@@ -41,10 +43,10 @@ export const STATUS = {
  */
 export interface MemjsClient {
   /**
-   * Its servers in order; `getServer` returns an index into them. `_socket` is
-   * memjs's socket, destroyed by `close()` when the cache made the client.
+   * Its servers in order; `getServer` returns an index into them (used with
+   * `distribution: "modulo"`).
    */
-  servers: { host: string; port: number; _socket?: { destroy(): void } | undefined }[];
+  servers: MemjsServer[];
   /** The last request sequence number (advanced by `incrSeq`). */
   seq: number;
   /** Its options; `failover` must be off, or keys would move between servers. */
@@ -53,7 +55,10 @@ export interface MemjsClient {
   incrSeq(): void;
   /** The index in `servers` of the server for `key` (overridable in memjs). */
   getServer(key: string): number;
-  /** Sends an encoded binary-protocol request for `key` and calls back with the parsed response. */
+  /**
+   * Sends an encoded binary-protocol request for `key` to the server memjs
+   * chooses (the cache does not use it; its presence tells a memjs client).
+   */
   perform(
     key: string,
     request: Uint8Array,
@@ -63,6 +68,25 @@ export interface MemjsClient {
   ): void;
   /** Closes its connections. */
   close(): void;
+}
+
+/**
+ * One server of a memjs 1.3.x client: the cache writes requests to the server
+ * it chose itself (the ring), with memjs's per-server callbacks.
+ */
+export interface MemjsServer {
+  /** The host, as given. */
+  host: string;
+  /** The port. */
+  port: number;
+  /** memjs's socket, destroyed by `close()` when the cache made the client. */
+  _socket?: { destroy(): void } | undefined;
+  /** Registers the callback of the response with opaque `seq`. */
+  onResponse(seq: number, callback: (response: MemjsResponse) => void): void;
+  /** Registers the callback of a connection failure while `seq` is pending. */
+  onError(seq: number, callback: (error: unknown) => void): void;
+  /** Writes a request (connecting first when needed). */
+  write(request: Uint8Array): void;
 }
 
 /** A parsed binary-protocol response as memjs hands it to `perform`'s callback. */
@@ -163,9 +187,12 @@ export class Channel {
   }
 
   /**
-   * Sends one request for `key` (already mapped). memjs's retries are off
-   * for it (a retried `add` or `increment` could apply twice).
+   * Sends one request for `key` (already mapped) to server `index` of the
+   * client. Written to that server directly (memjs's `perform` would choose
+   * the server by its own hash), and never retried (a retried `add` or
+   * `increment` could apply twice).
    *
+   * @param index The server, an index into `client.servers`.
    * @param op The operation, for messages (`"get"`).
    * @param userKey The caller's key, for messages (`undefined` for internal keys).
    * @param deadline The `performance.now()` by which the public call must settle.
@@ -174,6 +201,7 @@ export class Channel {
    * @throws {CacheError} The channel was closed.
    */
   send(
+    index: number,
     op: string,
     userKey: string | undefined,
     key: string,
@@ -188,11 +216,17 @@ export class Channel {
         const what = userKey === undefined ? op : `${op} key ${_describe(userKey)}`;
         return reject(new CacheError(`Cannot ${what}: the cache is closed`));
       }
+      const server = client.servers[index]!;
       const fail = (why: string, cause?: unknown) => {
-        const server = client.servers[client.servers.length > 1 ? client.getServer(key) : 0];
         const what = userKey === undefined ? op : `${op} key ${_describe(userKey)}`;
-        const where = server ? `memcached at ${server.host}:${server.port}` : "memcached";
-        reject(new CacheConnectionError(`Cannot ${what}: ${where} ${why}`, { cause }));
+        reject(
+          new CacheConnectionError(
+            `Cannot ${what}: memcached at ${server.host}:${server.port} ${why}`,
+            {
+              cause,
+            },
+          ),
+        );
       };
       const left = deadline - performance.now();
       if (left <= 0) return fail(`did not answer within ${this.timeout} ms`);
@@ -202,7 +236,7 @@ export class Channel {
       client.incrSeq();
       const seq = client.seq;
       const request = encodeRequest(opcode, key, extras, value, seq);
-      client.perform(key, request, seq, (error, response) => {
+      const done = (error: unknown, response: MemjsResponse | null) => {
         if (!this.#pending.delete(id)) return; // timed out already
         if (error || !response) return fail(`failed: ${message(error)}`, error);
         const extras = response.extras;
@@ -213,7 +247,10 @@ export class Channel {
         const val = response.val;
         const value = new Uint8Array(val.buffer, val.byteOffset, val.byteLength);
         resolve({ status: response.header.status, flags, value });
-      }, 1);
+      };
+      server.onResponse(seq, (response) => done(null, response));
+      server.onError(seq, (error) => done(error ?? new Error("connection failed"), null));
+      server.write(request);
     });
   }
 

@@ -27,6 +27,9 @@ export * from "../_contract.ts";
 export {
   MemcachedCache,
   type MemcachedCacheOptions,
+  type MemcachedDistribution,
+  type MemcachedServer,
   type MemjsClient,
   type MemjsResponse,
+  type MemjsServer,
 } from "../memcached.ts";

@@ -7,12 +7,25 @@ import { _describe, redactCredentials } from "../../cache.ts";
 import type { MemjsClient } from "./binary.ts";
 import { isPlain, MAX_PREFIX_BYTES } from "./keys.ts";
 
+/** A server of the pool: `"host:port"`, or that with a ring weight. */
+export type MemcachedServer = string | { readonly address: string; readonly weight?: number };
+
+/** How keys are placed on the servers. */
+export type MemcachedDistribution = "ketama" | "modulo";
+
 /** The checked options. */
 export interface CheckedOptions {
   client: MemjsClient | undefined;
+  /** `"host:port"` of each server (of the given client's servers, when there is one). */
   servers: string[];
+  /** The ring weight of each server (1 unless given). */
+  weights: number[];
   keyPrefix: string;
   timeout: number;
+  distribution: MemcachedDistribution;
+  downRetryDelay: number;
+  generationTtl: number;
+  getManyFailOpen: boolean;
 }
 
 /**
@@ -26,17 +39,34 @@ export interface CheckedOptions {
 export function checkOptions(
   options: {
     client?: MemjsClient | undefined;
-    servers?: string | readonly string[] | undefined;
+    servers?: MemcachedServer | readonly MemcachedServer[] | undefined;
     keyPrefix?: string | undefined;
     timeout?: number | undefined;
+    distribution?: MemcachedDistribution | undefined;
+    downRetryDelay?: number | undefined;
+    generationTtl?: number | undefined;
+    getManyFailOpen?: boolean | undefined;
   },
 ): CheckedOptions {
-  const { client, servers, keyPrefix = "", timeout = 5000 } = options;
+  const {
+    client,
+    servers,
+    keyPrefix = "",
+    timeout = 5000,
+    distribution = "ketama",
+    downRetryDelay = 1000,
+    generationTtl = 1000,
+    getManyFailOpen = false,
+  } = options;
   const fail = (why: string) => new TypeError(`Cannot create MemcachedCache: ${why}`);
   if (client !== undefined && servers !== undefined) throw fail("give servers or client, not both");
   if (client !== undefined) {
     if (typeof client?.perform !== "function" || !Array.isArray(client.servers)) {
       throw fail(`client must be a memjs Client, received ${_describe(client)}`);
+    }
+    const methods = ["write", "onResponse", "onError"] as const;
+    if (client.servers.some((s) => methods.some((m) => typeof s?.[m] !== "function"))) {
+      throw fail("client must be a memjs 1.3 Client (its servers need write, onResponse, onError)");
     }
     if (client.options?.failover) {
       throw fail(
@@ -61,11 +91,48 @@ export function checkOptions(
       }`,
     );
   }
-  return { client, servers: checkServers(servers ?? "127.0.0.1:11211"), keyPrefix, timeout };
+  if (distribution !== "ketama" && distribution !== "modulo") {
+    throw fail(`distribution must be "ketama" or "modulo", received ${_describe(distribution)}`);
+  }
+  for (
+    const [name, value] of [["downRetryDelay", downRetryDelay], ["generationTtl", generationTtl]]
+  ) {
+    if (typeof value !== "number" || !(value >= 0) || value === Infinity) {
+      throw new RangeError(
+        `Cannot create MemcachedCache: ${name} must be a finite number of ms >= 0, received ${
+          _describe(value)
+        }`,
+      );
+    }
+  }
+  if (typeof getManyFailOpen !== "boolean") {
+    throw fail(`getManyFailOpen must be a boolean, received ${_describe(getManyFailOpen)}`);
+  }
+  const pool = client
+    ? {
+      servers: client.servers.map((s) => `${s.host}:${s.port}`),
+      weights: client.servers.map(() => 1),
+    }
+    : checkServers(servers ?? "127.0.0.1:11211");
+  if (new Set(pool.servers).size !== pool.servers.length) {
+    throw fail(`a server is listed twice: ${pool.servers.join(", ")}`);
+  }
+  return {
+    client,
+    ...pool,
+    keyPrefix,
+    timeout,
+    distribution,
+    downRetryDelay,
+    generationTtl,
+    getManyFailOpen,
+  };
 }
 
-function checkServers(servers: string | readonly string[]): string[] {
-  const list = typeof servers === "string" ? [servers] : servers;
+function checkServers(
+  servers: MemcachedServer | readonly MemcachedServer[],
+): { servers: string[]; weights: number[] } {
+  const list = typeof servers === "string" || !Array.isArray(servers) ? [servers] : servers;
   if (!Array.isArray(list) || list.length === 0) {
     throw new TypeError(
       `Cannot create MemcachedCache: servers must be "host:port" or a non-empty list of them, received ${
@@ -73,7 +140,19 @@ function checkServers(servers: string | readonly string[]): string[] {
       }`,
     );
   }
-  return list.map((server) => {
+  const weights: number[] = [];
+  const addresses = list.map((entry: MemcachedServer) => {
+    const weighted = typeof entry === "object" && entry !== null;
+    const server = weighted ? entry.address : entry;
+    const weight = weighted ? entry.weight ?? 1 : 1;
+    if (!Number.isInteger(weight) || weight < 1 || weight > 1000) {
+      throw new RangeError(
+        `Cannot create MemcachedCache: a server's weight must be an integer 1..1000, received ${
+          _describe(weight)
+        }`,
+      );
+    }
+    weights.push(weight);
     const match = typeof server === "string" ? /^([^\s:,@]+)(?::(\d{1,5}))?$/.exec(server) : null;
     if (!match || Number(match[2] ?? 11211) > 65535) {
       // memjs-style "user:pass@host" specs are refused (the text-protocol half has no SASL),
@@ -89,4 +168,5 @@ function checkServers(servers: string | readonly string[]): string[] {
     }
     return `${match[1]}:${match[2] ?? 11211}`;
   });
+  return { servers: addresses, weights };
 }

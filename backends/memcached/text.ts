@@ -40,6 +40,8 @@ export class TextConnection {
   #waiting = 0;
   #closed = false;
   #expired = false;
+  /** Whether the command in flight got any byte back. */
+  #received = false;
   #deadline = 0;
   #watchdog: ReturnType<typeof setTimeout> | undefined;
   #watchdogAt = 0;
@@ -293,25 +295,37 @@ export class TextConnection {
     if (deadline <= performance.now()) throw this.#timedOut(what);
     this.#deadline = deadline;
     this.#busy = true;
-    this.#expired = false;
     try {
-      this.#conn ??= await this.#connect();
-      // Reuse the armed watchdog unless it would fire after this deadline.
-      if (this.#watchdog === undefined || this.#watchdogAt > deadline) {
-        clearTimeout(this.#watchdog);
-        this.#watchdog = this.#arm(deadline - performance.now());
+      for (let attempt = 1;; attempt++) {
+        const reused = this.#conn !== undefined;
+        this.#expired = false;
+        this.#received = false;
+        try {
+          this.#conn ??= await this.#connect();
+          // Reuse the armed watchdog unless it would fire after this deadline.
+          if (this.#watchdog === undefined || this.#watchdogAt > deadline) {
+            clearTimeout(this.#watchdog);
+            this.#watchdog = this.#arm(deadline - performance.now());
+          }
+          await this.#write(command);
+          return await read();
+        } catch (error) {
+          this.close();
+          // An idle connection the server closed (it restarted): nothing came back, so
+          // the command ran at most once; send it once more on a new connection. Every
+          // text command is safe to repeat (reads, flush_all, a CAS-guarded set).
+          const stale = reused && attempt === 1 && !this.#expired && !this.#received &&
+            !this.#closed && deadline > performance.now();
+          if (stale) continue;
+          const why = this.#expired
+            ? `did not answer within ${this.#timeout} ms`
+            : `failed: ${(error as Error).message}`;
+          throw new CacheConnectionError(
+            `Cannot ${what}: memcached at ${this.host}:${this.port} ${why}`,
+            { cause: error },
+          );
+        }
       }
-      await this.#write(command);
-      return await read();
-    } catch (error) {
-      this.close();
-      const why = this.#expired
-        ? `did not answer within ${this.#timeout} ms`
-        : `failed: ${(error as Error).message}`;
-      throw new CacheConnectionError(
-        `Cannot ${what}: memcached at ${this.host}:${this.port} ${why}`,
-        { cause: error },
-      );
     } finally {
       this.#busy = false;
     }
@@ -381,6 +395,7 @@ export class TextConnection {
     if (!conn) throw new Error("connection closed");
     const n = await conn.read(this.#buf.subarray(this.#end));
     if (n === null) throw new Error("connection closed by the server");
+    this.#received = true;
     this.#end += n;
   }
 
