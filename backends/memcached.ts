@@ -736,6 +736,9 @@ export class MemcachedCache extends BaseCache {
     const item = await text.metaGet(op, mkey, deadline);
     if (item === undefined) return; // deleted meanwhile: the next incr creates it
     const current = this.#decode(key, item.flags, item.value);
+    // A concurrent inc() turned it into a counter between our incr and this read: the
+    // caller's next incr counts on it.
+    if ((item.flags & ~FLAG_GUARDED) === FLAG_INTEGER && isStoredInteger(current)) return;
     if ((item.flags & ~FLAG_GUARDED) === FLAG_SERIALIZED && isStoredInteger(current)) {
       const exp = item.ttl < 0 ? 0 : expiration(Math.max(1, item.ttl) * 1000);
       await text.metaSetIfCas(
