@@ -44,7 +44,7 @@ export {
   redactCredentials,
   resolveTtl,
 } from "./cache.ts";
-export { BaseCache } from "./backends/_base.ts";
+export { BaseCache, ByteCache } from "./backends/_base.ts";
 export { NullCache, type NullCacheOptions } from "./backends/null.ts";
 export { MemoryCache, type MemoryCacheOptions } from "./backends/memory.ts";
 export {

@@ -13,7 +13,7 @@ import {
   redactCredentials,
 } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
-import { BaseCache } from "./_base.ts";
+import { ByteCache } from "./_base.ts";
 import {
   decodeHeader,
   encodeHeader,
@@ -83,7 +83,7 @@ const GET_MANY_MAX = 10;
  * assert.equal(await cache.inc("visits"), 1);
  * ```
  */
-export class DenoKvCache extends BaseCache {
+export class DenoKvCache extends ByteCache {
   #store: KvStore | undefined;
   #opening: Promise<KvStore> | undefined;
   readonly #owned: boolean;
@@ -262,7 +262,12 @@ export class DenoKvCache extends BaseCache {
   }
 
   /** Adds to a counter atomically: read, compute, commit with `check`, retry on conflict. */
-  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
+  protected _addToCounter(
+    key: string,
+    delta: number,
+    ttl: number,
+    op: "inc" | "dec",
+  ): Promise<number> {
     return this.#write(op, key, "value", (current) => {
       const stored = current.bytes ? this._decode(key, current.bytes) : 0;
       const next = addDelta(op, key, stored, delta);

@@ -5,7 +5,7 @@
  * @module
  */
 import { _describe, addDelta, CacheError, checkKey } from "../cache.ts";
-import { BaseCache } from "./_base.ts";
+import { ByteCache } from "./_base.ts";
 import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/format.ts";
 import { EntryNames, MissProbe, readBytes, removeFile, writeAtomic } from "./filesystem/files.ts";
 import { prepareDir } from "./filesystem/cache_dir.ts";
@@ -47,7 +47,7 @@ type Found = { value: unknown; expiry: number };
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export class FileSystemCache extends BaseCache {
+export class FileSystemCache extends ByteCache {
   /** The directory holding the entries. */
   readonly dir: string;
   /** The bound on the number of entries; `0` = unbounded. */
@@ -157,7 +157,7 @@ export class FileSystemCache extends BaseCache {
   }
 
   /** Reads `key` without its lock; a dead file is removed (under the lock, if still dead). */
-  async #load(op: string, key: string): Promise<Found | undefined> {
+  #load(op: string, key: string): Found | undefined | Promise<Found | undefined> {
     const name = this.#names.of(key);
     const path = `${this.dir}/${name}`;
     if (this.#probe.absent(path)) return undefined;
@@ -166,15 +166,14 @@ export class FileSystemCache extends BaseCache {
     if (bytes === undefined) return undefined;
     const now = this.#now();
     const found = this.#judge(key, name, bytes, now);
-    if (found === undefined) {
-      await this.#locked(op, key, false, "remove", () => {
-        const again = readBytes(path, this.#cap);
-        if (again !== undefined && this.#judge(key, name, again, now) === undefined) {
-          removeFile(path);
-        }
-      });
-    }
-    return found;
+    if (found !== undefined) return found;
+    return this.#locked(op, key, false, "remove", () => {
+      const again = readBytes(path, this.#cap);
+      if (again !== undefined && this.#judge(key, name, again, now) === undefined) {
+        removeFile(path);
+      }
+      return undefined;
+    });
   }
 
   /** Writes an entry file (or removes the key when it is too large); call with the lock held. */
@@ -259,19 +258,10 @@ export class FileSystemCache extends BaseCache {
     });
   }
 
-  /** The value under `key`, or `undefined`. */
-  override async get<T = unknown>(key: string): Promise<T | undefined> {
-    checkKey("get", key);
-    this._checkOpen("get", key);
-    const value = (await this.#load("get", key))?.value;
-    if (value === undefined) this._stats.misses++;
-    else this._stats.hits++;
-    return value as T | undefined;
-  }
-
-  /** Reads one key. */
-  protected async _get(key: string): Promise<unknown> {
-    return (await this.#load("get", key))?.value;
+  /** Reads one key: synchronously, unless a dead file must be removed under its lock. */
+  protected _get(key: string): unknown {
+    const found = this.#load("get", key);
+    return found instanceof Promise ? found.then((entry) => entry?.value) : found?.value;
   }
 
   /** Reads several keys, one file each. */
@@ -320,12 +310,20 @@ export class FileSystemCache extends BaseCache {
   }
 
   /** Whether the key holds a live entry: the same read and checks as `get`. */
-  protected async _has(key: string): Promise<boolean> {
-    return (await this.#load("has", key)) !== undefined;
+  protected _has(key: string): boolean | Promise<boolean> {
+    const found = this.#load("has", key);
+    return found instanceof Promise
+      ? found.then((entry) => entry !== undefined)
+      : found !== undefined;
   }
 
   /** Adds `delta` under the key's lock, so concurrent processes never lose a count. */
-  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
+  protected _addToCounter(
+    key: string,
+    delta: number,
+    ttl: number,
+    op: "inc" | "dec",
+  ): Promise<number> {
     const name = this.#names.of(key);
     return this.#locked(op, key, true, "write", (path) => {
       const now = this.#now();

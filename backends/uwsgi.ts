@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { BaseCache } from "./_base.ts";
+import { ByteCache } from "./_base.ts";
 import {
   _describe,
   addDelta,
@@ -73,7 +73,7 @@ const encoder = new TextEncoder();
  * assert.deepEqual(await cache.get("user:1"), { name: "Ada" });
  * ```
  */
-export class UwsgiCache extends BaseCache {
+export class UwsgiCache extends ByteCache {
   /** The uWSGI cache name (`""`: the server's first cache). */
   readonly cacheName: string;
   /** `"host:port"` of the server. */
@@ -320,7 +320,12 @@ export class UwsgiCache extends BaseCache {
    * run one after another and never lose a count. The call's deadline covers its
    * wait behind earlier increments of the key.
    */
-  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
+  protected _addToCounter(
+    key: string,
+    delta: number,
+    ttl: number,
+    op: "inc" | "dec",
+  ): Promise<number> {
     const deadline = this.#deadline();
     const previous = this.#incs.get(key);
     const run = (previous ? previous.then(noop, noop) : Promise.resolve())
