@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { _describe, addDelta, CacheError, checkKey } from "../cache.ts";
+import { _describe, addDelta, CacheError } from "../cache.ts";
 import { ByteCache } from "./_base.ts";
 import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/format.ts";
 import { EntryNames, MissProbe, readBytes, removeFile, writeAtomic } from "./filesystem/files.ts";
