@@ -6,14 +6,14 @@
  */
 import { _describe, addDelta, CacheError } from "../cache.ts";
 import { ByteCache } from "./_base.ts";
-import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/format.ts";
-import { EntryNames, MissProbe, readBytes, removeFile, writeAtomic } from "./filesystem/files.ts";
-import { prepareDir } from "./filesystem/cache_dir.ts";
-import { LockTimeout, openLockFile, StripeLocks } from "./filesystem/locks.ts";
-import { type FileSystemCacheOptions, resolveOptions } from "./filesystem/options.ts";
-import { type HeaderHint, listDir, pruneEntries, removeOrphans } from "./filesystem/prune.ts";
+import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/_format.ts";
+import { EntryNames, MissProbe, readBytes, removeFile, writeAtomic } from "./filesystem/_files.ts";
+import { prepareDir } from "./filesystem/_cache_dir.ts";
+import { LockTimeout, openLockFile, StripeLocks } from "./filesystem/_locks.ts";
+import { type FileSystemCacheOptions, resolveOptions } from "./filesystem/_options.ts";
+import { type HeaderHint, listDir, pruneEntries, removeOrphans } from "./filesystem/_prune.ts";
 
-export type { FileSystemCacheOptions } from "./filesystem/options.ts";
+export type { FileSystemCacheOptions } from "./filesystem/_options.ts";
 
 type Found = { value: unknown; expiry: number };
 

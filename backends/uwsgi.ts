@@ -21,7 +21,7 @@ import {
   timeoutError,
   type UwsgiPacket,
   UwsgiTransportError,
-} from "./uwsgi/protocol.ts";
+} from "./uwsgi/_protocol.ts";
 
 /** Options of {@linkcode UwsgiCache}. */
 export interface UwsgiCacheOptions {

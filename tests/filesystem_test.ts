@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { runConformance } from "./conformance.ts";
 import { CacheError, FileSystemCache } from "../mod.ts";
-import { userCacheDir } from "../backends/filesystem/cache_dir.ts";
-import { ORPHAN_AGE } from "../backends/filesystem/prune.ts";
+import { userCacheDir } from "../backends/filesystem/_cache_dir.ts";
+import { ORPHAN_AGE } from "../backends/filesystem/_prune.ts";
 
 const WORKER = new URL("./fixtures/fs_worker.ts", import.meta.url).pathname;
 const posix = Deno.build.os !== "windows";

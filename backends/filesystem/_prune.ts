@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { CORRUPT, ENTRY_NAME, expiryOf, HEADER_SIZE, isLive, TEMP_NAME } from "./format.ts";
-import type { StripeLocks } from "./locks.ts";
-import { readHeader, removeFile } from "./files.ts";
+import { CORRUPT, ENTRY_NAME, expiryOf, HEADER_SIZE, isLive, TEMP_NAME } from "./_format.ts";
+import type { StripeLocks } from "./_locks.ts";
+import { readHeader, removeFile } from "./_files.ts";
 
 /** A temp file untouched for this long (ms) belongs to a writer that died. */
 export const ORPHAN_AGE = 60_000;

@@ -5,7 +5,7 @@
  */
 import { _describe, CacheError, checkOptionNames } from "../../cache.ts";
 import type { Serializer } from "../../serializers/serializer.ts";
-import { userCacheDir } from "./cache_dir.ts";
+import { userCacheDir } from "./_cache_dir.ts";
 
 /** Options of {@linkcode FileSystemCache}. Exactly one of `dir` and `appName` is required. */
 export interface FileSystemCacheOptions {
