@@ -27,6 +27,7 @@ export {
   CacheBatchError,
   CacheConnectionError,
   CacheError,
+  type CacheErrorOptions,
   type CacheOptions,
   type CacheStats,
   DEFAULT_TTL,

@@ -14,6 +14,7 @@
  */
 import {
   _describe,
+  _opAndKey,
   type Cache,
   CacheError,
   type CacheStats,
@@ -165,8 +166,7 @@ export abstract class BaseCache implements Cache {
   /** Throws a `CacheError` when the cache is closed. */
   protected _checkOpen(op: string, key?: string): void {
     if (this._closed) {
-      const what = key === undefined ? op : `${op} key ${_describe(key)}`;
-      throw new CacheError(`Cannot ${what}: the cache is closed`);
+      throw new CacheError(`Cannot ${_opAndKey(op, key)}: the cache is closed`, { op, key });
     }
   }
 
@@ -447,7 +447,7 @@ export abstract class ByteCache extends BaseCache {
     } catch (cause) {
       throw new SerializationError(
         `Cannot ${op} key ${_describe(key)}: ${(cause as Error).message}`,
-        { cause },
+        { cause, op, key },
       );
     }
   }
@@ -459,7 +459,7 @@ export abstract class ByteCache extends BaseCache {
     } catch (cause) {
       throw new SerializationError(
         `Cannot read key ${_describe(key)}: ${(cause as Error).message}`,
-        { cause },
+        { cause, op: "read", key },
       );
     }
   }

@@ -6,6 +6,7 @@
  */
 import {
   _describe,
+  _opAndKey,
   addDelta,
   CacheConnectionError,
   CacheError,
@@ -324,12 +325,12 @@ export class DenoKvCache extends ByteCache {
     })();
     return this.#opening.catch((cause: Error) => {
       this.#opening = undefined;
-      const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+      const what = _opAndKey(op, key);
       const where = this.#path === undefined ? "the default Deno KV" : `Deno KV at "${this.#path}"`;
       const Class = cause instanceof CacheError ? CacheError : CacheConnectionError;
       // A remote KV URL may carry a user, password or access token: none reaches a message.
       const message = redactCredentials(`Cannot ${what}: cannot open ${where}: ${cause.message}`);
-      throw new Class(message, { cause: redactedCause(cause) });
+      throw new Class(message, { cause: redactedCause(cause), op, key });
     });
   }
 }

@@ -130,6 +130,8 @@ export class FileSystemCache extends ByteCache {
     }
     return new CacheError(`Cannot ${op} key ${_describe(key)}: cannot ${what} ${path}: ${why}`, {
       cause,
+      op,
+      key,
     });
   }
 
@@ -344,7 +346,10 @@ export class FileSystemCache extends ByteCache {
       removeOrphans(this.dir, temps, Date.now());
       this.#hints.clear();
     } catch (cause) {
-      throw new CacheError(`Cannot clear ${this.dir}: ${(cause as Error).message}`, { cause });
+      throw new CacheError(`Cannot clear ${this.dir}: ${(cause as Error).message}`, {
+        cause,
+        op: "clear",
+      });
     }
     return Promise.resolve(true);
   }
@@ -373,6 +378,7 @@ export class FileSystemCache extends ByteCache {
       if (error instanceof CacheError) throw error;
       throw new CacheError(`Cannot prune ${this.dir}: ${(error as Error).message}`, {
         cause: error,
+        op: "prune",
       });
     }
   }

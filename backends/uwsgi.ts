@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { ByteCache } from "./_base.ts";
 import {
   _describe,
+  _opAndKey,
   addDelta,
   CacheConnectionError,
   CacheError,
@@ -146,11 +147,15 @@ export class UwsgiCache extends ByteCache {
   ): Promise<UwsgiPacket | null> {
     if (this.cacheName) vars.push(["cache", this.cacheName]);
     const packet = encodePacket(vars, body);
-    const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+    const what = _opAndKey(op, key);
     try {
       await this.#slot(deadline);
     } catch (cause) {
-      throw new CacheConnectionError(`Cannot ${what}: ${(cause as Error).message}`, { cause });
+      throw new CacheConnectionError(`Cannot ${what}: ${(cause as Error).message}`, {
+        cause,
+        op,
+        key,
+      });
     }
     try {
       return await request(this.#endpoint, packet, deadline);
@@ -159,7 +164,7 @@ export class UwsgiCache extends ByteCache {
       // uWSGI resets the connection when it refuses a write before reading its body
       // (a value over the block size); that is a declined write while the server is up.
       if (cause.failure === "reset" && body && (await this.#reachable(deadline))) return null;
-      throw new CacheConnectionError(`Cannot ${what}: ${cause.message}`, { cause });
+      throw new CacheConnectionError(`Cannot ${what}: ${cause.message}`, { cause, op, key });
     } finally {
       this.#release();
     }
@@ -257,7 +262,13 @@ export class UwsgiCache extends ByteCache {
     deadline: number,
   ): Promise<boolean> {
     if (bytes.length === 0) {
-      throw new CacheError(`Cannot ${op} key ${_describe(key)}: uWSGI cannot store an empty value`);
+      throw new CacheError(
+        `Cannot ${op} key ${_describe(key)}: uWSGI cannot store an empty value`,
+        {
+          op,
+          key,
+        },
+      );
     }
     const vars: [string, string | Uint8Array][] = [
       ["cmd", cmd],
@@ -358,6 +369,7 @@ export class UwsgiCache extends ByteCache {
     if (!(await this.#write(op, "update", key, bytes, expires, deadline))) {
       throw new CacheError(
         `Cannot ${op} key ${_describe(key)}: uWSGI declined to store the new value (cache full?)`,
+        { op, key },
       );
     }
     return next;
