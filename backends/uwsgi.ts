@@ -6,6 +6,9 @@
  */
 import { createHash } from "node:crypto";
 import { ByteCache } from "./_base.ts";
+import { watchdog } from "./_toolkit/deadline.ts";
+import { keyDigestText } from "./_toolkit/keys.ts";
+import { checkTimeout } from "./_toolkit/options.ts";
 import {
   _describe,
   _opAndKey,
@@ -118,14 +121,7 @@ export class UwsgiCache extends ByteCache {
     }
     this.server = server ?? "127.0.0.1:3031";
     this.cacheName = name;
-    const timeout = options.timeout ?? 5000;
-    if (typeof timeout !== "number" || !(timeout > 0) || timeout === Infinity) {
-      throw new RangeError(
-        `Cannot create UwsgiCache: timeout must be a finite number of ms > 0, received ${
-          _describe(timeout)
-        }`,
-      );
-    }
+    const timeout = checkTimeout("UwsgiCache", options.timeout, 5000);
     this.#endpoint = { ...parseServer(this.server), timeout };
   }
 
@@ -196,15 +192,15 @@ export class UwsgiCache extends ByteCache {
           ` (waited for one of the ${MAX_IN_FLIGHT} connections this client keeps in flight)`,
         );
       const granted = () => {
-        clearTimeout(timer);
+        disarm();
         if (Date.now() < deadline) return resolve(); // the connection is handed over
         this.#release(); // handed a connection too late: pass it on
         reject(late());
       };
-      const timer = setTimeout(() => {
+      const disarm = watchdog(deadline - Date.now(), () => {
         this.#waiting.delete(granted);
         reject(late());
-      }, Math.max(0, deadline - Date.now()));
+      });
       this.#waiting.add(granted);
     });
   }
@@ -214,7 +210,7 @@ export class UwsgiCache extends ByteCache {
     const remaining = deadline - Date.now();
     if (remaining <= 0) return false;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), remaining);
+    const disarm = watchdog(remaining, () => controller.abort());
     try {
       const { hostname, port } = this.#endpoint;
       (await Deno.connect({ hostname, port, signal: controller.signal })).close();
@@ -222,7 +218,7 @@ export class UwsgiCache extends ByteCache {
     } catch {
       return false;
     } finally {
-      clearTimeout(timer);
+      disarm();
     }
   }
 
@@ -391,11 +387,7 @@ function seconds(ttl: number): number {
  */
 function wireKey(key: string): string | Uint8Array {
   if (!key.isWellFormed()) {
-    const units = new Uint16Array(key.length);
-    for (let i = 0; i < key.length; i++) units[i] = key.charCodeAt(i);
-    return `\u0000u:${
-      createHash("sha256").update(new Uint8Array(units.buffer)).digest("base64url")
-    }`;
+    return `\u0000u:${keyDigestText(key)}`;
   }
   const bytes = encoder.encode(key);
   if (bytes.length === 0 || bytes.length > MAX_RAW_KEY || bytes[0] === 0) {
