@@ -269,19 +269,23 @@ export function resolveTtl(
   return ttl;
 }
 
-/** Validates a constructor's `defaultTtl` option (a finite number >= 0). */
-export function checkDefaultTtl(value: unknown): number {
+/**
+ * Validates a constructor's `defaultTtl` option (a finite number >= 0).
+ *
+ * @param where The class being created, for the message: `Cannot create ${where}: …`.
+ */
+export function checkDefaultTtl(value: unknown, where = "cache"): number {
   if (value === undefined) return DEFAULT_TTL;
   if (typeof value !== "number") {
     throw new TypeError(
-      `Cannot create cache: defaultTtl must be a number of milliseconds, received ${
+      `Cannot create ${where}: defaultTtl must be a number of milliseconds, received ${
         _describe(value)
       }`,
     );
   }
   if (!(value >= 0) || value === Infinity) {
     throw new RangeError(
-      `Cannot create cache: defaultTtl must be a finite number >= 0, received ${value}`,
+      `Cannot create ${where}: defaultTtl must be a finite number >= 0, received ${value}`,
     );
   }
   return value;

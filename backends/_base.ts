@@ -30,9 +30,6 @@ import {
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 
-/** What a hook returns: the result, or a promise of it. */
-type Maybe<T> = T | Promise<T>;
-
 /** Options of the {@linkcode BaseCache} constructor. */
 export interface BaseCacheOptions {
   /** The ttl in ms used when a call gives none; `0` = never expire. Default 300 000. */
@@ -107,23 +104,23 @@ export abstract class BaseCache implements Cache {
    * @param options See {@linkcode BaseCacheOptions}.
    */
   constructor(options: BaseCacheOptions = {}) {
-    this.defaultTtl = checkDefaultTtl(options.defaultTtl);
+    this.defaultTtl = checkDefaultTtl(options.defaultTtl, new.target.name || "cache");
     this.#engineStats = options.stats;
     this.#counts = options.stats === undefined;
   }
 
   /** Reads one key; `undefined` on a miss. */
-  protected abstract _get(key: string): Maybe<unknown>;
+  protected abstract _get(key: string): unknown | Promise<unknown>;
   /** Stores one entry; `ttl` is resolved (`0` = never). */
-  protected abstract _set(key: string, value: unknown, ttl: number): Maybe<boolean>;
+  protected abstract _set(key: string, value: unknown, ttl: number): boolean | Promise<boolean>;
   /** Stores one entry only when the key holds no live entry. */
-  protected abstract _add(key: string, value: unknown, ttl: number): Maybe<boolean>;
+  protected abstract _add(key: string, value: unknown, ttl: number): boolean | Promise<boolean>;
   /** Removes one key; `true` when a live entry was removed. */
-  protected abstract _delete(key: string): Maybe<boolean>;
+  protected abstract _delete(key: string): boolean | Promise<boolean>;
   /** Whether the key holds a live entry. */
-  protected abstract _has(key: string): Maybe<boolean>;
+  protected abstract _has(key: string): boolean | Promise<boolean>;
   /** Removes this cache's entries. */
-  protected abstract _clear(): Maybe<boolean>;
+  protected abstract _clear(): boolean | Promise<boolean>;
   /**
    * Adds `delta` to the integer under `key`, creating it with `ttl` when missing.
    * Serves both `inc` and `dec`: `dec` passes the negated delta, and `op` names
@@ -134,10 +131,10 @@ export abstract class BaseCache implements Cache {
     delta: number,
     ttl: number,
     op: "inc" | "dec",
-  ): Maybe<number>;
+  ): number | Promise<number>;
 
   /** Reads several keys; the default is one `_get` per distinct key, concurrently. */
-  protected _getMany(keys: readonly string[]): Maybe<unknown[]> {
+  protected _getMany(keys: readonly string[]): unknown[] | Promise<unknown[]> {
     const distinct = [...new Set(keys)];
     return Promise.all(distinct.map((key) => this._get(key))).then((values) => {
       const byKey = new Map(distinct.map((key, i) => [key, values[i]]));
@@ -146,14 +143,14 @@ export abstract class BaseCache implements Cache {
   }
 
   /** Stores several entries; the default is one `_set` each, concurrently. */
-  protected _setMany(entries: [string, unknown][], ttl: number): Maybe<string[]> {
+  protected _setMany(entries: [string, unknown][], ttl: number): string[] | Promise<string[]> {
     return Promise.all(entries.map(([key, value]) => this._set(key, value, ttl))).then(
       (results) => entries.filter((_, i) => results[i]).map(([key]) => key),
     );
   }
 
   /** Removes several keys; the default is one `_delete` per distinct key. */
-  protected _deleteMany(keys: readonly string[]): Maybe<string[]> {
+  protected _deleteMany(keys: readonly string[]): string[] | Promise<string[]> {
     const distinct = [...new Set(keys)];
     return Promise.all(distinct.map((key) => this._delete(key))).then((results) =>
       distinct.filter((_, i) => results[i])
@@ -161,7 +158,7 @@ export abstract class BaseCache implements Cache {
   }
 
   /** Releases resources; called once by `close()`. */
-  protected _close(): Maybe<void> {}
+  protected _close(): void | Promise<void> {}
 
   /** Throws a `CacheError` when the cache is closed. */
   protected _checkOpen(op: string, key?: string): void {

@@ -80,7 +80,7 @@ export class FileSystemCache extends ByteCache {
     super({ defaultTtl: options?.defaultTtl, serializer: options?.serializer });
     if (typeof Deno === "undefined" || typeof Deno.openSync !== "function") {
       throw new CacheError(
-        "Cannot create cache: FileSystemCache needs Deno (it uses Deno's file APIs); " +
+        "Cannot create FileSystemCache: it needs Deno (it uses Deno's file APIs); " +
           "this runtime has no global Deno",
       );
     }
@@ -102,7 +102,7 @@ export class FileSystemCache extends ByteCache {
       if (refused === undefined) openLockFile(this.#locks.pathOf("0"), mode).close();
     } catch (cause) {
       throw new CacheError(
-        `Cannot create cache: directory ${JSON.stringify(dir)} is not writable: ${
+        `Cannot create FileSystemCache: directory ${JSON.stringify(dir)} is not writable: ${
           (cause as Error).message
         }`,
         { cause },
@@ -110,7 +110,7 @@ export class FileSystemCache extends ByteCache {
     }
     if (refused !== undefined) {
       throw new CacheError(
-        `Cannot create cache: refusing directory ${JSON.stringify(dir)}: ${refused}`,
+        `Cannot create FileSystemCache: refusing directory ${JSON.stringify(dir)}: ${refused}`,
       );
     }
   }

@@ -6,18 +6,10 @@
  */
 import { createHash } from "node:crypto";
 import { ByteCache } from "./_base.ts";
+import { resolveOptions, type UwsgiCacheOptions } from "./uwsgi/_options.ts";
 import { watchdog } from "./_toolkit/deadline.ts";
 import { keyDigestText } from "./_toolkit/keys.ts";
-import { checkTimeout } from "./_toolkit/options.ts";
-import {
-  _describe,
-  _opAndKey,
-  addDelta,
-  CacheConnectionError,
-  CacheError,
-  checkOptionNames,
-} from "../cache.ts";
-import type { Serializer } from "../serializers/serializer.ts";
+import { _describe, _opAndKey, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
 import {
   encodePacket,
   type Endpoint,
@@ -27,32 +19,12 @@ import {
   UwsgiTransportError,
 } from "./uwsgi/_protocol.ts";
 
-/** Options of {@linkcode UwsgiCache}. */
-export interface UwsgiCacheOptions {
-  /** `"host:port"` of the uWSGI socket serving the cache (`[::1]:3031` for IPv6). Default `"127.0.0.1:3031"`. */
-  server?: string | undefined;
-  /**
-   * The uWSGI cache name (`--cache2 name=…`), or cachelib's `"name@host:port"`
-   * form, which also sets the server. Default: the server's first cache.
-   */
-  cache?: string | undefined;
-  /** Lifetime in ms of entries stored without a ttl; `0` = never expire. Default 300 000. */
-  defaultTtl?: number | undefined;
-  /** Turns values into bytes; default {@linkcode defaultSerializer}. */
-  serializer?: Serializer | undefined;
-  /**
-   * ms one call may take, from the moment it is made: its wait for a free connection and
-   * every request it sends (connect, send, reply). Default 5000.
-   */
-  timeout?: number | undefined;
-}
+export type { UwsgiCacheOptions };
 
 /** Keys up to this many UTF-8 bytes go to the server as they are; longer ones are hashed. */
 const MAX_RAW_KEY = 250;
 /** Requests one instance keeps in flight at once (uWSGI's default listen queue is 100). */
 const MAX_IN_FLIGHT = 32;
-/** Every option {@linkcode UwsgiCache} reads. */
-const OPTION_NAMES = ["server", "cache", "defaultTtl", "serializer", "timeout"] as const;
 const encoder = new TextEncoder();
 
 /**
@@ -97,32 +69,11 @@ export class UwsgiCache extends ByteCache {
    * @throws {RangeError} A `timeout` that is not a finite number > 0.
    */
   constructor(options: UwsgiCacheOptions = {}) {
-    super(options);
-    checkOptionNames("UwsgiCache", options, OPTION_NAMES);
-    let server = options.server;
-    let name = options.cache ?? "";
-    if (typeof name !== "string") {
-      throw new TypeError(
-        `Cannot create UwsgiCache: cache must be a string, received ${_describe(name)}`,
-      );
-    }
-    const at = name.lastIndexOf("@");
-    if (at >= 0) {
-      const fromName = name.slice(at + 1);
-      if (server !== undefined && server !== fromName) {
-        throw new TypeError(
-          `Cannot create UwsgiCache: cache ${_describe(name)} names server ${
-            _describe(fromName)
-          } but server is ${_describe(server)}`,
-        );
-      }
-      server = fromName;
-      name = name.slice(0, at);
-    }
-    this.server = server ?? "127.0.0.1:3031";
-    this.cacheName = name;
-    const timeout = checkTimeout("UwsgiCache", options.timeout, 5000);
-    this.#endpoint = { ...parseServer(this.server), timeout };
+    super({ defaultTtl: options.defaultTtl, serializer: options.serializer });
+    const resolved = resolveOptions(options);
+    this.server = resolved.server;
+    this.cacheName = resolved.cache;
+    this.#endpoint = resolved.endpoint;
   }
 
   /** The deadline of a call made now: `timeout` ms from now (`Date.now()` ms). */
@@ -394,23 +345,4 @@ function wireKey(key: string): string | Uint8Array {
     return `\u0000h:${createHash("sha256").update(bytes).digest("base64url")}`;
   }
   return bytes;
-}
-
-/** Splits `"host:port"` (or `"[v6]:port"`). */
-function parseServer(server: unknown): { hostname: string; port: number } {
-  const bad = (why: string) =>
-    new TypeError(
-      `Cannot create UwsgiCache: server must be "host:port", ${why}, received ${_describe(server)}`,
-    );
-  if (typeof server !== "string") throw bad("a string");
-  const colon = server.lastIndexOf(":");
-  if (colon <= 0) throw bad("with a port");
-  const hostname = server.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-  const port = Number(server.slice(colon + 1));
-  if (
-    !Number.isInteger(port) || port < 1 || port > 65535 || !/^\d+$/.test(server.slice(colon + 1))
-  ) {
-    throw bad("with a port from 1 to 65535");
-  }
-  return { hostname, port };
 }
