@@ -45,7 +45,7 @@ export {
   redactCredentials,
   resolveTtl,
 } from "./cache.ts";
-export { BaseCache, ByteCache } from "./backends/_base.ts";
+export { BaseCache, ByteCache, type CounterOp } from "./backends/_base.ts";
 export { NullCache, type NullCacheOptions } from "./backends/null.ts";
 export { MemoryCache, type MemoryCacheOptions } from "./backends/memory.ts";
 export {

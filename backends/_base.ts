@@ -30,6 +30,9 @@ import {
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 
+/** The public call a counter hook serves: `dec` arrives as `inc` of the negated delta. */
+export type CounterOp = "inc" | "dec";
+
 /** Options of the {@linkcode BaseCache} constructor. */
 export interface BaseCacheOptions {
   /** The ttl in ms used when a call gives none; `0` = never expire. Default 300 000. */
@@ -130,7 +133,7 @@ export abstract class BaseCache implements Cache {
     key: string,
     delta: number,
     ttl: number,
-    op: "inc" | "dec",
+    op: CounterOp,
   ): number | Promise<number>;
 
   /** Reads several keys; the default is one `_get` per distinct key, concurrently. */
@@ -208,24 +211,27 @@ export abstract class BaseCache implements Cache {
   }
 
   /** Stores `value` under `key`. */
-  async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    checkKey("set", key);
-    const ms = resolveTtl("set", key, ttl, this.defaultTtl);
-    checkValue("set", key, value);
-    this._checkOpen("set", key);
-    let stored = this._set(key, value, ms);
-    if (stored instanceof Promise) stored = await stored;
-    if (stored && this.#counts) this._stats.sets++;
-    return stored;
+  set(key: string, value: unknown, ttl?: number): Promise<boolean> {
+    return this.#store("set", key, value, ttl);
   }
 
   /** Stores `value` only when `key` holds no live entry. */
-  async add(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    checkKey("add", key);
-    const ms = resolveTtl("add", key, ttl, this.defaultTtl);
-    checkValue("add", key, value);
-    this._checkOpen("add", key);
-    let stored = this._add(key, value, ms);
+  add(key: string, value: unknown, ttl?: number): Promise<boolean> {
+    return this.#store("add", key, value, ttl);
+  }
+
+  // `set` and `add` are one path that differs only in the hook.
+  async #store(
+    op: "set" | "add",
+    key: string,
+    value: unknown,
+    ttl: number | undefined,
+  ): Promise<boolean> {
+    checkKey(op, key);
+    const ms = resolveTtl(op, key, ttl, this.defaultTtl);
+    checkValue(op, key, value);
+    this._checkOpen(op, key);
+    let stored = op === "set" ? this._set(key, value, ms) : this._add(key, value, ms);
     if (stored instanceof Promise) stored = await stored;
     if (stored && this.#counts) this._stats.sets++;
     return stored;
@@ -304,7 +310,7 @@ export abstract class BaseCache implements Cache {
   }
 
   // `inc` and `dec` are one path; `dec` is the one negation of the delta.
-  async #count(op: "inc" | "dec", key: string, delta: number | undefined): Promise<number> {
+  async #count(op: CounterOp, key: string, delta: number | undefined): Promise<number> {
     checkKey(op, key);
     const by = checkDelta(op, key, delta);
     this._checkOpen(op, key);

@@ -11,7 +11,7 @@ import {
   CacheError,
   redactCredentials,
 } from "../cache.ts";
-import { ByteCache } from "./_base.ts";
+import { ByteCache, type CounterOp } from "./_base.ts";
 import { type DenoKvCacheOptions, resolveOptions } from "./deno_kv/_options.ts";
 import {
   decodeHeader,
@@ -216,12 +216,7 @@ export class DenoKvCache extends ByteCache {
   }
 
   /** Adds to a counter atomically: read, compute, commit with `check`, retry on conflict. */
-  protected _addToCounter(
-    key: string,
-    delta: number,
-    ttl: number,
-    op: "inc" | "dec",
-  ): Promise<number> {
+  protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     return this.#write(op, key, "value", (current) => {
       const stored = current.bytes ? this._decode(key, current.bytes) : 0;
       const next = addDelta(op, key, stored, delta);

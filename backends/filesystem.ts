@@ -5,7 +5,7 @@
  * @module
  */
 import { _describe, addDelta, CacheError } from "../cache.ts";
-import { ByteCache } from "./_base.ts";
+import { ByteCache, type CounterOp } from "./_base.ts";
 import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/_format.ts";
 import { EntryNames, MissProbe, readBytes, removeFile, writeAtomic } from "./filesystem/_files.ts";
 import { prepareDir } from "./filesystem/_cache_dir.ts";
@@ -215,17 +215,7 @@ export class FileSystemCache extends ByteCache {
       }
       const target = this.maxEntries - this.#interval; // room for the writes until the next look
       if (entries.length > target) {
-        const now = this.#now();
-        const { evicted } = await pruneEntries(
-          this.dir,
-          entries,
-          this.#locks,
-          now,
-          target,
-          this.#cap,
-          this.#hints,
-        );
-        this._stats.evictions += evicted;
+        await this.#pruneTo(entries, target);
       }
     } catch (cause) {
       throw this.#error(op, key, "prune", this.dir, cause);
@@ -320,12 +310,7 @@ export class FileSystemCache extends ByteCache {
   }
 
   /** Adds `delta` under the key's lock, so concurrent processes never lose a count. */
-  protected _addToCounter(
-    key: string,
-    delta: number,
-    ttl: number,
-    op: "inc" | "dec",
-  ): Promise<number> {
+  protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     const name = this.#names.of(key);
     return this.#locked(op, key, true, "write", (path) => {
       const now = this.#now();
@@ -354,6 +339,25 @@ export class FileSystemCache extends ByteCache {
     return Promise.resolve(true);
   }
 
+  /** Removes dead entries and evicts down to `target` entries, counting the evictions. */
+  async #pruneTo(
+    entries: string[],
+    target: number,
+  ): Promise<{ dead: number; evicted: number }> {
+    const now = this.#now();
+    const result = await pruneEntries(
+      this.dir,
+      entries,
+      this.#locks,
+      now,
+      target,
+      this.#cap,
+      this.#hints,
+    );
+    this._stats.evictions += result.evicted;
+    return result;
+  }
+
   /** The exact prune, without the open check. */
   async #prune(): Promise<number> {
     try {
@@ -361,17 +365,7 @@ export class FileSystemCache extends ByteCache {
       const { entries, temps } = listDir(this.dir);
       const orphans = removeOrphans(this.dir, temps, Date.now());
       const target = this.maxEntries === 0 ? Infinity : this.maxEntries;
-      const now = this.#now();
-      const { dead, evicted } = await pruneEntries(
-        this.dir,
-        entries,
-        this.#locks,
-        now,
-        target,
-        this.#cap,
-        this.#hints,
-      );
-      this._stats.evictions += evicted;
+      const { dead, evicted } = await this.#pruneTo(entries, target);
       this.#wrote = false;
       return orphans + dead + evicted;
     } catch (error) {

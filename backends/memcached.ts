@@ -8,7 +8,7 @@
 import { _describe, addDelta, CacheError, checkOptionNames, SerializationError } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
-import { ByteCache } from "./_base.ts";
+import { ByteCache, type CounterOp } from "./_base.ts";
 import {
   Channel,
   counterExtras,
@@ -421,12 +421,7 @@ export class MemcachedCache extends ByteCache {
    * server's miss and its own add (status "not stored"), and a custom
    * serializer's integer that is first turned into a counter (CAS).
    */
-  protected _addToCounter(
-    key: string,
-    delta: number,
-    ttl: number,
-    op: "inc" | "dec",
-  ): Promise<number> {
+  protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     const deadline = this.#deadline();
     const opcode = delta < 0 ? OP.decrement : OP.increment;
     const amount = BigInt(Math.abs(delta));

@@ -5,7 +5,7 @@
  * @module
  */
 import { checkOptionNames } from "../cache.ts";
-import { BaseCache } from "./_base.ts";
+import { BaseCache, type CounterOp } from "./_base.ts";
 import { MemoryStore, type MemoryStoreOptions } from "./memory/store.ts";
 
 /** Options of {@linkcode MemoryCache}: those of {@linkcode MemoryStore}. */
@@ -109,7 +109,7 @@ export class MemoryCache extends BaseCache {
   }
 
   /** Adds to a counter (`dec` arrives negated). */
-  protected _addToCounter(key: string, delta: number, _ttl: number, op: "inc" | "dec"): number {
+  protected _addToCounter(key: string, delta: number, _ttl: number, op: CounterOp): number {
     return this.store._addToCounter(op, key, delta);
   }
 }

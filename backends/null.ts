@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { BaseCache } from "./_base.ts";
+import { BaseCache, type CounterOp } from "./_base.ts";
 import { addDelta, checkOptionNames } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 
@@ -72,7 +72,7 @@ export class NullCache extends BaseCache {
     return true;
   }
   /** The delta, as if added to 0 (`dec` arrives negated). */
-  protected _addToCounter(key: string, delta: number, _ttl: number, op: "inc" | "dec"): number {
+  protected _addToCounter(key: string, delta: number, _ttl: number, op: CounterOp): number {
     return addDelta(op, key, 0, delta);
   }
 }

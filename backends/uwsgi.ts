@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { ByteCache } from "./_base.ts";
+import { ByteCache, type CounterOp } from "./_base.ts";
 import { resolveOptions, type UwsgiCacheOptions } from "./uwsgi/_options.ts";
 import { watchdog } from "./_toolkit/deadline.ts";
 import { keyDigestText } from "./_toolkit/keys.ts";
@@ -278,12 +278,7 @@ export class UwsgiCache extends ByteCache {
    * run one after another and never lose a count. The call's deadline covers its
    * wait behind earlier increments of the key.
    */
-  protected _addToCounter(
-    key: string,
-    delta: number,
-    ttl: number,
-    op: "inc" | "dec",
-  ): Promise<number> {
+  protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     const deadline = this.#deadline();
     const previous = this.#incs.get(key);
     const run = (previous ? previous.then(noop, noop) : Promise.resolve())
