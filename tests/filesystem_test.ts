@@ -564,7 +564,9 @@ Deno.test({
   await withDir(async (root) => {
     const refused = (dir: string, why: RegExp) => (e: Error) =>
       e instanceof CacheError &&
-      e.message.startsWith(`Cannot create FileSystemCache: refusing directory ${JSON.stringify(dir)}: `) &&
+      e.message.startsWith(
+        `Cannot create FileSystemCache: refusing directory ${JSON.stringify(dir)}: `,
+      ) &&
       why.test(e.message);
     await t.step("owned by another user", async () => {
       const dir = `${root}/foreign`;
