@@ -114,16 +114,44 @@ export const DEFAULT_TTL = 300_000;
  * ```
  */
 export class CacheError extends Error {
+  /** The call that failed (`"get"`, `"setMany"`, `"connect"`, …), where the thrower knows it. */
+  declare readonly op?: string;
+  /** The key the failed call was about, where there is one. */
+  declare readonly key?: string;
+
   /**
    * Creates an error.
    *
    * @param message What failed, naming the key where there is one.
-   * @param options `cause`: the underlying error.
+   * @param options `cause`: the underlying error; `op` and `key`: the failed call and its key,
+   * so that code can tell failures apart without reading the message.
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: CacheErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+    if (options?.op !== undefined) (this as { op?: string }).op = options.op;
+    if (options?.key !== undefined) (this as { key?: string }).key = options.key;
   }
+}
+
+/**
+ * Options of {@linkcode CacheError}: the `cause`, and the call and key that failed.
+ *
+ * @example An error that names its call and key as fields
+ * ```ts
+ * import { CacheError } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new CacheError('Cannot get key "a": disk full', { op: "get", key: "a" });
+ * assert.equal(error.op, "get");
+ * assert.equal(error.key, "a");
+ * ```
+ */
+export interface CacheErrorOptions extends ErrorOptions {
+  /** The call that failed. */
+  op?: string | undefined;
+  /** The key the call was about. */
+  key?: string | undefined;
 }
 
 /**
@@ -161,6 +189,15 @@ export class CacheConnectionError extends CacheError {}
  * ```
  */
 export class SerializationError extends CacheError {}
+
+/**
+ * What a failed call was doing, for a message: `get key "a"`, or just `clear`
+ * for a call without a key. `Cannot ${_opAndKey(op, key)}: …` is every
+ * backend's failure message.
+ */
+export function _opAndKey(op: string, key?: string): string {
+  return key === undefined ? op : `${op} key ${_describe(key)}`;
+}
 
 /** Quotes a value for an error message: strings in quotes, others as their type and text. */
 export function _describe(value: unknown): string {
@@ -232,19 +269,23 @@ export function resolveTtl(
   return ttl;
 }
 
-/** Validates a constructor's `defaultTtl` option (a finite number >= 0). */
-export function checkDefaultTtl(value: unknown): number {
+/**
+ * Validates a constructor's `defaultTtl` option (a finite number >= 0).
+ *
+ * @param where The class being created, for the message: `Cannot create ${where}: …`.
+ */
+export function checkDefaultTtl(value: unknown, where = "cache"): number {
   if (value === undefined) return DEFAULT_TTL;
   if (typeof value !== "number") {
     throw new TypeError(
-      `Cannot create cache: defaultTtl must be a number of milliseconds, received ${
+      `Cannot create ${where}: defaultTtl must be a number of milliseconds, received ${
         _describe(value)
       }`,
     );
   }
   if (!(value >= 0) || value === Infinity) {
     throw new RangeError(
-      `Cannot create cache: defaultTtl must be a finite number >= 0, received ${value}`,
+      `Cannot create ${where}: defaultTtl must be a finite number >= 0, received ${value}`,
     );
   }
   return value;

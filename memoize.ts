@@ -6,7 +6,7 @@
  */
 import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
-import { _argsKeyer } from "./_keys.ts";
+import { _argsKeyer } from "./_memo_keys.ts";
 
 /** Options of {@linkcode memoize}. */
 export interface MemoizeOptions<Args extends unknown[] = unknown[]> {

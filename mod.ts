@@ -29,6 +29,7 @@ export {
   CacheBatchError,
   CacheConnectionError,
   CacheError,
+  type CacheErrorOptions,
   type CacheOptions,
   type CacheStats,
   DEFAULT_TTL,
@@ -95,7 +96,7 @@ export {
 } from "./url.ts";
 
 // Toolkit for writing a backend: the base class and the checks every backend shares.
-export { BaseCache } from "./backends/_base.ts";
+export { BaseCache, ByteCache, type CounterOp } from "./backends/_base.ts";
 export {
   addDelta,
   checkDefaultTtl,

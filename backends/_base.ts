@@ -5,10 +5,16 @@
  * checked arguments and a resolved ttl, and overrides a batch hook when its
  * server can do better than a loop.
  *
+ * A hook returns its result or a promise of it (`T | Promise<T>`): a
+ * synchronous engine (the memory store, the filesystem's sync I/O) answers
+ * directly and the public method awaits nothing it does not have to. Backends
+ * that store bytes extend {@linkcode ByteCache}, which adds the serializer.
+ *
  * @module
  */
 import {
   _describe,
+  _opAndKey,
   type Cache,
   CacheError,
   type CacheStats,
@@ -24,9 +30,24 @@ import {
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 
+/** The public call a counter hook serves: `dec` arrives as `inc` of the negated delta. */
+export type CounterOp = "inc" | "dec";
+
+/** Options of the {@linkcode BaseCache} constructor. */
+export interface BaseCacheOptions {
+  /** The ttl in ms used when a call gives none; `0` = never expire. Default 300 000. */
+  defaultTtl?: number | undefined;
+  /**
+   * The counters of an engine that keeps its own (the memory store): the base
+   * class then counts nothing and `stats()` returns this function's result.
+   * Absent, the base class counts.
+   */
+  stats?: (() => CacheStats) | undefined;
+}
+
 /**
  * Base class for backends: implements the whole {@linkcode Cache} interface
- * on top of a few protected hooks.
+ * on top of a few protected hooks. A hook may answer synchronously.
  *
  * @example A tiny backend over a Map (no expiry, for illustration)
  * ```ts
@@ -35,32 +56,37 @@ import { defaultSerializer } from "../serializers/default.ts";
  *
  * class MapCache extends BaseCache {
  *   #map = new Map<string, unknown>();
- *   protected _get(key: string) { return Promise.resolve(this.#map.get(key)); }
- *   protected _set(key: string, value: unknown) { this.#map.set(key, value); return Promise.resolve(true); }
+ *   protected _get(key: string) { return this.#map.get(key); }
+ *   protected _set(key: string, value: unknown) { this.#map.set(key, value); return true; }
  *   protected _add(key: string, value: unknown) {
- *     if (this.#map.has(key)) return Promise.resolve(false);
+ *     if (this.#map.has(key)) return false;
  *     this.#map.set(key, value);
- *     return Promise.resolve(true);
+ *     return true;
  *   }
- *   protected _delete(key: string) { return Promise.resolve(this.#map.delete(key)); }
- *   protected _has(key: string) { return Promise.resolve(this.#map.has(key)); }
- *   protected _clear() { this.#map.clear(); return Promise.resolve(true); }
- *   protected _inc(key: string, delta: number) {
+ *   protected _delete(key: string) { return this.#map.delete(key); }
+ *   protected _has(key: string) { return this.#map.has(key); }
+ *   protected _clear() { this.#map.clear(); return true; }
+ *   protected _addToCounter(key: string, delta: number) {
  *     const next = ((this.#map.get(key) as number | undefined) ?? 0) + delta;
  *     this.#map.set(key, next);
- *     return Promise.resolve(next);
+ *     return next;
  *   }
  * }
  *
  * await using cache = new MapCache();
  * await cache.set("a", 1);
  * assert.equal(await cache.get("a"), 1);
+ * assert.equal(await cache.dec("n", 2), -2);
+ * assert.deepEqual(cache.stats(), { hits: 1, misses: 0, sets: 2, deletes: 0, evictions: 0 });
  * ```
  */
 export abstract class BaseCache implements Cache {
   /** The ttl in ms used when a call gives none; `0` = never expire. */
   readonly defaultTtl: number;
-  /** Counters of this instance; backends add to them where the base cannot. */
+  /**
+   * Counters of this instance, written by the base class and by backends that
+   * know more (evictions); unused when the engine keeps its own counters.
+   */
   protected readonly _stats: CacheStats = {
     hits: 0,
     misses: 0,
@@ -70,118 +96,105 @@ export abstract class BaseCache implements Cache {
   };
   /** Whether `close()` has been called. */
   protected _closed = false;
+  /** Whether the base class counts (no engine counters were given). */
+  readonly #counts: boolean;
+  readonly #engineStats: (() => CacheStats) | undefined;
   #inflight = new Map<string, Promise<unknown>>();
-
-  /** Turns values into bytes for backends that store bytes. */
-  readonly serializer: Serializer;
 
   /**
    * Sets up the shared state.
    *
-   * @param options `defaultTtl` in ms (default 300 000; `0` = never expire);
-   * `serializer` for backends that store bytes (default {@linkcode defaultSerializer}).
+   * @param options See {@linkcode BaseCacheOptions}.
    */
-  constructor(
-    options: { defaultTtl?: number | undefined; serializer?: Serializer | undefined } = {},
-  ) {
-    this.defaultTtl = checkDefaultTtl(options.defaultTtl);
-    this.serializer = options.serializer ?? defaultSerializer;
+  constructor(options: BaseCacheOptions = {}) {
+    this.defaultTtl = checkDefaultTtl(options.defaultTtl, new.target.name || "cache");
+    this.#engineStats = options.stats;
+    this.#counts = options.stats === undefined;
   }
 
-  /** Serializes `value` for `key`; a failure is a `SerializationError` naming the key. */
-  protected _encode(op: string, key: string, value: unknown): Uint8Array {
-    try {
-      return this.serializer.serialize(value);
-    } catch (cause) {
-      throw new SerializationError(
-        `Cannot ${op} key ${_describe(key)}: ${(cause as Error).message}`,
-        { cause },
-      );
-    }
-  }
-
-  /** Deserializes the bytes stored under `key`; a failure is a `SerializationError` naming the key. */
-  protected _decode(key: string, bytes: Uint8Array): unknown {
-    try {
-      return this.serializer.deserialize(bytes);
-    } catch (cause) {
-      throw new SerializationError(
-        `Cannot read key ${_describe(key)}: ${(cause as Error).message}`,
-        { cause },
-      );
-    }
-  }
-
-  /** Reads one key; resolves to `undefined` on a miss. */
-  protected abstract _get(key: string): Promise<unknown>;
+  /** Reads one key; `undefined` on a miss. */
+  protected abstract _get(key: string): unknown | Promise<unknown>;
   /** Stores one entry; `ttl` is resolved (`0` = never). */
-  protected abstract _set(key: string, value: unknown, ttl: number): Promise<boolean>;
+  protected abstract _set(key: string, value: unknown, ttl: number): boolean | Promise<boolean>;
   /** Stores one entry only when the key holds no live entry. */
-  protected abstract _add(key: string, value: unknown, ttl: number): Promise<boolean>;
+  protected abstract _add(key: string, value: unknown, ttl: number): boolean | Promise<boolean>;
   /** Removes one key; `true` when a live entry was removed. */
-  protected abstract _delete(key: string): Promise<boolean>;
+  protected abstract _delete(key: string): boolean | Promise<boolean>;
   /** Whether the key holds a live entry. */
-  protected abstract _has(key: string): Promise<boolean>;
+  protected abstract _has(key: string): boolean | Promise<boolean>;
   /** Removes this cache's entries. */
-  protected abstract _clear(): Promise<boolean>;
+  protected abstract _clear(): boolean | Promise<boolean>;
   /**
    * Adds `delta` to the integer under `key`, creating it with `ttl` when missing.
-   * `op` names the public call (`dec` passes a negated delta) for error messages.
+   * Serves both `inc` and `dec`: `dec` passes the negated delta, and `op` names
+   * the public call for error messages.
    */
-  protected abstract _inc(
+  protected abstract _addToCounter(
     key: string,
     delta: number,
     ttl: number,
-    op: "inc" | "dec",
-  ): Promise<number>;
+    op: CounterOp,
+  ): number | Promise<number>;
 
   /** Reads several keys; the default is one `_get` per distinct key, concurrently. */
-  protected async _getMany(keys: readonly string[]): Promise<unknown[]> {
+  protected _getMany(keys: readonly string[]): unknown[] | Promise<unknown[]> {
     const distinct = [...new Set(keys)];
-    const values = await Promise.all(distinct.map((key) => this._get(key)));
-    const byKey = new Map(distinct.map((key, i) => [key, values[i]]));
-    return keys.map((key) => byKey.get(key));
+    return Promise.all(distinct.map((key) => this._get(key))).then((values) => {
+      const byKey = new Map(distinct.map((key, i) => [key, values[i]]));
+      return keys.map((key) => byKey.get(key));
+    });
   }
 
   /** Stores several entries; the default is one `_set` each, concurrently. */
-  protected async _setMany(
-    entries: [string, unknown][],
-    ttl: number,
-  ): Promise<string[]> {
-    const results = await Promise.all(
-      entries.map(([key, value]) => this._set(key, value, ttl)),
+  protected _setMany(entries: [string, unknown][], ttl: number): string[] | Promise<string[]> {
+    return Promise.all(entries.map(([key, value]) => this._set(key, value, ttl))).then(
+      (results) => entries.filter((_, i) => results[i]).map(([key]) => key),
     );
-    return entries.filter((_, i) => results[i]).map(([key]) => key);
   }
 
   /** Removes several keys; the default is one `_delete` per distinct key. */
-  protected async _deleteMany(keys: readonly string[]): Promise<string[]> {
+  protected _deleteMany(keys: readonly string[]): string[] | Promise<string[]> {
     const distinct = [...new Set(keys)];
-    const results = await Promise.all(distinct.map((key) => this._delete(key)));
-    return distinct.filter((_, i) => results[i]);
+    return Promise.all(distinct.map((key) => this._delete(key))).then((results) =>
+      distinct.filter((_, i) => results[i])
+    );
   }
 
   /** Releases resources; called once by `close()`. */
-  protected _close(): Promise<void> {
-    return Promise.resolve();
-  }
+  protected _close(): void | Promise<void> {}
 
   /** Throws a `CacheError` when the cache is closed. */
   protected _checkOpen(op: string, key?: string): void {
     if (this._closed) {
-      const what = key === undefined ? op : `${op} key ${_describe(key)}`;
-      throw new CacheError(`Cannot ${what}: the cache is closed`);
+      throw new CacheError(`Cannot ${_opAndKey(op, key)}: the cache is closed`, { op, key });
     }
   }
 
-  /** The value under `key` (a copy), or `undefined`; skips the base class's bookkeeping. */
-  async get<T = unknown>(key: string): Promise<T | undefined> {
-    checkKey("get", key);
-    this._checkOpen("get", key);
-    const value = await this._get(key);
-    if (value === undefined) this._stats.misses++;
-    else this._stats.hits++;
-    return value as T | undefined;
+  /** The value under `key`, or `undefined`. */
+  // The hot path, measured (bench/architecture_rounds.ts): a plain function that returns
+  // Promise.resolve(value) beat an async function by 4–10 ns here; errors still reject.
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    try {
+      if (typeof key !== "string") checkKey("get", key);
+      if (this._closed) this._checkOpen("get", key);
+      const value = this._get(key);
+      if (value instanceof Promise) {
+        return value.then((found) => this.#countRead(found)) as Promise<T | undefined>;
+      }
+      if (this.#counts) this.#countRead(value);
+      return Promise.resolve(value as T | undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Counts a read as a hit or a miss (when the base class counts); returns the value. */
+  #countRead(value: unknown): unknown {
+    if (this.#counts) {
+      if (value === undefined) this._stats.misses++;
+      else this._stats.hits++;
+    }
+    return value;
   }
 
   /** The values of `keys`, in order. */
@@ -189,10 +202,13 @@ export abstract class BaseCache implements Cache {
     checkKeys("getMany", keys);
     this._checkOpen("getMany");
     if (keys.length === 0) return [];
-    const values = await this._getMany(keys);
-    for (const value of values) {
-      if (value === undefined) this._stats.misses++;
-      else this._stats.hits++;
+    let values = this._getMany(keys);
+    if (values instanceof Promise) values = await values;
+    if (this.#counts) {
+      for (const value of values) {
+        if (value === undefined) this._stats.misses++;
+        else this._stats.hits++;
+      }
     }
     return values as (T | undefined)[];
   }
@@ -209,24 +225,29 @@ export abstract class BaseCache implements Cache {
   }
 
   /** Stores `value` under `key`. */
-  async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    checkKey("set", key);
-    const ms = resolveTtl("set", key, ttl, this.defaultTtl);
-    checkValue("set", key, value);
-    this._checkOpen("set", key);
-    const stored = await this._set(key, value, ms);
-    if (stored) this._stats.sets++;
-    return stored;
+  set(key: string, value: unknown, ttl?: number): Promise<boolean> {
+    return this.#store("set", key, value, ttl);
   }
 
   /** Stores `value` only when `key` holds no live entry. */
-  async add(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    checkKey("add", key);
-    const ms = resolveTtl("add", key, ttl, this.defaultTtl);
-    checkValue("add", key, value);
-    this._checkOpen("add", key);
-    const stored = await this._add(key, value, ms);
-    if (stored) this._stats.sets++;
+  add(key: string, value: unknown, ttl?: number): Promise<boolean> {
+    return this.#store("add", key, value, ttl);
+  }
+
+  // `set` and `add` are one path that differs only in the hook.
+  async #store(
+    op: "set" | "add",
+    key: string,
+    value: unknown,
+    ttl: number | undefined,
+  ): Promise<boolean> {
+    checkKey(op, key);
+    const ms = resolveTtl(op, key, ttl, this.defaultTtl);
+    checkValue(op, key, value);
+    this._checkOpen(op, key);
+    let stored = op === "set" ? this._set(key, value, ms) : this._add(key, value, ms);
+    if (stored instanceof Promise) stored = await stored;
+    if (stored && this.#counts) this._stats.sets++;
     return stored;
   }
 
@@ -246,8 +267,9 @@ export abstract class BaseCache implements Cache {
     if (pairs.length === 0) return [];
     // A key given twice is stored once, with its last value.
     const unique = pairs.length > 1 ? [...new Map(pairs)] : pairs;
-    const stored = await this._setMany(unique, ms);
-    this._stats.sets += stored.length;
+    let stored = this._setMany(unique, ms);
+    if (stored instanceof Promise) stored = await stored;
+    if (this.#counts) this._stats.sets += stored.length;
     return stored;
   }
 
@@ -255,8 +277,9 @@ export abstract class BaseCache implements Cache {
   async delete(key: string): Promise<boolean> {
     checkKey("delete", key);
     this._checkOpen("delete", key);
-    const removed = await this._delete(key);
-    if (removed) this._stats.deletes++;
+    let removed = this._delete(key);
+    if (removed instanceof Promise) removed = await removed;
+    if (removed && this.#counts) this._stats.deletes++;
     return removed;
   }
 
@@ -265,8 +288,9 @@ export abstract class BaseCache implements Cache {
     checkKeys("deleteMany", keys);
     this._checkOpen("deleteMany");
     if (keys.length === 0) return [];
-    const removed = await this._deleteMany(keys);
-    this._stats.deletes += removed.length;
+    let removed = this._deleteMany(keys);
+    if (removed instanceof Promise) removed = await removed;
+    if (this.#counts) this._stats.deletes += removed.length;
     return removed;
   }
 
@@ -274,9 +298,12 @@ export abstract class BaseCache implements Cache {
   async has(key: string): Promise<boolean> {
     checkKey("has", key);
     this._checkOpen("has", key);
-    const found = await this._has(key);
-    if (found) this._stats.hits++;
-    else this._stats.misses++;
+    let found = this._has(key);
+    if (found instanceof Promise) found = await found;
+    if (this.#counts) {
+      if (found) this._stats.hits++;
+      else this._stats.misses++;
+    }
     return found;
   }
 
@@ -287,22 +314,23 @@ export abstract class BaseCache implements Cache {
   }
 
   /** Adds `delta` to the integer under `key`. */
-  async inc(key: string, delta?: number): Promise<number> {
-    checkKey("inc", key);
-    const by = checkDelta("inc", key, delta);
-    this._checkOpen("inc", key);
-    const next = await this._inc(key, by, this.defaultTtl, "inc");
-    this._stats.sets++;
-    return next;
+  inc(key: string, delta?: number): Promise<number> {
+    return this.#count("inc", key, delta);
   }
 
   /** Subtracts `delta` from the integer under `key`. */
-  async dec(key: string, delta?: number): Promise<number> {
-    checkKey("dec", key);
-    const by = checkDelta("dec", key, delta);
-    this._checkOpen("dec", key);
-    const next = await this._inc(key, -by, this.defaultTtl, "dec");
-    this._stats.sets++;
+  dec(key: string, delta?: number): Promise<number> {
+    return this.#count("dec", key, delta);
+  }
+
+  // `inc` and `dec` are one path; `dec` is the one negation of the delta.
+  async #count(op: CounterOp, key: string, delta: number | undefined): Promise<number> {
+    checkKey(op, key);
+    const by = checkDelta(op, key, delta);
+    this._checkOpen(op, key);
+    let next = this._addToCounter(key, op === "dec" ? -by : by, this.defaultTtl, op);
+    if (next instanceof Promise) next = await next;
+    if (this.#counts) this._stats.sets++;
     return next;
   }
 
@@ -354,7 +382,7 @@ export abstract class BaseCache implements Cache {
 
   /** Counters of this instance since it was created. */
   stats(): CacheStats {
-    return { ...this._stats };
+    return this.#engineStats ? this.#engineStats() : { ...this._stats };
   }
 
   /** Releases what the cache opened. Idempotent. */
@@ -367,5 +395,89 @@ export abstract class BaseCache implements Cache {
   /** Closes the cache, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/** Options of the {@linkcode ByteCache} constructor. */
+export interface ByteCacheOptions extends BaseCacheOptions {
+  /** Turns values into bytes and back. Default {@linkcode defaultSerializer}. */
+  serializer?: Serializer | undefined;
+}
+
+/**
+ * The base of backends that store bytes (filesystem, Redis, memcached, uWSGI,
+ * Deno KV): a {@linkcode BaseCache} with a serializer and the two calls that
+ * use it, each failure a `SerializationError` naming the key.
+ *
+ * @example A backend that keeps serialized bytes in a Map
+ * ```ts
+ * import { ByteCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * class BytesInAMap extends ByteCache {
+ *   #map = new Map<string, Uint8Array>();
+ *   protected _get(key: string) {
+ *     const bytes = this.#map.get(key);
+ *     return bytes === undefined ? undefined : this._decode(key, bytes);
+ *   }
+ *   protected _set(key: string, value: unknown) {
+ *     this.#map.set(key, this._encode("set", key, value));
+ *     return true;
+ *   }
+ *   protected _add(key: string, value: unknown) {
+ *     return this.#map.has(key) ? false : this._set(key, value);
+ *   }
+ *   protected _delete(key: string) { return this.#map.delete(key); }
+ *   protected _has(key: string) { return this.#map.has(key); }
+ *   protected _clear() { this.#map.clear(); return true; }
+ *   protected _addToCounter(key: string, delta: number, _ttl: number, op: "inc" | "dec") {
+ *     const next = ((this._get(key) as number | undefined) ?? 0) + delta;
+ *     this.#map.set(key, this._encode(op, key, next));
+ *     return next;
+ *   }
+ * }
+ *
+ * await using cache = new BytesInAMap();
+ * await cache.set("a", { n: 1 });
+ * assert.deepEqual(await cache.get("a"), { n: 1 });
+ * await assert.rejects(cache.set("b", { run() {} }), { name: "SerializationError" });
+ * ```
+ */
+export abstract class ByteCache extends BaseCache {
+  /** Turns values into bytes and back. */
+  readonly serializer: Serializer;
+
+  /**
+   * Sets up the shared state and the serializer.
+   *
+   * @param options See {@linkcode ByteCacheOptions}.
+   */
+  constructor(options: ByteCacheOptions = {}) {
+    super(options);
+    this.serializer = options.serializer ?? defaultSerializer;
+  }
+
+  /** Serializes `value` for `key`; a failure is a `SerializationError` naming the key. */
+  protected _encode(op: string, key: string, value: unknown): Uint8Array {
+    try {
+      return this.serializer.serialize(value);
+    } catch (cause) {
+      throw new SerializationError(
+        `Cannot ${op} key ${_describe(key)}: ${(cause as Error).message}`,
+        { cause, op, key },
+      );
+    }
+  }
+
+  /** Deserializes the bytes stored under `key`; a failure is a `SerializationError` naming the key. */
+  protected _decode(key: string, bytes: Uint8Array): unknown {
+    try {
+      return this.serializer.deserialize(bytes);
+    } catch (cause) {
+      throw new SerializationError(
+        `Cannot read key ${_describe(key)}: ${(cause as Error).message}`,
+        { cause, op: "read", key },
+      );
+    }
   }
 }

@@ -5,15 +5,14 @@
  * @module
  */
 import {
-  _describe,
+  _opAndKey,
   addDelta,
   CacheConnectionError,
   CacheError,
-  checkOptionNames,
   redactCredentials,
 } from "../cache.ts";
-import type { Serializer } from "../serializers/serializer.ts";
-import { BaseCache } from "./_base.ts";
+import { ByteCache, type CounterOp } from "./_base.ts";
+import { type DenoKvCacheOptions, resolveOptions } from "./deno_kv/_options.ts";
 import {
   decodeHeader,
   encodeHeader,
@@ -23,7 +22,6 @@ import {
   keySize,
   MAX_CHECKS,
   MAX_COMMIT_BYTES,
-  MAX_PREFIX_BYTES,
   toBlob,
 } from "./deno_kv/_layout.ts";
 import { call, commit, commitAll, expiring } from "./deno_kv/_commit.ts";
@@ -37,26 +35,9 @@ import {
   writeEntry,
 } from "./deno_kv/_entries.ts";
 
-/** Options of {@linkcode DenoKvCache}. */
-export interface DenoKvCacheOptions {
-  /** An open `Deno.Kv` to use; `close()` leaves it open. */
-  kv?: Deno.Kv | undefined;
-  /** A path for `Deno.openKv(path)`, opened on first use and closed by `close()`. */
-  path?: string | undefined;
-  /** The KV key prefix of every entry (default `["cachelib"]`); prefixes of caches must not nest. */
-  prefix?: Deno.KvKey | undefined;
-  /** Lifetime in ms of entries stored without an explicit ttl; `0` = never expire. Default 300 000. */
-  defaultTtl?: number | undefined;
-  /** Turns values into bytes (default `defaultSerializer`). */
-  serializer?: Serializer | undefined;
-  /** The clock for expiry, in ms (default `Date.now`). */
-  now?: (() => number) | undefined;
-}
+export type { DenoKvCacheOptions };
 
 function noop(): void {}
-
-/** Every option {@linkcode DenoKvCache} reads. */
-const OPTION_NAMES = ["kv", "path", "prefix", "defaultTtl", "serializer", "now"] as const;
 
 /** KV's largest `getMany`. */
 const GET_MANY_MAX = 10;
@@ -83,7 +64,7 @@ const GET_MANY_MAX = 10;
  * assert.equal(await cache.inc("visits"), 1);
  * ```
  */
-export class DenoKvCache extends BaseCache {
+export class DenoKvCache extends ByteCache {
   #store: KvStore | undefined;
   #opening: Promise<KvStore> | undefined;
   readonly #owned: boolean;
@@ -100,40 +81,13 @@ export class DenoKvCache extends BaseCache {
    * @param options See {@linkcode DenoKvCacheOptions}.
    */
   constructor(options: DenoKvCacheOptions = {}) {
-    checkOptionNames("DenoKvCache", options, OPTION_NAMES);
-    super({ defaultTtl: options.defaultTtl, serializer: options.serializer });
-    if (options.kv !== undefined && options.path !== undefined) {
-      throw new TypeError("Cannot create DenoKvCache: give either kv or path, not both");
-    }
-    const prefix = options.prefix ?? ["cachelib"];
-    if (!Array.isArray(prefix) || prefix.length === 0) {
-      throw new TypeError(
-        `Cannot create DenoKvCache: prefix must be a non-empty KV key (an empty one would let clear() empty the whole database), received ${
-          _describe(prefix)
-        }`,
-      );
-    }
-    const bad = prefix.find((part) =>
-      !["string", "number", "bigint", "boolean"].includes(typeof part) &&
-      !(part instanceof Uint8Array)
-    );
-    if (bad !== undefined) {
-      throw new TypeError(
-        `Cannot create DenoKvCache: prefix parts must be strings, numbers, bigints, booleans or Uint8Arrays, received ${
-          _describe(bad)
-        }`,
-      );
-    }
-    if (keySize(prefix) > MAX_PREFIX_BYTES) {
-      throw new RangeError(
-        `Cannot create DenoKvCache: prefix must encode to at most ${MAX_PREFIX_BYTES} bytes`,
-      );
-    }
-    this.#prefix = Object.freeze([...prefix]);
-    this.#now = options.now ?? Date.now;
-    if (options.kv) this.#store = { kv: options.kv, prefix: this.#prefix, now: this.#now };
-    this.#owned = options.kv === undefined;
-    this.#path = options.path;
+    const resolved = resolveOptions(options);
+    super({ defaultTtl: resolved.defaultTtl, serializer: resolved.serializer });
+    this.#prefix = resolved.prefix;
+    this.#now = resolved.now;
+    if (resolved.kv) this.#store = { kv: resolved.kv, prefix: this.#prefix, now: this.#now };
+    this.#owned = resolved.kv === undefined;
+    this.#path = resolved.path;
   }
 
   /** Reads one key. */
@@ -262,7 +216,7 @@ export class DenoKvCache extends BaseCache {
   }
 
   /** Adds to a counter atomically: read, compute, commit with `check`, retry on conflict. */
-  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
+  protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     return this.#write(op, key, "value", (current) => {
       const stored = current.bytes ? this._decode(key, current.bytes) : 0;
       const next = addDelta(op, key, stored, delta);
@@ -319,12 +273,12 @@ export class DenoKvCache extends BaseCache {
     })();
     return this.#opening.catch((cause: Error) => {
       this.#opening = undefined;
-      const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+      const what = _opAndKey(op, key);
       const where = this.#path === undefined ? "the default Deno KV" : `Deno KV at "${this.#path}"`;
       const Class = cause instanceof CacheError ? CacheError : CacheConnectionError;
       // A remote KV URL may carry a user, password or access token: none reaches a message.
       const message = redactCredentials(`Cannot ${what}: cannot open ${where}: ${cause.message}`);
-      throw new Class(message, { cause: redactedCause(cause) });
+      throw new Class(message, { cause: redactedCause(cause), op, key });
     });
   }
 }

@@ -4,16 +4,16 @@
  *
  * @module
  */
-import { _describe, addDelta, CacheError, checkKey } from "../cache.ts";
-import { BaseCache } from "./_base.ts";
-import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/format.ts";
-import { EntryNames, MissProbe, readBytes, removeFile, writeAtomic } from "./filesystem/files.ts";
-import { prepareDir } from "./filesystem/cache_dir.ts";
-import { LockTimeout, openLockFile, StripeLocks } from "./filesystem/locks.ts";
-import { type FileSystemCacheOptions, resolveOptions } from "./filesystem/options.ts";
-import { type HeaderHint, listDir, pruneEntries, removeOrphans } from "./filesystem/prune.ts";
+import { _describe, addDelta, CacheError } from "../cache.ts";
+import { ByteCache, type CounterOp } from "./_base.ts";
+import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/_format.ts";
+import { EntryNames, MissProbe, readBytes, removeFile, writeAtomic } from "./filesystem/_files.ts";
+import { prepareDir } from "./filesystem/_cache_dir.ts";
+import { LockTimeout, openLockFile, StripeLocks } from "./filesystem/_locks.ts";
+import { type FileSystemCacheOptions, resolveOptions } from "./filesystem/_options.ts";
+import { type HeaderHint, listDir, pruneEntries, removeOrphans } from "./filesystem/_prune.ts";
 
-export type { FileSystemCacheOptions } from "./filesystem/options.ts";
+export type { FileSystemCacheOptions } from "./filesystem/_options.ts";
 
 type Found = { value: unknown; expiry: number };
 
@@ -47,7 +47,7 @@ type Found = { value: unknown; expiry: number };
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export class FileSystemCache extends BaseCache {
+export class FileSystemCache extends ByteCache {
   /** The directory holding the entries. */
   readonly dir: string;
   /** The bound on the number of entries; `0` = unbounded. */
@@ -80,7 +80,7 @@ export class FileSystemCache extends BaseCache {
     super({ defaultTtl: options?.defaultTtl, serializer: options?.serializer });
     if (typeof Deno === "undefined" || typeof Deno.openSync !== "function") {
       throw new CacheError(
-        "Cannot create cache: FileSystemCache needs Deno (it uses Deno's file APIs); " +
+        "Cannot create FileSystemCache: it needs Deno (it uses Deno's file APIs); " +
           "this runtime has no global Deno",
       );
     }
@@ -102,7 +102,7 @@ export class FileSystemCache extends BaseCache {
       if (refused === undefined) openLockFile(this.#locks.pathOf("0"), mode).close();
     } catch (cause) {
       throw new CacheError(
-        `Cannot create cache: directory ${JSON.stringify(dir)} is not writable: ${
+        `Cannot create FileSystemCache: directory ${JSON.stringify(dir)} is not writable: ${
           (cause as Error).message
         }`,
         { cause },
@@ -110,7 +110,7 @@ export class FileSystemCache extends BaseCache {
     }
     if (refused !== undefined) {
       throw new CacheError(
-        `Cannot create cache: refusing directory ${JSON.stringify(dir)}: ${refused}`,
+        `Cannot create FileSystemCache: refusing directory ${JSON.stringify(dir)}: ${refused}`,
       );
     }
   }
@@ -130,6 +130,8 @@ export class FileSystemCache extends BaseCache {
     }
     return new CacheError(`Cannot ${op} key ${_describe(key)}: cannot ${what} ${path}: ${why}`, {
       cause,
+      op,
+      key,
     });
   }
 
@@ -157,7 +159,7 @@ export class FileSystemCache extends BaseCache {
   }
 
   /** Reads `key` without its lock; a dead file is removed (under the lock, if still dead). */
-  async #load(op: string, key: string): Promise<Found | undefined> {
+  #load(op: string, key: string): Found | undefined | Promise<Found | undefined> {
     const name = this.#names.of(key);
     const path = `${this.dir}/${name}`;
     if (this.#probe.absent(path)) return undefined;
@@ -166,15 +168,14 @@ export class FileSystemCache extends BaseCache {
     if (bytes === undefined) return undefined;
     const now = this.#now();
     const found = this.#judge(key, name, bytes, now);
-    if (found === undefined) {
-      await this.#locked(op, key, false, "remove", () => {
-        const again = readBytes(path, this.#cap);
-        if (again !== undefined && this.#judge(key, name, again, now) === undefined) {
-          removeFile(path);
-        }
-      });
-    }
-    return found;
+    if (found !== undefined) return found;
+    return this.#locked(op, key, false, "remove", () => {
+      const again = readBytes(path, this.#cap);
+      if (again !== undefined && this.#judge(key, name, again, now) === undefined) {
+        removeFile(path);
+      }
+      return undefined;
+    });
   }
 
   /** Writes an entry file (or removes the key when it is too large); call with the lock held. */
@@ -214,17 +215,7 @@ export class FileSystemCache extends BaseCache {
       }
       const target = this.maxEntries - this.#interval; // room for the writes until the next look
       if (entries.length > target) {
-        const now = this.#now();
-        const { evicted } = await pruneEntries(
-          this.dir,
-          entries,
-          this.#locks,
-          now,
-          target,
-          this.#cap,
-          this.#hints,
-        );
-        this._stats.evictions += evicted;
+        await this.#pruneTo(entries, target);
       }
     } catch (cause) {
       throw this.#error(op, key, "prune", this.dir, cause);
@@ -259,19 +250,10 @@ export class FileSystemCache extends BaseCache {
     });
   }
 
-  /** The value under `key`, or `undefined`. */
-  override async get<T = unknown>(key: string): Promise<T | undefined> {
-    checkKey("get", key);
-    this._checkOpen("get", key);
-    const value = (await this.#load("get", key))?.value;
-    if (value === undefined) this._stats.misses++;
-    else this._stats.hits++;
-    return value as T | undefined;
-  }
-
-  /** Reads one key. */
-  protected async _get(key: string): Promise<unknown> {
-    return (await this.#load("get", key))?.value;
+  /** Reads one key: synchronously, unless a dead file must be removed under its lock. */
+  protected _get(key: string): unknown {
+    const found = this.#load("get", key);
+    return found instanceof Promise ? found.then((entry) => entry?.value) : found?.value;
   }
 
   /** Reads several keys, one file each. */
@@ -320,12 +302,15 @@ export class FileSystemCache extends BaseCache {
   }
 
   /** Whether the key holds a live entry: the same read and checks as `get`. */
-  protected async _has(key: string): Promise<boolean> {
-    return (await this.#load("has", key)) !== undefined;
+  protected _has(key: string): boolean | Promise<boolean> {
+    const found = this.#load("has", key);
+    return found instanceof Promise
+      ? found.then((entry) => entry !== undefined)
+      : found !== undefined;
   }
 
   /** Adds `delta` under the key's lock, so concurrent processes never lose a count. */
-  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
+  protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     const name = this.#names.of(key);
     return this.#locked(op, key, true, "write", (path) => {
       const now = this.#now();
@@ -346,9 +331,31 @@ export class FileSystemCache extends BaseCache {
       removeOrphans(this.dir, temps, Date.now());
       this.#hints.clear();
     } catch (cause) {
-      throw new CacheError(`Cannot clear ${this.dir}: ${(cause as Error).message}`, { cause });
+      throw new CacheError(`Cannot clear ${this.dir}: ${(cause as Error).message}`, {
+        cause,
+        op: "clear",
+      });
     }
     return Promise.resolve(true);
+  }
+
+  /** Removes dead entries and evicts down to `target` entries, counting the evictions. */
+  async #pruneTo(
+    entries: string[],
+    target: number,
+  ): Promise<{ dead: number; evicted: number }> {
+    const now = this.#now();
+    const result = await pruneEntries(
+      this.dir,
+      entries,
+      this.#locks,
+      now,
+      target,
+      this.#cap,
+      this.#hints,
+    );
+    this._stats.evictions += result.evicted;
+    return result;
   }
 
   /** The exact prune, without the open check. */
@@ -358,23 +365,14 @@ export class FileSystemCache extends BaseCache {
       const { entries, temps } = listDir(this.dir);
       const orphans = removeOrphans(this.dir, temps, Date.now());
       const target = this.maxEntries === 0 ? Infinity : this.maxEntries;
-      const now = this.#now();
-      const { dead, evicted } = await pruneEntries(
-        this.dir,
-        entries,
-        this.#locks,
-        now,
-        target,
-        this.#cap,
-        this.#hints,
-      );
-      this._stats.evictions += evicted;
+      const { dead, evicted } = await this.#pruneTo(entries, target);
       this.#wrote = false;
       return orphans + dead + evicted;
     } catch (error) {
       if (error instanceof CacheError) throw error;
       throw new CacheError(`Cannot prune ${this.dir}: ${(error as Error).message}`, {
         cause: error,
+        op: "prune",
       });
     }
   }

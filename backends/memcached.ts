@@ -16,7 +16,7 @@ import {
 } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
-import { BaseCache } from "./_base.ts";
+import { ByteCache, type CounterOp } from "./_base.ts";
 import {
   Channel,
   counterExtras,
@@ -183,7 +183,7 @@ const asciiEncoder = new TextEncoder();
  * });
  * ```
  */
-export class MemcachedCache extends BaseCache {
+export class MemcachedCache extends ByteCache {
   /** The prefix of every key this cache writes. */
   readonly keyPrefix: string;
   /** The longest wait in ms for a server. */
@@ -666,7 +666,7 @@ export class MemcachedCache extends BaseCache {
    * server's miss and its own add (status "not stored"), and a custom
    * serializer's integer that is first turned into a counter (CAS).
    */
-  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
+  protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     const deadline = this.#deadline();
     const opcode = delta < 0 ? OP.decrement : OP.increment;
     const amount = BigInt(Math.abs(delta));

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { type CacheStats, checkOptionNames } from "../cache.ts";
-import { BaseCache } from "./_base.ts";
+import { checkOptionNames } from "../cache.ts";
+import { BaseCache, type CounterOp } from "./_base.ts";
 import { MemoryStore, type MemoryStoreOptions } from "./memory/store.ts";
 
 /** Options of {@linkcode MemoryCache}: those of {@linkcode MemoryStore}. */
@@ -55,77 +55,61 @@ export class MemoryCache extends BaseCache {
   constructor(options: MemoryCacheOptions = {}) {
     checkOptionNames("MemoryCache", options, OPTION_NAMES);
     const store = new MemoryStore(options);
-    super({ defaultTtl: store.defaultTtl });
+    super({ defaultTtl: store.defaultTtl, stats: () => store.stats() });
     this.store = store;
   }
 
-  // The hot path skips the base class's bookkeeping: the store checks the key
-  // and keeps the counters itself.
-  /** The value under `key` (a copy), or `undefined`; skips the base class's bookkeeping. */
-  override get<T = unknown>(key: string): Promise<T | undefined> {
-    try {
-      if (this._closed) this._checkOpen("get", key);
-      return Promise.resolve(this.store.get<T>(key));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /** Counters of this instance since it was created. */
-  override stats(): CacheStats {
-    return this.store.stats();
-  }
-
+  // Every hook answers synchronously, and the base class has checked the
+  // arguments, so each goes to the store's unchecked twin; the store keeps the
+  // counters (`stats()` reads them).
   /** Reads one key from the store. */
-  protected _get(key: string): Promise<unknown> {
-    return Promise.resolve(this.store.get(key));
+  protected _get(key: string): unknown {
+    return this.store.get(key);
   }
 
   /** Reads several keys in one pass. */
-  protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
-    return Promise.resolve(keys.map((key) => this.store.get(key)));
+  protected override _getMany(keys: readonly string[]): unknown[] {
+    return keys.map((key) => this.store.get(key));
   }
 
   /** Writes one entry. */
-  protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    return Promise.resolve(this.store.set(key, value, ttl));
+  protected _set(key: string, value: unknown, ttl: number): boolean {
+    return this.store._set(key, value, ttl);
   }
 
   /** Writes one entry if the key is free. */
-  protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
-    return Promise.resolve(this.store.add(key, value, ttl));
+  protected _add(key: string, value: unknown, ttl: number): boolean {
+    return this.store._add(key, value, ttl);
   }
 
   /** Writes several entries in one pass. */
-  protected override _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
-    return Promise.resolve(
-      entries.filter(([key, value]) => this.store.set(key, value, ttl)).map(([key]) => key),
-    );
+  protected override _setMany(entries: [string, unknown][], ttl: number): string[] {
+    return entries.filter(([key, value]) => this.store._set(key, value, ttl)).map(([key]) => key);
   }
 
   /** Removes one key. */
-  protected _delete(key: string): Promise<boolean> {
-    return Promise.resolve(this.store.delete(key));
+  protected _delete(key: string): boolean {
+    return this.store._delete(key);
   }
 
   /** Removes several keys in one pass. */
-  protected override _deleteMany(keys: readonly string[]): Promise<string[]> {
-    return Promise.resolve(keys.filter((key) => this.store.delete(key)));
+  protected override _deleteMany(keys: readonly string[]): string[] {
+    return keys.filter((key) => this.store._delete(key));
   }
 
   /** Checks one key. */
-  protected _has(key: string): Promise<boolean> {
-    return Promise.resolve(this.store.has(key));
+  protected _has(key: string): boolean {
+    return this.store._has(key);
   }
 
   /** Removes every entry. */
-  protected _clear(): Promise<boolean> {
+  protected _clear(): boolean {
     this.store.clear();
-    return Promise.resolve(true);
+    return true;
   }
 
-  /** Adds to a counter. */
-  protected _inc(key: string, delta: number, _ttl: number, op: "inc" | "dec"): Promise<number> {
-    return Promise.resolve(op === "dec" ? this.store.dec(key, -delta) : this.store.inc(key, delta));
+  /** Adds to a counter (`dec` arrives negated). */
+  protected _addToCounter(key: string, delta: number, _ttl: number, op: CounterOp): number {
+    return this.store._addToCounter(op, key, delta);
   }
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { BaseCache } from "./_base.ts";
+import { BaseCache, type CounterOp } from "./_base.ts";
 import { addDelta, checkOptionNames } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 
@@ -44,35 +44,35 @@ export class NullCache extends BaseCache {
    */
   constructor(options: NullCacheOptions = {}) {
     checkOptionNames("NullCache", options, ["defaultTtl", "serializer"]);
-    super(options);
+    super({ defaultTtl: options.defaultTtl });
   }
 
-  /** Reads one key from the store. */
-  protected _get(): Promise<unknown> {
-    return Promise.resolve(undefined);
+  /** Reads nothing. */
+  protected _get(): undefined {
+    return undefined;
   }
-  /** Writes one entry. */
-  protected _set(): Promise<boolean> {
-    return Promise.resolve(true);
+  /** Accepts a write. */
+  protected _set(): boolean {
+    return true;
   }
-  /** Writes one entry if the key is free. */
-  protected _add(): Promise<boolean> {
-    return Promise.resolve(true);
+  /** Accepts a write. */
+  protected _add(): boolean {
+    return true;
   }
-  /** Removes one key. */
-  protected _delete(): Promise<boolean> {
-    return Promise.resolve(false);
+  /** Removes nothing. */
+  protected _delete(): boolean {
+    return false;
   }
-  /** Checks one key. */
-  protected _has(): Promise<boolean> {
-    return Promise.resolve(false);
+  /** Finds nothing. */
+  protected _has(): boolean {
+    return false;
   }
-  /** Removes every entry. */
-  protected _clear(): Promise<boolean> {
-    return Promise.resolve(true);
+  /** Has nothing to remove. */
+  protected _clear(): boolean {
+    return true;
   }
-  /** Adds to a counter. */
-  protected _inc(key: string, delta: number, _ttl: number, op: "inc" | "dec"): Promise<number> {
-    return Promise.resolve(addDelta(op, key, 0, delta));
+  /** The delta, as if added to 0 (`dec` arrives negated). */
+  protected _addToCounter(key: string, delta: number, _ttl: number, op: CounterOp): number {
+    return addDelta(op, key, 0, delta);
   }
 }

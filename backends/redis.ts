@@ -6,7 +6,7 @@
  */
 import { _describe, addDelta, CacheError, SerializationError } from "../cache.ts";
 import { defaultSerializer } from "../serializers/default.ts";
-import { BaseCache } from "./_base.ts";
+import { ByteCache } from "./_base.ts";
 import {
   escapeGlob,
   integerOf,
@@ -71,7 +71,7 @@ const INC_ATTEMPTS = 8;
  * await client.close();
  * ```
  */
-export class RedisCache extends BaseCache {
+export class RedisCache extends ByteCache {
   /** Prepended to every key. */
   readonly keyPrefix: string;
   readonly #conn: RedisConnection;
@@ -282,7 +282,7 @@ export class RedisCache extends BaseCache {
    * counter `number + delta`, by a compare-and-set in the same script, retried
    * a few times if another client changed it in between.
    */
-  protected async _inc(
+  protected async _addToCounter(
     key: string,
     delta: number,
     ttl: number,

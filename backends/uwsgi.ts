@@ -5,15 +5,11 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { BaseCache } from "./_base.ts";
-import {
-  _describe,
-  addDelta,
-  CacheConnectionError,
-  CacheError,
-  checkOptionNames,
-} from "../cache.ts";
-import type { Serializer } from "../serializers/serializer.ts";
+import { ByteCache, type CounterOp } from "./_base.ts";
+import { resolveOptions, type UwsgiCacheOptions } from "./uwsgi/_options.ts";
+import { watchdog } from "./_toolkit/deadline.ts";
+import { keyDigestText } from "./_toolkit/keys.ts";
+import { _describe, _opAndKey, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
 import {
   encodePacket,
   type Endpoint,
@@ -21,34 +17,14 @@ import {
   timeoutError,
   type UwsgiPacket,
   UwsgiTransportError,
-} from "./uwsgi/protocol.ts";
+} from "./uwsgi/_protocol.ts";
 
-/** Options of {@linkcode UwsgiCache}. */
-export interface UwsgiCacheOptions {
-  /** `"host:port"` of the uWSGI socket serving the cache (`[::1]:3031` for IPv6). Default `"127.0.0.1:3031"`. */
-  server?: string | undefined;
-  /**
-   * The uWSGI cache name (`--cache2 name=…`), or cachelib's `"name@host:port"`
-   * form, which also sets the server. Default: the server's first cache.
-   */
-  cache?: string | undefined;
-  /** Lifetime in ms of entries stored without a ttl; `0` = never expire. Default 300 000. */
-  defaultTtl?: number | undefined;
-  /** Turns values into bytes; default {@linkcode defaultSerializer}. */
-  serializer?: Serializer | undefined;
-  /**
-   * ms one call may take, from the moment it is made: its wait for a free connection and
-   * every request it sends (connect, send, reply). Default 5000.
-   */
-  timeout?: number | undefined;
-}
+export type { UwsgiCacheOptions };
 
 /** Keys up to this many UTF-8 bytes go to the server as they are; longer ones are hashed. */
 const MAX_RAW_KEY = 250;
 /** Requests one instance keeps in flight at once (uWSGI's default listen queue is 100). */
 const MAX_IN_FLIGHT = 32;
-/** Every option {@linkcode UwsgiCache} reads. */
-const OPTION_NAMES = ["server", "cache", "defaultTtl", "serializer", "timeout"] as const;
 const encoder = new TextEncoder();
 
 const QUEUED_NOTE =
@@ -76,7 +52,7 @@ const QUEUED_NOTE =
  * assert.deepEqual(await cache.get("user:1"), { name: "Ada" });
  * ```
  */
-export class UwsgiCache extends BaseCache {
+export class UwsgiCache extends ByteCache {
   /** The uWSGI cache name (`""`: the server's first cache). */
   readonly cacheName: string;
   /** `"host:port"` of the server. */
@@ -96,39 +72,11 @@ export class UwsgiCache extends BaseCache {
    * @throws {RangeError} A `timeout` that is not a finite number > 0.
    */
   constructor(options: UwsgiCacheOptions = {}) {
-    super(options);
-    checkOptionNames("UwsgiCache", options, OPTION_NAMES);
-    let server = options.server;
-    let name = options.cache ?? "";
-    if (typeof name !== "string") {
-      throw new TypeError(
-        `Cannot create UwsgiCache: cache must be a string, received ${_describe(name)}`,
-      );
-    }
-    const at = name.lastIndexOf("@");
-    if (at >= 0) {
-      const fromName = name.slice(at + 1);
-      if (server !== undefined && server !== fromName) {
-        throw new TypeError(
-          `Cannot create UwsgiCache: cache ${_describe(name)} names server ${
-            _describe(fromName)
-          } but server is ${_describe(server)}`,
-        );
-      }
-      server = fromName;
-      name = name.slice(0, at);
-    }
-    this.server = server ?? "127.0.0.1:3031";
-    this.cacheName = name;
-    const timeout = options.timeout ?? 5000;
-    if (typeof timeout !== "number" || !(timeout > 0) || timeout === Infinity) {
-      throw new RangeError(
-        `Cannot create UwsgiCache: timeout must be a finite number of ms > 0, received ${
-          _describe(timeout)
-        }`,
-      );
-    }
-    this.#endpoint = { ...parseServer(this.server), timeout };
+    super({ defaultTtl: options.defaultTtl, serializer: options.serializer });
+    const resolved = resolveOptions(options);
+    this.server = resolved.server;
+    this.cacheName = resolved.cache;
+    this.#endpoint = resolved.endpoint;
   }
 
   /** The deadline of a call made now: `timeout` ms from now (`Date.now()` ms). */
@@ -149,14 +97,18 @@ export class UwsgiCache extends BaseCache {
   ): Promise<UwsgiPacket | null> {
     if (this.cacheName) vars.push(["cache", this.cacheName]);
     const packet = encodePacket(vars, body);
-    const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+    const what = _opAndKey(op, key);
     // A call that queued for a connection says so if it runs out of time, whether the
     // deadline passed in the queue or on the request it sent once a connection was free.
     const queued = this.#inFlight >= MAX_IN_FLIGHT;
     try {
       await this.#slot(deadline);
     } catch (cause) {
-      throw new CacheConnectionError(`Cannot ${what}: ${(cause as Error).message}`, { cause });
+      throw new CacheConnectionError(`Cannot ${what}: ${(cause as Error).message}`, {
+        cause,
+        op,
+        key,
+      });
     }
     try {
       return await request(this.#endpoint, packet, deadline);
@@ -166,7 +118,11 @@ export class UwsgiCache extends BaseCache {
       // (a value over the block size); that is a declined write while the server is up.
       if (cause.failure === "reset" && body && (await this.#reachable(deadline))) return null;
       const note = queued && cause.failure === "timeout" ? QUEUED_NOTE : "";
-      throw new CacheConnectionError(`Cannot ${what}: ${cause.message}${note}`, { cause });
+      throw new CacheConnectionError(`Cannot ${what}: ${cause.message}${note}`, {
+        cause,
+        op,
+        key,
+      });
     } finally {
       this.#release();
     }
@@ -193,15 +149,15 @@ export class UwsgiCache extends BaseCache {
     return new Promise<void>((resolve, reject) => {
       const late = () => timeoutError(this.#endpoint, undefined, QUEUED_NOTE);
       const granted = () => {
-        clearTimeout(timer);
+        disarm();
         if (Date.now() < deadline) return resolve(); // the connection is handed over
         this.#release(); // handed a connection too late: pass it on
         reject(late());
       };
-      const timer = setTimeout(() => {
+      const disarm = watchdog(deadline - Date.now(), () => {
         this.#waiting.delete(granted);
         reject(late());
-      }, Math.max(0, deadline - Date.now()));
+      });
       this.#waiting.add(granted);
     });
   }
@@ -211,7 +167,7 @@ export class UwsgiCache extends BaseCache {
     const remaining = deadline - Date.now();
     if (remaining <= 0) return false;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), remaining);
+    const disarm = watchdog(remaining, () => controller.abort());
     try {
       const { hostname, port } = this.#endpoint;
       (await Deno.connect({ hostname, port, signal: controller.signal })).close();
@@ -219,7 +175,7 @@ export class UwsgiCache extends BaseCache {
     } catch {
       return false;
     } finally {
-      clearTimeout(timer);
+      disarm();
     }
   }
 
@@ -259,7 +215,13 @@ export class UwsgiCache extends BaseCache {
     deadline: number,
   ): Promise<boolean> {
     if (bytes.length === 0) {
-      throw new CacheError(`Cannot ${op} key ${_describe(key)}: uWSGI cannot store an empty value`);
+      throw new CacheError(
+        `Cannot ${op} key ${_describe(key)}: uWSGI cannot store an empty value`,
+        {
+          op,
+          key,
+        },
+      );
     }
     const vars: [string, string | Uint8Array][] = [
       ["cmd", cmd],
@@ -322,7 +284,7 @@ export class UwsgiCache extends BaseCache {
    * run one after another and never lose a count. The call's deadline covers its
    * wait behind earlier increments of the key.
    */
-  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec"): Promise<number> {
+  protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     const deadline = this.#deadline();
     const previous = this.#incs.get(key);
     const run = (previous ? previous.then(noop, noop) : Promise.resolve())
@@ -355,6 +317,7 @@ export class UwsgiCache extends BaseCache {
     if (!(await this.#write(op, "update", key, bytes, expires, deadline))) {
       throw new CacheError(
         `Cannot ${op} key ${_describe(key)}: uWSGI declined to store the new value (cache full?)`,
+        { op, key },
       );
     }
     return next;
@@ -376,34 +339,11 @@ function seconds(ttl: number): number {
  */
 function wireKey(key: string): string | Uint8Array {
   if (!key.isWellFormed()) {
-    const units = new Uint16Array(key.length);
-    for (let i = 0; i < key.length; i++) units[i] = key.charCodeAt(i);
-    return `\u0000u:${
-      createHash("sha256").update(new Uint8Array(units.buffer)).digest("base64url")
-    }`;
+    return `\u0000u:${keyDigestText(key)}`;
   }
   const bytes = encoder.encode(key);
   if (bytes.length === 0 || bytes.length > MAX_RAW_KEY || bytes[0] === 0) {
     return `\u0000h:${createHash("sha256").update(bytes).digest("base64url")}`;
   }
   return bytes;
-}
-
-/** Splits `"host:port"` (or `"[v6]:port"`). */
-function parseServer(server: unknown): { hostname: string; port: number } {
-  const bad = (why: string) =>
-    new TypeError(
-      `Cannot create UwsgiCache: server must be "host:port", ${why}, received ${_describe(server)}`,
-    );
-  if (typeof server !== "string") throw bad("a string");
-  const colon = server.lastIndexOf(":");
-  if (colon <= 0) throw bad("with a port");
-  const hostname = server.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-  const port = Number(server.slice(colon + 1));
-  if (
-    !Number.isInteger(port) || port < 1 || port > 65535 || !/^\d+$/.test(server.slice(colon + 1))
-  ) {
-    throw bad("with a port from 1 to 65535");
-  }
-  return { hostname, port };
 }

@@ -9,7 +9,7 @@
 //   python3 bench/filesystem_cachelib.py
 import { createHash } from "node:crypto";
 import { FileSystemCache } from "../mod.ts";
-import { encodeEntry, verifyEntry } from "../backends/filesystem/format.ts";
+import { encodeEntry, verifyEntry } from "../backends/filesystem/_format.ts";
 
 const record = { id: 7, name: "Ada Lovelace", email: "ada@example.com", admin: false, score: 97.5 };
 const N = 400;

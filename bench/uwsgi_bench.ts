@@ -2,7 +2,7 @@
 // Needs `uwsgi` (Debian `uwsgi-core`): deno bench --allow-all bench/uwsgi_bench.ts
 import { startServer } from "../tests/servers.ts";
 import { UwsgiCache } from "../mod.ts";
-import { encodePacket, request } from "../backends/uwsgi/protocol.ts";
+import { encodePacket, request } from "../backends/uwsgi/_protocol.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 
 const server = await startServer("uwsgi", { items: 2000, blocksize: 65536 });

@@ -18,6 +18,7 @@
 import { SerializationError } from "../cache.ts";
 import type { Serializer } from "./serializer.ts";
 import { _isJsonSafe } from "./_json_safe.ts";
+import { TYPED_ARRAYS } from "./_typed_arrays.ts";
 import { _cloneRefusal, _isShared, _typeName as typeName } from "./_clone_rule.ts";
 
 const MAGIC = 0xc7;
@@ -50,20 +51,7 @@ const Tag = {
 type ViewConstructor = {
   new (buffer: ArrayBuffer, byteOffset: number, length: number): ArrayBufferView;
 };
-const VIEWS: ViewConstructor[] = [
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-  DataView as unknown as ViewConstructor,
-];
+const VIEWS: ViewConstructor[] = [...TYPED_ARRAYS, DataView as unknown as ViewConstructor];
 // Float16Array is newer than the format; it takes the next number so older indexes keep theirs.
 const Float16 = (globalThis as { Float16Array?: ViewConstructor }).Float16Array;
 if (Float16 !== undefined) VIEWS.push(Float16);

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { runConformance } from "../testing.ts";
 import { CacheError, FileSystemCache } from "../mod.ts";
-import { userCacheDir } from "../backends/filesystem/cache_dir.ts";
-import { ORPHAN_AGE } from "../backends/filesystem/prune.ts";
+import { userCacheDir } from "../backends/filesystem/_cache_dir.ts";
+import { ORPHAN_AGE } from "../backends/filesystem/_prune.ts";
 
 const WORKER = new URL("./fixtures/fs_worker.ts", import.meta.url).pathname;
 const posix = Deno.build.os !== "windows";
@@ -542,7 +542,7 @@ Deno.test("FileSystemCache rejects unknown options and names the permission appN
       ["--no-prompt", "--allow-read", "--allow-write"],
       `import { FileSystemCache } from "${mod}"; try { new FileSystemCache({ appName: "x" }) } ${report}`,
     ),
-    /^CacheError: Cannot create cache: appName "x" needs the environment variables .* run with --allow-env, or pass dir: /,
+    /^CacheError: Cannot create FileSystemCache: appName "x" needs the environment variables .* run with --allow-env, or pass dir: /,
   );
   // Where there is no Deno (Node running a bundle): a CacheError that says so.
   assert.equal(
@@ -552,7 +552,7 @@ Deno.test("FileSystemCache rejects unknown options and names the permission appN
         `delete (globalThis as Record<string, unknown>).Deno; ` +
         `try { new FileSystemCache({ dir: "/tmp/never" }) } ${report}`,
     ),
-    "CacheError: Cannot create cache: FileSystemCache needs Deno (it uses Deno's file APIs); " +
+    "CacheError: Cannot create FileSystemCache: it needs Deno (it uses Deno's file APIs); " +
       "this runtime has no global Deno",
   );
 });
@@ -564,7 +564,9 @@ Deno.test({
   await withDir(async (root) => {
     const refused = (dir: string, why: RegExp) => (e: Error) =>
       e instanceof CacheError &&
-      e.message.startsWith(`Cannot create cache: refusing directory ${JSON.stringify(dir)}: `) &&
+      e.message.startsWith(
+        `Cannot create FileSystemCache: refusing directory ${JSON.stringify(dir)}: `,
+      ) &&
       why.test(e.message);
     await t.step("owned by another user", async () => {
       const dir = `${root}/foreign`;

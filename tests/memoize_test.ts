@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
   addDelta,
-  BaseCache,
+  ByteCache,
   CacheError,
   jsonSerializer,
   memoize,
@@ -358,7 +358,7 @@ Deno.test("memoize: a new memoize of the same function over the same cache reuse
  * Keeps only serialized bytes, in a store that outlives the instance: two
  * instances over one store stand in for two processes sharing a directory.
  */
-class SharedBytesCache extends BaseCache {
+class SharedBytesCache extends ByteCache {
   #store: Map<string, Uint8Array>;
   constructor(store: Map<string, Uint8Array>) {
     super({ serializer: jsonSerializer });
@@ -385,7 +385,7 @@ class SharedBytesCache extends BaseCache {
     this.#store.clear();
     return Promise.resolve(true);
   }
-  protected _inc(key: string, delta: number) {
+  protected _addToCounter(key: string, delta: number) {
     const bytes = this.#store.get(key);
     const next = addDelta("inc", key, bytes ? this._decode(key, bytes) : 0, delta);
     return this._set(key, next).then(() => next);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { awkwardValues, runConformance } from "../testing.ts";
 import {
   addDelta,
-  BaseCache,
+  ByteCache,
   defaultSerializer,
   jsonSerializer,
   SerializationError,
@@ -10,7 +10,7 @@ import {
 import type { Serializer } from "../mod.ts";
 
 /** A cache that keeps only serialized bytes: proves a serializer carries the contract's values. */
-class BytesCache extends BaseCache {
+class BytesCache extends ByteCache {
   #map = new Map<string, { bytes: Uint8Array; expires: number }>();
   #now: () => number;
   constructor(
@@ -47,7 +47,7 @@ class BytesCache extends BaseCache {
     this.#map.clear();
     return Promise.resolve(true);
   }
-  protected _inc(key: string, delta: number, ttl: number, op: "inc" | "dec") {
+  protected _addToCounter(key: string, delta: number, ttl: number, op: "inc" | "dec") {
     const entry = this.#live(key);
     const next = addDelta(op, key, entry ? this._decode(key, entry.bytes) : 0, delta);
     this.#map.set(key, {

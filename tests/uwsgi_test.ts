@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { runConformance } from "../testing.ts";
 import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
 import { CacheConnectionError, defaultSerializer, UwsgiCache } from "../mod.ts";
-import { decodeVars, encodePacket, request } from "../backends/uwsgi/protocol.ts";
+import { decodeVars, encodePacket, request } from "../backends/uwsgi/_protocol.ts";
 
 const encoder = new TextEncoder();
 

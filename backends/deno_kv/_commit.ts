@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { _describe, CacheError, redactCredentials } from "../../cache.ts";
+import { _opAndKey, CacheError, redactCredentials } from "../../cache.ts";
 import { keySize, MAX_COMMIT_BYTES, MAX_MUTATIONS } from "./_layout.ts";
 
 /** How often a write retries a conflict or a busy database before it gives up. */
@@ -39,11 +39,10 @@ export async function call<T>(
     return await run();
   } catch (cause) {
     if (cause instanceof CacheError) throw cause;
-    const what = key === undefined ? op : `${op} key ${_describe(key)}`;
     const message = redactCredentials(
-      `Cannot ${what}: Deno KV failed: ${(cause as Error).message}`,
+      `Cannot ${_opAndKey(op, key)}: Deno KV failed: ${(cause as Error).message}`,
     );
-    throw new CacheError(message, { cause });
+    throw new CacheError(message, { cause, op, key });
   }
 }
 

@@ -141,6 +141,7 @@ export async function writeEntry<R>(
             `Cannot ${op} key ${
               _describe(key)
             }: the value is ${blob.length} bytes, over the ${MAX_BLOB} a Deno KV entry can hold`,
+            { op, key },
           );
         }
         const expireIn = expireInFor(store, action.expires);
@@ -198,6 +199,7 @@ export async function writeEntry<R>(
           `Cannot ${op} key ${
             _describe(key)
           }: gave up after ${attempt} attempts that conflicted with concurrent writes`,
+          { op, key },
         );
       }
       await backoff(attempt);

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { keyDigest, utf16le } from "../_toolkit/keys.ts";
 
 /** KV's largest value in bytes (a `Uint8Array` is stored as is). */
 export const MAX_VALUE = 65_536;
@@ -60,17 +60,7 @@ export interface Header {
  */
 export function keyPart(key: string): string | Uint8Array {
   if (key.length <= DIRECT_KEY_MAX && key.isWellFormed()) return key;
-  return new Uint8Array(createHash("sha256").update(utf16(key)).digest());
-}
-
-function utf16(key: string): Uint8Array {
-  const bytes = new Uint8Array(key.length * 2);
-  for (let i = 0; i < key.length; i++) {
-    const unit = key.charCodeAt(i);
-    bytes[2 * i] = unit & 0xff;
-    bytes[2 * i + 1] = unit >> 8;
-  }
-  return bytes;
+  return keyDigest(key);
 }
 
 /** Frames the serialized value with the original key when the key is hashed. */
@@ -78,7 +68,7 @@ export function toBlob(key: string, hashed: boolean, value: Uint8Array): Uint8Ar
   if (!hashed) return value;
   const blob = new Uint8Array(4 + key.length * 2 + value.length);
   new DataView(blob.buffer).setUint32(0, key.length, true);
-  blob.set(utf16(key), 4);
+  blob.set(utf16le(key), 4);
   blob.set(value, 4 + key.length * 2);
   return blob;
 }

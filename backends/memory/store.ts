@@ -217,10 +217,8 @@ export class MemoryStore {
 
   /** Whether `key` holds a live entry (does not count as a use for the policy). */
   has(key: string): boolean {
-    const slot = this.#live("has", key);
-    if (slot === undefined) this.#misses++;
-    else this.#hits++;
-    return slot !== undefined;
+    checkKey("has", key);
+    return this._has(key);
   }
 
   /**
@@ -240,8 +238,7 @@ export class MemoryStore {
     checkKey("add", key);
     const ms = resolveTtl("add", key, ttl, this.defaultTtl);
     checkValue("add", key, value);
-    if (this.#live("add", key) !== undefined) return false;
-    return this.#put("add", key, value, ms);
+    return this._add(key, value, ms);
   }
 
   /**
@@ -260,7 +257,7 @@ export class MemoryStore {
   }
 
   #add(op: "inc" | "dec", key: string, by: number): number {
-    const slot = this.#live(op, key);
+    const slot = this.#live(key);
     if (slot === undefined) {
       const next = addDelta(op, key, 0, by);
       this.#put(op, key, next, this.defaultTtl);
@@ -276,11 +273,39 @@ export class MemoryStore {
 
   /** Removes `key`; `true` when a live entry was removed. */
   delete(key: string): boolean {
-    const slot = this.#live("delete", key);
+    checkKey("delete", key);
+    return this._delete(key);
+  }
+
+  // The unchecked twins of the public methods, for MemoryCache, whose base
+  // class has already checked the arguments and resolved the ttl.
+  /** `set` without the argument checks (`ttl` resolved); internal, for `MemoryCache`. */
+  _set(key: string, value: unknown, ttl: number): boolean {
+    return this.#put("set", key, value, ttl);
+  }
+  /** `add` without the argument checks (`ttl` resolved); internal, for `MemoryCache`. */
+  _add(key: string, value: unknown, ttl: number): boolean {
+    if (this.#live(key) !== undefined) return false;
+    return this.#put("add", key, value, ttl);
+  }
+  /** `has` without the argument check; internal, for `MemoryCache`. */
+  _has(key: string): boolean {
+    const slot = this.#live(key);
+    if (slot === undefined) this.#misses++;
+    else this.#hits++;
+    return slot !== undefined;
+  }
+  /** `delete` without the argument check; internal, for `MemoryCache`. */
+  _delete(key: string): boolean {
+    const slot = this.#live(key);
     if (slot === undefined) return false;
     this.#remove(slot, "deleted");
     this.#deletes++;
     return true;
+  }
+  /** `inc` (or `dec`, with the delta negated) without the checks; internal, for `MemoryCache`. */
+  _addToCounter(op: "inc" | "dec", key: string, delta: number): number {
+    return this.#add(op, key, delta);
   }
 
   /** Removes every entry. */
@@ -325,9 +350,8 @@ export class MemoryStore {
     };
   }
 
-  /** The live slot of `key`, dropping it if expired. */
-  #live(op: string, key: string): number | undefined {
-    checkKey(op, key);
+  /** The live slot of `key` (checked by the caller), dropping it if expired. */
+  #live(key: string): number | undefined {
     const slot = this.#map.get(key);
     if (slot === undefined) return undefined;
     const expires = this.#expires[slot]!;

@@ -10,23 +10,12 @@
  * @module
  */
 import { _describe } from "./cache.ts";
+import { TYPED_ARRAYS } from "./serializers/_typed_arrays.ts";
 
 /** Turns an argument list into a key; throws a `TypeError` for what cannot be keyed. */
 export type ArgsKeyer = (args: readonly unknown[]) => string;
 
-const TYPED_ARRAYS = new Set<unknown>([
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-]);
+const TYPED_ARRAY_TYPES = new Set<unknown>(TYPED_ARRAYS);
 
 /**
  * Makes the keyer used by `memoize`.
@@ -219,7 +208,7 @@ function encodeObject(walk: Walk, object: object): string {
     return `Set(${sortedJoin(parts)})`;
   }
   if (object instanceof RegExp) return `RegExp(${JSON.stringify(object.toString())})`;
-  if (TYPED_ARRAYS.has(object.constructor)) {
+  if (TYPED_ARRAY_TYPES.has(object.constructor)) {
     const name = object.constructor.name;
     return `${name}(${Array.prototype.join.call(object, ",")})`;
   }

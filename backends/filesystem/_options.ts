@@ -5,7 +5,7 @@
  */
 import { _describe, CacheError, checkOptionNames } from "../../cache.ts";
 import type { Serializer } from "../../serializers/serializer.ts";
-import { userCacheDir } from "./cache_dir.ts";
+import { userCacheDir } from "./_cache_dir.ts";
 
 /** Options of {@linkcode FileSystemCache}. Exactly one of `dir` and `appName` is required. */
 export interface FileSystemCacheOptions {
@@ -81,12 +81,12 @@ export const OPTION_NAMES = [
 export const DEFAULT_MAX_ENTRY_SIZE = 64 * 1024 * 1024;
 
 /**
- * Checks the options and applies the defaults.
+ * Checks the options, applies the defaults and freezes the result.
  *
  * @throws {TypeError} Neither or both of `dir` and `appName`, or an option of the wrong type.
  * @throws {RangeError} A `maxEntries` or `mode` out of range.
  */
-export function resolveOptions(options: FileSystemCacheOptions): ResolvedOptions {
+export function resolveOptions(options: FileSystemCacheOptions): Readonly<ResolvedOptions> {
   checkOptionNames("FileSystemCache", options, OPTION_NAMES);
   const {
     dir,
@@ -100,39 +100,45 @@ export function resolveOptions(options: FileSystemCacheOptions): ResolvedOptions
   } = options ?? {};
   if ((dir === undefined) === (appName === undefined)) {
     throw new TypeError(
-      `Cannot create cache: give exactly one of dir and appName, received ${
+      `Cannot create FileSystemCache: give exactly one of dir and appName, received ${
         dir === undefined ? "neither" : "both"
       }`,
     );
   }
   if (dir !== undefined && (typeof dir !== "string" || dir === "")) {
     throw new TypeError(
-      `Cannot create cache: dir must be a non-empty string, received ${_describe(dir)}`,
+      `Cannot create FileSystemCache: dir must be a non-empty string, received ${_describe(dir)}`,
     );
   }
   if (typeof maxEntries !== "number" || !Number.isSafeInteger(maxEntries) || maxEntries < 0) {
     throw new RangeError(
-      `Cannot create cache: maxEntries must be an integer >= 0, received ${_describe(maxEntries)}`,
+      `Cannot create FileSystemCache: maxEntries must be an integer >= 0, received ${
+        _describe(maxEntries)
+      }`,
     );
   }
   if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777) {
     throw new RangeError(
-      `Cannot create cache: mode must be permission bits between 0 and 0o777, received ${
+      `Cannot create FileSystemCache: mode must be permission bits between 0 and 0o777, received ${
         _describe(mode)
       }`,
     );
   }
   if (typeof now !== "function") {
-    throw new TypeError(`Cannot create cache: now must be a function, received ${_describe(now)}`);
+    throw new TypeError(
+      `Cannot create FileSystemCache: now must be a function, received ${_describe(now)}`,
+    );
   }
   if (typeof sharedDir !== "boolean") {
     throw new TypeError(
-      `Cannot create cache: sharedDir must be a boolean, received ${_describe(sharedDir)}`,
+      `Cannot create FileSystemCache: sharedDir must be a boolean, received ${
+        _describe(sharedDir)
+      }`,
     );
   }
   if (typeof lockTimeout !== "number" || !Number.isFinite(lockTimeout) || lockTimeout < 0) {
     throw new RangeError(
-      `Cannot create cache: lockTimeout must be a finite number of ms >= 0, received ${
+      `Cannot create FileSystemCache: lockTimeout must be a finite number of ms >= 0, received ${
         _describe(lockTimeout)
       }`,
     );
@@ -141,12 +147,12 @@ export function resolveOptions(options: FileSystemCacheOptions): ResolvedOptions
     typeof maxEntrySize !== "number" || !Number.isSafeInteger(maxEntrySize) || maxEntrySize < 1
   ) {
     throw new RangeError(
-      `Cannot create cache: maxEntrySize must be an integer >= 1, received ${
+      `Cannot create FileSystemCache: maxEntrySize must be an integer >= 1, received ${
         _describe(maxEntrySize)
       }`,
     );
   }
-  return {
+  return Object.freeze({
     dir: dir ?? cacheDirOf(appName!),
     maxEntries,
     mode,
@@ -154,7 +160,7 @@ export function resolveOptions(options: FileSystemCacheOptions): ResolvedOptions
     sharedDir,
     lockTimeout,
     maxEntrySize,
-  };
+  });
 }
 
 /** {@linkcode userCacheDir}, with a missing `--allow-env` as a `CacheError` that says so. */
@@ -164,7 +170,7 @@ function cacheDirOf(appName: string): string {
   } catch (cause) {
     if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
       throw new CacheError(
-        `Cannot create cache: appName ${
+        `Cannot create FileSystemCache: appName ${
           JSON.stringify(appName)
         } needs the environment variables that locate the user cache folder ` +
           `(XDG_CACHE_HOME, HOME; LOCALAPPDATA on Windows): run with --allow-env, or pass dir: ${

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { CORRUPT, ENTRY_NAME, expiryOf, HEADER_SIZE, isLive, TEMP_NAME } from "./format.ts";
-import type { StripeLocks } from "./locks.ts";
-import { readHeader, removeFile } from "./files.ts";
+import { CORRUPT, ENTRY_NAME, expiryOf, HEADER_SIZE, isLive, TEMP_NAME } from "./_format.ts";
+import type { StripeLocks } from "./_locks.ts";
+import { readHeader, removeFile, unlessMissing } from "./_files.ts";
 
 /** A temp file untouched for this long (ms) belongs to a writer that died. */
 export const ORPHAN_AGE = 60_000;
@@ -126,13 +126,8 @@ export async function pruneEntries(
   const seen = new Map<string, HeaderHint>();
   for (const name of names) {
     const path = `${dir}/${name}`;
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.lstatSync(path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) continue;
-      throw error;
-    }
+    const info = unlessMissing(() => Deno.lstatSync(path));
+    if (info === undefined) continue;
     const mtime = info.mtime?.getTime() ?? 0;
     const size = info.size;
     const hint = hints.get(name);
@@ -157,13 +152,8 @@ export async function pruneEntries(
     for (const { name, mtime, size } of live.slice(0, excess)) {
       const path = `${dir}/${name}`;
       const removed = await locks.run(name, () => {
-        let info: Deno.FileInfo;
-        try {
-          info = Deno.lstatSync(path);
-        } catch (error) {
-          if (error instanceof Deno.errors.NotFound) return false;
-          throw error;
-        }
+        const info = unlessMissing(() => Deno.lstatSync(path));
+        if (info === undefined) return false;
         // Rewritten since it was chosen: a newer value, keep it.
         if ((info.mtime?.getTime() ?? 0) !== mtime || info.size !== size) return false;
         return removeFile(path);

@@ -27,7 +27,7 @@ export function userCacheDir(
 ): string {
   if (typeof appName !== "string" || appName === "" || /[/\\]|^\.\.?$/.test(appName)) {
     throw new TypeError(
-      `Cannot create cache: appName must be a non-empty name without path separators, received ${
+      `Cannot create FileSystemCache: appName must be a non-empty name without path separators, received ${
         JSON.stringify(appName)
       }`,
     );
@@ -37,7 +37,7 @@ export function userCacheDir(
     const value = env(name);
     if (!value) {
       throw new TypeError(
-        `Cannot create cache: cannot find the user cache folder for appName ${
+        `Cannot create FileSystemCache: cannot find the user cache folder for appName ${
           JSON.stringify(appName)
         }: ${name} is not set`,
       );

@@ -62,21 +62,11 @@ function openRegular(
   path: string,
   cap: number,
 ): { file: Deno.FsFile; size: number } | null | undefined {
-  let seen: Deno.FileInfo;
-  try {
-    seen = Deno.lstatSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
+  const seen = unlessMissing(() => Deno.lstatSync(path));
+  if (seen === undefined) return undefined;
   if (!seen.isFile || seen.size > cap) return null;
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
+  const file = unlessMissing(() => Deno.openSync(path));
+  if (file === undefined) return undefined;
   try {
     const info = file.statSync();
     if (info.ino !== seen.ino || info.dev !== seen.dev || !info.isFile || info.size > cap) {
@@ -138,11 +128,15 @@ export function readHeader(
 
 /** Removes the file at `path`; `false` when it did not exist. */
 export function removeFile(path: string): boolean {
+  return unlessMissing(() => (Deno.removeSync(path), true)) ?? false;
+}
+
+/** `fn()`'s result, or `undefined` when it failed because a file is not there. */
+export function unlessMissing<T>(fn: () => T): T | undefined {
   try {
-    Deno.removeSync(path);
-    return true;
+    return fn();
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
 }

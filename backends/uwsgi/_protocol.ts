@@ -10,6 +10,8 @@
  *
  * @module
  */
+import { watchdog } from "../_toolkit/deadline.ts";
+import { grown, writeAll } from "../_toolkit/io.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -135,9 +137,7 @@ class Reader {
   /** `false` when the peer closed before `want` bytes arrived. */
   async fill(want: number): Promise<boolean> {
     if (want > this.#buf.length) {
-      const bigger = new Uint8Array(Math.max(want, this.#buf.length * 2));
-      bigger.set(this.bytes);
-      this.#buf = bigger;
+      this.#buf = grown(this.#buf, Math.max(want, this.#buf.length * 2), this.length);
     }
     while (this.length < want) {
       const n = await this.#conn.read(this.#buf.subarray(this.length));
@@ -185,7 +185,7 @@ export async function request(
   const controller = new AbortController();
   let conn: Deno.Conn | undefined;
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const disarm = watchdog(remaining, () => {
     timedOut = true;
     controller.abort();
     try {
@@ -193,7 +193,7 @@ export async function request(
     } catch {
       // already closed
     }
-  }, remaining);
+  });
   const where = `${endpoint.hostname}:${endpoint.port}`;
   try {
     try {
@@ -250,11 +250,6 @@ export async function request(
       }
     }
   } finally {
-    clearTimeout(timer);
+    disarm();
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }
