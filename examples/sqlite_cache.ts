@@ -181,7 +181,7 @@ export class SqliteCache extends BaseCache {
   }
 
   /** Adds `delta` to the integer under `key`, keeping its expiry. */
-  protected override _inc(
+  protected override _addToCounter(
     key: string,
     delta: number,
     ttl: number,
