@@ -258,3 +258,60 @@ Deno.test("the hit-ratio simulator drives every policy exactly as MemoryStore do
     assert.ok(expected > 10, `${policy}: ${expected} %`);
   }
 });
+
+// Issue 11 item 4: onEvict is told after the store is consistent (lru-cache's dispose-after),
+// and a callback's own writes never evict the entry whose write it is being told about.
+for (const policy of NAMES) {
+  Deno.test(`policy "${policy}": an onEvict that writes to the store keeps the write in progress`, () => {
+    const reported: string[] = [];
+    let writing = "";
+    const store: MemoryStore = new MemoryStore({
+      maxEntries: 3,
+      defaultTtl: 0,
+      policy,
+      onEvict: (key, _value, cause) => {
+        if (cause !== "evicted") return;
+        reported.push(key);
+        // Told once the write that evicted is complete: it is there, within the bound.
+        assert.equal(store.has(writing), true, `${policy}: "${writing}" during onEvict`);
+        assert.ok(store.size <= 3, `${policy}: size ${store.size} during onEvict`);
+        if (key !== "last") store.set("last", key);
+      },
+    });
+    const written = new Set(["last"]);
+    for (const key of ["a", "b", "c", "d", "e", "f", "g", "h"]) {
+      writing = key;
+      written.add(key);
+      store.set(key, key);
+      assert.equal(store.get(key), key, `${policy}: "${key}" was just written`);
+      assert.equal(store.size, Math.min(written.size - 1, 3), `${policy}: size after "${key}"`);
+    }
+    // Nothing vanished unreported: what is held plus what was reported is all that was written.
+    const held = [...written].filter((key) => store.has(key));
+    assert.equal(held.length, 3);
+    assert.deepEqual(new Set([...held, ...reported]), written, reported.join(" "));
+  });
+}
+
+Deno.test("an onEvict that writes during a replace or an expiry sees a consistent store", () => {
+  let time = 0;
+  const store: MemoryStore = new MemoryStore({
+    maxEntries: 2,
+    defaultTtl: 0,
+    policy: "lifo",
+    now: () => time,
+    onEvict: (key, _value, cause) => {
+      // While being told, the store already holds the new state.
+      if (cause === "replaced") assert.equal(store.get(key), "new");
+      if (cause === "expired") assert.equal(store.has(key), false);
+      if (!key.startsWith("re:")) store.set(`re:${key}`, cause);
+    },
+  });
+  store.set("a", "old");
+  store.set("a", "new");
+  assert.equal(store.get("a"), "new");
+  store.set("t", "x", 10);
+  time = 20;
+  assert.equal(store.get("t"), undefined);
+  assert.equal(store.size, 2);
+});

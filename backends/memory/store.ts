@@ -128,6 +128,12 @@ export class MemoryStore {
   #clone: boolean;
   #sizeOf: (value: unknown, key: string) => number;
   #onEvict: ((key: string, value: unknown, cause: EvictionCause) => void) | undefined;
+  // Departures not yet told to onEvict, flat as key, value, cause: the callback runs only once
+  // the operation that caused them is complete, so it may use the store (dispose-after).
+  #pending: unknown[] = [];
+  #notifying = false;
+  // While callbacks run: the slot the outermost call wrote, which their own writes may not evict.
+  #pinned = -1;
   #now: () => number;
   #hits = 0;
   #misses = 0;
@@ -206,6 +212,7 @@ export class MemoryStore {
     if (expires !== 0 && expires <= this.#now()) {
       this.#remove(slot, "expired");
       this.#misses++;
+      if (this.#pending.length > 0) this.#notify();
       return undefined;
     }
     this.#policy.access(slot);
@@ -220,6 +227,7 @@ export class MemoryStore {
     const slot = this.#live("has", key);
     if (slot === undefined) this.#misses++;
     else this.#hits++;
+    if (this.#pending.length > 0) this.#notify();
     return slot !== undefined;
   }
 
@@ -232,7 +240,9 @@ export class MemoryStore {
     checkKey("set", key);
     const ms = resolveTtl("set", key, ttl, this.defaultTtl);
     checkValue("set", key, value);
-    return this.#put("set", key, value, ms);
+    const stored = this.#put("set", key, value, ms);
+    if (this.#pending.length > 0) this.#notify(key);
+    return stored;
   }
 
   /** Stores `value` only when `key` holds no live entry; `true` when stored. */
@@ -240,8 +250,9 @@ export class MemoryStore {
     checkKey("add", key);
     const ms = resolveTtl("add", key, ttl, this.defaultTtl);
     checkValue("add", key, value);
-    if (this.#live("add", key) !== undefined) return false;
-    return this.#put("add", key, value, ms);
+    const stored = this.#live("add", key) === undefined && this.#put("add", key, value, ms);
+    if (this.#pending.length > 0) this.#notify(key);
+    return stored;
   }
 
   /**
@@ -250,13 +261,17 @@ export class MemoryStore {
    */
   inc(key: string, delta?: number): number {
     checkKey("inc", key);
-    return this.#add("inc", key, checkDelta("inc", key, delta));
+    const next = this.#add("inc", key, checkDelta("inc", key, delta));
+    if (this.#pending.length > 0) this.#notify(key);
+    return next;
   }
 
   /** Subtracts `delta` (default 1) from the integer under `key`; see {@linkcode MemoryStore.inc}. */
   dec(key: string, delta?: number): number {
     checkKey("dec", key);
-    return this.#add("dec", key, -checkDelta("dec", key, delta));
+    const next = this.#add("dec", key, -checkDelta("dec", key, delta));
+    if (this.#pending.length > 0) this.#notify(key);
+    return next;
   }
 
   #add(op: "inc" | "dec", key: string, by: number): number {
@@ -277,10 +292,12 @@ export class MemoryStore {
   /** Removes `key`; `true` when a live entry was removed. */
   delete(key: string): boolean {
     const slot = this.#live("delete", key);
-    if (slot === undefined) return false;
-    this.#remove(slot, "deleted");
-    this.#deletes++;
-    return true;
+    if (slot !== undefined) {
+      this.#remove(slot, "deleted");
+      this.#deletes++;
+    }
+    if (this.#pending.length > 0) this.#notify();
+    return slot !== undefined;
   }
 
   /** Removes every entry. */
@@ -297,7 +314,8 @@ export class MemoryStore {
     this.#cursor = 0;
     this.#expires.fill(0);
     this.#policy.clear();
-    for (const [key, value] of entries) this.#onEvict!(key, value, "cleared");
+    for (const [key, value] of entries) this.#pending.push(key, value, "cleared");
+    if (this.#pending.length > 0) this.#notify();
   }
 
   /** Removes every expired entry now; returns how many. */
@@ -311,6 +329,7 @@ export class MemoryStore {
         removed++;
       }
     }
+    if (this.#pending.length > 0) this.#notify();
     return removed;
   }
 
@@ -368,7 +387,7 @@ export class MemoryStore {
       }
       this.#policy.update(slot);
       this.#sets++;
-      this.#onEvict?.(key, old, "replaced");
+      if (this.#onEvict) this.#pending.push(key, old, "replaced");
     } else {
       slot = this.#alloc();
       this.#keys[slot] = key;
@@ -388,7 +407,14 @@ export class MemoryStore {
       (this.maxEntries > 0 && this.#map.size > this.maxEntries) ||
       (this.maxBytes > 0 && this.#bytes > this.maxBytes)
     ) {
-      this.#remove(this.#policy.victim(), "evicted");
+      let victim = this.#policy.victim();
+      if (victim === this.#pinned && this.#map.size > 1) {
+        // A callback's write would evict the entry whose write it is being told about: that
+        // entry counts as just written again, so the policy names another.
+        this.#policy.update(victim);
+        victim = this.#policy.victim();
+      }
+      this.#remove(victim, "evicted");
       this.#evictions++;
     }
     return true;
@@ -443,6 +469,36 @@ export class MemoryStore {
       this.#sizes[slot] = 0;
     }
     this.#free.push(slot);
-    this.#onEvict?.(key, value, cause);
+    if (this.#onEvict) this.#pending.push(key, value, cause);
+  }
+
+  /**
+   * Tells onEvict of the departures so far, oldest first, once the operation that caused them is
+   * complete. A callback may use the store; what its own calls remove joins the same queue and is
+   * told by the outermost loop, in order. Their writes do not evict the entry `key` the outermost
+   * call wrote, so that call's write survives its own callbacks under every policy. If a callback
+   * throws, the rest are still told and the first error is rethrown after.
+   */
+  #notify(key?: string): void {
+    if (this.#notifying) return;
+    this.#notifying = true;
+    this.#pinned = key === undefined ? -1 : this.#map.get(key) ?? -1;
+    const pending = this.#pending;
+    const onEvict = this.#onEvict!;
+    let failed = false, error: unknown;
+    try {
+      for (let i = 0; i < pending.length; i += 3) {
+        try {
+          onEvict(pending[i] as string, pending[i + 1], pending[i + 2] as EvictionCause);
+        } catch (e) {
+          if (!failed) [failed, error] = [true, e];
+        }
+      }
+    } finally {
+      pending.length = 0;
+      this.#notifying = false;
+      this.#pinned = -1;
+    }
+    if (failed) throw error;
   }
 }
