@@ -24,6 +24,7 @@ import { TinyLfuPolicy } from "./tinylfu.ts";
  * @example A FIFO policy: evict in insertion order, ignore hits
  * ```ts
  * import { type EvictionPolicy, MemoryStore } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * class Fifo implements EvictionPolicy {
  *   #queue: number[] = [];
@@ -44,7 +45,7 @@ import { TinyLfuPolicy } from "./tinylfu.ts";
  *
  * const store = new MemoryStore({ maxEntries: 2, policy: () => new Fifo() });
  * store.set("a", 1); store.set("b", 2); store.get("a"); store.set("c", 3);
- * console.log(store.has("a"), store.has("b"), store.has("c")); // false true true
+ * assert.deepEqual([store.has("a"), store.has("b"), store.has("c")], [false, true, true]);
  * ```
  */
 export interface EvictionPolicy {

@@ -38,12 +38,13 @@ export interface TinyLfuOptions {
  * @example One-time keys do not flush the keys in use
  * ```ts
  * import { MemoryStore } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const store = new MemoryStore({ maxEntries: 100, policy: "tinylfu" });
  * for (let i = 0; i < 50; i++) store.set(`hot${i}`, i);
  * for (let i = 0; i < 50; i++) store.get(`hot${i}`);
  * for (let i = 0; i < 1000; i++) store.set(`scan${i}`, i);
- * console.log(store.has("hot0"), store.has("hot49")); // true true
+ * assert.deepEqual([store.has("hot0"), store.has("hot49")], [true, true]);
  * ```
  */
 export class TinyLfuPolicy implements EvictionPolicy {

@@ -17,6 +17,7 @@ import {
   checkDefaultTtl,
   checkDelta,
   checkKey,
+  checkOptionNames,
   checkValue,
   resolveTtl,
 } from "../../cache.ts";
@@ -51,6 +52,18 @@ export interface MemoryStoreOptions {
   /** Called after an entry leaves the store, with the reason. */
   onEvict?: ((key: string, value: unknown, cause: EvictionCause) => void) | undefined;
 }
+
+/** Every option name of {@linkcode MemoryStoreOptions}, for `checkOptionNames`. */
+export const _STORE_OPTIONS: readonly string[] = [
+  "maxEntries",
+  "maxBytes",
+  "sizeOf",
+  "policy",
+  "defaultTtl",
+  "clone",
+  "now",
+  "onEvict",
+];
 
 const SWEEP_PER_INSERT = 2;
 
@@ -98,11 +111,12 @@ function checkCount(name: string, value: unknown, fallback: number): number {
  * @example A bounded LRU with a ttl
  * ```ts
  * import { MemoryStore } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const store = new MemoryStore({ maxEntries: 1000, defaultTtl: 60_000 });
  * store.set("user:1", { name: "Ada" });
- * console.log(store.get("user:1")); // { name: "Ada" }
- * console.log(store.size); // 1
+ * assert.deepEqual(store.get("user:1"), { name: "Ada" });
+ * assert.equal(store.size, 1);
  * ```
  */
 export class MemoryStore {
@@ -147,6 +161,7 @@ export class MemoryStore {
    * @param options See {@linkcode MemoryStoreOptions}.
    */
   constructor(options: MemoryStoreOptions = {}) {
+    checkOptionNames("MemoryStore", options, _STORE_OPTIONS);
     this.defaultTtl = checkDefaultTtl(options.defaultTtl);
     this.maxEntries = checkCount("maxEntries", options.maxEntries, 500);
     this.maxBytes = checkCount("maxBytes", options.maxBytes, 0);
