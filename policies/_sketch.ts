@@ -102,12 +102,50 @@ export class _FrequencySketch {
     return min + ((door[a >>> 5]! >>> (a & 31)) & (door[b >>> 5]! >>> (b & 31)) & 1);
   }
 
+  /** The estimate without the doorkeeper's bit. */
+  count(hash: number): number {
+    const spread = _FrequencySketch.spreadOf(hash);
+    const counters = this.#counters;
+    const block = (hash & this.#blockMask) * BLOCK;
+    return Math.min(
+      counters[block + (spread & 15)]!,
+      counters[block + 16 + ((spread >>> 4) & 15)]!,
+      counters[block + 32 + ((spread >>> 8) & 15)]!,
+      counters[block + 48 + ((spread >>> 12) & 15)]!,
+    );
+  }
+
   /** Halves every counter and empties the doorkeeper. */
   #age(): void {
     const counters = this.#counters;
     for (let i = 0; i < counters.length; i++) counters[i] = counters[i]! >>> 1;
     this.#doorkeeper.fill(0);
     this.#uses = this.#uses >>> 1;
+  }
+
+  /**
+   * Doubles the sketch until it is sized for `capacity` keys, keeping every estimate exactly:
+   * a key's block is `hash & blockMask`, so after doubling it lands in one of the two copies
+   * of its old block, and its doorkeeper bits in one of the two copies of the old filter. Only
+   * the aging period (`10 × width`) grows, as if the sketch had been this large since the
+   * last aging.
+   */
+  grow(capacity: number): void {
+    while (this.width < 4 * capacity) {
+      const old = this.#counters;
+      const counters = new Uint8Array(2 * old.length);
+      counters.set(old);
+      counters.set(old, old.length);
+      this.#counters = counters;
+      this.#blockMask = 2 * this.#blockMask + 1;
+      const oldDoor = this.#doorkeeper;
+      const door = new Int32Array(2 * oldDoor.length);
+      door.set(oldDoor);
+      door.set(oldDoor, oldDoor.length);
+      this.#doorkeeper = door;
+      this.#doorMask = 2 * this.#doorMask + 1;
+      this.#sampleSize *= 2;
+    }
   }
 
   /** Forgets everything. */

@@ -30,6 +30,10 @@ const MAX_WINDOW = 0.8;
 export interface TinyLfuOptions {
   /** The window's share of the entries, in `[0, 0.8]`. Default `0.01`. */
   window?: number | undefined;
+  /** The most slots the store will use (`maxEntries + 1`): the sketch is sized for it from the start. */
+  limit?: number | undefined;
+  /** Seeds the key hash (a 32-bit integer). Default: a random seed per policy. */
+  seed?: number | undefined;
 }
 
 /**
@@ -53,6 +57,7 @@ export class TinyLfuPolicy implements EvictionPolicy {
   #spreads: Int32Array;
   #sketch: _FrequencySketch;
   #window: number;
+  #seed: number;
 
   /**
    * Creates an empty policy.
@@ -67,11 +72,18 @@ export class TinyLfuPolicy implements EvictionPolicy {
         `Cannot create tinylfu policy: window must be in [0, ${MAX_WINDOW}], received ${window}`,
       );
     }
+    const seed = options.seed ?? crypto.getRandomValues(new Int32Array(1))[0]!;
+    if (!Number.isInteger(seed)) {
+      throw new TypeError(
+        `Cannot create tinylfu policy: seed must be an integer, received ${seed}`,
+      );
+    }
+    this.#seed = seed | 0;
     this.#window = window;
     this.#queues = new _Queues(3, capacity);
     this.#hashes = new Int32Array(capacity);
     this.#spreads = new Int32Array(capacity);
-    this.#sketch = new _FrequencySketch(capacity);
+    this.#sketch = new _FrequencySketch(options.limit ?? capacity);
   }
 
   /** The window's share of the entries. */
@@ -87,11 +99,11 @@ export class TinyLfuPolicy implements EvictionPolicy {
     const spreads = new Int32Array(capacity);
     spreads.set(this.#spreads);
     this.#spreads = spreads;
-    if (4 * capacity > this.#sketch.width) this.#sketch = new _FrequencySketch(capacity);
+    this.#sketch.grow(capacity);
   }
 
   insert(slot: number, key: string): void {
-    const hash = _hashKey(key);
+    const hash = _hashKey(key, this.#seed);
     this.#hashes[slot] = hash;
     this.#spreads[slot] = _FrequencySketch.spreadOf(hash);
     this.#sketch.increment(hash);

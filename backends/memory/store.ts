@@ -41,7 +41,7 @@ export interface MemoryStoreOptions {
   maxBytes?: number | undefined;
   /** The size of an entry for `maxBytes`. Default: a rough byte count of the value. */
   sizeOf?: ((value: unknown, key: string) => number) | undefined;
-  /** The eviction policy, by name or as a factory. Default `"tinylfu"` (the hit-ratio winner; see docs/benchmarks.md). */
+  /** The eviction policy, by name or as a factory. Default `"adaptive"` (W-TinyLFU with an adaptive window; see docs/benchmarks.md). */
   policy?: PolicyName | PolicyFactory | undefined;
   /** Lifetime in ms of entries stored without a ttl; `0` = never expire. Default 300 000. */
   defaultTtl?: number | undefined;
@@ -187,7 +187,7 @@ export class MemoryStore {
     this.#expires = new Float64Array(this.#capacity);
     this.#modes = new Uint8Array(this.#capacity);
     if (this.maxBytes > 0) this.#sizes = new Float64Array(this.#capacity);
-    this.#policy = factory(this.#capacity);
+    this.#policy = factory(this.#capacity, this.maxEntries > 0 ? this.maxEntries + 1 : undefined);
   }
 
   // The default clock: Date.now() costs several Map lookups, so one reading
