@@ -28,8 +28,11 @@ export class _FrequencySketch {
   #uses = 0;
   #sampleSize: number;
 
-  /** Sizes the sketch for about `capacity` keys. */
-  constructor(capacity: number) {
+  /**
+   * Sizes the sketch for about `capacity` keys, aged every `age × width` recorded uses (`width`
+   * being about 4 × `capacity`).
+   */
+  constructor(capacity: number, age = 10) {
     let width = 16;
     while (width < 4 * capacity) width *= 2;
     this.#counters = new Uint8Array(4 * width);
@@ -37,7 +40,7 @@ export class _FrequencySketch {
     // A doorkeeper of 8 bits per counter row slot, probed twice.
     this.#doorkeeper = new Int32Array(width / 4);
     this.#doorMask = width * 8 - 1;
-    this.#sampleSize = 10 * width;
+    this.#sampleSize = age * width;
   }
 
   /** The number of counters per row (`4 × capacity` rounded up to a power of two). */

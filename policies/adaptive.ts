@@ -33,8 +33,10 @@ import { _hashKey } from "./_hash.ts";
  * (`bench/hit_ratio.ts --tune`); not part of the API.
  */
 export const _tuning = {
-  /** The window shares the miniature caches try, smallest first (the start). */
+  /** The window shares the miniature caches try, smallest first. */
   candidates: [0, 0.03, 0.1, 0.2, 0.35, 0.55],
+  /** The index of the candidate the window starts at. */
+  start: 2,
   /** A miniature cache holds `entries >>> miniShift` entries, clamped to `[miniMin, miniMax]`. */
   miniShift: 6,
   miniMin: 128,
@@ -44,7 +46,7 @@ export const _tuning = {
   /** How much of the previous scores a period keeps. */
   decay: 0.8,
   /** The best must lead the current window by `margin × √(sum of both scores)` hits to move. */
-  margin: 0.5,
+  margin: 0.25,
   /** When set, each decision's candidate index is appended (for the benchmarks). */
   trace: undefined as number[] | undefined,
 };
@@ -137,7 +139,8 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   #sampleBelow: number;
   #period: number;
   #untilDecision: number;
-  #current = 0;
+  #start: number;
+  #current: number;
   #warming = true;
   #candidates: number[];
   #decay: number;
@@ -160,10 +163,11 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     }
     this.#seed = seed | 0;
     const keys = limit ?? capacity;
+    this.#start = this.#current = _tuning.start;
     this.#engine = new _WindowTinyLfu(
       capacity,
       keys,
-      _tuning.candidates[0]!,
+      _tuning.candidates[this.#start]!,
       this.#seed ^ 0x5bd1e995,
     );
     const entries = Math.max(1, keys - 1);
@@ -223,8 +227,8 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     this.#readCount = 0;
     this.#engine.clear();
     for (const mini of this.#minis) mini.clear();
-    this.#engine.window = this.#candidates[0]!;
-    this.#current = 0;
+    this.#current = this.#start;
+    this.#engine.window = this.#candidates[this.#start]!;
     this.#warming = true;
     this.#untilDecision = this.#period;
   }
