@@ -22,8 +22,6 @@ import { _FrequencySketch } from "./_sketch.ts";
 /** Queue numbers. */
 export const WINDOW = 0, PROBATION = 1, PROTECTED = 2;
 const PROTECTED_SHARE = 0.8;
-/** The largest share of the entries the window may have. */
-export const MAX_WINDOW = 0.8;
 /**
  * The sketch ages every `AGE × width` = 20 × keys uses. 40 × keys (the fixed policy's) scores
  * 2 points less on P12 at 131 072 entries; 10 × keys (Caffeine's) 1.0 less on P6 at 50 000.
@@ -42,7 +40,7 @@ export class _WindowTinyLfu {
   hashes: Int32Array;
   /** The frequency sketch. */
   sketch: _FrequencySketch;
-  /** The window's share of the entries, in `[0, MAX_WINDOW]`. */
+  /** The window's share of the entries, in `[0, 1]` (1: plain LRU, every entry in the window). */
   window: number;
   #random: number;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runConformance } from "./conformance.ts";
 import { simulate } from "../bench/_simulate.ts";
-import { type Trace, zipfTrace } from "../bench/_traces.ts";
+import { adversarialTraces, type Trace, zipfTrace } from "../bench/_traces.ts";
 import {
   AdaptiveTinyLfuPolicy,
   DEFAULT_POLICY,
@@ -345,4 +345,80 @@ Deno.test("an onEvict that writes during a replace or an expiry sees a consisten
   time = 20;
   assert.equal(store.get("t"), undefined);
   assert.equal(store.size, 2);
+});
+
+// Issue 14: the adaptive default.
+function replay(policy: AdaptiveTinyLfuPolicy, trace: Trace, size: number): number {
+  return simulate(trace, () => policy, size);
+}
+
+Deno.test("adaptive: the window shrinks to its smallest on a loop larger than the cache", () => {
+  const size = 1000;
+  const requests = new Int32Array(200 * size).map((_, i) => i % (1.2 * size));
+  const trace: Trace = {
+    name: "loop",
+    requests,
+    keys: Array.from({ length: 1.2 * size }, (_, i) => `k${i}`),
+  };
+  const policy = new AdaptiveTinyLfuPolicy(size + 1, undefined, { seed: 1 });
+  assert.equal(policy.window, 0.1);
+  const ratio = replay(policy, trace, size);
+  assert.equal(policy.window, 0);
+  // LRU scores 0 here; the best possible is size / loop ≈ 83 %.
+  assert.ok(ratio > 75, `${ratio} %`);
+});
+
+Deno.test("adaptive: the window grows on recency bursts, and beats the fixed 1 % window", () => {
+  const [, , , bursts] = adversarialTraces(1000, 5);
+  const policy = new AdaptiveTinyLfuPolicy(1001, undefined, { seed: 1 });
+  const adaptive = replay(policy, bursts!, 1000);
+  assert.ok(policy.window >= 0.2, `window ${policy.window}`);
+  const fixed = simulate(bursts!, (c) => new TinyLfuPolicy(c, { seed: 1 }), 1000);
+  const lru = simulate(bursts!, POLICIES.lru!, 1000);
+  assert.ok(adaptive > fixed + 1, `adaptive ${adaptive} %, tinylfu ${fixed} %`);
+  assert.ok(adaptive > lru - 0.5, `adaptive ${adaptive} %, lru ${lru} %`);
+});
+
+Deno.test("adaptive and tinylfu hash with a seed of their own, and check it", () => {
+  // Same operations, different seeds: the sketch sees different collisions, so on a workload
+  // where ties matter the two evict differently at least once.
+  const trace = zipfTrace(0.7, 5000, 20_000, 3);
+  const a = simulate(trace, (c) => new AdaptiveTinyLfuPolicy(c, undefined, { seed: 1 }), 300);
+  const b = simulate(trace, (c) => new AdaptiveTinyLfuPolicy(c, undefined, { seed: 2 }), 300);
+  const again = simulate(trace, (c) => new AdaptiveTinyLfuPolicy(c, undefined, { seed: 1 }), 300);
+  assert.equal(a, again);
+  assert.notEqual(a, b);
+  assert.throws(() => new AdaptiveTinyLfuPolicy(10, undefined, { seed: 1.5 }), {
+    name: "TypeError",
+    message: "Cannot create adaptive policy: seed must be an integer, received 1.5",
+  });
+  assert.throws(() => new TinyLfuPolicy(10, { seed: Number.NaN }), {
+    name: "TypeError",
+    message: "Cannot create tinylfu policy: seed must be an integer, received NaN",
+  });
+});
+
+Deno.test("adaptive admits a warm candidate at random now and then, so the main space cannot be locked", async () => {
+  const { _WindowTinyLfu, WINDOW } = await import("../policies/_wtinylfu.ts");
+  // 10 entries. The first ten keys are used 15 times; each newcomer 8 times (warm, but less
+  // than any victim): by frequency alone, no newcomer would ever enter the main space.
+  // A sketch sized for many keys, so it does not age during the test.
+  const engine = new _WindowTinyLfu(11, 1 << 17, 0, 99);
+  for (let slot = 0; slot < 10; slot++) {
+    engine.insert(slot, 1000 + slot);
+    for (let use = 0; use < 15; use++) engine.sketch.increment(1000 + slot);
+  }
+  let admitted = 0, free = 10;
+  for (let round = 0; round < 20_000; round++) {
+    const hash = 5000 + round;
+    for (let use = 0; use < 8; use++) engine.sketch.increment(hash);
+    engine.insert(free, hash);
+    const candidate = engine.queues.tail[WINDOW]!;
+    const victim = engine.victim();
+    if (round > 0 && victim !== candidate) admitted++;
+    engine.remove(victim);
+    free = victim;
+  }
+  // One time in 1 024 on average: about 20 in 20 000.
+  assert.ok(admitted >= 5 && admitted <= 60, `admitted ${admitted}`);
 });

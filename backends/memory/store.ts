@@ -443,7 +443,11 @@ export class MemoryStore {
   }
 
   #grow(): void {
-    const capacity = this.#capacity * 2;
+    // Doubling, but never past the most slots a bounded store uses (maxEntries + 1): at 100 000
+    // entries, doubling to 131 072 left a quarter of every per-slot array unused.
+    const capacity = this.maxEntries > 0
+      ? Math.min(this.#capacity * 2, Math.max(this.maxEntries + 1, this.#capacity + 1))
+      : this.#capacity * 2;
     const expires = new Float64Array(capacity);
     expires.set(this.#expires);
     this.#expires = expires;
