@@ -7,9 +7,10 @@
  * overwrites whatever shared the slot, and a hash counts as remembered while
  * it is among the last `limit` added. Now and then a collision forgets a key
  * early — the price of O(1) without a `Map`. Sequence numbers are 32-bit and
- * compared modulo 2³², so they may wrap. 8 bytes per slot: 4 slots of a hash
- * and a float64 (issue 14: s3fifo held 2.2× lru-cache's memory per entry) cost
- * no hit ratio measurably over 2 slots of two int32s (docs/benchmarks.md).
+ * compared modulo 2³², so they may wrap. 8 bytes per slot, 16 per key: it was
+ * 4 slots of an int32 and a float64, 48 bytes per key (issue 14: s3fifo held
+ * 2.2× lru-cache's memory per entry); s3fifo's hit ratios on the four given
+ * traces moved by −0.13 … +5.3 points (docs/benchmarks.md).
  *
  * @module
  */

@@ -65,8 +65,9 @@ export interface AdaptiveTinyLfuOptions {
 /** A scaled-down W-TinyLFU with a fixed window, fed the sampled requests. */
 class _Mini {
   engine: _WindowTinyLfu;
-  slotOf = new Map<number, number>();
-  hashOf: Int32Array;
+  /** The slot of each sampled key id (see {@linkcode _Minis}), or -1. */
+  slotOfId: Int32Array;
+  idOfSlot: Int32Array;
   free: number[] = [];
   used = 0;
   count = 0;
@@ -74,42 +75,91 @@ class _Mini {
   hits = 0;
   score = 0;
 
-  constructor(capacity: number, window: number, seed: number) {
+  constructor(capacity: number, ids: number, window: number, seed: number) {
     this.capacity = capacity;
     this.engine = new _WindowTinyLfu(capacity + 1, capacity + 1, window, seed);
-    this.hashOf = new Int32Array(capacity + 1);
-  }
-
-  request(hash: number): void {
-    const slot = this.slotOf.get(hash);
-    const engine = this.engine;
-    if (slot !== undefined) {
-      this.hits++;
-      engine.access(slot);
-      return;
-    }
-    const fresh = this.free.pop() ?? this.used++;
-    this.slotOf.set(hash, fresh);
-    this.hashOf[fresh] = hash;
-    engine.insert(fresh, hash);
-    if (++this.count > this.capacity) {
-      const victim = engine.victim();
-      engine.remove(victim);
-      this.slotOf.delete(this.hashOf[victim]!);
-      this.free.push(victim);
-      this.count--;
-    }
+    this.slotOfId = new Int32Array(ids).fill(-1);
+    this.idOfSlot = new Int32Array(capacity + 1);
   }
 
   clear(): void {
     this.engine.clear();
-    this.slotOf.clear();
+    this.slotOfId.fill(-1);
     this.free = [];
     this.used =
       this.count =
       this.hits =
       this.score =
         0;
+  }
+}
+
+/**
+ * The miniature caches, sharing one `Map` from sampled key hash to a small id (one lookup per
+ * sampled request, not one per miniature); an id lives while some miniature holds its key.
+ */
+class _Minis {
+  list: _Mini[];
+  #idOf = new Map<number, number>();
+  #hashOfId: Int32Array;
+  #holders: Uint8Array;
+  #freeIds: number[] = [];
+  #nextId = 0;
+
+  constructor(capacity: number, windows: number[], seed: number) {
+    const ids = windows.length * (capacity + 1) + 1;
+    this.#hashOfId = new Int32Array(ids);
+    this.#holders = new Uint8Array(ids);
+    this.list = windows.map((window, i) => new _Mini(capacity, ids, window, seed + i));
+  }
+
+  request(hash: number): void {
+    let id = this.#idOf.get(hash);
+    if (id === undefined) {
+      id = this.#freeIds.pop() ?? this.#nextId++;
+      this.#idOf.set(hash, id);
+      this.#hashOfId[id] = hash;
+    }
+    const holders = this.#holders;
+    const list = this.list;
+    for (let m = 0; m < list.length; m++) {
+      const mini = list[m]!;
+      const engine = mini.engine;
+      const slot = mini.slotOfId[id]!;
+      if (slot >= 0) {
+        mini.hits++;
+        engine.access(slot);
+        continue;
+      }
+      const fresh = mini.free.pop() ?? mini.used++;
+      mini.slotOfId[id] = fresh;
+      mini.idOfSlot[fresh] = id;
+      holders[id]!++;
+      engine.insert(fresh, hash);
+      if (++mini.count > mini.capacity) {
+        const victim = engine.victim();
+        engine.remove(victim);
+        const gone = mini.idOfSlot[victim]!;
+        mini.slotOfId[gone] = -1;
+        mini.free.push(victim);
+        mini.count--;
+        if (--holders[gone]! === 0 && gone !== id) this.#release(gone);
+      }
+    }
+    if (holders[id] === 0) this.#release(id);
+  }
+
+  #release(id: number): void {
+    this.#idOf.delete(this.#hashOfId[id]!);
+    this.#freeIds.push(id);
+  }
+
+  clear(): void {
+    for (const mini of this.list) mini.clear();
+    this.#idOf.clear();
+    this.#holders.fill(0);
+    this.#freeIds = [];
+    this.#nextId = 0;
   }
 }
 
@@ -135,6 +185,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   #reads = new Int32Array(READ_BUFFER);
   #readCount = 0;
   #minis: _Mini[];
+  #miniSet: _Minis;
   /** A key is sampled when its hash is below this. */
   #sampleBelow: number;
   #period: number;
@@ -178,9 +229,8 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     this.#sampleBelow = 2 ** (30 - shift);
     const miniEntries = Math.max(1, Math.round(entries / 2 ** shift));
     this.#candidates = [...tuning.candidates];
-    this.#minis = this.#candidates.map((window, i) =>
-      new _Mini(miniEntries, window, this.#seed + i)
-    );
+    this.#miniSet = new _Minis(miniEntries, this.#candidates, this.#seed);
+    this.#minis = this.#miniSet.list;
     this.#period = this.#untilDecision = Math.max(1, Math.round(tuning.period * miniEntries));
     this.#decay = tuning.decay;
     this.#margin = tuning.margin;
@@ -226,7 +276,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   clear(): void {
     this.#readCount = 0;
     this.#engine.clear();
-    for (const mini of this.#minis) mini.clear();
+    this.#miniSet.clear();
     this.#current = this.#start;
     this.#engine.window = this.#candidates[this.#start]!;
     this.#warming = true;
@@ -253,7 +303,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   /** Replays one sampled request through the miniature caches; decides every period. */
   #sample(hash: number): void {
     const minis = this.#minis;
-    for (let i = 0; i < minis.length; i++) minis[i]!.request(hash);
+    this.#miniSet.request(hash);
     if (--this.#untilDecision > 0) return;
     this.#untilDecision = this.#period;
     if (this.#warming) {
