@@ -21,7 +21,7 @@ const DOCS = new URL("../docs/", import.meta.url);
 
 const FACTORIES: Record<string, PolicyFactory> = {
   ...POLICIES,
-  tinylfu: (capacity, limit) => new TinyLfuPolicy(capacity, { limit, seed: SEED }),
+  tinylfu: (capacity, limit) => new TinyLfuPolicy(capacity, { limit }),
   adaptive: (capacity, limit) => new AdaptiveTinyLfuPolicy(capacity, limit, { seed: SEED }),
 };
 

@@ -168,10 +168,15 @@ class _Minis {
  *
  * @example Frequent keys survive a scan; the window adapts on its own
  * ```ts
- * import { MemoryStore } from "@cachelib/cachelib";
+ * import { AdaptiveTinyLfuPolicy, MemoryStore } from "@cachelib/cachelib";
  * import assert from "node:assert/strict";
  *
- * const store = new MemoryStore({ maxEntries: 100, policy: "adaptive" });
+ * // By name: `policy: "adaptive"` (the default). A fixed seed makes the run reproducible; the
+ * // default seed is random, so which keys collide in the frequency sketch cannot be planned.
+ * const store = new MemoryStore({
+ *   maxEntries: 100,
+ *   policy: (capacity, limit) => new AdaptiveTinyLfuPolicy(capacity, limit, { seed: 1 }),
+ * });
  * for (let round = 0; round < 3; round++) {
  *   for (let i = 0; i < 50; i++) store.get(`hot${i}`) ?? store.set(`hot${i}`, i);
  * }

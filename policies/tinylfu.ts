@@ -32,7 +32,11 @@ export interface TinyLfuOptions {
   window?: number | undefined;
   /** The most slots the store will use (`maxEntries + 1`): the sketch is sized for it from the start. */
   limit?: number | undefined;
-  /** Seeds the key hash (a 32-bit integer). Default: a random seed per policy. */
+  /**
+   * Seeds the key hash (a 32-bit integer), so which keys collide in the sketch cannot be known
+   * by someone choosing keys. Default 0: the same hash in every process, as before seeds existed
+   * (the `adaptive` default policy draws a random seed).
+   */
   seed?: number | undefined;
 }
 

@@ -18,6 +18,13 @@ import {
 
 const NAMES = Object.keys(POLICIES) as PolicyName[];
 
+/** The registered factories, with a fixed seed where a policy takes one (for reproducible runs). */
+const SEEDED: Record<string, PolicyFactory> = {
+  ...POLICIES,
+  tinylfu: (capacity, limit) => new TinyLfuPolicy(capacity, { limit, seed: 7 }),
+  adaptive: (capacity, limit) => new AdaptiveTinyLfuPolicy(capacity, limit, { seed: 7 }),
+};
+
 for (const policy of NAMES) {
   Deno.test(`MemoryCache conforms with policy "${policy}"`, async (t) => {
     await runConformance(t, {
@@ -129,14 +136,18 @@ Deno.test("s3fifo and tinylfu keep a hot set through a scan of one-time keys; lr
 
 Deno.test(`the default policy is "${DEFAULT_POLICY}" and resists scans`, () => {
   assert.equal(DEFAULT_POLICY, "adaptive");
-  const store = new MemoryStore({ maxEntries: 100 });
-  for (let i = 0; i < 50; i++) store.set(`hot${i}`, i);
-  for (let i = 0; i < 50; i++) store.get(`hot${i}`);
-  for (let i = 0; i < 1000; i++) store.set(`scan${i}`, i);
-  assert.equal(
-    Array.from({ length: 50 }, (_, i) => store.has(`hot${i}`)).filter(Boolean).length,
-    50,
-  );
+  const kept = (options: MemoryStoreOptions) => {
+    const store = new MemoryStore({ maxEntries: 100, ...options });
+    for (let i = 0; i < 50; i++) store.set(`hot${i}`, i);
+    for (let i = 0; i < 50; i++) store.get(`hot${i}`);
+    for (let i = 0; i < 1000; i++) store.set(`scan${i}`, i);
+    return Array.from({ length: 50 }, (_, i) => store.has(`hot${i}`)).filter(Boolean).length;
+  };
+  assert.equal(kept({ policy: SEEDED.adaptive }), 50);
+  // With the default random seed, a scan of 10 × the cache through a sketch sized for 100 keys
+  // fills its doorkeeper, and a false positive now and then lets a scan key displace a hot one
+  // read once: over 1 000 seeds, at least 48 of the 50 stayed.
+  assert.ok(kept({}) >= 45);
 });
 
 Deno.test("tinylfu admits a newcomer only when it is used more often than its victim", () => {
@@ -247,13 +258,6 @@ Deno.test("an unknown policy name is a TypeError listing the known ones", () => 
       e.message.includes('"s3fifo", "tinylfu"'),
   );
 });
-
-/** The registered factories, with a fixed seed where a policy takes one (for reproducible runs). */
-const SEEDED: Record<string, PolicyFactory> = {
-  ...POLICIES,
-  tinylfu: (capacity, limit) => new TinyLfuPolicy(capacity, { limit, seed: 7 }),
-  adaptive: (capacity, limit) => new AdaptiveTinyLfuPolicy(capacity, limit, { seed: 7 }),
-};
 
 /** Replays `trace` through a real MemoryStore (get, then set on a miss); hits in percent. */
 function storeHitRatio(trace: Trace, maxEntries: number, policy: PolicyFactory): number {
