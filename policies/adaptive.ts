@@ -34,12 +34,12 @@ import { _hashKey } from "./_hash.ts";
  */
 export const _tuning = {
   /** The window shares the miniature caches try, smallest first. */
-  candidates: [0, 0.03, 0.1, 0.2, 0.35, 0.55, 0.8, 1],
+  candidates: [0, 0.05, 0.2, 0.5, 1],
   /** The index of the candidate the window starts at. */
   start: 2,
   /** A miniature cache holds `entries >>> miniShift` entries, clamped to `[miniMin, miniMax]`. */
   miniShift: 6,
-  miniMin: 128,
+  miniMin: 64,
   miniMax: 1024,
   /** A decision every `period × miniature entries` sampled requests. */
   period: 1,
