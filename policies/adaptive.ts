@@ -30,7 +30,7 @@ import { _hashKey } from "./_hash.ts";
 
 /**
  * The constants of the adaptation, in one object so the benchmarks can try others
- * (`bench/hit_ratio.ts --tune`); not part of the API.
+ * while experimenting; not part of the API.
  */
 export const _tuning = {
   /** The window shares the miniature caches try, smallest first. */
