@@ -42,7 +42,7 @@ export const _tuning = {
   miniMin: 64,
   miniMax: 1024,
   /** A decision every `period × miniature entries` sampled requests. */
-  period: 1,
+  period: 0.5,
   /** How much of the previous scores a period keeps. */
   decay: 0.8,
   /** The best must lead the current window by `margin × √(sum of both scores)` hits to move. */
