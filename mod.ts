@@ -63,6 +63,7 @@ export { LfuPolicy } from "./policies/lfu.ts";
 export { RandomPolicy, type RandomPolicyOptions } from "./policies/random.ts";
 export { S3FifoPolicy } from "./policies/s3fifo.ts";
 export { type TinyLfuOptions, TinyLfuPolicy } from "./policies/tinylfu.ts";
+export { type AdaptiveTinyLfuOptions, AdaptiveTinyLfuPolicy } from "./policies/adaptive.ts";
 
 // Serializers of the backends that store bytes.
 export type { Serializer } from "./serializers/serializer.ts";

@@ -122,3 +122,85 @@ Deno.bench("structuredClone(plain object)", { group: "object get" }, () => {
 Deno.bench("MemoryStore get, Date+Set object (structuredClone)", { group: "object get" }, () => {
   cloned.get("rich");
 });
+
+// The default policy against lru-cache at 1e3 … 1e6 entries (issue 14): keys read in a random
+// order (a seeded shuffle, so the CPU cache cannot follow a cycle), every key string hashed
+// once into a Map before timing (V8 caches a string's hash: the first insertion of a new key
+// string costs ~350 ns, whoever pays it). Evicting sets write keys not in the cache, in order.
+for (const n of [1_000, 10_000, 100_000, 1_000_000]) {
+  const label = n.toLocaleString("en-US");
+  const held = Array.from({ length: n }, (_, i) => `key:${i}`);
+  const incoming = Array.from({ length: Math.max(2 * n, 100_000) }, (_, i) => `new:${n}:${i}`);
+  const warm = new Map<string, number>();
+  for (const key of held) warm.set(key, 0);
+  for (const key of incoming) warm.set(key, 0);
+  let state = 12345;
+  const order = new Int32Array(1 << 20).map(() => {
+    state = (Math.imul(state, 1103515245) + 12345) | 0;
+    return (state >>> 8) % n;
+  });
+  const lruHit = new LRUCache<string, number>({ max: n });
+  const lruHitTtl = new LRUCache<string, number>({ max: n, ttl: 300_000 });
+  const ours = new MemoryStore({ maxEntries: n, defaultTtl: 0, clone: false });
+  const oursTtl = new MemoryStore({ maxEntries: n, clone: false });
+  for (const [i, key] of held.entries()) {
+    lruHit.set(key, i);
+    lruHitTtl.set(key, i);
+    ours.set(key, i);
+    oursTtl.set(key, i);
+  }
+  let r = 0;
+  const nextHeld = () => held[order[r++ & 0xfffff]!]!;
+  Deno.bench(`lru-cache get, ${label}`, { group: `get hit, ${label}`, baseline: true }, () => {
+    lruHit.get(nextHeld());
+  });
+  Deno.bench(`MemoryStore get, default policy, ${label}`, { group: `get hit, ${label}` }, () => {
+    ours.get(nextHeld());
+  });
+  Deno.bench(
+    `lru-cache get (ttl), ${label}`,
+    { group: `get hit (ttl), ${label}`, baseline: true },
+    () => {
+      lruHitTtl.get(nextHeld());
+    },
+  );
+  Deno.bench(`MemoryStore get (ttl), default policy, ${label}`, {
+    group: `get hit (ttl), ${label}`,
+  }, () => {
+    oursTtl.get(nextHeld());
+  });
+
+  const lruSet = new LRUCache<string, number>({ max: n });
+  const lruSetTtl = new LRUCache<string, number>({ max: n, ttl: 300_000 });
+  const oursSet = new MemoryStore({ maxEntries: n, defaultTtl: 0, clone: false });
+  const oursSetTtl = new MemoryStore({ maxEntries: n, clone: false });
+  for (const [i, key] of held.entries()) {
+    lruSet.set(key, i);
+    lruSetTtl.set(key, i);
+    oursSet.set(key, i);
+    oursSetTtl.set(key, i);
+  }
+  let w = 0;
+  const nextNew = () => incoming[w++ % incoming.length]!;
+  Deno.bench(`lru-cache set, ${label}`, { group: `evicting set, ${label}`, baseline: true }, () => {
+    lruSet.set(nextNew(), w);
+  });
+  Deno.bench(
+    `MemoryStore set, default policy, ${label}`,
+    { group: `evicting set, ${label}` },
+    () => {
+      oursSet.set(nextNew(), w);
+    },
+  );
+  Deno.bench(`lru-cache set (ttl), ${label}`, {
+    group: `evicting set (ttl), ${label}`,
+    baseline: true,
+  }, () => {
+    lruSetTtl.set(nextNew(), w);
+  });
+  Deno.bench(`MemoryStore set (ttl), default policy, ${label}`, {
+    group: `evicting set (ttl), ${label}`,
+  }, () => {
+    oursSetTtl.set(nextNew(), w);
+  });
+}

@@ -8,10 +8,12 @@
 
 /**
  * The hash of `key`, 30 bits: small enough to be a V8 small integer, so it
- * never gets boxed on its way through the policy.
+ * never gets boxed on its way through the policy. A policy that admits by
+ * frequency passes a `seed` of its own, so which keys collide cannot be
+ * worked out in advance by someone choosing keys.
  */
-export function _hashKey(key: string): number {
-  let h = 0x811c9dc5;
+export function _hashKey(key: string, seed = 0): number {
+  let h = 0x811c9dc5 ^ seed;
   for (let i = 0; i < key.length; i++) {
     h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   }

@@ -20,11 +20,12 @@ import { NONE } from "./_queues.ts";
  * @example Use it by name
  * ```ts
  * import { MemoryStore } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const store = new MemoryStore({ maxEntries: 2, policy: "lfu" });
  * store.set("a", 1); store.set("b", 2); store.get("a"); store.get("a");
  * store.get("b"); store.set("c", 3);
- * console.log(store.has("a"), store.has("b"), store.has("c")); // true false true
+ * assert.deepEqual([store.has("a"), store.has("b"), store.has("c")], [true, false, true]);
  * ```
  */
 export class LfuPolicy implements EvictionPolicy {

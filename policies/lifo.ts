@@ -13,10 +13,11 @@ import { QueuePolicy } from "./queue_policy.ts";
  * @example Use it by name
  * ```ts
  * import { MemoryStore } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const store = new MemoryStore({ maxEntries: 2, policy: "lifo" });
  * store.set("a", 1); store.set("b", 2); store.set("c", 3);
- * console.log(store.has("a"), store.has("b"), store.has("c")); // true false true
+ * assert.deepEqual([store.has("a"), store.has("b"), store.has("c")], [true, false, true]);
  * ```
  */
 export class LifoPolicy extends QueuePolicy {

@@ -14,10 +14,11 @@ const NONE = -1;
  * @example Use it by name
  * ```ts
  * import { MemoryStore } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const store = new MemoryStore({ maxEntries: 2, policy: "lru" });
  * store.set("a", 1); store.set("b", 2); store.get("a"); store.set("c", 3);
- * console.log(store.has("a"), store.has("b")); // true false
+ * assert.deepEqual([store.has("a"), store.has("b")], [true, false]);
  * ```
  */
 export class LruPolicy implements EvictionPolicy {

@@ -17,6 +17,7 @@ import { LfuPolicy } from "./lfu.ts";
 import { RandomPolicy } from "./random.ts";
 import { S3FifoPolicy } from "./s3fifo.ts";
 import { TinyLfuPolicy } from "./tinylfu.ts";
+import { AdaptiveTinyLfuPolicy } from "./adaptive.ts";
 
 /**
  * Orders the slots of a `MemoryStore` for eviction.
@@ -24,6 +25,7 @@ import { TinyLfuPolicy } from "./tinylfu.ts";
  * @example A FIFO policy: evict in insertion order, ignore hits
  * ```ts
  * import { type EvictionPolicy, MemoryStore } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * class Fifo implements EvictionPolicy {
  *   #queue: number[] = [];
@@ -44,7 +46,7 @@ import { TinyLfuPolicy } from "./tinylfu.ts";
  *
  * const store = new MemoryStore({ maxEntries: 2, policy: () => new Fifo() });
  * store.set("a", 1); store.set("b", 2); store.get("a"); store.set("c", 3);
- * console.log(store.has("a"), store.has("b"), store.has("c")); // false true true
+ * assert.deepEqual([store.has("a"), store.has("b"), store.has("c")], [false, true, true]);
  * ```
  */
 export interface EvictionPolicy {
@@ -64,8 +66,12 @@ export interface EvictionPolicy {
   clear(): void;
 }
 
-/** Creates a policy for a store whose slot capacity starts at `capacity`. */
-export type PolicyFactory = (capacity: number) => EvictionPolicy;
+/**
+ * Creates a policy for a store whose slot capacity starts at `capacity`. A store bounded by
+ * `maxEntries` also passes `limit`, the most slots it will ever use (`maxEntries + 1`), so a
+ * policy can size what it learns for that from the start and lose nothing when the store grows.
+ */
+export type PolicyFactory = (capacity: number, limit?: number) => EvictionPolicy;
 
 /** Policies selectable by name in `MemoryStore`/`MemoryCache`'s `policy` option. */
 export const POLICIES: Record<string, PolicyFactory> = {
@@ -76,7 +82,8 @@ export const POLICIES: Record<string, PolicyFactory> = {
   mru: (capacity) => new MruPolicy(capacity),
   random: (capacity) => new RandomPolicy(capacity),
   s3fifo: (capacity) => new S3FifoPolicy(capacity),
-  tinylfu: (capacity) => new TinyLfuPolicy(capacity),
+  tinylfu: (capacity, limit) => new TinyLfuPolicy(capacity, { limit }),
+  adaptive: (capacity, limit) => new AdaptiveTinyLfuPolicy(capacity, limit),
 };
 
 /** The names accepted by the `policy` option. */
@@ -88,7 +95,8 @@ export type PolicyName =
   | "mru"
   | "random"
   | "s3fifo"
-  | "tinylfu";
+  | "tinylfu"
+  | "adaptive";
 
 /** The policy used when none is named. */
-export const DEFAULT_POLICY: PolicyName = "tinylfu";
+export const DEFAULT_POLICY: PolicyName = "adaptive";

@@ -16,6 +16,7 @@ import { _Queues, NONE } from "./_queues.ts";
  * @example A policy that evicts the oldest write, like FIFO
  * ```ts
  * import { MemoryStore, QueuePolicy } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * class OldestFirst extends QueuePolicy {
  *   victim(): number {
@@ -24,7 +25,7 @@ import { _Queues, NONE } from "./_queues.ts";
  * }
  * const store = new MemoryStore({ maxEntries: 1, policy: (n) => new OldestFirst(n) });
  * store.set("a", 1); store.set("b", 2);
- * console.log(store.has("a"), store.has("b")); // false true
+ * assert.deepEqual([store.has("a"), store.has("b")], [false, true]);
  * ```
  */
 export abstract class QueuePolicy implements EvictionPolicy {

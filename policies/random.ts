@@ -21,13 +21,14 @@ export interface RandomPolicyOptions {
  * @example Pick a seed
  * ```ts
  * import { MemoryStore, RandomPolicy } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const store = new MemoryStore({
  *   maxEntries: 100,
  *   policy: (capacity) => new RandomPolicy(capacity, { seed: 42 }),
  * });
  * for (let i = 0; i < 1000; i++) store.set(`k${i}`, i);
- * console.log(store.size, store.has("k999")); // 100 true
+ * assert.deepEqual([store.size, store.has("k999")], [100, true]);
  * ```
  */
 export class RandomPolicy implements EvictionPolicy {

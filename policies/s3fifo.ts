@@ -28,15 +28,17 @@ const SMALL_SHARE = 0.1, GHOST_SHARE = 0.9;
 /**
  * Scan-resistant FIFO-based eviction (S3-FIFO).
  *
- * @example One-time keys do not flush the keys in use
+ * @example Keys read more than once are not flushed by one-time keys
  * ```ts
  * import { MemoryStore } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const store = new MemoryStore({ maxEntries: 100, policy: "s3fifo" });
  * for (let i = 0; i < 50; i++) store.set(`hot${i}`, i);
- * for (let i = 0; i < 50; i++) store.get(`hot${i}`);
+ * // Read twice: the paper's `freq > 1` moves them to the main queue (once is not enough).
+ * for (let i = 0; i < 50; i++) store.get(`hot${i}`), store.get(`hot${i}`);
  * for (let i = 0; i < 1000; i++) store.set(`scan${i}`, i);
- * console.log(store.has("hot0"), store.has("hot49")); // true true
+ * assert.deepEqual([store.has("hot0"), store.has("hot49")], [true, true]);
  * ```
  */
 export class S3FifoPolicy implements EvictionPolicy {

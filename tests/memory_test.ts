@@ -218,3 +218,16 @@ Deno.test("importing mod.ts loads neither npm:redis nor npm:memjs", async (t) =>
     await Deno.remove(denoDir, { recursive: true });
   }
 });
+
+Deno.test("MemoryStore rejects an unknown option, naming it and the accepted ones", () => {
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => new MemoryStore({ maxEntry: 10 } as any),
+    {
+      name: "TypeError",
+      message: 'Cannot create MemoryStore: unknown option "maxEntry" (accepted: clone, ' +
+        "defaultTtl, maxBytes, maxEntries, now, onEvict, policy, sizeOf)",
+    },
+  );
+  assert.equal(new MemoryStore({ maxEntries: 10, policy: "lru" }).maxEntries, 10);
+});

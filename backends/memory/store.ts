@@ -17,6 +17,7 @@ import {
   checkDefaultTtl,
   checkDelta,
   checkKey,
+  checkOptionNames,
   checkValue,
   resolveTtl,
 } from "../../cache.ts";
@@ -40,7 +41,7 @@ export interface MemoryStoreOptions {
   maxBytes?: number | undefined;
   /** The size of an entry for `maxBytes`. Default: a rough byte count of the value. */
   sizeOf?: ((value: unknown, key: string) => number) | undefined;
-  /** The eviction policy, by name or as a factory. Default `"tinylfu"` (the hit-ratio winner; see docs/benchmarks.md). */
+  /** The eviction policy, by name or as a factory. Default `"adaptive"` (W-TinyLFU with an adaptive window; see docs/benchmarks.md). */
   policy?: PolicyName | PolicyFactory | undefined;
   /** Lifetime in ms of entries stored without a ttl; `0` = never expire. Default 300 000. */
   defaultTtl?: number | undefined;
@@ -51,6 +52,18 @@ export interface MemoryStoreOptions {
   /** Called after an entry leaves the store, with the reason. */
   onEvict?: ((key: string, value: unknown, cause: EvictionCause) => void) | undefined;
 }
+
+/** Every option name of {@linkcode MemoryStoreOptions}, for `checkOptionNames`. */
+export const _STORE_OPTIONS: readonly string[] = [
+  "maxEntries",
+  "maxBytes",
+  "sizeOf",
+  "policy",
+  "defaultTtl",
+  "clone",
+  "now",
+  "onEvict",
+];
 
 const SWEEP_PER_INSERT = 2;
 
@@ -98,11 +111,12 @@ function checkCount(name: string, value: unknown, fallback: number): number {
  * @example A bounded LRU with a ttl
  * ```ts
  * import { MemoryStore } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
  *
  * const store = new MemoryStore({ maxEntries: 1000, defaultTtl: 60_000 });
  * store.set("user:1", { name: "Ada" });
- * console.log(store.get("user:1")); // { name: "Ada" }
- * console.log(store.size); // 1
+ * assert.deepEqual(store.get("user:1"), { name: "Ada" });
+ * assert.equal(store.size, 1);
  * ```
  */
 export class MemoryStore {
@@ -128,6 +142,12 @@ export class MemoryStore {
   #clone: boolean;
   #sizeOf: (value: unknown, key: string) => number;
   #onEvict: ((key: string, value: unknown, cause: EvictionCause) => void) | undefined;
+  // Departures not yet told to onEvict, flat as key, value, cause: the callback runs only once
+  // the operation that caused them is complete, so it may use the store (dispose-after).
+  #pending: unknown[] = [];
+  #notifying = false;
+  // While callbacks run: the slot the outermost call wrote, which their own writes may not evict.
+  #pinned = -1;
   #now: () => number;
   #hits = 0;
   #misses = 0;
@@ -141,6 +161,7 @@ export class MemoryStore {
    * @param options See {@linkcode MemoryStoreOptions}.
    */
   constructor(options: MemoryStoreOptions = {}) {
+    checkOptionNames("MemoryStore", options, _STORE_OPTIONS);
     this.defaultTtl = checkDefaultTtl(options.defaultTtl);
     this.maxEntries = checkCount("maxEntries", options.maxEntries, 500);
     this.maxBytes = checkCount("maxBytes", options.maxBytes, 0);
@@ -166,7 +187,7 @@ export class MemoryStore {
     this.#expires = new Float64Array(this.#capacity);
     this.#modes = new Uint8Array(this.#capacity);
     if (this.maxBytes > 0) this.#sizes = new Float64Array(this.#capacity);
-    this.#policy = factory(this.#capacity);
+    this.#policy = factory(this.#capacity, this.maxEntries > 0 ? this.maxEntries + 1 : undefined);
   }
 
   // The default clock: Date.now() costs several Map lookups, so one reading
@@ -206,6 +227,7 @@ export class MemoryStore {
     if (expires !== 0 && expires <= this.#now()) {
       this.#remove(slot, "expired");
       this.#misses++;
+      if (this.#pending.length > 0) this.#notify();
       return undefined;
     }
     this.#policy.access(slot);
@@ -230,7 +252,7 @@ export class MemoryStore {
     checkKey("set", key);
     const ms = resolveTtl("set", key, ttl, this.defaultTtl);
     checkValue("set", key, value);
-    return this.#put("set", key, value, ms);
+    return this._set(key, value, ms);
   }
 
   /** Stores `value` only when `key` holds no live entry; `true` when stored. */
@@ -247,13 +269,13 @@ export class MemoryStore {
    */
   inc(key: string, delta?: number): number {
     checkKey("inc", key);
-    return this.#add("inc", key, checkDelta("inc", key, delta));
+    return this._addToCounter("inc", key, checkDelta("inc", key, delta));
   }
 
   /** Subtracts `delta` (default 1) from the integer under `key`; see {@linkcode MemoryStore.inc}. */
   dec(key: string, delta?: number): number {
     checkKey("dec", key);
-    return this.#add("dec", key, -checkDelta("dec", key, delta));
+    return this._addToCounter("dec", key, -checkDelta("dec", key, delta));
   }
 
   #add(op: "inc" | "dec", key: string, by: number): number {
@@ -278,34 +300,43 @@ export class MemoryStore {
   }
 
   // The unchecked twins of the public methods, for MemoryCache, whose base
-  // class has already checked the arguments and resolved the ttl.
+  // class has already checked the arguments and resolved the ttl. They tell
+  // onEvict (dispose-after) like the public methods.
   /** `set` without the argument checks (`ttl` resolved); internal, for `MemoryCache`. */
   _set(key: string, value: unknown, ttl: number): boolean {
-    return this.#put("set", key, value, ttl);
+    const stored = this.#put("set", key, value, ttl);
+    if (this.#pending.length > 0) this.#notify(key);
+    return stored;
   }
   /** `add` without the argument checks (`ttl` resolved); internal, for `MemoryCache`. */
   _add(key: string, value: unknown, ttl: number): boolean {
-    if (this.#live(key) !== undefined) return false;
-    return this.#put("add", key, value, ttl);
+    const stored = this.#live(key) === undefined && this.#put("add", key, value, ttl);
+    if (this.#pending.length > 0) this.#notify(key);
+    return stored;
   }
   /** `has` without the argument check; internal, for `MemoryCache`. */
   _has(key: string): boolean {
     const slot = this.#live(key);
     if (slot === undefined) this.#misses++;
     else this.#hits++;
+    if (this.#pending.length > 0) this.#notify();
     return slot !== undefined;
   }
   /** `delete` without the argument check; internal, for `MemoryCache`. */
   _delete(key: string): boolean {
     const slot = this.#live(key);
-    if (slot === undefined) return false;
-    this.#remove(slot, "deleted");
-    this.#deletes++;
-    return true;
+    if (slot !== undefined) {
+      this.#remove(slot, "deleted");
+      this.#deletes++;
+    }
+    if (this.#pending.length > 0) this.#notify();
+    return slot !== undefined;
   }
   /** `inc` (or `dec`, with the delta negated) without the checks; internal, for `MemoryCache`. */
   _addToCounter(op: "inc" | "dec", key: string, delta: number): number {
-    return this.#add(op, key, delta);
+    const next = this.#add(op, key, delta);
+    if (this.#pending.length > 0) this.#notify(key);
+    return next;
   }
 
   /** Removes every entry. */
@@ -322,7 +353,8 @@ export class MemoryStore {
     this.#cursor = 0;
     this.#expires.fill(0);
     this.#policy.clear();
-    for (const [key, value] of entries) this.#onEvict!(key, value, "cleared");
+    for (const [key, value] of entries) this.#pending.push(key, value, "cleared");
+    if (this.#pending.length > 0) this.#notify();
   }
 
   /** Removes every expired entry now; returns how many. */
@@ -336,6 +368,7 @@ export class MemoryStore {
         removed++;
       }
     }
+    if (this.#pending.length > 0) this.#notify();
     return removed;
   }
 
@@ -392,7 +425,7 @@ export class MemoryStore {
       }
       this.#policy.update(slot);
       this.#sets++;
-      this.#onEvict?.(key, old, "replaced");
+      if (this.#onEvict) this.#pending.push(key, old, "replaced");
     } else {
       slot = this.#alloc();
       this.#keys[slot] = key;
@@ -412,7 +445,14 @@ export class MemoryStore {
       (this.maxEntries > 0 && this.#map.size > this.maxEntries) ||
       (this.maxBytes > 0 && this.#bytes > this.maxBytes)
     ) {
-      this.#remove(this.#policy.victim(), "evicted");
+      let victim = this.#policy.victim();
+      if (victim === this.#pinned && this.#map.size > 1) {
+        // A callback's write would evict the entry whose write it is being told about: that
+        // entry counts as just written again, so the policy names another.
+        this.#policy.update(victim);
+        victim = this.#policy.victim();
+      }
+      this.#remove(victim, "evicted");
       this.#evictions++;
     }
     return true;
@@ -426,7 +466,11 @@ export class MemoryStore {
   }
 
   #grow(): void {
-    const capacity = this.#capacity * 2;
+    // Doubling, but never past the most slots a bounded store uses (maxEntries + 1): at 100 000
+    // entries, doubling to 131 072 left a quarter of every per-slot array unused.
+    const capacity = this.maxEntries > 0
+      ? Math.min(this.#capacity * 2, Math.max(this.maxEntries + 1, this.#capacity + 1))
+      : this.#capacity * 2;
     const expires = new Float64Array(capacity);
     expires.set(this.#expires);
     this.#expires = expires;
@@ -467,6 +511,36 @@ export class MemoryStore {
       this.#sizes[slot] = 0;
     }
     this.#free.push(slot);
-    this.#onEvict?.(key, value, cause);
+    if (this.#onEvict) this.#pending.push(key, value, cause);
+  }
+
+  /**
+   * Tells onEvict of the departures so far, oldest first, once the operation that caused them is
+   * complete. A callback may use the store; what its own calls remove joins the same queue and is
+   * told by the outermost loop, in order. Their writes do not evict the entry `key` the outermost
+   * call wrote, so that call's write survives its own callbacks under every policy. If a callback
+   * throws, the rest are still told and the first error is rethrown after.
+   */
+  #notify(key?: string): void {
+    if (this.#notifying) return;
+    this.#notifying = true;
+    this.#pinned = key === undefined ? -1 : this.#map.get(key) ?? -1;
+    const pending = this.#pending;
+    const onEvict = this.#onEvict!;
+    let failed = false, error: unknown;
+    try {
+      for (let i = 0; i < pending.length; i += 3) {
+        try {
+          onEvict(pending[i] as string, pending[i + 1], pending[i + 2] as EvictionCause);
+        } catch (e) {
+          if (!failed) [failed, error] = [true, e];
+        }
+      }
+    } finally {
+      pending.length = 0;
+      this.#notifying = false;
+      this.#pinned = -1;
+    }
+    if (failed) throw error;
   }
 }

@@ -1,0 +1,337 @@
+/**
+ * The default eviction policy: W-TinyLFU (Einziger, Friedman, Manes, "TinyLFU:
+ * A Highly Efficient Cache Admission Policy", ACM TOS 2017) whose window share
+ * is chosen continuously by miniature simulations (Waldspurger, Saemundsson,
+ * Ahmad, Park, "Cache Modeling and Optimization using Miniature Simulations",
+ * USENIX ATC 2017).
+ *
+ * Why: the best window differs by workload — 1 % wins on frequency- and
+ * loop-heavy traces, 30–75 % on recency-heavy ones (docs/benchmarks.md).
+ * Caffeine moves its window by hill climbing on the cache's own hit rate,
+ * which is noisy at low hit rates and slow at large sizes. Here a fixed
+ * sample of the key space (keys whose hash falls below a threshold, so a key
+ * is always in or always out) is replayed through a few small W-TinyLFU
+ * caches scaled down by the same rate, one per candidate window share. Every
+ * period, the window of the one with the most hits (scores decay, so a phase
+ * change is followed) becomes the real window. The candidates see the same
+ * requests at the same time, so their comparison is not confounded by the
+ * workload changing between measurements, as a climber's is.
+ *
+ * Hits are recorded in a small buffer and applied in a batch at the next
+ * write (Caffeine's read buffer, Ben Manes); when the buffer is full, further
+ * hits before that write are dropped, which costs no measurable hit ratio
+ * (docs/benchmarks.md) and keeps a hit at a `Map` lookup and a store.
+ *
+ * @module
+ */
+import type { EvictionPolicy } from "./policy.ts";
+import { _WindowTinyLfu } from "./_wtinylfu.ts";
+import { _hashKey } from "./_hash.ts";
+
+/**
+ * The constants of the adaptation, in one object so the benchmarks can try others
+ * while experimenting; not part of the API.
+ */
+export const _tuning = {
+  /** The window shares the miniature caches try, smallest first. */
+  candidates: [0, 0.05, 0.2, 0.5, 1],
+  /** The index of the candidate the window starts at. */
+  start: 2,
+  /** A miniature cache holds `entries >>> miniShift` entries, clamped to `[miniMin, miniMax]`. */
+  miniShift: 6,
+  miniMin: 64,
+  miniMax: 1024,
+  /** A decision every `period × miniature entries` sampled requests. */
+  period: 0.5,
+  /** How much of the previous scores a period keeps. */
+  decay: 0.8,
+  /** The best must lead the current window by `margin × √(sum of both scores)` hits to move. */
+  margin: 0.25,
+  /** When set, each decision's candidate index is appended (for the benchmarks). */
+  trace: undefined as number[] | undefined,
+};
+/** Hits buffered before they are applied (at the next write, or when it is full). */
+const READ_BUFFER = 128;
+
+/** Options of {@linkcode AdaptiveTinyLfuPolicy}. */
+export interface AdaptiveTinyLfuOptions {
+  /**
+   * Seeds the key hash and the random admissions, so which keys collide in the frequency
+   * sketch cannot be known by someone choosing keys. Default: a random seed per policy.
+   */
+  seed?: number | undefined;
+}
+
+/** A scaled-down W-TinyLFU with a fixed window, fed the sampled requests. */
+class _Mini {
+  engine: _WindowTinyLfu;
+  /** The slot of each sampled key id (see {@linkcode _Minis}), or -1. */
+  slotOfId: Int32Array;
+  idOfSlot: Int32Array;
+  free: number[] = [];
+  used = 0;
+  count = 0;
+  capacity: number;
+  hits = 0;
+  score = 0;
+
+  constructor(capacity: number, ids: number, window: number, seed: number) {
+    this.capacity = capacity;
+    this.engine = new _WindowTinyLfu(capacity + 1, capacity + 1, window, seed);
+    this.slotOfId = new Int32Array(ids).fill(-1);
+    this.idOfSlot = new Int32Array(capacity + 1);
+  }
+
+  clear(): void {
+    this.engine.clear();
+    this.slotOfId.fill(-1);
+    this.free = [];
+    this.used =
+      this.count =
+      this.hits =
+      this.score =
+        0;
+  }
+}
+
+/**
+ * The miniature caches, sharing one `Map` from sampled key hash to a small id (one lookup per
+ * sampled request, not one per miniature); an id lives while some miniature holds its key.
+ */
+class _Minis {
+  list: _Mini[];
+  #idOf = new Map<number, number>();
+  #hashOfId: Int32Array;
+  #holders: Uint8Array;
+  #freeIds: number[] = [];
+  #nextId = 0;
+
+  constructor(capacity: number, windows: number[], seed: number) {
+    const ids = windows.length * (capacity + 1) + 1;
+    this.#hashOfId = new Int32Array(ids);
+    this.#holders = new Uint8Array(ids);
+    this.list = windows.map((window, i) => new _Mini(capacity, ids, window, seed + i));
+  }
+
+  request(hash: number): void {
+    let id = this.#idOf.get(hash);
+    if (id === undefined) {
+      id = this.#freeIds.pop() ?? this.#nextId++;
+      this.#idOf.set(hash, id);
+      this.#hashOfId[id] = hash;
+    }
+    const holders = this.#holders;
+    const list = this.list;
+    for (let m = 0; m < list.length; m++) {
+      const mini = list[m]!;
+      const engine = mini.engine;
+      const slot = mini.slotOfId[id]!;
+      if (slot >= 0) {
+        mini.hits++;
+        engine.access(slot);
+        continue;
+      }
+      const fresh = mini.free.pop() ?? mini.used++;
+      mini.slotOfId[id] = fresh;
+      mini.idOfSlot[fresh] = id;
+      holders[id]!++;
+      engine.insert(fresh, hash);
+      if (++mini.count > mini.capacity) {
+        const victim = engine.victim();
+        engine.remove(victim);
+        const gone = mini.idOfSlot[victim]!;
+        mini.slotOfId[gone] = -1;
+        mini.free.push(victim);
+        mini.count--;
+        if (--holders[gone]! === 0 && gone !== id) this.#release(gone);
+      }
+    }
+    if (holders[id] === 0) this.#release(id);
+  }
+
+  #release(id: number): void {
+    this.#idOf.delete(this.#hashOfId[id]!);
+    this.#freeIds.push(id);
+  }
+
+  clear(): void {
+    for (const mini of this.list) mini.clear();
+    this.#idOf.clear();
+    this.#holders.fill(0);
+    this.#freeIds = [];
+    this.#nextId = 0;
+  }
+}
+
+/**
+ * W-TinyLFU with a window share chosen by miniature simulations; the default policy.
+ *
+ * @example Frequent keys survive a scan; the window adapts on its own
+ * ```ts
+ * import { AdaptiveTinyLfuPolicy, MemoryStore } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * // By name: `policy: "adaptive"` (the default). A fixed seed makes the run reproducible; the
+ * // default seed is random, so which keys collide in the frequency sketch cannot be planned.
+ * const store = new MemoryStore({
+ *   maxEntries: 100,
+ *   policy: (capacity, limit) => new AdaptiveTinyLfuPolicy(capacity, limit, { seed: 1 }),
+ * });
+ * for (let round = 0; round < 3; round++) {
+ *   for (let i = 0; i < 50; i++) store.get(`hot${i}`) ?? store.set(`hot${i}`, i);
+ * }
+ * for (let i = 0; i < 1000; i++) store.set(`scan${i}`, i);
+ * assert.deepEqual([store.has("hot0"), store.has("hot49")], [true, true]);
+ * ```
+ */
+export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
+  #engine: _WindowTinyLfu;
+  #seed: number;
+  #reads = new Int32Array(READ_BUFFER);
+  #readCount = 0;
+  #minis: _Mini[];
+  #miniSet: _Minis;
+  /** A key is sampled when its hash is below this. */
+  #sampleBelow: number;
+  #period: number;
+  #untilDecision: number;
+  #start: number;
+  #current: number;
+  #warming = true;
+  #candidates: number[];
+  #decay: number;
+  #margin: number;
+
+  /**
+   * Creates an empty policy.
+   *
+   * @param capacity The initial number of slots.
+   * @param limit The most slots the store will ever use (its `maxEntries + 1`), when bounded:
+   *   the policy sizes what it learns for that from the start, so growing loses nothing.
+   * @param options See {@linkcode AdaptiveTinyLfuOptions}.
+   */
+  constructor(capacity: number, limit?: number, options: AdaptiveTinyLfuOptions = {}) {
+    const seed = options.seed ?? crypto.getRandomValues(new Int32Array(1))[0]!;
+    if (!Number.isInteger(seed)) {
+      throw new TypeError(
+        `Cannot create adaptive policy: seed must be an integer, received ${seed}`,
+      );
+    }
+    this.#seed = seed | 0;
+    const keys = limit ?? capacity;
+    this.#start = this.#current = _tuning.start;
+    this.#engine = new _WindowTinyLfu(
+      capacity,
+      keys,
+      _tuning.candidates[this.#start]!,
+      this.#seed ^ 0x5bd1e995,
+    );
+    const entries = Math.max(1, keys - 1);
+    const tuning = _tuning;
+    const target = Math.min(Math.max(entries >>> tuning.miniShift, tuning.miniMin), tuning.miniMax);
+    let shift = 0;
+    while ((entries >>> (shift + 1)) >= target) shift++;
+    this.#sampleBelow = 2 ** (30 - shift);
+    const miniEntries = Math.max(1, Math.round(entries / 2 ** shift));
+    this.#candidates = [...tuning.candidates];
+    this.#miniSet = new _Minis(miniEntries, this.#candidates, this.#seed);
+    this.#minis = this.#miniSet.list;
+    this.#period = this.#untilDecision = Math.max(1, Math.round(tuning.period * miniEntries));
+    this.#decay = tuning.decay;
+    this.#margin = tuning.margin;
+  }
+
+  /** The window's current share of the entries. */
+  get window(): number {
+    return this.#engine.window;
+  }
+
+  resize(capacity: number): void {
+    this.#drain();
+    this.#engine.resize(capacity);
+  }
+
+  insert(slot: number, key: string): void {
+    this.#drain();
+    const hash = _hashKey(key, this.#seed);
+    this.#engine.insert(slot, hash);
+    if (hash < this.#sampleBelow) this.#sample(hash);
+  }
+
+  access(slot: number): void {
+    this.#reads[this.#readCount++] = slot;
+    if (this.#readCount === READ_BUFFER) this.#drain();
+  }
+
+  update(slot: number): void {
+    this.#drain();
+    this.#engine.access(slot);
+  }
+
+  remove(slot: number): void {
+    this.#drain();
+    this.#engine.remove(slot);
+  }
+
+  victim(): number {
+    this.#drain();
+    return this.#engine.victim();
+  }
+
+  clear(): void {
+    this.#readCount = 0;
+    this.#engine.clear();
+    this.#miniSet.clear();
+    this.#current = this.#start;
+    this.#engine.window = this.#candidates[this.#start]!;
+    this.#warming = true;
+    this.#untilDecision = this.#period;
+  }
+
+  /** Applies the buffered hits, in order. */
+  #drain(): void {
+    const count = this.#readCount;
+    if (count === 0) return;
+    this.#readCount = 0;
+    const reads = this.#reads;
+    const engine = this.#engine;
+    const hashes = engine.hashes;
+    const below = this.#sampleBelow;
+    for (let i = 0; i < count; i++) {
+      const slot = reads[i]!;
+      engine.access(slot);
+      const hash = hashes[slot]!;
+      if (hash < below) this.#sample(hash);
+    }
+  }
+
+  /** Replays one sampled request through the miniature caches; decides every period. */
+  #sample(hash: number): void {
+    const minis = this.#minis;
+    this.#miniSet.request(hash);
+    if (--this.#untilDecision > 0) return;
+    this.#untilDecision = this.#period;
+    if (this.#warming) {
+      // The first period fills the miniature caches: its hits say nothing about windows.
+      this.#warming = false;
+      for (const mini of minis) mini.hits = 0;
+      return;
+    }
+    let best = 0;
+    for (let i = 0; i < minis.length; i++) {
+      const mini = minis[i]!;
+      mini.score = mini.score * this.#decay + mini.hits;
+      mini.hits = 0;
+      if (mini.score > minis[best]!.score) best = i;
+    }
+    const current = this.#current;
+    const lead = minis[best]!.score - minis[current]!.score;
+    // Noise-robust: move only on a clear lead, and one candidate at a time — a jump to a large
+    // window flushes the main space, which a large cache takes long to refill.
+    if (lead > this.#margin * Math.sqrt(minis[best]!.score + minis[current]!.score)) {
+      this.#current = current + Math.sign(best - current);
+    }
+    this.#engine.window = this.#candidates[this.#current]!;
+    _tuning.trace?.push(this.#current);
+  }
+}
