@@ -10,6 +10,7 @@ import { NullCache } from "./backends/null.ts";
 import { UwsgiCache } from "./backends/uwsgi.ts";
 import { DenoKvCache } from "./backends/deno_kv.ts";
 import { RedisCache } from "./backends/redis.ts";
+import { redisTopologyOptions, type RedisTopologyUrlOptions } from "./backends/redis/options.ts";
 import { MemcachedCache } from "./backends/memcached.ts";
 import { FileSystemCache } from "./backends/filesystem.ts";
 import { POLICIES, type PolicyName } from "./policies/policy.ts";
@@ -29,7 +30,9 @@ export interface SchemeOptions {
   /** `file:///abs/dir` or `file://?appName=x`, plus `maxEntries`, `defaultTtl`, `mode=0600` */
   file: { dir?: string; appName?: string; maxEntries?: number; defaultTtl?: number; mode?: number };
   /** `redis://[user:password@]host[:port][/db]?keyPrefix=app:&defaultTtl=…&timeout=…` (or `rediss://`) */
-  redis: { url: string; keyPrefix?: string; defaultTtl?: number; timeout?: number };
+  redis:
+    & ({ url: string } | RedisTopologyUrlOptions)
+    & { keyPrefix?: string; defaultTtl?: number; timeout?: number };
   /** `memcached://host:port,host2:port?keyPrefix=…&defaultTtl=…&timeout=…` */
   memcached: { servers: string[]; keyPrefix?: string; defaultTtl?: number; timeout?: number };
   /** `uwsgi://host:port/cachename?defaultTtl=…&timeout=…`; no name: the server's first cache */
@@ -174,6 +177,13 @@ export function parseCacheUrl(url: string | URL): ParsedCacheUrl {
   spread = secrets.length > 0 && !authority.includes("@");
   const lower = rawScheme.toLowerCase();
   const scheme = lower === "rediss" ? "redis" : lower;
+  if (lower === "redis+cluster" || lower === "redis+sentinel") {
+    // redis+cluster://h1:p1,h2:p2?… and redis+sentinel://s1:p1,s2:p2/mymaster?…
+    if (fragment !== undefined) fail("a fragment (#…) has no meaning here");
+    const params = readParams("redis", query, fail);
+    const topology = redisTopologyOptions(lower, authority, decodePath(path, fail), fail);
+    return { scheme: "redis", options: { ...topology, ...params } };
+  }
   if (!Object.hasOwn(PARAMS, scheme)) {
     return fail(`unknown scheme "${rawScheme}"; expected one of ${SCHEMES}`);
   }

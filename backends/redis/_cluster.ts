@@ -18,8 +18,21 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { _describe, CacheConnectionError, CacheError } from "../../cache.ts";
-import { DeadlineError, type RedisArgument, withDeadline } from "./connection.ts";
+import {
+  _describe,
+  CacheConnectionError,
+  CacheError,
+  redactCredentials,
+  SerializationError,
+} from "../../cache.ts";
+import {
+  clientLoader,
+  DeadlineError,
+  DeadlineQueue,
+  REDIS_CLIENT,
+  type RedisArgument,
+  withDeadline,
+} from "./connection.ts";
 import { groupBySlot } from "./_slots.ts";
 
 /** A master as node-redis's cluster lists it. */
@@ -137,9 +150,12 @@ export function clusterFailure(
   if (cause instanceof CacheError) return cause;
   const what = key === undefined ? op : `${op} key ${_describe(key)}`;
   if (isReply(cause) && !TRANSIENT_REPLIES.has(replyCode(cause) ?? "")) {
-    return new CacheError(`Cannot ${what}: redis replied ${(cause as Error).message}`, { cause });
+    const message = `Cannot ${what}: redis replied ${redactCredentials((cause as Error).message)}`;
+    return replyCode(cause) === "WRONGTYPE"
+      ? new SerializationError(`${message} (the key holds another redis type)`, { cause })
+      : new CacheError(message, { cause });
   }
-  const reason = (cause as Error)?.message || String(cause);
+  const reason = redactCredentials((cause as Error)?.message || String(cause));
   return new CacheConnectionError(`Cannot ${what}: ${where} is unavailable (${reason})`, { cause });
 }
 
@@ -151,6 +167,23 @@ interface RedisModule {
 }
 
 const ignore = () => {};
+
+/** Loads node-redis (see `clientLoader`): its cluster part. */
+async function loadModule(): Promise<RedisModule> {
+  let module: RedisModule;
+  try {
+    module = (await clientLoader.load()) as RedisModule;
+  } catch (error) {
+    throw new CacheError(
+      `cannot load the redis client ${REDIS_CLIENT}: ${(error as Error)?.message ?? error}`,
+      { cause: error },
+    );
+  }
+  if (typeof module?.createCluster !== "function") {
+    throw new CacheError(`cannot load the redis client ${REDIS_CLIENT}: no createCluster`);
+  }
+  return module;
+}
 
 /** Options of {@linkcode ClusterConnection}. */
 export interface ClusterConnectionOptions {
@@ -175,6 +208,9 @@ export class ClusterConnection {
   #module: RedisModule | undefined;
   #typeMapping: Record<number, unknown> | undefined;
   #closed = false;
+  readonly #deadlines: DeadlineQueue;
+  /** Whether the client splits a cross-slot `MGET` itself (node-redis 6 does; v5 answers CROSSSLOT). */
+  #splitsMget = true;
 
   /**
    * Prepares a connection; nothing is loaded or opened until the first call.
@@ -183,6 +219,7 @@ export class ClusterConnection {
    */
   constructor(options: ClusterConnectionOptions) {
     this.timeout = options.timeout;
+    this.#deadlines = new DeadlineQueue(options.timeout);
     this.#user = options.client;
     this.#options = options.cluster;
     if (this.#user) {
@@ -229,6 +266,8 @@ export class ClusterConnection {
    * @param args The command.
    * @param done Maps the reply.
    * @param readonly Whether the command only reads (then it may be retried once).
+   * @param deadline When the call must have settled (`performance.now()` time);
+   * default `timeout` ms from now.
    */
   call<R, T>(
     op: string,
@@ -237,20 +276,55 @@ export class ClusterConnection {
     args: RedisArgument[],
     done: (reply: R) => T,
     readonly = false,
+    deadline?: number,
   ): Promise<T> {
-    const run = async () => {
-      const client = await this.connect();
-      const send = () => client.sendCommand(firstKey, readonly, args, this.#commandOptions());
-      try {
-        return await send() as R;
-      } catch (error) {
-        if (!readonly || !this.#transient(error)) throw error;
-        return await send() as R;
-      }
+    const client = this.#client?.isOpen ? this.#client : undefined;
+    const options = this.#commandOptions();
+    const send = (client: RedisClusterLike) => {
+      const first = client.sendCommand(firstKey, readonly, args, options) as Promise<R>;
+      return readonly
+        ? first.catch((error) => {
+          if (!this.#transient(error)) throw error;
+          return client.sendCommand(firstKey, readonly, args, options) as Promise<R>;
+        })
+        : first;
     };
-    return withDeadline(run(), this.timeout).then(done, (error) => {
+    const sent = client ? send(client) : this.connect().then(send);
+    // one shared timer for calls with the default deadline, one of its own otherwise
+    const bounded = deadline === undefined
+      ? this.#deadlines.bound(sent)
+      : withDeadline(sent, deadline - performance.now());
+    return bounded.then(done, (error) => {
       throw this.failure(op, key, error);
     });
+  }
+
+  /**
+   * `MGET` over keys of any slots, in batch order: one `MGET` that the
+   * client splits by slot itself (node-redis 6 applies its multi-shard
+   * request policy, cheaper than a command per slot), or, when the client
+   * answered CROSSSLOT (node-redis 5), one `MGET` per slot from then on.
+   *
+   * @param op The cache operation, for messages.
+   * @param keys The Redis keys.
+   */
+  async mget(op: string, keys: readonly RedisArgument[]): Promise<unknown[]> {
+    if (this.#splitsMget) {
+      try {
+        return await this.call(
+          op,
+          undefined,
+          keys[0],
+          ["MGET", ...keys],
+          (r: unknown[]) => r,
+          true,
+        );
+      } catch (error) {
+        if (!/CROSSSLOT/.test((error as Error).message)) throw error;
+        this.#splitsMget = false;
+      }
+    }
+    return await this.perSlot(op, keys, (group) => ["MGET", ...group], true);
   }
 
   /**
@@ -438,7 +512,7 @@ export class ClusterConnection {
 
   async #open(): Promise<RedisClusterLike> {
     if (this.#closed) throw new Error("the cache is closed");
-    const redis = this.#module ??= (await import("redis")) as unknown as RedisModule;
+    const redis = this.#module ??= await loadModule();
     this.#typeMapping ??= { [redis.RESP_TYPES.BLOB_STRING]: Buffer };
     const user = this.#user;
     if (user) {
@@ -480,7 +554,8 @@ export class ClusterConnection {
   /** Closes our cluster client (after pending commands); a given client stays open. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#pending?.catch(ignore);
+    this.#deadlines.cancel();
+    if (this.#pending) await withDeadline(this.#pending, this.timeout).catch(ignore);
     const client = this.#client;
     this.#client = undefined;
     if (!client) return;
