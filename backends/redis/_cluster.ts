@@ -279,8 +279,8 @@ export class ClusterConnection {
     deadline?: number,
   ): Promise<T> {
     const client = this.#client?.isOpen ? this.#client : undefined;
-    const options = this.#commandOptions();
     const send = (client: RedisClusterLike) => {
+      const options = this.#commandOptions();
       const first = client.sendCommand(firstKey, readonly, args, options) as Promise<R>;
       return readonly
         ? first.catch((error) => {
@@ -524,6 +524,9 @@ export class ClusterConnection {
     const options = this.#options!;
     const defaults = (options.defaults ?? {}) as Record<string, unknown>;
     const cluster = redis.createCluster({
+      // a node that went away (a killed master) is only noticed by reconnecting to it;
+      // node-redis then asks the cluster for its new topology after this delay (default 5 s)
+      topologyRefreshOnReconnectionAttemptStrategy: 1000,
       ...options,
       defaults: {
         disableOfflineQueue: true,
