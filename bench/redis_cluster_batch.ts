@@ -9,6 +9,7 @@
 import { Buffer } from "node:buffer";
 import { createCluster, RESP_TYPES } from "redis";
 import { ClusterConnection } from "../backends/redis/_cluster.ts";
+import { RedisCache } from "../backends/redis.ts";
 import { startRedisCluster } from "../tests/cluster_servers.ts";
 
 const ROUNDS = 9;
@@ -22,6 +23,9 @@ const raw = createCluster({ rootNodes: cluster.rootNodes }).withTypeMapping({
 });
 await raw.connect();
 await conn.pipeline("setMany", keys, keys, keys.map((k) => ["SET", k, "x".repeat(100)]));
+const cache = new RedisCache({ cluster: { rootNodes: cluster.rootNodes } });
+const given = createCluster({ rootNodes: cluster.rootNodes });
+const givenCache = new RedisCache({ client: given });
 
 const candidates: Record<string, () => Promise<unknown>> = {
   "cluster layer: MGET per slot": () => conn.perSlot("getMany", keys, (g) => ["MGET", ...g], true),
@@ -29,6 +33,11 @@ const candidates: Record<string, () => Promise<unknown>> = {
     conn.call("getMany", undefined, keys[0], ["MGET", ...keys], (values) => values, true),
   "node-redis cluster.mGet(100 keys)": () => raw.mGet(keys),
   "node-redis 100 × cluster.get in parallel": () => Promise.all(keys.map((k) => raw.get(k))),
+  "RedisCache.getMany(100) on the cluster (own client)": () => cache.getMany(keys),
+  "RedisCache.getMany(100) on a createCluster client given as client": () =>
+    givenCache.getMany(keys),
+  "node-redis cluster.get (1 key)": () => raw.get(keys[5]!).then((v) => keys.map(() => v)),
+  "RedisCache.get (1 key) on the cluster": () => cache.get(keys[5]!).then((v) => keys.map(() => v)),
 };
 
 // Check each answers with 100 values before timing it.
@@ -58,3 +67,6 @@ for (const [name, values] of Object.entries(samples)) {
 }
 await raw.close();
 await conn.close();
+await cache.close();
+await givenCache.close();
+await given.close();
