@@ -498,7 +498,8 @@ export class ClusterConnection {
   }
 
   #commandOptions(): object {
-    return { typeMapping: this.#typeMapping };
+    // no per-command timer of node-redis's (an AbortSignal each): our deadline bounds each call
+    return { typeMapping: this.#typeMapping, timeout: 0 };
   }
 
   /** Opens (or reuses) the cluster client; concurrent callers share one attempt. */
