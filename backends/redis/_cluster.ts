@@ -291,10 +291,10 @@ export class ClusterConnection {
     };
     const sent = client ? send(client) : this.connect().then(send);
     // one shared timer for calls with the default deadline, one of its own otherwise
-    const bounded = deadline === undefined
-      ? this.#deadlines.bound(sent)
-      : withDeadline(sent, deadline - performance.now());
-    return bounded.then(done, (error) => {
+    if (deadline === undefined) {
+      return this.#deadlines.settle(sent, done, (error) => this.failure(op, key, error));
+    }
+    return withDeadline(sent, deadline - performance.now()).then(done, (error) => {
       throw this.failure(op, key, error);
     });
   }

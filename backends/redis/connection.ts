@@ -122,7 +122,7 @@ export function withDeadline<T>(
 export class DeadlineQueue {
   /** The deadline in ms of every call. */
   readonly ms: number;
-  #entries: { at: number; reject: ((error: Error) => void) | undefined }[] = [];
+  #entries: Waiting<never, unknown>[] = [];
   #head = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -133,20 +133,24 @@ export class DeadlineQueue {
 
   /** `promise`, or a `DeadlineError` after `ms`. */
   bound<T>(promise: Promise<T>): Promise<T> {
+    return this.settle(promise, (value) => value, (error) => error);
+  }
+
+  /**
+   * `done(value)` of `promise`, or rejects with `fail(error)` when it
+   * rejects or when `ms` pass first (then `error` is a `DeadlineError`).
+   * One promise per call: no chain of `then`s on top.
+   */
+  settle<R, T>(
+    promise: Promise<R>,
+    done: (value: R) => T,
+    fail: (error: unknown) => unknown,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: { at: number; reject: ((error: Error) => void) | undefined } = {
-        at: performance.now() + this.ms,
-        reject,
-      };
-      this.#entries.push(entry);
+      const entry = new Waiting(performance.now() + this.ms, resolve, reject, done, fail);
+      this.#entries.push(entry as unknown as Waiting<never, unknown>);
       this.#timer ??= setTimeout(this.#fire, this.ms);
-      promise.then((value) => {
-        entry.reject = undefined;
-        resolve(value);
-      }, (error) => {
-        entry.reject = undefined;
-        reject(error);
-      });
+      promise.then(entry.ok, entry.error);
     });
   }
 
@@ -156,11 +160,9 @@ export class DeadlineQueue {
     const entries = this.#entries;
     while (this.#head < entries.length) {
       const entry = entries[this.#head]!;
-      if (entry.reject !== undefined && entry.at > now) break;
+      if (!entry.settled && entry.at > now) break;
       this.#head++;
-      const reject = entry.reject;
-      entry.reject = undefined;
-      reject?.(new DeadlineError(this.ms));
+      if (!entry.settled) entry.error(new DeadlineError(this.ms));
     }
     if (this.#head === entries.length) {
       this.#entries = [];
@@ -179,6 +181,44 @@ export class DeadlineQueue {
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** One call in a {@linkcode DeadlineQueue}: settles once, by its reply or by its deadline. */
+class Waiting<R, T> {
+  settled = false;
+  constructor(
+    readonly at: number,
+    private resolve: ((value: T) => void) | undefined,
+    private reject: ((error: unknown) => void) | undefined,
+    private done: ((value: R) => T) | undefined,
+    private fail: ((error: unknown) => unknown) | undefined,
+  ) {}
+
+  ok = (value: R): void => {
+    if (this.settled) return;
+    this.settled = true;
+    try {
+      this.resolve!(this.done!(value));
+    } catch (error) {
+      this.reject!(error);
+    }
+    this.resolve =
+      this.reject =
+      this.done =
+      this.fail =
+        undefined;
+  };
+
+  error = (error: unknown): void => {
+    if (this.settled) return;
+    this.settled = true;
+    this.reject!(this.fail!(error));
+    this.resolve =
+      this.reject =
+      this.done =
+      this.fail =
+        undefined;
+  };
 }
 
 /**
@@ -380,11 +420,10 @@ export class RedisConnection {
     if (this.#user || this.#sentinel) {
       // not ours to reset when it hangs (a sentinel client waits through a
       // failover): one shared deadline timer for all calls
-      return this.#deadlines.bound(client.sendCommand(args) as Promise<R>).then(
+      return this.#deadlines.settle(
+        client.sendCommand(args) as Promise<R>,
         done,
-        (error) => {
-          throw this.failure(op, key, error);
-        },
+        (error) => this.failure(op, key, error),
       );
     }
     if (this.#busy++ === 0) this.#since = Date.now();
