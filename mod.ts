@@ -73,6 +73,9 @@ export {
   RedisCache,
   type RedisCacheOptions,
   type RedisClientLike,
+  type RedisClusterLike,
+  type RedisSentinelLike,
+  type RedisTopologyUrlOptions,
 } from "./backends/redis.ts";
 
 // MemcachedCache

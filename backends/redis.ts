@@ -26,7 +26,11 @@ import { checkRedisOptions, type RedisCacheOptions } from "./redis/options.ts";
 
 export type { RedisClientLike, RedisSentinelLike } from "./redis/connection.ts";
 export type { RedisClusterLike } from "./redis/_cluster.ts";
-export { DEFAULT_REDIS_URL, type RedisCacheOptions } from "./redis/options.ts";
+export {
+  DEFAULT_REDIS_URL,
+  type RedisCacheOptions,
+  type RedisTopologyUrlOptions,
+} from "./redis/options.ts";
 
 type Reply = Uint8Array | null;
 const SCAN_COUNT = "1000";
@@ -71,6 +75,29 @@ const INC_ATTEMPTS = 8;
  * await cache.set("/", "<html>…</html>");
  * await cache.close(); // the client stays open
  * await client.close();
+ * ```
+ *
+ * @example On a Redis Cluster; hash tags keep related keys in one slot
+ * ```ts ignore
+ * import { RedisCache } from "@cachelib/cachelib";
+ *
+ * await using cache = new RedisCache({
+ *   cluster: { rootNodes: [{ url: "redis://10.0.0.1:7000" }, { url: "redis://10.0.0.2:7000" }] },
+ * });
+ * // any keys, any slots: the batch is split by slot, no CROSSSLOT
+ * await cache.setMany({ "{user:1}:profile": { name: "Ada" }, "{user:1}:cart": [], "other": 1 });
+ * await cache.getMany(["{user:1}:profile", "{user:1}:cart", "other"]);
+ * await cache.clear(); // every master, or fails
+ * ```
+ *
+ * @example Behind Redis Sentinel: always the master the sentinels name now
+ * ```ts ignore
+ * import { RedisCache } from "@cachelib/cachelib";
+ *
+ * await using cache = new RedisCache({
+ *   sentinel: { name: "mymaster", sentinelRootNodes: [{ host: "10.0.0.5", port: 26379 }] },
+ *   timeout: 1000, // a call during a failover rejects with CacheConnectionError after 1 s
+ * });
  * ```
  */
 export class RedisCache extends BaseCache {

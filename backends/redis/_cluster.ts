@@ -54,19 +54,21 @@ export interface ClusterNodeClientLike {
 export interface RedisClusterLike {
   /** Whether the cluster client is connected or connecting. */
   readonly isOpen: boolean;
-  /** The current masters. */
-  readonly masters: readonly ClusterMasterLike[];
+  /** The current masters (`address` is `"host:port"`). */
+  readonly masters: readonly { readonly address: string }[];
   /** Connects to the cluster (discovers the topology). */
   connect(): Promise<unknown>;
   /** Sends a command to the node owning `firstKey`'s slot, following MOVED/ASK. */
   sendCommand(
-    firstKey: RedisArgument | undefined,
+    firstKey: string | Uint8Array | undefined,
     isReadonly: boolean | undefined,
-    args: ReadonlyArray<RedisArgument>,
+    args: ReadonlyArray<string | Uint8Array>,
     options?: object,
   ): Promise<unknown>;
   /** The connected client of one node. */
-  nodeClient(node: ClusterMasterLike): Promise<ClusterNodeClientLike>;
+  nodeClient(node: { readonly address: string }): Promise<{
+    sendCommand(args: ReadonlyArray<string | Uint8Array>, options?: object): Promise<unknown>;
+  }>;
   /** Adds an event listener. */
   on(event: "error", listener: (error: Error) => void): unknown;
   /** Removes an event listener. */
