@@ -19,12 +19,18 @@ import {
   wtf8,
 } from "./redis/codec.ts";
 import { type RedisArgument, RedisConnection } from "./redis/connection.ts";
+import { ClusterConnection } from "./redis/_cluster.ts";
 import { INC_SCRIPT, INC_SHA, TYPES_SCRIPT, TYPES_SHA } from "./redis/scripts.ts";
 
 import { checkRedisOptions, type RedisCacheOptions } from "./redis/options.ts";
 
-export type { RedisClientLike } from "./redis/connection.ts";
-export { DEFAULT_REDIS_URL, type RedisCacheOptions } from "./redis/options.ts";
+export type { RedisClientLike, RedisSentinelLike } from "./redis/connection.ts";
+export type { RedisClusterLike } from "./redis/_cluster.ts";
+export {
+  DEFAULT_REDIS_URL,
+  type RedisCacheOptions,
+  type RedisTopologyUrlOptions,
+} from "./redis/options.ts";
 
 type Reply = Uint8Array | null;
 const SCAN_COUNT = "1000";
@@ -70,11 +76,37 @@ const INC_ATTEMPTS = 8;
  * await cache.close(); // the client stays open
  * await client.close();
  * ```
+ *
+ * @example On a Redis Cluster; hash tags keep related keys in one slot
+ * ```ts ignore
+ * import { RedisCache } from "@cachelib/cachelib";
+ *
+ * await using cache = new RedisCache({
+ *   cluster: { rootNodes: [{ url: "redis://10.0.0.1:7000" }, { url: "redis://10.0.0.2:7000" }] },
+ * });
+ * // any keys, any slots: the batch is split by slot, no CROSSSLOT
+ * await cache.setMany({ "{user:1}:profile": { name: "Ada" }, "{user:1}:cart": [], "other": 1 });
+ * await cache.getMany(["{user:1}:profile", "{user:1}:cart", "other"]);
+ * await cache.clear(); // every master, or fails
+ * ```
+ *
+ * @example Behind Redis Sentinel: always the master the sentinels name now
+ * ```ts ignore
+ * import { RedisCache } from "@cachelib/cachelib";
+ *
+ * await using cache = new RedisCache({
+ *   sentinel: { name: "mymaster", sentinelRootNodes: [{ host: "10.0.0.5", port: 26379 }] },
+ *   timeout: 1000, // a call during a failover rejects with CacheConnectionError after 1 s
+ * });
+ * ```
  */
 export class RedisCache extends ByteCache {
   /** Prepended to every key. */
   readonly keyPrefix: string;
-  readonly #conn: RedisConnection;
+  /** The connection of a single server or a sentinel-managed master (not a cluster). */
+  readonly #conn: RedisConnection | undefined;
+  /** The connection of a cluster. */
+  readonly #cluster: ClusterConnection | undefined;
   readonly #prefixWellFormed: boolean;
   /** Whether the default serializer's plain layout applies (integers and strings raw). */
   readonly #plain: boolean;
@@ -86,27 +118,46 @@ export class RedisCache extends ByteCache {
    */
   constructor(options: RedisCacheOptions = {}) {
     super(options);
-    const { url, client, keyPrefix, timeout } = checkRedisOptions(options);
+    const { url, client, cluster, sentinel, keyPrefix, timeout } = checkRedisOptions(options);
     this.keyPrefix = keyPrefix;
     this.#prefixWellFormed = keyPrefix.isWellFormed();
     this.#plain = this.serializer === defaultSerializer;
-    this.#conn = new RedisConnection({ url, client, timeout });
+    this.#cluster = cluster ? new ClusterConnection(cluster) : undefined;
+    this.#conn = cluster ? undefined : new RedisConnection({ url, client, sentinel, timeout });
   }
 
   /** The bound in ms on connecting and on each command. */
   get timeout(): number {
-    return this.#conn.timeout;
+    return (this.#conn ?? this.#cluster)!.timeout;
   }
 
-  /** Sends one command; see {@linkcode RedisConnection.call}. */
+  /**
+   * Sends one command; see {@linkcode RedisConnection.call}. On a cluster it
+   * goes to the master of `args[1]`'s slot (the key of every single-key
+   * command and script here), and a read (`readonly`) may be retried once
+   * after a transient cluster state.
+   */
   #call<R, T>(
     op: string,
     key: string | undefined,
     args: RedisArgument[],
     done: (reply: R) => T,
     deadline?: number,
+    readonly = false,
   ): Promise<T> {
-    return this.#conn.call(op, key, args, done, deadline);
+    if (this.#cluster) {
+      const first = args[0] === "EVALSHA" || args[0] === "EVAL" ? args[3] : args[1];
+      return this.#cluster.call(op, key, first, args, done, readonly, deadline);
+    }
+    return this.#conn!.call(op, key, args, done, deadline);
+  }
+
+  /** Independent single-key commands in one go (per node on a cluster). */
+  #pipeline(op: string, keys: string[], commands: RedisArgument[][]): Promise<unknown[]> {
+    if (this.#cluster) {
+      return this.#cluster.pipeline(op, keys, commands.map((args) => args[1]!), commands);
+    }
+    return this.#conn!.pipeline(op, keys, commands);
   }
 
   #key(key: string): RedisKey {
@@ -145,6 +196,8 @@ export class RedisCache extends ByteCache {
       key,
       ["GET", this.#key(key)],
       (reply: Reply) => this.#read(key, reply),
+      undefined,
+      true,
     );
   }
 
@@ -157,7 +210,9 @@ export class RedisCache extends ByteCache {
     const deadline = performance.now() + this.timeout;
     const args: RedisArgument[] = ["MGET"];
     for (const key of keys) args.push(this.#key(key));
-    const replies = await this.#call("getMany", undefined, args, (values: Reply[]) => values);
+    const replies = this.#cluster
+      ? await this.#cluster.mget("getMany", args.slice(1)) as Reply[]
+      : await this.#call("getMany", undefined, args, (values: Reply[]) => values);
     const missing = keys.filter((_, i) => replies[i] === null);
     if (missing.length > 0) await this.#refuseForeign(missing, deadline);
     // a plain array (node-redis's reply array is not one)
@@ -169,8 +224,13 @@ export class RedisCache extends ByteCache {
   /** Rejects with `SerializationError` when one of `keys` holds another Redis type. */
   async #refuseForeign(keys: string[], deadline: number): Promise<void> {
     const distinct = [...new Set(keys)];
-    const args = [String(distinct.length), ...distinct.map((key) => this.#key(key))];
-    const types = await this.#script("getMany", undefined, TYPES_SHA, TYPES_SCRIPT, args, deadline);
+    // on a cluster the keys lie in many slots: one TYPE per key, routed per key
+    const types = this.#cluster
+      ? await this.#pipeline("getMany", distinct, distinct.map((key) => ["TYPE", this.#key(key)]))
+      : await this.#script("getMany", undefined, TYPES_SHA, TYPES_SCRIPT, [
+        String(distinct.length),
+        ...distinct.map((key) => this.#key(key)),
+      ], deadline);
     const index = (types as unknown[]).findIndex((type) => {
       const name = String(type);
       return name !== "none" && name !== "string";
@@ -230,7 +290,7 @@ export class RedisCache extends ByteCache {
       ...expiry,
     ]);
     const keys = entries.map(([key]) => key);
-    const replies = await this.#conn.pipeline("setMany", keys, commands);
+    const replies = await this.#pipeline("setMany", keys, commands);
     return keys.filter((_, i) => replies[i] !== null);
   }
 
@@ -243,22 +303,36 @@ export class RedisCache extends ByteCache {
   protected override async _deleteMany(keys: readonly string[]): Promise<string[]> {
     const distinct = [...new Set(keys)];
     const commands = distinct.map((key) => ["UNLINK", this.#key(key)]);
-    const replies = await this.#conn.pipeline("deleteMany", distinct, commands);
+    const replies = await this.#pipeline("deleteMany", distinct, commands);
     return distinct.filter((_, i) => replies[i] === 1);
   }
 
   /** `EXISTS`. */
   protected _has(key: string): Promise<boolean> {
-    return this.#call("has", key, ["EXISTS", this.#key(key)], (n: number) => n === 1);
+    return this.#call(
+      "has",
+      key,
+      ["EXISTS", this.#key(key)],
+      (n: number) => n === 1,
+      undefined,
+      true,
+    );
   }
 
-  /** `SCAN MATCH prefix*` + `UNLINK` per page; without a prefix, `FLUSHDB ASYNC`. */
+  /**
+   * `SCAN MATCH prefix*` + `UNLINK` per page; without a prefix, `FLUSHDB ASYNC`.
+   * On a cluster, on every master (failing if any master fails).
+   */
   protected async _clear(): Promise<boolean> {
+    const pattern = escapeGlob(this.keyPrefix) + "*";
+    const match = this.#prefixWellFormed ? pattern : wtf8(pattern);
+    if (this.#cluster) {
+      await this.#cluster.clear(this.keyPrefix === "" ? undefined : match as string);
+      return true;
+    }
     if (this.keyPrefix === "") {
       return await this.#call("clear", undefined, ["FLUSHDB", "ASYNC"], () => true);
     }
-    const pattern = escapeGlob(this.keyPrefix) + "*";
-    const match = this.#prefixWellFormed ? pattern : wtf8(pattern);
     let cursor = "0";
     do {
       const [next, keys] = await this.#call(
@@ -322,6 +396,6 @@ export class RedisCache extends ByteCache {
 
   /** Closes the client this cache opened; a client given as `client` stays open. */
   protected override async _close(): Promise<void> {
-    await this.#conn.close();
+    await (this.#conn ?? this.#cluster)!.close();
   }
 }

@@ -29,7 +29,10 @@ Deno.test("clusterFailure() maps transient cluster replies to CacheConnectionErr
   }
   const other = clusterFailure("inc", "k", new Error("WRONGTYPE Operation"), where, () => true);
   assert.ok(other instanceof CacheError && !(other instanceof CacheConnectionError));
-  assert.equal(other.message, 'Cannot inc key "k": redis replied WRONGTYPE Operation');
+  assert.equal(
+    other.message,
+    'Cannot inc key "k": redis replied WRONGTYPE Operation (the key holds another redis type)',
+  );
   const refused = clusterFailure(
     "clear",
     undefined,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { createClient } from "redis";
+import { createClient, createCluster, createSentinel } from "redis";
 import { runConformance } from "../testing.ts";
 import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
 import {
@@ -415,7 +415,7 @@ Deno.test("RedisCache checks its options", () => {
   );
   assert.throws(
     () => new RedisCache({ url: "redis://x", client: createClient() }),
-    /either url or client/,
+    /give one of url, client, cluster or sentinel, received url and client/,
   );
   assert.throws(() => new RedisCache({ keyPrefix: 1 as unknown as string }), TypeError);
   assert.throws(() => new RedisCache({ defaultTtl: -1 }), RangeError);
@@ -567,7 +567,7 @@ Deno.test("RedisCache rejects unknown options, listing the accepted ones", () =>
     {
       name: "TypeError",
       message: 'Cannot create RedisCache: unknown options "host", "port" ' +
-        "(accepted: client, defaultTtl, keyPrefix, serializer, timeout, url)",
+        "(accepted: client, cluster, defaultTtl, keyPrefix, sentinel, serializer, timeout, url)",
     },
   );
 });
@@ -856,4 +856,161 @@ Deno.test({
       await child.status;
     }
   },
+});
+
+Deno.test("RedisCache rejects a client that is not a node-redis client at construction", async () => {
+  const fakes: unknown[] = [
+    {},
+    { sendCommand() {} }, // a look-alike missing the rest of a client
+    new Map(),
+    "redis://127.0.0.1:6379",
+    42,
+  ];
+  for (const client of fakes) {
+    assert.throws(
+      () => new RedisCache({ client: client as never }),
+      (error: Error) => {
+        assert.ok(error instanceof TypeError, String(error));
+        assert.match(
+          error.message,
+          /^Cannot create cache: client must be a node-redis client \(from createClient, createCluster or createSentinel\), received /,
+        );
+        return true;
+      },
+    );
+  }
+  // the three kinds of node-redis clients are accepted (nothing connects yet)
+  const clients = [
+    createClient({ url: "redis://127.0.0.1:1" }),
+    createCluster({ rootNodes: [{ url: "redis://127.0.0.1:1" }] }),
+    createSentinel({ name: "mymaster", sentinelRootNodes: [{ host: "127.0.0.1", port: 1 }] }),
+  ];
+  for (const client of clients) await new RedisCache({ client }).close();
+});
+
+Deno.test("RedisCache checks its cluster and sentinel options", () => {
+  const cases: [object, RegExp][] = [
+    [{ cluster: {} }, /cluster must be createCluster options with rootNodes/],
+    [{ cluster: { rootNodes: [] } }, /cluster must be createCluster options with rootNodes/],
+    [
+      { cluster: { rootNodes: [{ url: "http://x" }] } },
+      /rootNodes \[\{ url: "redis:\/\/host:port" \}/,
+    ],
+    [{ sentinel: { sentinelRootNodes: [{ host: "h", port: 1 }] } }, /sentinel\.name must be/],
+    [{ sentinel: { name: "m", sentinelRootNodes: [{ host: "h" }] } }, /sentinelRootNodes must be/],
+    [
+      { url: "redis://x", cluster: { rootNodes: [{ url: "redis://x" }] } },
+      /give one of url, client, cluster or sentinel, received url and cluster/,
+    ],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => new RedisCache(options as never), (error: Error) => {
+      assert.ok(error instanceof TypeError, String(error));
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+  assert.throws(
+    () =>
+      new RedisCache(
+        { cluster: { rootNodes: [{ url: "redis://:s3cret@h:1", x: 1 }, 5] } } as never,
+      ),
+    (error: Error) => !error.message.includes("s3cret"),
+  );
+});
+
+Deno.test("parseCacheUrl reads redis+cluster:// and redis+sentinel:// URLs", async () => {
+  const { parseCacheUrl } = await import("../url.ts");
+  assert.deepEqual(parseCacheUrl("redis+cluster://10.0.0.1:7000,10.0.0.2?keyPrefix=app:"), {
+    scheme: "redis",
+    options: {
+      cluster: { rootNodes: [{ url: "redis://10.0.0.1:7000" }, { url: "redis://10.0.0.2:6379" }] },
+      keyPrefix: "app:",
+    },
+  });
+  assert.deepEqual(parseCacheUrl("redis+cluster://:p%40ss@h1:1,h2:2"), {
+    scheme: "redis",
+    options: {
+      cluster: {
+        rootNodes: [{ url: "redis://h1:1" }, { url: "redis://h2:2" }],
+        defaults: { password: "p@ss" },
+      },
+    },
+  });
+  assert.deepEqual(parseCacheUrl("redis+sentinel://s1:26380,s2/mymaster?timeout=500"), {
+    scheme: "redis",
+    options: {
+      sentinel: {
+        name: "mymaster",
+        sentinelRootNodes: [{ host: "s1", port: 26380 }, { host: "s2", port: 26379 }],
+      },
+      timeout: 500,
+    },
+  });
+  for (
+    const [url, message] of [
+      ["redis+sentinel://s1:26379", /needs the master's name as its path/],
+      ["redis+cluster://h1:1/0", /takes no path/],
+      ["redis+cluster://", /needs host:port/],
+      [
+        "redis+cluster://h1:99999",
+        /expected host:port in redis\+cluster:\/\/, received "h1:99999"/,
+      ],
+      ["redis+cluster://h1?db=1", /db/],
+      ["redis+cluster://:s3cret@h1:99999", /\*\*\*/],
+    ] as const
+  ) {
+    assert.throws(() => parseCacheUrl(url), (error: Error) => {
+      assert.ok(error instanceof TypeError, String(error));
+      assert.match(error.message, message);
+      assert.ok(!error.message.includes("s3cret"), error.message);
+      return true;
+    });
+  }
+});
+
+Deno.test("RedisCache: a given client's calls share one deadline timer, not one each", async () => {
+  // a server that accepts and never answers
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) conns.push(conn);
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  const client = createClient({
+    url: `redis://127.0.0.1:${port}`,
+    RESP: 2,
+    disableClientInfo: true,
+    socket: { reconnectStrategy: false },
+  });
+  client.on("error", () => {});
+  await client.connect(); // RESP2 without client info: no handshake to wait for
+  const timers: number[] = [];
+  const original = globalThis.setTimeout;
+  try {
+    const cache = new RedisCache({ client, timeout: 300 });
+    // the first call sets the cache up (its own deadline covers that)
+    await assert.rejects(cache.get("first"), CacheConnectionError);
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      timers.push(ms ?? 0);
+      return original(fn, ms);
+    }) as typeof setTimeout;
+    const calls = Array.from({ length: 200 }, (_, i) => cache.get(`k${i}`));
+    const settled = await Promise.allSettled(calls);
+    globalThis.setTimeout = original;
+    for (const result of settled) {
+      assert.equal(result.status, "rejected");
+      const error = (result as PromiseRejectedResult).reason as Error;
+      assert.ok(error instanceof CacheConnectionError, String(error));
+      assert.match(error.message, /is unavailable \(no answer within 300 ms\)/);
+    }
+    assert.ok(timers.length <= 3, `${timers.length} timers for 200 calls`);
+    await cache.close();
+  } finally {
+    globalThis.setTimeout = original;
+    client.destroy();
+    listener.close();
+    for (const conn of conns) conn.close();
+    await accepting.catch(() => {});
+  }
 });

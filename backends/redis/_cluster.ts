@@ -18,8 +18,21 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { _describe, CacheConnectionError, CacheError } from "../../cache.ts";
-import { DeadlineError, type RedisArgument, withDeadline } from "./connection.ts";
+import {
+  _describe,
+  CacheConnectionError,
+  CacheError,
+  redactCredentials,
+  SerializationError,
+} from "../../cache.ts";
+import {
+  clientLoader,
+  DeadlineError,
+  DeadlineQueue,
+  REDIS_CLIENT,
+  type RedisArgument,
+  withDeadline,
+} from "./connection.ts";
 import { groupBySlot } from "./_slots.ts";
 
 /** A master as node-redis's cluster lists it. */
@@ -41,19 +54,21 @@ export interface ClusterNodeClientLike {
 export interface RedisClusterLike {
   /** Whether the cluster client is connected or connecting. */
   readonly isOpen: boolean;
-  /** The current masters. */
-  readonly masters: readonly ClusterMasterLike[];
+  /** The current masters (`address` is `"host:port"`). */
+  readonly masters: readonly { readonly address: string }[];
   /** Connects to the cluster (discovers the topology). */
   connect(): Promise<unknown>;
   /** Sends a command to the node owning `firstKey`'s slot, following MOVED/ASK. */
   sendCommand(
-    firstKey: RedisArgument | undefined,
+    firstKey: string | Uint8Array | undefined,
     isReadonly: boolean | undefined,
-    args: ReadonlyArray<RedisArgument>,
+    args: ReadonlyArray<string | Uint8Array>,
     options?: object,
   ): Promise<unknown>;
   /** The connected client of one node. */
-  nodeClient(node: ClusterMasterLike): Promise<ClusterNodeClientLike>;
+  nodeClient(node: { readonly address: string }): Promise<{
+    sendCommand(args: ReadonlyArray<string | Uint8Array>, options?: object): Promise<unknown>;
+  }>;
   /** Adds an event listener. */
   on(event: "error", listener: (error: Error) => void): unknown;
   /** Removes an event listener. */
@@ -137,9 +152,12 @@ export function clusterFailure(
   if (cause instanceof CacheError) return cause;
   const what = key === undefined ? op : `${op} key ${_describe(key)}`;
   if (isReply(cause) && !TRANSIENT_REPLIES.has(replyCode(cause) ?? "")) {
-    return new CacheError(`Cannot ${what}: redis replied ${(cause as Error).message}`, { cause });
+    const message = `Cannot ${what}: redis replied ${redactCredentials((cause as Error).message)}`;
+    return replyCode(cause) === "WRONGTYPE"
+      ? new SerializationError(`${message} (the key holds another redis type)`, { cause })
+      : new CacheError(message, { cause });
   }
-  const reason = (cause as Error)?.message || String(cause);
+  const reason = redactCredentials((cause as Error)?.message || String(cause));
   return new CacheConnectionError(`Cannot ${what}: ${where} is unavailable (${reason})`, { cause });
 }
 
@@ -151,6 +169,23 @@ interface RedisModule {
 }
 
 const ignore = () => {};
+
+/** Loads node-redis (see `clientLoader`): its cluster part. */
+async function loadModule(): Promise<RedisModule> {
+  let module: RedisModule;
+  try {
+    module = (await clientLoader.load()) as RedisModule;
+  } catch (error) {
+    throw new CacheError(
+      `cannot load the redis client ${REDIS_CLIENT}: ${(error as Error)?.message ?? error}`,
+      { cause: error },
+    );
+  }
+  if (typeof module?.createCluster !== "function") {
+    throw new CacheError(`cannot load the redis client ${REDIS_CLIENT}: no createCluster`);
+  }
+  return module;
+}
 
 /** Options of {@linkcode ClusterConnection}. */
 export interface ClusterConnectionOptions {
@@ -175,6 +210,9 @@ export class ClusterConnection {
   #module: RedisModule | undefined;
   #typeMapping: Record<number, unknown> | undefined;
   #closed = false;
+  readonly #deadlines: DeadlineQueue;
+  /** Whether the client splits a cross-slot `MGET` itself (node-redis 6 does; v5 answers CROSSSLOT). */
+  #splitsMget = true;
 
   /**
    * Prepares a connection; nothing is loaded or opened until the first call.
@@ -183,6 +221,7 @@ export class ClusterConnection {
    */
   constructor(options: ClusterConnectionOptions) {
     this.timeout = options.timeout;
+    this.#deadlines = new DeadlineQueue(options.timeout);
     this.#user = options.client;
     this.#options = options.cluster;
     if (this.#user) {
@@ -229,6 +268,8 @@ export class ClusterConnection {
    * @param args The command.
    * @param done Maps the reply.
    * @param readonly Whether the command only reads (then it may be retried once).
+   * @param deadline When the call must have settled (`performance.now()` time);
+   * default `timeout` ms from now.
    */
   call<R, T>(
     op: string,
@@ -237,20 +278,55 @@ export class ClusterConnection {
     args: RedisArgument[],
     done: (reply: R) => T,
     readonly = false,
+    deadline?: number,
   ): Promise<T> {
-    const run = async () => {
-      const client = await this.connect();
-      const send = () => client.sendCommand(firstKey, readonly, args, this.#commandOptions());
-      try {
-        return await send() as R;
-      } catch (error) {
-        if (!readonly || !this.#transient(error)) throw error;
-        return await send() as R;
-      }
+    const client = this.#client?.isOpen ? this.#client : undefined;
+    const send = (client: RedisClusterLike) => {
+      const options = this.#commandOptions();
+      const first = client.sendCommand(firstKey, readonly, args, options) as Promise<R>;
+      return readonly
+        ? first.catch((error) => {
+          if (!this.#transient(error)) throw error;
+          return client.sendCommand(firstKey, readonly, args, options) as Promise<R>;
+        })
+        : first;
     };
-    return withDeadline(run(), this.timeout).then(done, (error) => {
+    const sent = client ? send(client) : this.connect().then(send);
+    // one shared timer for calls with the default deadline, one of its own otherwise
+    if (deadline === undefined) {
+      return this.#deadlines.settle(sent, done, (error) => this.failure(op, key, error));
+    }
+    return withDeadline(sent, deadline - performance.now()).then(done, (error) => {
       throw this.failure(op, key, error);
     });
+  }
+
+  /**
+   * `MGET` over keys of any slots, in batch order: one `MGET` that the
+   * client splits by slot itself (node-redis 6 applies its multi-shard
+   * request policy, cheaper than a command per slot), or, when the client
+   * answered CROSSSLOT (node-redis 5), one `MGET` per slot from then on.
+   *
+   * @param op The cache operation, for messages.
+   * @param keys The Redis keys.
+   */
+  async mget(op: string, keys: readonly RedisArgument[]): Promise<unknown[]> {
+    if (this.#splitsMget) {
+      try {
+        return await this.call(
+          op,
+          undefined,
+          keys[0],
+          ["MGET", ...keys],
+          (r: unknown[]) => r,
+          true,
+        );
+      } catch (error) {
+        if (!/CROSSSLOT/.test((error as Error).message)) throw error;
+        this.#splitsMget = false;
+      }
+    }
+    return await this.perSlot(op, keys, (group) => ["MGET", ...group], true);
   }
 
   /**
@@ -424,7 +500,8 @@ export class ClusterConnection {
   }
 
   #commandOptions(): object {
-    return { typeMapping: this.#typeMapping };
+    // no per-command timer of node-redis's (an AbortSignal each): our deadline bounds each call
+    return { typeMapping: this.#typeMapping, timeout: 0 };
   }
 
   /** Opens (or reuses) the cluster client; concurrent callers share one attempt. */
@@ -438,7 +515,7 @@ export class ClusterConnection {
 
   async #open(): Promise<RedisClusterLike> {
     if (this.#closed) throw new Error("the cache is closed");
-    const redis = this.#module ??= (await import("redis")) as unknown as RedisModule;
+    const redis = this.#module ??= await loadModule();
     this.#typeMapping ??= { [redis.RESP_TYPES.BLOB_STRING]: Buffer };
     const user = this.#user;
     if (user) {
@@ -450,6 +527,9 @@ export class ClusterConnection {
     const options = this.#options!;
     const defaults = (options.defaults ?? {}) as Record<string, unknown>;
     const cluster = redis.createCluster({
+      // a node that went away (a killed master) is only noticed by reconnecting to it;
+      // node-redis then asks the cluster for its new topology after this delay (default 5 s)
+      topologyRefreshOnReconnectionAttemptStrategy: 1000,
       ...options,
       defaults: {
         disableOfflineQueue: true,
@@ -480,7 +560,8 @@ export class ClusterConnection {
   /** Closes our cluster client (after pending commands); a given client stays open. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#pending?.catch(ignore);
+    this.#deadlines.cancel();
+    if (this.#pending) await withDeadline(this.#pending, this.timeout).catch(ignore);
     const client = this.#client;
     this.#client = undefined;
     if (!client) return;

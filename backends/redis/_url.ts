@@ -1,32 +1,31 @@
 /**
- * `redis://` and `rediss://`: the URL schemes of {@linkcode RedisCache}. Importing this loads
+ * `redis://`, `rediss://`, `redis+cluster://` and `redis+sentinel://`: the URL schemes of
+ * {@linkcode RedisCache}. Importing this loads
  * no Redis client: `RedisCache` loads `npm:redis` on its first connect.
  *
  * @module
  */
 import type { UrlScheme } from "../_url.ts";
 import { RedisCache } from "../redis.ts";
+import { redisTopologyOptions, type RedisTopologyUrlOptions } from "./options.ts";
 
 /** `redis://[user:password@]host[:port][/db]?keyPrefix=app:&defaultTtl=…&timeout=…` (or `rediss://`) */
-export interface RedisUrlOptions {
-  /** The URL without its query, as the Redis client reads it. */
-  url: string;
-  /** `?keyPrefix=`: the prefix of every key on the server. */
-  keyPrefix?: string;
-  /** `?defaultTtl=`: the ttl in ms of calls without one; `0` = never. */
-  defaultTtl?: number;
-  /** `?timeout=`: the deadline of every call, in ms. */
-  timeout?: number;
-}
+export type RedisUrlOptions =
+  & ({ url: string } | RedisTopologyUrlOptions)
+  & { keyPrefix?: string; defaultTtl?: number; timeout?: number };
 
 /** `redis://` (or `rediss://` for TLS): a host is required; the path is a database number. */
 export const redisUrl: UrlScheme<"redis", RedisUrlOptions> = {
   scheme: "redis",
-  aliases: ["rediss"],
+  aliases: ["rediss", "redis+cluster", "redis+sentinel"],
   credentials: true,
   params: { keyPrefix: "text", defaultTtl: "ms", timeout: "ms" },
   options(url) {
     const { authority, rawPath } = url;
+    if (url.scheme === "redis+cluster" || url.scheme === "redis+sentinel") {
+      // redis+cluster://h1:p1,h2:p2?… and redis+sentinel://s1:p1,s2:p2/mymaster?…
+      return { ...redisTopologyOptions(url.scheme, authority, url.path, url.fail), ...url.params };
+    }
     if (authority === "" || authority.endsWith("@")) url.fail("redis:// needs a host");
     if (!/^(\/\d*)?$/.test(rawPath)) {
       url.fail(`the path must be a database number like /0, received "${url.path}"`);

@@ -29,4 +29,7 @@ export {
   RedisCache,
   type RedisCacheOptions,
   type RedisClientLike,
+  type RedisClusterLike,
+  type RedisSentinelLike,
+  type RedisTopologyUrlOptions,
 } from "../redis.ts";
