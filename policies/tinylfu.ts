@@ -34,8 +34,8 @@ export interface TinyLfuOptions {
   limit?: number | undefined;
   /**
    * Seeds the key hash (a 32-bit integer), so which keys collide in the sketch cannot be known
-   * by someone choosing keys. Default 0: the same hash in every process, as before seeds existed
-   * (the `adaptive` default policy draws a random seed).
+   * by someone choosing keys. Default: a random seed per instance (pass one to make a run
+   * reproducible).
    */
   seed?: number | undefined;
 }
@@ -45,10 +45,15 @@ export interface TinyLfuOptions {
  *
  * @example One-time keys do not flush the keys in use
  * ```ts
- * import { MemoryStore } from "@cachelib/cachelib";
+ * import { MemoryStore, TinyLfuPolicy } from "@cachelib/cachelib";
  * import assert from "node:assert/strict";
  *
- * const store = new MemoryStore({ maxEntries: 100, policy: "tinylfu" });
+ * // By name: `policy: "tinylfu"`. A fixed seed makes the run reproducible; the default seed is
+ * // random, so which keys collide in the frequency sketch cannot be planned.
+ * const store = new MemoryStore({
+ *   maxEntries: 100,
+ *   policy: (capacity, limit) => new TinyLfuPolicy(capacity, { limit, seed: 1 }),
+ * });
  * for (let i = 0; i < 50; i++) store.set(`hot${i}`, i);
  * for (let i = 0; i < 50; i++) store.get(`hot${i}`);
  * for (let i = 0; i < 1000; i++) store.set(`scan${i}`, i);

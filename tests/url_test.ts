@@ -106,7 +106,7 @@ Deno.test("parseCacheUrl rejects bad URLs with a TypeError listing what is accep
   const cases: [unknown, RegExp][] = [
     [
       "ftp://x",
-      /unknown scheme "ftp"; expected one of memory:\/\/, null:\/\/, file:\/\/, redis:\/\/ \(or rediss:\/\/\), memcached:\/\/, uwsgi:\/\/, denokv:\/\//,
+      /unknown scheme "ftp"; expected one of memory:\/\/, null:\/\/, file:\/\/, redis:\/\/ \(or rediss:\/\/, redis\+cluster:\/\/, redis\+sentinel:\/\/\), memcached:\/\/, uwsgi:\/\/, denokv:\/\//,
     ],
     ["memory", /expected scheme:\/\/…, one of memory:\/\//],
     [42, /expected a string or URL, received 42/],
