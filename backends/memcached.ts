@@ -280,8 +280,8 @@ export class MemcachedCache extends BaseCache {
   }
 
   /** The text-protocol connection to server `index` of the memjs client. */
-  #text(client: MemjsClient, index: number, op: string): TextConnection {
-    this._checkOpen(op); // closed while waiting: open no text connection
+  #text(client: MemjsClient, index: number, op: string, key?: string): TextConnection {
+    this._checkOpen(op, key); // closed while waiting: open no text connection
     const server = client.servers[index]!;
     return this.#texts[index] ??= new TextConnection(server.host, server.port, this.timeout);
   }
@@ -840,8 +840,8 @@ export class MemcachedCache extends BaseCache {
     delta: number,
     deadline: number,
   ): Promise<boolean> {
-    const text = this.#text(channel.client, index, op);
-    const item = await text.metaGet(op, mkey, deadline);
+    const text = this.#text(channel.client, index, op, key);
+    const item = await text.metaGet(what(op, key), mkey, deadline);
     if (item === undefined) return false;
     if (
       (item.flags & ~FLAG_GUARDED) !== FLAG_SERIALIZED ||
@@ -853,7 +853,7 @@ export class MemcachedCache extends BaseCache {
       ? 0
       : expiration(Math.max(1, item.ttl) * 1000, Date.now(), MAX_TEXT_EXPIRATION);
     return await text.metaSetIfCas(
-      op,
+      what(op, key),
       mkey,
       encodeInteger(next),
       FLAG_INTEGER,
