@@ -508,3 +508,41 @@ export class CacheBatchError extends CacheError {
     this.unread = done.unread;
   }
 }
+
+/**
+ * `text` with every secret in `secrets` replaced by `***`: each as given,
+ * percent-decoded and percent-encoded, and each of those as a JSON string
+ * body (how `_describe` quotes it). For a backend that parsed a credential
+ * and so knows it exactly, where a pattern over free text (
+ * {@linkcode redactCredentials}, still applied after it) cannot tell where a
+ * password with spaces or quotes ends.
+ *
+ * @example
+ * ```ts
+ * import { scrubSecrets } from "./cache.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(scrubSecrets('bad "u:pa ss@h"', ["pa ss"]), 'bad "u:***@h"');
+ * assert.equal(scrubSecrets("memcached://u:p%22w@h", ['p"w']), "memcached://u:***@h");
+ * assert.equal(scrubSecrets('"p\\"w@h"', ['p"w']), '"***@h"');
+ * ```
+ */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    let decoded = secret;
+    try {
+      decoded = decodeURIComponent(secret);
+    } catch {
+      // not percent-encoded
+    }
+    for (const form of [secret, decoded, encodeURIComponent(decoded)]) {
+      forms.add(form).add(JSON.stringify(form).slice(1, -1));
+    }
+  }
+  forms.delete("");
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
+    text = text.replaceAll(form, "***");
+  }
+  return text;
+}

@@ -20,14 +20,20 @@ import { ByteCache, type CounterOp } from "./_base.ts";
 import {
   Channel,
   counterExtras,
-  counterValue,
   expectStatus,
   type MemjsClient,
   OP,
   STATUS,
   storeExtras,
 } from "./memcached/binary.ts";
-import { expiration, generationKey, mapKey, namespace, newGeneration } from "./memcached/keys.ts";
+import {
+  expiration,
+  generationKey,
+  mapKey,
+  MAX_TEXT_EXPIRATION,
+  namespace,
+  newGeneration,
+} from "./memcached/keys.ts";
 import { throwIfFailed } from "./memcached/batch.ts";
 import { createClient, MEMJS } from "./memcached/client.ts";
 import {
@@ -38,6 +44,7 @@ import {
 import { ServerPool } from "./memcached/pool.ts";
 import { type Item, TextConnection } from "./memcached/text.ts";
 import {
+  decodeInteger,
   decodeValue,
   type Encoded,
   encodeInteger,
@@ -45,10 +52,6 @@ import {
   FLAG_GUARDED,
   FLAG_INTEGER,
   FLAG_SERIALIZED,
-  fromCounter,
-  isCounter,
-  isStoredInteger,
-  OFFSET,
 } from "./memcached/values.ts";
 
 export type { MemjsClient, MemjsResponse, MemjsServer } from "./memcached/binary.ts";
@@ -132,6 +135,11 @@ const EMPTY = new Uint8Array(0);
 const NO_CREATE = 0xffffffff;
 /** Attempts of every retry loop (a lost race, a changed generation) before a `CacheError`. */
 const ATTEMPTS = 8;
+/**
+ * Attempts of `inc`/`dec` (read, then change only that item): each lost race
+ * is another client's write to the key, so it may take more turns.
+ */
+const INC_ATTEMPTS = 64;
 const ACCEPTED = [
   "client",
   "defaultTtl",
@@ -198,6 +206,8 @@ export class MemcachedCache extends ByteCache {
   #generationTtl: number;
   #failOpen: boolean;
   #custom: boolean;
+  /** The last `inc`/`dec` queued per server and key: this instance's calls on a key take turns. */
+  #incs = new Map<string, Promise<void>>();
 
   /**
    * Creates the cache; nothing connects until the first operation.
@@ -270,8 +280,8 @@ export class MemcachedCache extends ByteCache {
   }
 
   /** The text-protocol connection to server `index` of the memjs client. */
-  #text(client: MemjsClient, index: number, op: string): TextConnection {
-    this._checkOpen(op); // closed while waiting: open no text connection
+  #text(client: MemjsClient, index: number, op: string, key?: string): TextConnection {
+    this._checkOpen(op, key); // closed while waiting: open no text connection
     const server = client.servers[index]!;
     return this.#texts[index] ??= new TextConnection(server.host, server.port, this.timeout);
   }
@@ -309,6 +319,7 @@ export class MemcachedCache extends ByteCache {
         channel,
         index,
         op,
+        key,
         deadline,
         (ns) => body(channel, index, mapKey(ns, key)),
       );
@@ -327,15 +338,21 @@ export class MemcachedCache extends ByteCache {
     channel: Channel,
     index: number,
     op: string,
+    key: string | undefined,
     deadline: number,
     body: (ns: string) => Promise<T>,
   ): Promise<T> {
     const generation = this.#generations[index]!;
-    if (generation.stale) await this.#writeGeneration(channel, index, op, deadline);
+    if (generation.stale) {
+      // One write shared by concurrent calls: its failure is reworded to name this call's key.
+      await this.#writeGeneration(channel, index, op, deadline).catch((error) => {
+        throw naming(error, op, key);
+      });
+    }
     let seen = generation.value;
     if (seen === undefined) {
       const epoch = generation.epoch;
-      seen = await this.#readGeneration(channel, index, op, deadline);
+      seen = await this.#readGeneration(channel, index, op, key, deadline);
       if (generation.epoch === epoch) {
         generation.value = seen;
         generation.at = performance.now();
@@ -349,7 +366,7 @@ export class MemcachedCache extends ByteCache {
       const epoch = generation.epoch;
       const [current, result]: [PromiseSettledResult<string>, PromiseSettledResult<T>] =
         await Promise.allSettled([
-          this.#readGeneration(channel, index, op, deadline),
+          this.#readGeneration(channel, index, op, key, deadline),
           body(namespace(this.keyPrefix, seen)),
         ]);
       if (current.status === "rejected") throw current.reason;
@@ -364,7 +381,7 @@ export class MemcachedCache extends ByteCache {
       seen = current.value;
       if (attempt === ATTEMPTS) {
         throw new CacheError(
-          `Cannot ${op}: the generation of key prefix ${
+          `Cannot ${what(op, key)}: the generation of key prefix ${
             _describe(this.keyPrefix)
           } changed during each of ${ATTEMPTS} attempts (clear() called in a loop?)`,
         );
@@ -381,20 +398,24 @@ export class MemcachedCache extends ByteCache {
     channel: Channel,
     index: number,
     op: string,
+    userKey: string | undefined,
     deadline: number,
   ): Promise<string> {
     const key = generationKey(this.keyPrefix);
     for (let attempt = 1;; attempt++) {
-      const found = await channel.send(index, op, undefined, key, OP.get, EMPTY, EMPTY, deadline);
+      const found = await channel.send(index, op, userKey, key, OP.get, EMPTY, EMPTY, deadline);
       if (found.status === STATUS.ok) return ascii.decode(found.value);
-      expectStatus(found, `${op} (reading the generation of the key prefix)`, undefined, [
-        STATUS.notFound,
-      ]);
+      expectStatus(
+        found,
+        `${what(op, userKey)} (reading the generation of the key prefix)`,
+        undefined,
+        [STATUS.notFound],
+      );
       const fresh = newGeneration();
       const added = await channel.send(
         index,
         op,
-        undefined,
+        userKey,
         key,
         OP.add,
         storeExtras(FLAG_INTEGER, 0),
@@ -403,13 +424,15 @@ export class MemcachedCache extends ByteCache {
       );
       if (added.status === STATUS.ok) return fresh;
       // Another client added it first (read it again); anything else is a failure.
-      expectStatus(added, `${op} (creating the generation of the key prefix)`, undefined, [
-        STATUS.exists,
-        STATUS.notStored,
-      ]);
+      expectStatus(
+        added,
+        `${what(op, userKey)} (creating the generation of the key prefix)`,
+        undefined,
+        [STATUS.exists, STATUS.notStored],
+      );
       if (attempt === ATTEMPTS) {
         throw new CacheError(
-          `Cannot ${op}: the generation of key prefix ${
+          `Cannot ${what(op, userKey)}: the generation of key prefix ${
             _describe(this.keyPrefix)
           } was neither readable nor creatable in ${ATTEMPTS} attempts`,
         );
@@ -455,11 +478,43 @@ export class MemcachedCache extends ByteCache {
   }
 
   #decode(key: string, flags: number, bytes: Uint8Array): unknown {
-    return decodeValue(key, flags, bytes, (data) => this._decode(key, data));
+    return decodeValue(key, flags, bytes, (data) => {
+      try {
+        return this.serializer.deserialize(data);
+      } catch (cause) {
+        throw new SerializationError(`Cannot read key ${_describe(key)}: ${reason(cause)}`, {
+          cause,
+        });
+      }
+    });
   }
 
+  /**
+   * The flags and bytes to store for `value`. The serializer's result is
+   * checked (a `Uint8Array`, else a `SerializationError` naming the key) and,
+   * from a custom serializer, copied: one that reuses its output buffer would
+   * otherwise change the bytes of an entry not yet sent (`setMany` encodes
+   * every value first). This is done here rather than in `BaseCache._encode`.
+   */
   #encode(op: string, key: string, value: unknown): Encoded {
-    return encodeValue(value, (data) => this._encode(op, key, data), this.#custom);
+    return encodeValue(value, (data) => {
+      let bytes: unknown;
+      try {
+        bytes = this.serializer.serialize(data);
+      } catch (cause) {
+        throw new SerializationError(`Cannot ${op} key ${_describe(key)}: ${reason(cause)}`, {
+          cause,
+        });
+      }
+      if (!(bytes instanceof Uint8Array)) {
+        throw new SerializationError(
+          `Cannot ${op} key ${_describe(key)}: the serializer returned ${
+            _describe(bytes)
+          }, not a Uint8Array`,
+        );
+      }
+      return this.#custom ? bytes.slice() : bytes;
+    }, this.#custom);
   }
 
   /** Reads one key. */
@@ -502,7 +557,7 @@ export class MemcachedCache extends ByteCache {
         () =>
           this.keyPrefix === ""
             ? fetch("")
-            : this.#inNamespace(channel, index, "getMany", deadline, fetch),
+            : this.#inNamespace(channel, index, "getMany", undefined, deadline, fetch),
       );
     };
     const values = new Array<unknown>(keys.length).fill(undefined);
@@ -660,103 +715,151 @@ export class MemcachedCache extends ByteCache {
   }
 
   /**
-   * Adds `delta` with memcached's atomic `incr`/`decr` on the offset integer,
-   * creating a missing key with the ttl in the same request. Two races are
-   * retried (bounded): another client's `add` created the key between the
-   * server's miss and its own add (status "not stored"), and a custom
-   * serializer's integer that is first turned into a counter (CAS).
+   * Adds `delta` to a counter, never touching an item it has not verified:
+   * the item is read first (with its CAS), and only then changed, by the
+   * server's `incr`/`decr` on that very item (the CAS must still match, so
+   * the expiry stays and no concurrent write is lost). A missing key is
+   * created with `add`; an integer a custom serializer (or `-0`) wrote is
+   * replaced by the result as a decimal counter, keeping its remaining ttl
+   * (text `mg`/`ms` with the CAS). Anything else (a string, another client's
+   * number) is left exactly as it is and the call throws. A lost race retries
+   * (at most 64 times, within the call's deadline); calls of this instance on
+   * one key take turns, so they never race each other.
    */
   protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     const deadline = this.#deadline();
-    const opcode = delta < 0 ? OP.decrement : OP.increment;
-    const amount = BigInt(Math.abs(delta));
-    const extras = counterExtras(amount, OFFSET + BigInt(delta), expiration(ttl));
-    return this.#onServer(op, key, deadline, async (channel, index, mkey) => {
-      const at = { channel, index, mkey };
-      for (let attempt = 1;; attempt++) {
-        const reply = await channel.send(index, op, key, mkey, opcode, extras, EMPTY, deadline);
-        if (reply.status === STATUS.ok) {
-          return await this.#counted(op, key, at, delta, counterValue(reply), deadline);
-        }
-        if (reply.status === STATUS.nonNumeric) {
-          await this.#toCounter(op, key, at, delta, deadline);
-        } else {
-          expectStatus(reply, op, key, [STATUS.ok, STATUS.notStored]);
-        }
-        if (attempt === ATTEMPTS) {
-          throw new CacheError(
-            `Cannot ${op} key ${
-              _describe(key)
-            }: the key changed under each of ${ATTEMPTS} attempts`,
-          );
-        }
-      }
+    return this.#onServer(op, key, deadline, (channel, index, mkey) => {
+      const turn = `${index} ${mkey}`;
+      const before = this.#incs.get(turn);
+      const run = () => this.#incOn(op, key, { channel, index, mkey }, delta, ttl, deadline);
+      const result = before ? before.then(run, run) : run();
+      const settled = result.then(() => {}, () => {});
+      this.#incs.set(turn, settled);
+      settled.then(() => {
+        if (this.#incs.get(turn) === settled) this.#incs.delete(turn);
+      });
+      return result;
     });
   }
 
-  /** The new value of a counter, or the `incr` undone and an error when it is out of range. */
-  async #counted(
+  async #incOn(
     op: "inc" | "dec",
     key: string,
-    { channel, index, mkey }: Placed,
+    at: Placed,
     delta: number,
-    stored: bigint,
+    ttl: number,
     deadline: number,
   ): Promise<number> {
-    const next = fromCounter(stored);
-    if (Number.isSafeInteger(next)) return next;
-    const undo = delta < 0 ? OP.increment : OP.decrement;
-    const amount = BigInt(Math.abs(delta));
-    const extras = counterExtras(amount, 0n, NO_CREATE);
-    await channel.send(index, op, key, mkey, undo, extras, EMPTY, deadline);
-    const before = stored - BigInt(delta);
-    if (!isCounter(before)) {
-      throw new SerializationError(
-        `Cannot ${op} key ${_describe(key)}: the item was not written by MemcachedCache ` +
-          `(a decimal outside its counter range; memcached's incr was undone)`,
-      );
+    const { channel, index, mkey } = at;
+    const opcode = delta < 0 ? OP.decrement : OP.increment;
+    const extras = counterExtras(BigInt(Math.abs(delta)), 0n, NO_CREATE);
+    for (let attempt = 1;; attempt++) {
+      const found = await channel.send(index, op, key, mkey, OP.get, EMPTY, EMPTY, deadline);
+      if (found.status === STATUS.notFound) {
+        const added = await channel.send(
+          index,
+          op,
+          key,
+          mkey,
+          OP.add,
+          storeExtras(FLAG_INTEGER, expiration(ttl)),
+          encodeInteger(delta),
+          deadline,
+        );
+        if (added.status === STATUS.ok) return delta;
+        // Another client created it first: read it again.
+        expectStatus(added, op, key, [STATUS.exists, STATUS.notStored]);
+      } else {
+        expectStatus(found, op, key, [STATUS.ok]);
+        const counter = found.flags === FLAG_INTEGER ? decodeInteger(found.value) : undefined;
+        if (counter !== undefined) {
+          const next = addDelta(op, key, counter, delta); // out of range: nothing written
+          const reply = await channel.send(
+            index,
+            op,
+            key,
+            mkey,
+            opcode,
+            extras,
+            EMPTY,
+            deadline,
+            found.cas,
+          );
+          if (reply.status === STATUS.ok) return next;
+          // Changed (status exists) or gone since the read: read it again.
+          expectStatus(reply, op, key, [STATUS.exists, STATUS.notFound]);
+        } else {
+          const next = this.#counterFrom(op, key, found.flags, found.value, delta);
+          if (await this.#toCounter(op, key, at, next, delta, deadline)) return next;
+        }
+      }
+      if (attempt === INC_ATTEMPTS) {
+        throw new CacheError(
+          `Cannot ${op} key ${
+            _describe(key)
+          }: the key changed under each of ${INC_ATTEMPTS} attempts`,
+        );
+      }
     }
-    return addDelta(op, key, fromCounter(before), delta);
   }
 
   /**
-   * `incr` found no number. An integer a custom serializer wrote is replaced by
-   * the same integer as a decimal counter, keeping its remaining ttl, with a
-   * CAS (so a concurrent write wins and the caller's loop retries). Anything
-   * else is the contract's `TypeError`.
+   * The result of adding `delta` to an item that is not a counter: an
+   * integer serializer bytes hold (a custom serializer's, or `-0`), else the
+   * contract's `TypeError` (or the `SerializationError` of a foreign item).
    */
-  async #toCounter(
+  #counterFrom(
     op: "inc" | "dec",
     key: string,
-    { channel, index, mkey }: Placed,
+    flags: number,
+    bytes: Uint8Array,
     delta: number,
-    deadline: number,
-  ): Promise<void> {
-    const text = this.#text(channel.client, index, op);
-    const item = await text.metaGet(op, mkey, deadline);
-    if (item === undefined) return; // deleted meanwhile: the next incr creates it
-    const current = this.#decode(key, item.flags, item.value);
-    // A concurrent inc() turned it into a counter between our incr and this read: the
-    // caller's next incr counts on it.
-    if ((item.flags & ~FLAG_GUARDED) === FLAG_INTEGER && isStoredInteger(current)) return;
-    if ((item.flags & ~FLAG_GUARDED) === FLAG_SERIALIZED && isStoredInteger(current)) {
-      const exp = item.ttl < 0 ? 0 : expiration(Math.max(1, item.ttl) * 1000);
-      await text.metaSetIfCas(
-        op,
-        mkey,
-        encodeInteger(current),
-        FLAG_INTEGER,
-        exp,
-        item.cas,
-        deadline,
-      );
-      return;
+  ): number {
+    const current = this.#decode(key, flags, bytes);
+    if ((flags & ~FLAG_GUARDED) === FLAG_SERIALIZED && Number.isSafeInteger(current)) {
+      return addDelta(op, key, current, delta);
     }
     addDelta(op, key, current, delta);
     throw new TypeError(
       `Cannot ${op} key ${_describe(key)}: stored value is not a safe integer, found ${
         _describe(current)
       } (kept as serialized bytes)`,
+    );
+  }
+
+  /**
+   * Replaces an integer held as serializer bytes by the counter `next`,
+   * keeping its remaining ttl, if it is still that integer (CAS): `false`
+   * when it changed meanwhile (the caller reads it again).
+   */
+  async #toCounter(
+    op: "inc" | "dec",
+    key: string,
+    { channel, index, mkey }: Placed,
+    next: number,
+    delta: number,
+    deadline: number,
+  ): Promise<boolean> {
+    const text = this.#text(channel.client, index, op, key);
+    const item = await text.metaGet(what(op, key), mkey, deadline);
+    if (item === undefined) return false;
+    if (
+      (item.flags & ~FLAG_GUARDED) !== FLAG_SERIALIZED ||
+      this.#counterFrom(op, key, item.flags, item.value, delta) !== next
+    ) {
+      return false;
+    }
+    const exp = item.ttl < 0
+      ? 0
+      : expiration(Math.max(1, item.ttl) * 1000, Date.now(), MAX_TEXT_EXPIRATION);
+    return await text.metaSetIfCas(
+      what(op, key),
+      mkey,
+      encodeInteger(next),
+      FLAG_INTEGER,
+      exp,
+      item.cas,
+      deadline,
     );
   }
 
@@ -812,4 +915,29 @@ export class MemcachedCache extends ByteCache {
       for (const server of channel.client.servers) server._socket?.destroy();
     }
   }
+}
+
+/** `op`, or `op key "k"` when there is a key, for messages. */
+function what(op: string, key: string | undefined): string {
+  return key === undefined ? op : `${op} key ${_describe(key)}`;
+}
+
+/**
+ * `error` (a shared request's failure, worded "Cannot op: …") worded for the
+ * call on `key`: the same class, the original as its cause.
+ */
+function naming(error: unknown, op: string, key: string | undefined): unknown {
+  const head = `Cannot ${op}: `;
+  if (key === undefined || !(error instanceof CacheError) || !error.message.startsWith(head)) {
+    return error;
+  }
+  const Class = error.constructor as new (message: string, options: ErrorOptions) => CacheError;
+  return new Class(`Cannot ${what(op, key)}: ${error.message.slice(head.length)}`, {
+    cause: error,
+  });
+}
+
+/** What a thrown value says: an `Error`'s message, or the value itself described. */
+function reason(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : `it threw ${_describe(thrown)}`;
 }

@@ -91,8 +91,8 @@ export interface MemjsServer {
 
 /** A parsed binary-protocol response as memjs hands it to `perform`'s callback. */
 export interface MemjsResponse {
-  /** The header; `status` is 0 on success. */
-  header: { status: number };
+  /** The header; `status` is 0 on success, `cas` the item's 8-byte CAS. */
+  header: { status: number; cas?: Uint8Array };
   /** The extras (for `get`: the 4-byte flags). */
   extras: Uint8Array;
   /** The value. */
@@ -104,13 +104,16 @@ export interface Reply {
   status: number;
   flags: number;
   value: Uint8Array;
+  /** The item's CAS (0 when the reply has none). */
+  cas: bigint;
 }
 
 const ascii = new TextEncoder();
 
 /**
  * Encodes one request: the 24-byte header, extras, key and value. `opaque`
- * is memjs's sequence number, which it uses to match the response.
+ * is memjs's sequence number, which it uses to match the response; a `cas`
+ * other than 0 makes the request apply only to the item with that CAS.
  */
 export function encodeRequest(
   opcode: number,
@@ -118,6 +121,7 @@ export function encodeRequest(
   extras: Uint8Array,
   value: Uint8Array,
   opaque: number,
+  cas = 0n,
 ): Uint8Array {
   const keyBytes = ascii.encode(key);
   const body = extras.length + keyBytes.length + value.length;
@@ -129,6 +133,7 @@ export function encodeRequest(
   view.setUint8(4, extras.length);
   view.setUint32(8, body);
   view.setUint32(12, opaque >>> 0);
+  view.setBigUint64(16, cas);
   request.set(extras, 24);
   request.set(keyBytes, 24 + extras.length);
   request.set(value, 24 + extras.length + keyBytes.length);
@@ -196,6 +201,7 @@ export class Channel {
    * @param op The operation, for messages (`"get"`).
    * @param userKey The caller's key, for messages (`undefined` for internal keys).
    * @param deadline The `performance.now()` by which the public call must settle.
+   * @param cas Apply only to the item with this CAS (`0n`: any); a mismatch is status `exists`.
    * @throws {CacheConnectionError} The server is unreachable, dropped the
    * connection or did not answer in time.
    * @throws {CacheError} The channel was closed.
@@ -209,6 +215,7 @@ export class Channel {
     extras: Uint8Array,
     value: Uint8Array,
     deadline: number = performance.now() + this.timeout,
+    cas = 0n,
   ): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const client = this.client;
@@ -235,7 +242,7 @@ export class Channel {
       this.#timer ??= this.#arm(left);
       client.incrSeq();
       const seq = client.seq;
-      const request = encodeRequest(opcode, key, extras, value, seq);
+      const request = encodeRequest(opcode, key, extras, value, seq, cas);
       const done = (error: unknown, response: MemjsResponse | null) => {
         if (!this.#pending.delete(id)) return; // timed out already
         if (error || !response) return fail(`failed: ${message(error)}`, error);
@@ -246,7 +253,11 @@ export class Channel {
         // A plain view, not memjs's Buffer: Buffer#slice does not copy.
         const val = response.val;
         const value = new Uint8Array(val.buffer, val.byteOffset, val.byteLength);
-        resolve({ status: response.header.status, flags, value });
+        const casBytes = response.header.cas;
+        const itemCas = casBytes?.length === 8
+          ? new DataView(casBytes.buffer, casBytes.byteOffset, 8).getBigUint64(0)
+          : 0n;
+        resolve({ status: response.header.status, flags, value, cas: itemCas });
       };
       server.onResponse(seq, (response) => done(null, response));
       server.onError(seq, (error) => done(error ?? new Error("connection failed"), null));

@@ -60,11 +60,25 @@ export function namespace(prefix: string, generation: string): string {
 const SECONDS_30_DAYS = 30 * 24 * 3600;
 
 /**
+ * The latest absolute expiration the binary protocol carries: its field is
+ * 32 bits unsigned (2106-02-07 UTC; `0xffffffff` is `incr`'s "do not create").
+ */
+export const MAX_EXPIRATION = 0xfffffffe;
+/** The latest the text protocol's `T` flag carries: it reads a signed 32-bit number (2038-01-19 UTC). */
+export const MAX_TEXT_EXPIRATION = 0x7fffffff;
+
+/**
  * memcached's expiration for a ttl in ms: 0 (never), else whole seconds
  * rounded up; beyond 30 days an absolute Unix time, as memcached requires.
+ * A ttl ending after `max` (the protocol's latest time) expires at `max`:
+ * a huge ttl stays huge instead of wrapping around 32 bits into the past.
  */
-export function expiration(ttl: number, now: number = Date.now()): number {
+export function expiration(
+  ttl: number,
+  now: number = Date.now(),
+  max: number = MAX_EXPIRATION,
+): number {
   if (ttl === 0) return 0;
   const seconds = Math.ceil(ttl / 1000);
-  return seconds > SECONDS_30_DAYS ? Math.ceil(now / 1000) + seconds : seconds;
+  return seconds > SECONDS_30_DAYS ? Math.min(Math.ceil(now / 1000) + seconds, max) : seconds;
 }

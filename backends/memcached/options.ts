@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { _describe, redactCredentials } from "../../cache.ts";
+import { _describe, redactCredentials, scrubSecrets } from "../../cache.ts";
 import type { MemjsClient } from "./binary.ts";
 import { isPlain, MAX_PREFIX_BYTES } from "./keys.ts";
 
@@ -155,18 +155,34 @@ function checkServers(
     weights.push(weight);
     const match = typeof server === "string" ? /^([^\s:,@]+)(?::(\d{1,5}))?$/.exec(server) : null;
     if (!match || Number(match[2] ?? 11211) > 65535) {
-      // memjs-style "user:pass@host" specs are refused (the text-protocol half has no SASL),
-      // and never echoed with their credentials.
-      const why = typeof server === "string" && server.includes("@")
-        ? ' (credentials in a server spec, "user:pass@host", are not supported)'
-        : "";
       throw new TypeError(
         `Cannot create MemcachedCache: each server must be "host:port", received ${
-          redactCredentials(_describe(server))
-        }${why}`,
+          describeServer(server)
+        }`,
       );
     }
     return `${match[1]}:${match[2] ?? 11211}`;
   });
   return { servers: addresses, weights };
+}
+
+/**
+ * A malformed server for a message, without its credentials. memjs-style
+ * `"user:pass@host"` specs are refused (the text-protocol half has no SASL):
+ * everything up to the last `@` is credentials (a password may hold spaces,
+ * quotes, `/` or `@`), so only the part after it is shown; that known secret
+ * is also scrubbed from the result (raw, percent-encoded and -decoded), and
+ * {@linkcode redactCredentials} runs last.
+ */
+function describeServer(server: unknown): string {
+  if (typeof server !== "string" || !server.includes("@")) {
+    return redactCredentials(_describe(server));
+  }
+  const at = server.lastIndexOf("@");
+  const userinfo = server.slice(0, at).replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+  const colon = userinfo.indexOf(":");
+  const secrets = colon < 0 ? [userinfo] : [userinfo, userinfo.slice(colon + 1)];
+  const shown = `${_describe(`***@${server.slice(at + 1)}`)} (credentials in a server spec, ` +
+    `before an "@", are not supported)`;
+  return redactCredentials(scrubSecrets(shown, secrets));
 }
