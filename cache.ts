@@ -428,13 +428,21 @@ export function checkOptionNames(
  * assert.equal(redactCredentials('":s3cret@10.0.0.1"'), '"***@10.0.0.1"');
  * assert.equal(redactCredentials("denokv://x?token=abc&a=1"), "denokv://x?token=***&a=1");
  * assert.equal(redactCredentials("https://kv?access_token=abc"), "https://kv?access_token=***");
+ * assert.equal(redactCredentials(`at "http://u:p"w'q\`8;8@h:1/"`), `at "http://***@h:1/"`);
+ * assert.equal(redactCredentials('received "user:pw;x,y==@h:1"'), 'received "***@h:1"');
+ * assert.equal(redactCredentials('received "user:tok/en/xyz@h:1"'), 'received "***@h:1"');
  * ```
+ *
+ * A regex cannot tell where a password holding a space ends: a backend that parsed
+ * credentials scrubs them by value first with {@linkcode scrubSecrets}.
  */
 export function redactCredentials(text: string): string {
   return text
     // scheme://userinfo@host — userinfo may itself contain "@" and ":"; stop at whitespace,
     // quotes and the path.
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s"'`/?#]*@/gi, "$1***@")
+    // userinfo holding quotes, a backtick, ";" or ",": up to the last "@" before the host
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*["'`;,][^\s/?#]*@(?=[^\s@])/gi, "$1***@")
     // a password holding an unencoded "/", "?" or "#" (user:pa/ss@host); digits alone after
     // the ":" are a port (host:6379/0?keyPrefix=a@b keeps its text)
     .replace(
@@ -443,6 +451,8 @@ export function redactCredentials(text: string): string {
     )
     // bare server specs: user:pass@host
     .replace(/(^|[\s"'`,(=])[^\s"'`,/@:()=]*:[^\s"'`,/()]*@(?=[^\s@])/g, "$1***@")
+    // bare specs whose password holds ";", ",", quotes or "/" (not "//", a scheme's)
+    .replace(/(^|[\s"'`(=])[^\s"'`,/@:()=]+:(?!\/\/)[^\s@]*@(?=[\w[])/g, "$1***@")
     .replace(
       /([?&](?:password|pass|passwd|pwd|(?:access_|auth_)?token|secret|auth)=)[^&#\s"'`]*/gi,
       "$1***",
@@ -507,4 +517,45 @@ export class CacheBatchError extends CacheError {
     this.values = done.values;
     this.unread = done.unread;
   }
+}
+
+/**
+ * Removes KNOWN secrets from text: each of `secrets` (a password, a token, a userinfo a
+ * backend parsed), in its raw, percent-encoded and percent-decoded forms, is replaced by
+ * `***`, longest first; then {@linkcode redactCredentials} runs as a second net. Unlike a
+ * regex, this finds a password wherever it appears, with spaces or quotes in it. Empty
+ * secrets are ignored; the caller passes what it parsed (pass the whole userinfo too, so a
+ * one-letter password is still covered by it).
+ *
+ * @param text Any text (an error message, a stack).
+ * @param secrets The credentials the caller knows.
+ * @returns The text without them.
+ *
+ * @example
+ * ```ts
+ * import { scrubSecrets } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(scrubSecrets("bad pass pa ss word!", ["pa ss word"]), "bad pass ***!");
+ * assert.equal(scrubSecrets("at u:p%20w@h", ["p w"]), "at ***@h");
+ * assert.equal(scrubSecrets("at p w", ["p%20w"]), "at ***");
+ * ```
+ */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (secret === "") continue;
+    forms.add(secret);
+    forms.add(encodeURIComponent(secret));
+    try {
+      forms.add(decodeURIComponent(secret));
+    } catch {
+      // not percent-encoding: the raw form is listed
+    }
+  }
+  let out = text;
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
+    if (form !== "") out = out.replaceAll(form, "***");
+  }
+  return redactCredentials(out);
 }
