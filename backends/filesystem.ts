@@ -494,9 +494,13 @@ class BatchFailures {
     }
   }
 
-  /** Throws a `CacheBatchError` saying what was done when any key failed. */
+  /**
+   * Throws when any key failed: the failure itself when nothing was done (as
+   * memcached's batches do), else a `CacheBatchError` saying what was done.
+   */
   throwIfAny(op: string, total: number, done: { stored?: string[]; deleted?: string[] }): void {
     if (this.#failed.length === 0) return;
+    if ((done.stored ?? done.deleted ?? []).length === 0) throw this.#first;
     const shown = this.#failed.slice(0, 5).map(_describe).join(", ");
     const more = this.#failed.length > 5 ? ", …" : "";
     throw new CacheBatchError(
