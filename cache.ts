@@ -379,7 +379,8 @@ export function entriesOf(
  * @param where The constructor, for the message (`"RedisCache"`).
  * @param options The options object as the caller passed it (`undefined` is fine).
  * @param accepted Every option name the constructor reads.
- * @throws {TypeError} Naming the unknown option(s) and listing the accepted ones.
+ * @throws {TypeError} Naming the unknown option(s) and listing the accepted ones, or options
+ * that are not an object (`null`, a string).
  *
  * @example
  * ```ts
@@ -398,6 +399,14 @@ export function checkOptionNames(
   accepted: readonly string[],
 ): void {
   if (options === undefined) return;
+  if (typeof options !== "object" || options === null) {
+    // never the value itself: a string here may be a URL with a password
+    throw new TypeError(
+      `Cannot create ${where}: options must be an object, received ${
+        options === null ? "null" : typeof options
+      }`,
+    );
+  }
   const unknown = Object.keys(options).filter((name) => !accepted.includes(name));
   if (unknown.length === 0) return;
   const names = unknown.map((name) => JSON.stringify(name)).join(", ");
