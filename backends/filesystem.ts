@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { _describe, addDelta, CacheBatchError, CacheError, SerializationError } from "../cache.ts";
+import { _describe, addDelta, CacheError, SerializationError } from "../cache.ts";
+import { throwIfFailed } from "./_toolkit/batch.ts";
 import { ByteCache, type CounterOp } from "./_base.ts";
 import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/_format.ts";
 import {
@@ -307,11 +308,12 @@ export class FileSystemCache extends ByteCache {
       if (batch.skip(key, name)) continue;
       try {
         if (await this.#set("setMany", key, value, ttl)) stored.push(key);
+        batch.done(key);
       } catch (error) {
         batch.failed(key, name, error);
       }
     }
-    batch.throwIfAny("setMany", entries.length, { stored });
+    batch.throwIfAny("setMany", "stored", stored);
     return stored;
   }
 
@@ -325,11 +327,12 @@ export class FileSystemCache extends ByteCache {
       if (batch.skip(key, name)) continue;
       try {
         if (await this.#delete("deleteMany", key)) deleted.push(key);
+        batch.done(key);
       } catch (error) {
         batch.failed(key, name, error);
       }
     }
-    batch.throwIfAny("deleteMany", distinct.length, { deleted });
+    batch.throwIfAny("deleteMany", "deleted", deleted);
     return deleted;
   }
 
@@ -466,50 +469,53 @@ export class FileSystemCache extends ByteCache {
   }
 }
 
-/** The failures of a `setMany`/`deleteMany` so far, and the lock stripes that timed out. */
+/** The outcome of each key of a `setMany`/`deleteMany`, and the lock stripes that timed out. */
 class BatchFailures {
   #locks: StripeLocks;
-  #first: unknown;
-  #failed: string[] = [];
-  #stuck = new Map<string, unknown>();
+  #keys: string[] = [];
+  #results: PromiseSettledResult<unknown>[] = [];
+  #stuck = new Set<string>();
 
   constructor(locks: StripeLocks) {
     this.#locks = locks;
   }
 
-  /** `true` (and the key counted as failed) when its lock already timed out in this batch. */
+  /** Records that `key` was done. */
+  done(key: string): void {
+    this.#keys.push(key);
+    this.#results.push({ status: "fulfilled", value: true });
+  }
+
+  /**
+   * `true` when the lock of `key` already timed out in this batch: the key then fails at
+   * once with that lock's error.
+   */
   skip(key: string, name: string): boolean {
-    const stuck = this.#stuck.get(this.#locks.pathOf(name));
-    if (stuck === undefined) return false;
-    this.#failed.push(key);
+    const path = this.#locks.pathOf(name);
+    if (!this.#stuck.has(path)) return false;
+    const first = this.#results.find((r) =>
+      r.status === "rejected" && (r.reason as CacheError).cause instanceof LockTimeout &&
+      ((r.reason as CacheError).cause as LockTimeout).path === path
+    ) as PromiseRejectedResult;
+    this.failed(key, name, first.reason);
     return true;
   }
 
   /** Records the failure of `key`. */
   failed(key: string, name: string, error: unknown): void {
-    if (this.#failed.length === 0) this.#first = error;
-    this.#failed.push(key);
+    this.#keys.push(key);
+    this.#results.push({ status: "rejected", reason: error });
     if (error instanceof CacheError && error.cause instanceof LockTimeout) {
-      this.#stuck.set(this.#locks.pathOf(name), error);
+      this.#stuck.add(this.#locks.pathOf(name));
     }
   }
 
   /**
-   * Throws when any key failed: the failure itself when nothing was done (as
-   * memcached's batches do), else a `CacheBatchError` saying what was done.
+   * Throws when any key failed: the failure itself when nothing was done, else a
+   * `CacheBatchError` saying what was done (`throwIfFailed`, as memcached's batches).
    */
-  throwIfAny(op: string, total: number, done: { stored?: string[]; deleted?: string[] }): void {
-    if (this.#failed.length === 0) return;
-    if ((done.stored ?? done.deleted ?? []).length === 0) throw this.#first;
-    const shown = this.#failed.slice(0, 5).map(_describe).join(", ");
-    const more = this.#failed.length > 5 ? ", …" : "";
-    throw new CacheBatchError(
-      `Cannot ${op}: ${this.#failed.length} of ${total} keys failed (${shown}${more}); first: ${
-        (this.#first as Error).message
-      }`,
-      done,
-      { cause: this.#first },
-    );
+  throwIfAny(op: string, field: "stored" | "deleted", done: string[]): void {
+    throwIfFailed(op, "keys", this.#results, this.#keys, field, done);
   }
 }
 

@@ -9,7 +9,7 @@ import { ByteCache, type CounterOp } from "./_base.ts";
 import { resolveOptions, type UwsgiCacheOptions } from "./uwsgi/_options.ts";
 import { watchdog } from "./_toolkit/deadline.ts";
 import { keyDigestText } from "./_toolkit/keys.ts";
-import { throwIfFailed } from "./memcached/batch.ts";
+import { throwIfFailed } from "./_toolkit/batch.ts";
 import { _describe, _opAndKey, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
 import {
   encodePacket,
