@@ -379,7 +379,8 @@ export function entriesOf(
  * @param where The constructor, for the message (`"RedisCache"`).
  * @param options The options object as the caller passed it (`undefined` is fine).
  * @param accepted Every option name the constructor reads.
- * @throws {TypeError} Naming the unknown option(s) and listing the accepted ones.
+ * @throws {TypeError} Naming the unknown option(s) and listing the accepted ones, or options
+ * that are not an object (`null`, a string).
  *
  * @example
  * ```ts
@@ -398,6 +399,14 @@ export function checkOptionNames(
   accepted: readonly string[],
 ): void {
   if (options === undefined) return;
+  if (typeof options !== "object" || options === null) {
+    // never the value itself: a string here may be a URL with a password
+    throw new TypeError(
+      `Cannot create ${where}: options must be an object, received ${
+        options === null ? "null" : typeof options
+      }`,
+    );
+  }
   const unknown = Object.keys(options).filter((name) => !accepted.includes(name));
   if (unknown.length === 0) return;
   const names = unknown.map((name) => JSON.stringify(name)).join(", ");
@@ -428,13 +437,21 @@ export function checkOptionNames(
  * assert.equal(redactCredentials('":s3cret@10.0.0.1"'), '"***@10.0.0.1"');
  * assert.equal(redactCredentials("denokv://x?token=abc&a=1"), "denokv://x?token=***&a=1");
  * assert.equal(redactCredentials("https://kv?access_token=abc"), "https://kv?access_token=***");
+ * assert.equal(redactCredentials(`at "http://u:p"w'q\`8;8@h:1/"`), `at "http://***@h:1/"`);
+ * assert.equal(redactCredentials('received "user:pw;x,y==@h:1"'), 'received "***@h:1"');
+ * assert.equal(redactCredentials('received "user:tok/en/xyz@h:1"'), 'received "***@h:1"');
  * ```
+ *
+ * A regex cannot tell where a password holding a space ends: a backend that parsed
+ * credentials scrubs them by value first with {@linkcode scrubSecrets}.
  */
 export function redactCredentials(text: string): string {
   return text
     // scheme://userinfo@host — userinfo may itself contain "@" and ":"; stop at whitespace,
     // quotes and the path.
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s"'`/?#]*@/gi, "$1***@")
+    // userinfo holding quotes, a backtick, ";" or ",": up to the last "@" before the host
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*["'`;,][^\s/?#]*@(?=[^\s@])/gi, "$1***@")
     // a password holding an unencoded "/", "?" or "#" (user:pa/ss@host); digits alone after
     // the ":" are a port (host:6379/0?keyPrefix=a@b keeps its text)
     .replace(
@@ -443,6 +460,8 @@ export function redactCredentials(text: string): string {
     )
     // bare server specs: user:pass@host
     .replace(/(^|[\s"'`,(=])[^\s"'`,/@:()=]*:[^\s"'`,/()]*@(?=[^\s@])/g, "$1***@")
+    // bare specs whose password holds ";", ",", quotes or "/" (not "//", a scheme's)
+    .replace(/(^|[\s"'`(=])[^\s"'`,/@:()=]+:(?!\/\/)[^\s@]*@(?=[\w[])/g, "$1***@")
     .replace(
       /([?&](?:password|pass|passwd|pwd|(?:access_|auth_)?token|secret|auth)=)[^&#\s"'`]*/gi,
       "$1***",
@@ -510,39 +529,47 @@ export class CacheBatchError extends CacheError {
 }
 
 /**
- * `text` with every secret in `secrets` replaced by `***`: each as given,
- * percent-decoded and percent-encoded, and each of those as a JSON string
- * body (how `_describe` quotes it). For a backend that parsed a credential
- * and so knows it exactly, where a pattern over free text (
- * {@linkcode redactCredentials}, still applied after it) cannot tell where a
- * password with spaces or quotes ends.
+ * Removes KNOWN secrets from text: each of `secrets` (a password, a token, a userinfo a
+ * backend parsed), in its raw, percent-encoded and percent-decoded forms, and each of those
+ * as a JSON string body (how `_describe` quotes it), is replaced by
+ * `***`, longest first; then {@linkcode redactCredentials} runs as a second net. Unlike a
+ * regex, this finds a password wherever it appears, with spaces or quotes in it. Empty
+ * secrets are ignored; the caller passes what it parsed (pass the whole userinfo too, so a
+ * one-letter password is still covered by it).
+ *
+ * @param text Any text (an error message, a stack).
+ * @param secrets The credentials the caller knows.
+ * @returns The text without them.
  *
  * @example
  * ```ts
- * import { scrubSecrets } from "./cache.ts";
+ * import { scrubSecrets } from "@cachelib/cachelib";
  * import assert from "node:assert/strict";
  *
- * assert.equal(scrubSecrets('bad "u:pa ss@h"', ["pa ss"]), 'bad "u:***@h"');
- * assert.equal(scrubSecrets("memcached://u:p%22w@h", ['p"w']), "memcached://u:***@h");
+ * assert.equal(scrubSecrets("bad pass pa ss word!", ["pa ss word"]), "bad pass ***!");
+ * assert.equal(scrubSecrets("at u:p%20w@h", ["p w"]), "at ***@h");
+ * assert.equal(scrubSecrets("at p w", ["p%20w"]), "at ***");
  * assert.equal(scrubSecrets('"p\\"w@h"', ['p"w']), '"***@h"');
  * ```
  */
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
   const forms = new Set<string>();
   for (const secret of secrets) {
+    if (secret === "") continue;
     let decoded = secret;
     try {
       decoded = decodeURIComponent(secret);
     } catch {
-      // not percent-encoded
+      // not percent-encoding: the raw form is listed
     }
     for (const form of [secret, decoded, encodeURIComponent(decoded)]) {
       forms.add(form).add(JSON.stringify(form).slice(1, -1));
     }
   }
   forms.delete("");
+  let out = text;
   for (const form of [...forms].sort((a, b) => b.length - a.length)) {
-    text = text.replaceAll(form, "***");
+    out = out.replaceAll(form, "***");
   }
-  return text;
+  return redactCredentials(out);
 }

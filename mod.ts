@@ -109,4 +109,5 @@ export {
   entriesOf,
   redactCredentials,
   resolveTtl,
+  scrubSecrets,
 } from "./cache.ts";

@@ -4,13 +4,8 @@
  *
  * @module
  */
-import {
-  _opAndKey,
-  addDelta,
-  CacheConnectionError,
-  CacheError,
-  redactCredentials,
-} from "../cache.ts";
+import { _opAndKey, addDelta, CacheConnectionError, CacheError, scrubSecrets } from "../cache.ts";
+import { withDeadline } from "./_toolkit/deadline.ts";
 import { ByteCache, type CounterOp } from "./_base.ts";
 import { type DenoKvCacheOptions, resolveOptions } from "./deno_kv/_options.ts";
 import {
@@ -71,6 +66,8 @@ export class DenoKvCache extends ByteCache {
   readonly #path: string | undefined;
   readonly #prefix: Deno.KvKey;
   readonly #now: () => number;
+  readonly #timeout: number;
+  readonly #secrets: readonly string[];
   /** The last pending single-key write per key: this instance writes a key one call at a time. */
   readonly #writes = new Map<string, Promise<unknown>>();
 
@@ -85,20 +82,22 @@ export class DenoKvCache extends ByteCache {
     super({ defaultTtl: resolved.defaultTtl, serializer: resolved.serializer });
     this.#prefix = resolved.prefix;
     this.#now = resolved.now;
+    this.#timeout = resolved.timeout;
+    this.#secrets = resolved.secrets;
     if (resolved.kv) this.#store = { kv: resolved.kv, prefix: this.#prefix, now: this.#now };
     this.#owned = resolved.kv === undefined;
     this.#path = resolved.path;
   }
 
   /** Reads one key. */
-  protected async _get(key: string): Promise<unknown> {
+  async #get(key: string): Promise<unknown> {
     const store = await this.#open("get", key);
     const current = await readEntry(store, "get", key, keyPart(key), "value");
     return current.bytes ? this._decode(key, current.bytes) : undefined;
   }
 
   /** Reads several keys: headers in batches of KV's 10-key `getMany`, chunks where needed. */
-  protected override async _getMany(keys: readonly string[]): Promise<unknown[]> {
+  async #getMany(keys: readonly string[]): Promise<unknown[]> {
     const store = await this.#open("getMany");
     const distinct = [...new Set(keys)];
     const parts = distinct.map(keyPart);
@@ -124,7 +123,7 @@ export class DenoKvCache extends ByteCache {
   }
 
   /** Writes one entry. */
-  protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
+  #set(key: string, value: unknown, ttl: number): Promise<boolean> {
     const bytes = this._encode("set", key, value);
     const expires = this.#expiry(ttl);
     return this.#write("set", key, "header", () => [true, { bytes, expires }]);
@@ -135,7 +134,7 @@ export class DenoKvCache extends ByteCache {
    * (KV's limit of checks), each checked against the header it replaces. A
    * conflict, a chunked value or a chunked old value falls back to `_set`.
    */
-  protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
+  async #setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
     const unique = [...new Map(entries)]; // a repeated key stores its last value
     const store = await this.#open("setMany");
     const kv = store.kv;
@@ -178,12 +177,12 @@ export class DenoKvCache extends ByteCache {
         single.push(...group.map((item) => item.entry));
       }
     }
-    await Promise.all(single.map(([key, value]) => this._set(key, value, ttl)));
+    await Promise.all(single.map(([key, value]) => this.#set(key, value, ttl)));
     return entries.map(([key]) => key);
   }
 
   /** Writes one entry if the key holds no live entry, atomically (`check` on the header). */
-  protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
+  #add(key: string, value: unknown, ttl: number): Promise<boolean> {
     const bytes = this._encode("add", key, value);
     const expires = this.#expiry(ttl);
     return this.#write("add", key, "verify", (current) => {
@@ -192,20 +191,20 @@ export class DenoKvCache extends ByteCache {
   }
 
   /** Removes one key. */
-  protected _delete(key: string): Promise<boolean> {
+  #delete(key: string): Promise<boolean> {
     return this.#write("delete", key, "verify", (current) => {
       return current.live ? [true, "delete"] : [false, undefined];
     });
   }
 
   /** Checks one key. */
-  protected async _has(key: string): Promise<boolean> {
+  async #has(key: string): Promise<boolean> {
     const store = await this.#open("has", key);
     return (await readEntry(store, "has", key, keyPart(key), "verify")).live;
   }
 
   /** Removes every entry under the prefix, in commits of at most 1000 mutations. */
-  protected async _clear(): Promise<boolean> {
+  async #clear(): Promise<boolean> {
     const { kv } = await this.#open("clear");
     const list = kv.list({ prefix: this.#prefix }, { batchSize: 1000 });
     const keys = async function* () {
@@ -216,12 +215,82 @@ export class DenoKvCache extends ByteCache {
   }
 
   /** Adds to a counter atomically: read, compute, commit with `check`, retry on conflict. */
-  protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
+  #counter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     return this.#write(op, key, "value", (current) => {
       const stored = current.bytes ? this._decode(key, current.bytes) : 0;
       const next = addDelta(op, key, stored, delta);
       const expires = current.bytes ? current.header!.expires : this.#expiry(ttl);
       return [next, { bytes: this._encode(op, key, next), expires }];
+    });
+  }
+
+  /** Reads one key. */
+  protected _get(key: string): Promise<unknown> {
+    return this.#timed("get", key, () => this.#get(key));
+  }
+
+  /** Reads several keys. */
+  protected override _getMany(keys: readonly string[]): Promise<unknown[]> {
+    return this.#timed("getMany", undefined, () => this.#getMany(keys));
+  }
+
+  /** Writes one entry. */
+  protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
+    return this.#timed("set", key, () => this.#set(key, value, ttl));
+  }
+
+  /** Writes several entries. */
+  protected override _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
+    return this.#timed("setMany", undefined, () => this.#setMany(entries, ttl));
+  }
+
+  /** Writes one entry if the key holds no live entry. */
+  protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
+    return this.#timed("add", key, () => this.#add(key, value, ttl));
+  }
+
+  /** Removes one key. */
+  protected _delete(key: string): Promise<boolean> {
+    return this.#timed("delete", key, () => this.#delete(key));
+  }
+
+  /** Checks one key. */
+  protected _has(key: string): Promise<boolean> {
+    return this.#timed("has", key, () => this.#has(key));
+  }
+
+  /** Removes every entry under the prefix. */
+  protected _clear(): Promise<boolean> {
+    return this.#timed("clear", undefined, () => this.#clear());
+  }
+
+  /** Adds to a counter atomically. */
+  protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
+    return this.#timed(op, key, () => this.#counter(key, delta, ttl, op));
+  }
+
+  /** Where the database is, for messages (credentials scrubbed by the caller). */
+  #where(): string {
+    return this.#path === undefined ? "the default Deno KV" : `Deno KV at "${this.#path}"`;
+  }
+
+  /**
+   * Runs one call within the cache's `timeout`, counted from now: a call still waiting
+   * then rejects with `CacheConnectionError` (the KV operation itself cannot be cancelled
+   * and may still complete).
+   */
+  #timed<T>(op: string, key: string | undefined, work: () => Promise<T>): Promise<T> {
+    let started: Promise<T>;
+    try {
+      started = work();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return withDeadline(started, this.#timeout, () => {
+      const message = `Cannot ${
+        _opAndKey(op, key)
+      }: no answer from ${this.#where()} within ${this.#timeout} ms (timeout); the operation may still complete`;
+      return new CacheConnectionError(scrubSecrets(message, this.#secrets), { op, key });
     });
   }
 
@@ -274,19 +343,21 @@ export class DenoKvCache extends ByteCache {
     return this.#opening.catch((cause: Error) => {
       this.#opening = undefined;
       const what = _opAndKey(op, key);
-      const where = this.#path === undefined ? "the default Deno KV" : `Deno KV at "${this.#path}"`;
       const Class = cause instanceof CacheError ? CacheError : CacheConnectionError;
       // A remote KV URL may carry a user, password or access token: none reaches a message.
-      const message = redactCredentials(`Cannot ${what}: cannot open ${where}: ${cause.message}`);
-      throw new Class(message, { cause: redactedCause(cause), op, key });
+      const message = scrubSecrets(
+        `Cannot ${what}: cannot open ${this.#where()}: ${cause.message}`,
+        this.#secrets,
+      );
+      throw new Class(message, { cause: redactedCause(cause, this.#secrets), op, key });
     });
   }
 }
 
 /** `cause` itself, or a copy without the credentials its message or stack quotes. */
-function redactedCause(cause: Error): Error {
-  const message = redactCredentials(cause.message);
-  const stack = cause.stack === undefined ? undefined : redactCredentials(cause.stack);
+function redactedCause(cause: Error, secrets: readonly string[]): Error {
+  const message = scrubSecrets(cause.message, secrets);
+  const stack = cause.stack === undefined ? undefined : scrubSecrets(cause.stack, secrets);
   if (message === cause.message && stack === cause.stack) return cause;
   const copy = new Error(message);
   copy.name = cause.name;

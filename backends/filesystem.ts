@@ -4,10 +4,18 @@
  *
  * @module
  */
-import { _describe, addDelta, CacheError } from "../cache.ts";
+import { _describe, addDelta, CacheError, SerializationError } from "../cache.ts";
+import { throwIfFailed } from "./_toolkit/batch.ts";
 import { ByteCache, type CounterOp } from "./_base.ts";
 import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/_format.ts";
-import { EntryNames, MissProbe, readBytes, removeFile, writeAtomic } from "./filesystem/_files.ts";
+import {
+  DIRECTORY,
+  EntryNames,
+  MissProbe,
+  readBytes,
+  removeFile,
+  writeAtomic,
+} from "./filesystem/_files.ts";
 import { prepareDir } from "./filesystem/_cache_dir.ts";
 import { LockTimeout, openLockFile, StripeLocks } from "./filesystem/_locks.ts";
 import { type FileSystemCacheOptions, resolveOptions } from "./filesystem/_options.ts";
@@ -15,7 +23,17 @@ import { type HeaderHint, listDir, pruneEntries, removeOrphans } from "./filesys
 
 export type { FileSystemCacheOptions } from "./filesystem/_options.ts";
 
-type Found = { value: unknown; expiry: number };
+/**
+ * A live entry: its value, or (when the serializer rejected intact bytes) the
+ * `SerializationError` that methods needing the value throw.
+ */
+type Found = { value: unknown; expiry: number; error?: SerializationError };
+
+/** `found`'s value; throws the serializer's error for a payload it rejected. */
+function valueOf(found: Found | undefined): unknown {
+  if (found?.error !== undefined) throw found.error;
+  return found?.value;
+}
 
 /**
  * A cache of files in one directory, like Python cachelib's
@@ -125,6 +143,8 @@ export class FileSystemCache extends ByteCache {
     let why = (cause as Error).message;
     if (cause instanceof LockTimeout) {
       why = `${why} (lockTimeout); a process holding it may be stuck`;
+    } else if (cause instanceof Deno.errors.IsADirectory) {
+      why = `a directory is at the entry path (the cache never removes a directory): ${why}`;
     } else if (cause instanceof Deno.errors.NotFound && !existsDir(this.dir)) {
       why = `the cache directory ${this.dir} no longer exists (removed under a live cache): ${why}`;
     }
@@ -145,16 +165,19 @@ export class FileSystemCache extends ByteCache {
   }
 
   /**
-   * The live value in `bytes` (the file of entry `name`), or `undefined` when
-   * expired, corrupt (any header field, the name or the checksum wrong) or undecodable.
+   * The live entry in `bytes` (the file of entry `name`), or `undefined` when
+   * expired or corrupt (any header field, the name or the checksum wrong). A
+   * payload the serializer rejects under a valid header is present, carrying
+   * the `SerializationError` (design.md, "one answer per question").
    */
   #judge(key: string, name: string, bytes: Uint8Array, now: number): Found | undefined {
     const expiry = verifyEntry(bytes, name);
     if (expiry === CORRUPT || !isLive(expiry, now)) return undefined;
     try {
       return { value: this._decode(key, bytes.subarray(HEADER_SIZE)), expiry };
-    } catch {
-      return undefined; // a foreign payload under a valid header: a miss like any corrupt file
+    } catch (error) {
+      if (!(error instanceof SerializationError)) throw error;
+      return { value: undefined, expiry, error };
     }
   }
 
@@ -165,13 +188,16 @@ export class FileSystemCache extends ByteCache {
     if (this.#probe.absent(path)) return undefined;
     const bytes = this.#io(op, key, "read", path, () => readBytes(path, this.#cap));
     this.#probe.saw(bytes !== undefined);
-    if (bytes === undefined) return undefined;
+    if (bytes === undefined || bytes === DIRECTORY) return undefined;
     const now = this.#now();
     const found = this.#judge(key, name, bytes, now);
     if (found !== undefined) return found;
     return this.#locked(op, key, false, "remove", () => {
       const again = readBytes(path, this.#cap);
-      if (again !== undefined && this.#judge(key, name, again, now) === undefined) {
+      if (
+        again !== undefined && again !== DIRECTORY &&
+        this.#judge(key, name, again, now) === undefined
+      ) {
         removeFile(path);
       }
       return undefined;
@@ -253,13 +279,13 @@ export class FileSystemCache extends ByteCache {
   /** Reads one key: synchronously, unless a dead file must be removed under its lock. */
   protected _get(key: string): unknown {
     const found = this.#load("get", key);
-    return found instanceof Promise ? found.then((entry) => entry?.value) : found?.value;
+    return found instanceof Promise ? found.then(valueOf) : valueOf(found);
   }
 
   /** Reads several keys, one file each. */
   protected override async _getMany(keys: readonly string[]): Promise<unknown[]> {
     const values: unknown[] = [];
-    for (const key of keys) values.push((await this.#load("getMany", key))?.value);
+    for (const key of keys) values.push(valueOf(await this.#load("getMany", key)));
     return values;
   }
 
@@ -268,13 +294,46 @@ export class FileSystemCache extends ByteCache {
     return this.#set("set", key, value, ttl);
   }
 
-  /** Writes several entries. */
+  /**
+   * Writes several entries, one after another. A key that fails does not stop
+   * the others; a lock that timed out fails the rest of its stripe at once
+   * (one `lockTimeout` per stuck lock, not per key). Any failure ends in a
+   * `CacheBatchError` whose `stored` lists the keys written.
+   */
   protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
     const stored: string[] = [];
+    const batch = new BatchFailures(this.#locks);
     for (const [key, value] of entries) {
-      if (await this.#set("setMany", key, value, ttl)) stored.push(key);
+      const name = this.#names.of(key);
+      if (batch.skip(key, name)) continue;
+      try {
+        if (await this.#set("setMany", key, value, ttl)) stored.push(key);
+        batch.done(key);
+      } catch (error) {
+        batch.failed(key, name, error);
+      }
     }
+    batch.throwIfAny("setMany", "stored", stored);
     return stored;
+  }
+
+  /** Removes several keys, continuing past failures like `_setMany`. */
+  protected override async _deleteMany(keys: readonly string[]): Promise<string[]> {
+    const deleted: string[] = [];
+    const batch = new BatchFailures(this.#locks);
+    const distinct = [...new Set(keys)];
+    for (const key of distinct) {
+      const name = this.#names.of(key);
+      if (batch.skip(key, name)) continue;
+      try {
+        if (await this.#delete("deleteMany", key)) deleted.push(key);
+        batch.done(key);
+      } catch (error) {
+        batch.failed(key, name, error);
+      }
+    }
+    batch.throwIfAny("deleteMany", "deleted", deleted);
+    return deleted;
   }
 
   /** Writes one entry when the key holds no live one, atomically across processes. */
@@ -293,10 +352,14 @@ export class FileSystemCache extends ByteCache {
 
   /** Removes one key; `true` when it held a live entry (read and verified like `get`). */
   protected _delete(key: string): Promise<boolean> {
+    return this.#delete("delete", key);
+  }
+
+  #delete(op: string, key: string): Promise<boolean> {
     const name = this.#names.of(key);
-    return this.#locked("delete", key, false, "remove", (path) => {
+    return this.#locked(op, key, false, "remove", (path) => {
       const bytes = readBytes(path, this.#cap);
-      if (bytes === undefined || !removeFile(path)) return false;
+      if (bytes === undefined || bytes === DIRECTORY || !removeFile(path)) return false;
       return this.#judge(key, name, bytes, this.#now()) !== undefined;
     });
   }
@@ -316,7 +379,7 @@ export class FileSystemCache extends ByteCache {
       const now = this.#now();
       const bytes = this.#io(op, key, "read", path, () => readBytes(path, this.#cap));
       const found = bytes === undefined ? undefined : this.#judge(key, name, bytes, now);
-      const next = addDelta(op, key, found === undefined ? 0 : found.value, delta);
+      const next = addDelta(op, key, found === undefined ? 0 : valueOf(found), delta);
       const expiry = found === undefined ? this.#expiry(ttl, now) : found.expiry;
       this.#write(op, key, path, expiry, this._encode(op, key, next));
       return next;
@@ -403,6 +466,56 @@ export class FileSystemCache extends ByteCache {
     } finally {
       this.#locks.close();
     }
+  }
+}
+
+/** The outcome of each key of a `setMany`/`deleteMany`, and the lock stripes that timed out. */
+class BatchFailures {
+  #locks: StripeLocks;
+  #keys: string[] = [];
+  #results: PromiseSettledResult<unknown>[] = [];
+  #stuck = new Set<string>();
+
+  constructor(locks: StripeLocks) {
+    this.#locks = locks;
+  }
+
+  /** Records that `key` was done. */
+  done(key: string): void {
+    this.#keys.push(key);
+    this.#results.push({ status: "fulfilled", value: true });
+  }
+
+  /**
+   * `true` when the lock of `key` already timed out in this batch: the key then fails at
+   * once with that lock's error.
+   */
+  skip(key: string, name: string): boolean {
+    const path = this.#locks.pathOf(name);
+    if (!this.#stuck.has(path)) return false;
+    const first = this.#results.find((r) =>
+      r.status === "rejected" && (r.reason as CacheError).cause instanceof LockTimeout &&
+      ((r.reason as CacheError).cause as LockTimeout).path === path
+    ) as PromiseRejectedResult;
+    this.failed(key, name, first.reason);
+    return true;
+  }
+
+  /** Records the failure of `key`. */
+  failed(key: string, name: string, error: unknown): void {
+    this.#keys.push(key);
+    this.#results.push({ status: "rejected", reason: error });
+    if (error instanceof CacheError && error.cause instanceof LockTimeout) {
+      this.#stuck.add(this.#locks.pathOf(name));
+    }
+  }
+
+  /**
+   * Throws when any key failed: the failure itself when nothing was done, else a
+   * `CacheBatchError` saying what was done (`throwIfFailed`, as memcached's batches).
+   */
+  throwIfAny(op: string, field: "stored" | "deleted", done: string[]): void {
+    throwIfFailed(op, "keys", this.#results, this.#keys, field, done);
   }
 }
 

@@ -9,6 +9,7 @@ import { ByteCache, type CounterOp } from "./_base.ts";
 import { resolveOptions, type UwsgiCacheOptions } from "./uwsgi/_options.ts";
 import { watchdog } from "./_toolkit/deadline.ts";
 import { keyDigestText } from "./_toolkit/keys.ts";
+import { throwIfFailed } from "./_toolkit/batch.ts";
 import { _describe, _opAndKey, addDelta, CacheConnectionError, CacheError } from "../cache.ts";
 import {
   encodePacket,
@@ -241,8 +242,41 @@ export class UwsgiCache extends ByteCache {
 
   /** Overwrites one entry (uWSGI `update`). */
   protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const bytes = this._encode("set", key, value);
-    return this.#write("set", "update", key, bytes, seconds(ttl), this.#deadline());
+    return this.#set("set", key, value, ttl);
+  }
+
+  #set(op: string, key: string, value: unknown, ttl: number): Promise<boolean> {
+    const bytes = this._encode(op, key, value);
+    return this.#write(op, "update", key, bytes, seconds(ttl), this.#deadline());
+  }
+
+  /**
+   * Stores several entries, one request each, concurrently. When some fail (the server
+   * went away mid-batch), a `CacheBatchError` whose `stored` lists the keys written.
+   */
+  protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
+    const results = await Promise.allSettled(
+      entries.map(async ([key, value]) => await this.#set("setMany", key, value, ttl)),
+    );
+    const keys = entries.map(([key]) => key);
+    const stored = keys.filter((_, i) => {
+      const result = results[i]!;
+      return result.status === "fulfilled" && result.value;
+    });
+    throwIfFailed("setMany", "keys", results, keys, "stored", stored);
+    return stored;
+  }
+
+  /** Removes several keys concurrently; a partial failure is a `CacheBatchError` with `deleted`. */
+  protected override async _deleteMany(keys: readonly string[]): Promise<string[]> {
+    const distinct = [...new Set(keys)];
+    const results = await Promise.allSettled(distinct.map((key) => this._delete(key)));
+    const deleted = distinct.filter((_, i) => {
+      const result = results[i]!;
+      return result.status === "fulfilled" && result.value;
+    });
+    throwIfFailed("deleteMany", "keys", results, distinct, "deleted", deleted);
+    return deleted;
   }
 
   /** Stores one entry only when absent (uWSGI `set`, atomic on the server). */

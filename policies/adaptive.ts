@@ -27,6 +27,7 @@
 import type { EvictionPolicy } from "./policy.ts";
 import { _WindowTinyLfu } from "./_wtinylfu.ts";
 import { _hashKey } from "./_hash.ts";
+import { checkOptionNames } from "../cache.ts";
 
 /**
  * The constants of the adaptation, in one object so the benchmarks can try others
@@ -211,6 +212,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
    * @param options See {@linkcode AdaptiveTinyLfuOptions}.
    */
   constructor(capacity: number, limit?: number, options: AdaptiveTinyLfuOptions = {}) {
+    checkOptionNames("AdaptiveTinyLfuPolicy", options, ["seed"]);
     const seed = options.seed ?? crypto.getRandomValues(new Int32Array(1))[0]!;
     if (!Number.isInteger(seed)) {
       throw new TypeError(

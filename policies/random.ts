@@ -6,6 +6,7 @@
  */
 import type { EvictionPolicy } from "./policy.ts";
 import { NONE } from "./_queues.ts";
+import { checkOptionNames } from "../cache.ts";
 
 /** Options of {@linkcode RandomPolicy}. */
 export interface RandomPolicyOptions {
@@ -47,6 +48,7 @@ export class RandomPolicy implements EvictionPolicy {
    * @param options See {@linkcode RandomPolicyOptions}.
    */
   constructor(capacity: number, options: RandomPolicyOptions = {}) {
+    checkOptionNames("RandomPolicy", options, ["seed"]);
     const seed = options.seed ?? 0x2545f491;
     if (!Number.isInteger(seed)) {
       throw new TypeError(`Cannot create random policy: seed must be an integer, received ${seed}`);

@@ -21,6 +21,7 @@ import type { EvictionPolicy } from "./policy.ts";
 import { _Queues, NONE } from "./_queues.ts";
 import { _FrequencySketch } from "./_sketch.ts";
 import { _hashKey } from "./_hash.ts";
+import { checkOptionNames } from "../cache.ts";
 
 const WINDOW = 0, PROBATION = 1, PROTECTED = 2;
 const PROTECTED_SHARE = 0.8;
@@ -75,6 +76,7 @@ export class TinyLfuPolicy implements EvictionPolicy {
    * @param options See {@linkcode TinyLfuOptions}.
    */
   constructor(capacity: number, options: TinyLfuOptions = {}) {
+    checkOptionNames("TinyLfuPolicy", options, ["window", "limit", "seed"]);
     const window = options.window ?? 0.01;
     if (!(window >= 0 && window <= MAX_WINDOW)) {
       throw new RangeError(

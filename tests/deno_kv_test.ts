@@ -412,7 +412,7 @@ Deno.test("DenoKvCache rejects unknown options, listing the accepted ones", () =
   assert.throws(() => new DenoKvCache({ perfix: ["x"] } as never), {
     name: "TypeError",
     message:
-      'Cannot create DenoKvCache: unknown option "perfix" (accepted: defaultTtl, kv, now, path, prefix, serializer)',
+      'Cannot create DenoKvCache: unknown option "perfix" (accepted: defaultTtl, kv, now, path, prefix, serializer, timeout)',
   });
 });
 
@@ -431,5 +431,130 @@ Deno.test("DenoKvCache never echoes credentials of a KV URL", async () => {
   const cause = error.cause as Error;
   for (const text of [error.message, error.stack ?? "", cause.message, cause.stack ?? ""]) {
     for (const secret of secrets) assert.ok(!text.includes(secret), `no ${secret} in ${text}`);
+  }
+});
+
+Deno.test("DenoKvCache never echoes a password holding spaces or quotes from its path", async () => {
+  const cases: [string, string][] = [
+    ["http://u:pa ss word@127.0.0.1:1/", "pa ss word"],
+    [`http://u:p"w'q88@127.0.0.1:1/`, `p"w'q88`],
+    ["https://user:p%22w'q88@127.0.0.1:1/kv", `p"w'q88`],
+  ];
+  for (const [path, secret] of cases) {
+    const cache = new DenoKvCache({ path });
+    const error = await cache.get("a").then(() => undefined, (e: Error) => e);
+    await cache.close();
+    assert.ok(error instanceof CacheConnectionError, String(error));
+    const cause = error.cause as Error;
+    for (const text of [error.message, error.stack ?? "", cause.message, cause.stack ?? ""]) {
+      for (const form of [secret, encodeURIComponent(secret), "p%22w"]) {
+        assert.ok(!text.includes(form), `no ${form} in ${text}`);
+      }
+    }
+  }
+});
+
+Deno.test("DenoKvCache keeps prefixes with a lone surrogate apart from U+FFFD, and keys too", async () => {
+  await withTempKv(async (path) => {
+    await using kv = await Deno.openKv(path);
+    await using a = new DenoKvCache({ kv, prefix: ["tenant\uD800"] });
+    await using b = new DenoKvCache({ kv, prefix: ["tenant\uFFFD"] });
+    await using c = new DenoKvCache({ kv, prefix: [new Uint8Array([0xff, 0x01])] });
+    await a.set("k", "A", 0);
+    await c.set("k", "C", 0);
+    assert.equal(await b.get("k"), undefined);
+    await b.set("k", "B", 0);
+    await b.clear();
+    assert.equal(await a.get("k"), "A", "b.clear() leaves a's entries");
+    assert.equal(await c.get("k"), "C");
+    await a.clear();
+    assert.equal(await c.get("k"), "C", "a.clear() leaves c's entries");
+    // User keys with a lone surrogate never meet the U+FFFD key either.
+    await a.set("x\uD800", 1, 0);
+    assert.equal(await a.get("x\uFFFD"), undefined);
+    await a.set("x\uFFFD", 2, 0);
+    assert.deepEqual(await a.getMany(["x\uD800", "x\uFFFD", "x\uDBFF"]), [1, 2, undefined]);
+    // A well-formed prefix keeps its exact KV key, so existing data stays readable.
+    await using plain = new DenoKvCache({ kv, prefix: ["plain", 1] });
+    await plain.set("k", "v", 0);
+    assert.deepEqual(await keysUnder(kv, ["plain"]), [["plain", 1, "k"]]);
+  });
+});
+
+Deno.test("DenoKvCache stores a huge ttl (Number.MAX_SAFE_INTEGER) and expires it at its exact time", async () => {
+  await withTempKv(async (path) => {
+    let now = 1_000_000;
+    const huge = Number.MAX_SAFE_INTEGER;
+    await using cache = new DenoKvCache({
+      path,
+      prefix: ["huge"],
+      now: () => now,
+      defaultTtl: huge,
+    });
+    assert.equal(await cache.set("a", 1, huge), true);
+    assert.equal(await cache.add("b", 2, huge), true);
+    assert.deepEqual(await cache.setMany({ c: 3, d: "x".repeat(100_000) }, huge), ["c", "d"]);
+    assert.equal(await cache.inc("e", 5), 5);
+    now += huge - 1;
+    assert.deepEqual(await cache.getMany(["a", "b", "c", "d", "e"]), [
+      1,
+      2,
+      3,
+      "x".repeat(100_000),
+      5,
+    ]);
+    now += 2;
+    assert.deepEqual(await cache.getMany(["a", "b", "c", "d", "e"]), [
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+});
+
+Deno.test("DenoKvCache rejects within its timeout when a remote KV endpoint never answers", async () => {
+  // A listener that accepts and never writes. The client runs in a child process: Deno KV
+  // cannot cancel its connect (it gives up after ~30 s), and a remote URL needs an access token.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) conns.push(conn);
+    } catch { /* closed */ }
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  const code = `
+    import { DenoKvCache } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+    const cache = new DenoKvCache({ path: "http://u:s3cret@127.0.0.1:${port}/", timeout: 300 });
+    const out = [];
+    for (const call of [() => cache.get("k"), () => cache.set("k", 1), () => cache.inc("n")]) {
+      out.push(await call().then((v) => "resolved " + v, (e) => e.name + ": " + e.message + e.stack));
+    }
+    console.log(JSON.stringify(out));
+    Deno.exit(0);`;
+  try {
+    const { stdout } = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--unstable-kv", code],
+      env: { DENO_KV_ACCESS_TOKEN: "t0ken" },
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const out: string[] = JSON.parse(new TextDecoder().decode(stdout));
+    assert.equal(out.length, 3);
+    for (const [i, [op, key]] of [["get", "k"], ["set", "k"], ["inc", "n"]].entries()) {
+      assert.ok(
+        out[i]!.startsWith(
+          `CacheConnectionError: Cannot ${op} key "${key}": no answer from Deno KV at "http://***@127.0.0.1:${port}/" within 300 ms (timeout)`,
+        ),
+        out[i],
+      );
+      assert.ok(!out[i]!.includes("s3cret"), out[i]);
+    }
+  } finally {
+    listener.close();
+    for (const conn of conns) conn.close();
+    await accepting;
   }
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { runConformance } from "../testing.ts";
-import { CacheError, FileSystemCache } from "../mod.ts";
+import { CacheBatchError, CacheError, FileSystemCache, SerializationError } from "../mod.ts";
 import { userCacheDir } from "../backends/filesystem/_cache_dir.ts";
 import { ORPHAN_AGE } from "../backends/filesystem/_prune.ts";
 
@@ -766,5 +766,114 @@ Deno.test("FileSystemCache: after 4 processes × 1200 mixed ops, the directory a
     const left = entryNames(dir).length;
     assert.ok(left <= maxEntries, `${left} entry files at rest, bound ${maxEntries}`);
     assert.ok(left >= maxEntries - maxEntries / 10, `the directory was full (${left})`);
+  });
+});
+
+Deno.test("FileSystemCache: a payload the serializer rejects is present for has/add/delete and a SerializationError for get/getMany/inc", async () => {
+  await withDir(async (dir) => {
+    let reject = false;
+    const serializer = {
+      serialize: (value: unknown) => new TextEncoder().encode(JSON.stringify(value)),
+      deserialize: (bytes: Uint8Array) => {
+        if (reject) throw new Error("rotated key");
+        return JSON.parse(new TextDecoder().decode(bytes));
+      },
+    };
+    await using cache = new FileSystemCache({ dir, serializer });
+    await cache.set("k", { secret: 1 }, 0);
+    reject = true;
+    const named = (e: Error) =>
+      e instanceof SerializationError && e.message.includes('key "k"') &&
+      e.message.includes("rotated key");
+    await assert.rejects(cache.get("k"), named);
+    await assert.rejects(cache.getMany(["k"]), named);
+    await assert.rejects(cache.inc("k"), named);
+    assert.equal(await cache.has("k"), true);
+    assert.equal(await cache.add("k", 2), false, "add never replaces data it cannot read");
+    assert.deepEqual(entryNames(dir), [nameOf("k")], "the file is kept");
+    reject = false;
+    assert.deepEqual(await cache.get("k"), { secret: 1 }, "the right serializer still reads it");
+    reject = true;
+    assert.equal(await cache.delete("k"), true);
+    assert.equal(await cache.has("k"), false);
+  });
+});
+
+Deno.test("FileSystemCache: setMany/deleteMany past a stuck lock go on and throw CacheBatchError saying what was done", async () => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir, lockTimeout: 300 });
+    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    await cache.setMany(keys.map((k) => [k, 0] as const), 0);
+    const stripe = nameOf("k7")[0];
+    const blocked = keys.filter((k) => nameOf(k)[0] === stripe);
+    const free = keys.filter((k) => nameOf(k)[0] !== stripe);
+    assert.ok(blocked.length >= 2, "two keys share k7's lock");
+    const child = await holdLock(`${dir}/.lock-${stripe}`);
+    try {
+      const set = await cache.setMany(keys.map((k) => [k, 1] as const), 0).then(
+        () => assert.fail("setMany resolved"),
+        (e) => e,
+      );
+      assert.ok(set instanceof CacheBatchError, String(set));
+      assert.deepEqual([...set.stored!].sort(), [...free].sort());
+      assert.match(
+        set.message,
+        new RegExp(
+          `^Cannot setMany: ${blocked.length} of 40 keys failed \\(first: Cannot setMany key "${
+            blocked[0]
+          }": cannot write `,
+        ),
+      );
+      assert.match(set.message, /still held by another process/);
+      assert.equal(set.deleted, undefined);
+      const values = await cache.getMany(keys);
+      assert.deepEqual(values, keys.map((k) => (blocked.includes(k) ? 0 : 1)));
+
+      const del = await cache.deleteMany(keys).then(
+        () => assert.fail("deleteMany resolved"),
+        (e) => e,
+      );
+      assert.ok(del instanceof CacheBatchError, String(del));
+      assert.deepEqual([...del.deleted!].sort(), [...free].sort());
+      assert.deepEqual(
+        (await cache.getMany(keys)).filter((v) => v !== undefined),
+        blocked.map(() => 0),
+      );
+    } finally {
+      await stop(child);
+    }
+  });
+});
+
+Deno.test("FileSystemCache: a directory at an entry path is a miss for reads, a typed error naming the key for writes, and is never removed", async () => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir });
+    await cache.set("other", "o");
+    const full = `${dir}/${nameOf("d")}`;
+    Deno.mkdirSync(full);
+    Deno.writeFileSync(`${full}/x`, new Uint8Array(1));
+    const empty = `${dir}/${nameOf("e")}`;
+    Deno.mkdirSync(empty);
+    for (const key of ["d", "e"]) {
+      assert.equal(await cache.get(key), undefined);
+      assert.equal(await cache.has(key), false);
+      assert.deepEqual(await cache.getMany([key, "other"]), [undefined, "o"]);
+      assert.equal(await cache.delete(key), false);
+      const typed = (e: Error) =>
+        e instanceof CacheError && e.message.includes(`key "${key}"`) &&
+        e.message.includes("a directory is at the entry path");
+      await assert.rejects(cache.set(key, 1), typed);
+      await assert.rejects(cache.add(key, 1), typed);
+      await assert.rejects(cache.inc(key), typed);
+      const batch = await cache.setMany([[key, 1], ["other", "p"]]).catch((e) => e);
+      assert.ok(batch instanceof CacheBatchError);
+      assert.deepEqual(batch.stored, ["other"]);
+      assert.deepEqual(await cache.deleteMany([key]), []);
+      await cache.set("other", "o");
+    }
+    await cache.clear();
+    await cache.prune();
+    assert.ok(Deno.statSync(full).isDirectory && Deno.statSync(empty).isDirectory);
+    assert.equal(await cache.get("other"), undefined);
   });
 });

@@ -89,3 +89,18 @@ Deno.test("MemoryCache and NullCache reject unknown option names, listing the ac
   });
   assert.equal(new NullCache({ defaultTtl: 5, serializer: undefined }).defaultTtl, 5);
 });
+
+Deno.test("MemoryCache and NullCache reject options that are not an object, naming the class", () => {
+  assert.throws(() => new MemoryCache(null as never), {
+    name: "TypeError",
+    message: "Cannot create MemoryCache: options must be an object, received null",
+  });
+  assert.throws(() => new MemoryCache("memory://u:pw@x" as never), {
+    name: "TypeError",
+    message: "Cannot create MemoryCache: options must be an object, received string",
+  });
+  assert.throws(() => new NullCache(null as never), {
+    name: "TypeError",
+    message: "Cannot create NullCache: options must be an object, received null",
+  });
+});

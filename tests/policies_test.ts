@@ -426,3 +426,26 @@ Deno.test("adaptive admits a warm candidate at random now and then, so the main 
   // One time in 1 024 on average: about 20 in 20 000.
   assert.ok(admitted >= 5 && admitted <= 60, `admitted ${admitted}`);
 });
+
+Deno.test("policy constructors reject unknown option names, listing the accepted ones", () => {
+  assert.throws(() => new RandomPolicy(4, { sed: 1 } as never), {
+    name: "TypeError",
+    message: 'Cannot create RandomPolicy: unknown option "sed" (accepted: seed)',
+  });
+  assert.throws(() => new TinyLfuPolicy(4, { windw: 0.1 } as never), {
+    name: "TypeError",
+    message: 'Cannot create TinyLfuPolicy: unknown option "windw" (accepted: limit, seed, window)',
+  });
+  assert.throws(() => new AdaptiveTinyLfuPolicy(4, 5, { window: 0.1 } as never), {
+    name: "TypeError",
+    message: 'Cannot create AdaptiveTinyLfuPolicy: unknown option "window" (accepted: seed)',
+  });
+  assert.throws(() => new RandomPolicy(4, null as never), {
+    name: "TypeError",
+    message: "Cannot create RandomPolicy: options must be an object, received null",
+  });
+  // Known names still work.
+  new RandomPolicy(4, { seed: 1 });
+  new TinyLfuPolicy(4, { window: 0.1, limit: 5, seed: 1 });
+  new AdaptiveTinyLfuPolicy(4, 5, { seed: 1 });
+});

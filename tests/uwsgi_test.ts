@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { runConformance } from "../testing.ts";
 import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
-import { CacheConnectionError, defaultSerializer, UwsgiCache } from "../mod.ts";
+import { CacheBatchError, CacheConnectionError, defaultSerializer, UwsgiCache } from "../mod.ts";
 import { decodeVars, encodePacket, request } from "../backends/uwsgi/_protocol.ts";
 
 const encoder = new TextEncoder();
@@ -455,3 +455,76 @@ Deno.test("UwsgiCache rejects unknown options, listing the accepted ones", () =>
       'Cannot create UwsgiCache: unknown options "host", "port" (accepted: cache, defaultTtl, serializer, server, timeout)',
   });
 });
+
+Deno.test("UwsgiCache refuses a user:password@ server or cache spec without echoing the password", () => {
+  const specs: [string, { server?: string; cache?: string }][] = [
+    ["Hunter2Secret", { server: "app:Hunter2Secret@127.0.0.1:1" }],
+    ["pa ss word", { server: "app:pa ss word@127.0.0.1:1" }],
+    ["tok/en'x", { cache: "app:tok/en'x@127.0.0.1:1" }],
+    ["p%20w", { server: "u:p%20w@127.0.0.1:1" }],
+  ];
+  for (const [secret, options] of specs) {
+    assert.throws(
+      () => new UwsgiCache(options),
+      (e: Error) => {
+        assert.ok(e instanceof TypeError, String(e));
+        assert.match(
+          e.message,
+          /^Cannot create UwsgiCache: uWSGI's cache protocol has no credentials/,
+        );
+        for (const form of [secret, decodeURIComponent(secret)]) {
+          assert.ok(!e.message.includes(form), e.message);
+          assert.ok(!String(e.stack).includes(form), String(e.stack));
+        }
+        return true;
+      },
+    );
+  }
+});
+
+serverTest(
+  "UwsgiCache.setMany() cut off by the server going away is a CacheBatchError listing exactly what was stored",
+  [{ kind: "uwsgi", options: { items: 1000, blocksize: 4096 } }],
+  async (_t, [uw]) => {
+    // A proxy in front of the real server that passes on the first 100 connections, then
+    // closes its listener: every later request finds the "server" gone.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const pipes: Promise<unknown>[] = [];
+    const accepting = (async () => {
+      for (let passed = 0; passed < 100; passed++) {
+        const conn = await listener.accept();
+        const upstream = await Deno.connect({ hostname: uw!.host, port: uw!.port });
+        pipes.push(
+          Promise.allSettled([
+            conn.readable.pipeTo(upstream.writable),
+            upstream.readable.pipeTo(conn.writable),
+          ]),
+        );
+      }
+      listener.close();
+    })();
+    const port = (listener.addr as Deno.NetAddr).port;
+    await using cache = new UwsgiCache({ server: `127.0.0.1:${port}`, cache: uw!.cacheName });
+    const keys = Array.from({ length: 400 }, (_, i) => `k${i}`);
+    const error = await cache.setMany(keys.map((k) => [k, "v".repeat(2000)] as const), 0).then(
+      () => assert.fail("setMany resolved"),
+      (e) => e,
+    );
+    await accepting;
+    await Promise.all(pipes);
+    assert.ok(error instanceof CacheBatchError, String(error));
+    assert.ok(error.cause instanceof CacheConnectionError, String(error.cause));
+    assert.match(
+      error.message,
+      /^Cannot setMany: 300 of 400 keys failed \(first: Cannot setMany key "k\d+": /,
+    );
+    assert.equal(error.stored!.length, 100);
+    await using direct = connect(uw!);
+    const values = await direct.getMany(keys);
+    assert.deepEqual(
+      keys.filter((_, i) => values[i] !== undefined).sort(),
+      [...error.stored!].sort(),
+      "stored lists exactly the keys on the server",
+    );
+  },
+);

@@ -58,11 +58,21 @@ export type Action = undefined | "delete" | { bytes: Uint8Array; expires: number
 const READ_ATTEMPTS = 5;
 
 /**
+ * The largest `expireIn` this cache gives KV, ~31 700 years. Local KV rejects
+ * values above ~8.2e15 ("expireIn is too large"); `expireIn` only reclaims
+ * storage (every read checks the exact expiry in the header), so a longer ttl
+ * is capped here and still expires at its exact time.
+ */
+export const MAX_EXPIRE_IN = 1e15;
+
+/**
  * KV's `expireIn` for an absolute expiry on the cache's clock: the remaining
- * time, at least 1 ms (KV rejects negative values), `undefined` for never.
+ * time, at least 1 ms (KV rejects negative values) and at most
+ * {@linkcode MAX_EXPIRE_IN}, `undefined` for never.
  */
 export function expireInFor(store: KvStore, expires: number): number | undefined {
-  return expires === 0 ? undefined : Math.max(1, Math.ceil(expires - store.now()));
+  if (expires === 0) return undefined;
+  return Math.min(MAX_EXPIRE_IN, Math.max(1, Math.ceil(expires - store.now())));
 }
 
 /** Reads the header (and, per `mode`, the value) of one key, retrying a torn chunk read. */

@@ -63,6 +63,33 @@ export function keyPart(key: string): string | Uint8Array {
   return keyDigest(key);
 }
 
+/**
+ * The KV key part for a prefix part, injective over everything a prefix may
+ * hold. KV stores a string part as UTF-8, which turns a lone surrogate into
+ * U+FFFD, so `["tenant\uD800"]` and `["tenant\uFFFD"]` would be one prefix.
+ * Well-formed strings, numbers, bigints, booleans and byte strings not
+ * starting with 0xFF are kept as they are (existing data stays readable); a
+ * string with a lone surrogate becomes the bytes `FF 01` + its UTF-16LE code
+ * units, and a byte string starting with 0xFF gets `FF 00` in front, so no two
+ * distinct parts meet.
+ */
+export function prefixPart(part: Deno.KvKeyPart): Deno.KvKeyPart {
+  if (typeof part === "string") {
+    if (part.isWellFormed()) return part;
+    const bytes = new Uint8Array(2 + part.length * 2);
+    bytes.set([0xff, 0x01]);
+    bytes.set(utf16le(part), 2);
+    return bytes;
+  }
+  if (part instanceof Uint8Array && part[0] === 0xff) {
+    const bytes = new Uint8Array(2 + part.length);
+    bytes.set([0xff, 0x00]);
+    bytes.set(part, 2);
+    return bytes;
+  }
+  return part;
+}
+
 /** Frames the serialized value with the original key when the key is hashed. */
 export function toBlob(key: string, hashed: boolean, value: Uint8Array): Uint8Array {
   if (!hashed) return value;

@@ -47,6 +47,14 @@ export class EntryNames {
 const NOTHING = new Uint8Array(0);
 
 /**
+ * What {@linkcode readBytes} answers for a directory at an entry path: empty
+ * (no entry is), and a distinct object so callers can tell it from a corrupt
+ * file. A directory is never the cache's (it writes only files), so it is a
+ * miss that is never removed, like the directories {@linkcode listDir} skips.
+ */
+export const DIRECTORY: Uint8Array = new Uint8Array(0);
+
+/**
  * Opens the regular file at `path` without following a symlink and without
  * blocking: `lstat` first (a symlink, FIFO, device, socket or directory is
  * never opened), then open, then check that the open file is the one
@@ -55,15 +63,17 @@ const NOTHING = new Uint8Array(0);
  * {@linkcode FileSystemCache} checks when it opens it.
  *
  * @returns The open file and its size, `undefined` when nothing is at
- * `path`, or `null` when something is there that must not be read (not a
- * regular file, larger than `cap`, or swapped between `lstat` and open).
+ * `path`, `"directory"` for a directory, or `null` when something else is
+ * there that must not be read (not a regular file, larger than `cap`, or
+ * swapped between `lstat` and open).
  */
 function openRegular(
   path: string,
   cap: number,
-): { file: Deno.FsFile; size: number } | null | undefined {
+): { file: Deno.FsFile; size: number } | null | undefined | "directory" {
   const seen = unlessMissing(() => Deno.lstatSync(path));
   if (seen === undefined) return undefined;
+  if (seen.isDirectory) return "directory";
   if (!seen.isFile || seen.size > cap) return null;
   const file = unlessMissing(() => Deno.openSync(path));
   if (file === undefined) return undefined;
@@ -94,11 +104,13 @@ function readInto(file: Deno.FsFile, into: Uint8Array): Uint8Array {
 /**
  * The bytes of the entry file at `path`: `undefined` when it does not exist,
  * an empty array (which no entry is) when it is not a regular file of at most
- * `cap` bytes, so the caller treats it like any corrupt file. Never follows a
- * symlink, never opens a FIFO or device, never reads more than `cap` bytes.
+ * `cap` bytes, so the caller treats it like any corrupt file, and
+ * {@linkcode DIRECTORY} for a directory. Never follows a symlink, never opens
+ * a FIFO or device, never reads more than `cap` bytes.
  */
 export function readBytes(path: string, cap: number): Uint8Array | undefined {
   const opened = openRegular(path, cap);
+  if (opened === "directory") return DIRECTORY;
   if (opened == null) return opened === null ? NOTHING : undefined;
   try {
     return readInto(opened.file, new Uint8Array(opened.size));
@@ -118,6 +130,7 @@ export function readHeader(
   cap: number,
 ): { header: Uint8Array; size: number } | undefined {
   const opened = openRegular(path, cap);
+  if (opened === "directory") return { header: DIRECTORY, size: 0 };
   if (opened == null) return opened === null ? { header: NOTHING, size: 0 } : undefined;
   try {
     return { header: readInto(opened.file, new Uint8Array(headerSize)), size: opened.size };

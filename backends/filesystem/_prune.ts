@@ -12,7 +12,7 @@
  */
 import { CORRUPT, ENTRY_NAME, expiryOf, HEADER_SIZE, isLive, TEMP_NAME } from "./_format.ts";
 import type { StripeLocks } from "./_locks.ts";
-import { readHeader, removeFile, unlessMissing } from "./_files.ts";
+import { DIRECTORY, readHeader, removeFile, unlessMissing } from "./_files.ts";
 
 /** A temp file untouched for this long (ms) belongs to a writer that died. */
 export const ORPHAN_AGE = 60_000;
@@ -59,11 +59,13 @@ export function removeOrphans(dir: string, temps: readonly string[], wallNow: nu
 
 /**
  * The expiry in the header of entry `name` in `dir` (checked against the
- * name, not the checksum), {@linkcode CORRUPT}, or `undefined` when missing.
+ * name, not the checksum), {@linkcode CORRUPT}, or `undefined` when missing
+ * or a directory (never the cache's to remove).
  */
 export function headerExpiry(dir: string, name: string, cap: number): number | undefined {
   const found = readHeader(`${dir}/${name}`, HEADER_SIZE, cap);
-  return found === undefined ? undefined : expiryOf(found.header, found.size, name);
+  if (found === undefined || found.header === DIRECTORY) return undefined;
+  return expiryOf(found.header, found.size, name);
 }
 
 /**

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { _describe, checkOptionNames } from "../../cache.ts";
+import { _describe, checkOptionNames, scrubSecrets } from "../../cache.ts";
 import type { Serializer } from "../../serializers/serializer.ts";
 import { checkTimeout } from "../_toolkit/options.ts";
 import type { Endpoint } from "./_protocol.ts";
@@ -71,9 +71,31 @@ export function resolveOptions(options: UwsgiCacheOptions): Readonly<ResolvedOpt
     name = name.slice(0, at);
   }
   server ??= "127.0.0.1:3031";
+  refuseCredentials(server, name);
   const timeout = checkTimeout("UwsgiCache", options.timeout, 5000);
   const endpoint = Object.freeze({ ...parseServer(server), timeout });
   return Object.freeze({ server, cache: name, endpoint });
+}
+
+/**
+ * uWSGI's cache protocol has no authentication, so a `user:pass@host:port` server (or a
+ * cache name that looks like `user:pass`) is a mistake that would put a password in every
+ * error message: refused at once, the message scrubbed of what looks like the secret.
+ */
+function refuseCredentials(server: unknown, name: string): void {
+  const spec = typeof server === "string" ? server : "";
+  const at = spec.lastIndexOf("@");
+  if (at < 0 && !name.includes(":")) return;
+  const userinfo = at < 0 ? name : spec.slice(0, at);
+  const colon = userinfo.indexOf(":");
+  const secrets = [userinfo, colon < 0 ? "" : userinfo.slice(colon + 1)];
+  const received = at < 0 ? `cache ${_describe(name)}` : `server ${_describe(spec)}`;
+  throw new TypeError(
+    scrubSecrets(
+      `Cannot create UwsgiCache: uWSGI's cache protocol has no credentials; give server as "host:port" and cache as a plain name (no user:password@ part), received ${received}`,
+      secrets,
+    ),
+  );
 }
 
 /** Splits `"host:port"` (or `"[v6]:port"`). */
