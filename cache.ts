@@ -102,7 +102,7 @@ export interface Cache extends AsyncDisposable {
    * This cache's live keys that start with `prefix` (default: all), as an async
    * iterator; never another namespace's keys or the backend's own bookkeeping.
    * Order is unspecified; keys written or removed during the iteration may or may not be
-   * seen. Iterating rejects with {@linkcode CacheUnsupportedError} on a backend that cannot
+   * seen, and a backend that scans (Redis) may yield a key twice while the server resizes. Iterating rejects with {@linkcode CacheUnsupportedError} on a backend that cannot
    * list (memcached, uWSGI).
    */
   keys(prefix?: string): AsyncIterable<string>;

@@ -5,7 +5,7 @@
  *
  * The cases come in groups ({@linkcode CONFORMANCE_CASES}): `basics`, `keys`,
  * `values`, `ttl`, `batch`, `counters`, `clear`, `errors`, `concurrency`,
- * `getOrSet`, `memoize`, `serializer`, `unreadable`, `stats`, `close`. A
+ * `getOrSet`, `memoize`, `serializer`, `unreadable`, `stats`, `close`, `ttlOps`. A
  * backend declares its quirks (second-granularity ttls, a server-owned clock,
  * no atomic operations, storing nothing, a `clear()` that empties the whole
  * store) instead of skipping cases; what cannot apply is skipped by typed id
