@@ -6,11 +6,15 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
 import { serverTest } from "./servers.ts";
+import { CONFORMANCE_CASES, type ConformanceQuirks, runConformance } from "../testing.ts";
 import {
+  BaseCache,
+  type Cache,
   CacheUnsupportedError,
   DenoKvCache,
   FileSystemCache,
   MemcachedCache,
+  MemoryCache,
   MemoryStore,
   RedisCache,
   UwsgiCache,
@@ -167,4 +171,102 @@ serverTest("UwsgiCache.keys() is unsupported with the reason", "uwsgi", async (_
     (e: Error) =>
       e instanceof CacheUnsupportedError && e.message.includes("uWSGI's cache protocol has no"),
   );
+});
+
+/** A stand-in test context that runs steps inline and records each outcome by name. */
+function recorder() {
+  const outcomes: string[] = [];
+  const context = (prefix: string): Deno.TestContext =>
+    ({
+      step: async (step: Deno.TestStepDefinition) => {
+        const name = `${prefix}${step.name}`;
+        if (step.ignore) return outcomes.push(`${name}: ignored`), false;
+        try {
+          await step.fn(context(`${name} / `));
+          outcomes.push(`${name}: ok`);
+        } catch (e) {
+          outcomes.push(`${name}: failed: ${(e as Error).message.split("\n")[0]}`);
+        }
+        return true;
+      },
+    }) as unknown as Deno.TestContext;
+  return { t: context(""), outcomes };
+}
+
+Deno.test("ttlOps.unsupported holds a backend to its declaration, in both directions", async (t) => {
+  const others = Object.keys(CONFORMANCE_CASES).filter((group) => group !== "ttlOps");
+  const run = async (make: () => Cache, unsupported: ConformanceQuirks["unsupported"]) => {
+    const { t, outcomes } = recorder();
+    await runConformance(t, {
+      name: "x",
+      make,
+      quirks: { unsupported },
+      skip: [{ reason: "only ttlOps", groups: others as never[] }],
+    });
+    return outcomes.find((o) => o.startsWith(`ttlOps / ${CONFORMANCE_CASES.ttlOps.unsupported}`));
+  };
+  const name = `ttlOps / ${CONFORMANCE_CASES.ttlOps.unsupported}`;
+  await t.step("a supported operation declared unsupported fails", async () => {
+    const outcome = await run(() => new MemoryCache(), { keys: "cannot list" });
+    assert.match(outcome!, /: failed: .*keys\(\) is declared unsupported because cannot list/);
+  });
+  await t.step("an unsupported operation left undeclared fails", async () => {
+    const outcome = await run(() => new Hookless(), { ttl: "does not implement the _ttl hook" });
+    assert.match(outcome!, /: failed: Cannot touch key "k": Hookless does not support touch\(\)/);
+  });
+  await t.step("a declaration whose reason the error does not give fails", async () => {
+    const outcome = await run(() => new Hookless(), {
+      ttl: "does not implement the _ttl hook",
+      touch: "does not implement the _touch hook",
+      keys: "a reason the backend never gives",
+    });
+    assert.match(outcome!, /: failed: keys\(\) is declared unsupported because a reason/);
+  });
+  await t.step("an exact declaration passes", async () => {
+    const outcome = await run(() => new Hookless(), {
+      ttl: "does not implement the _ttl hook",
+      touch: "does not implement the _touch hook",
+      keys: "does not implement the _keys hook",
+    });
+    assert.equal(outcome, `${name}: ok`);
+  });
+});
+
+/** A backend that implements only the required hooks. */
+class Hookless extends BaseCache {
+  #map = new Map<string, unknown>();
+  protected _get(key: string) {
+    return this.#map.get(key);
+  }
+  protected _set(key: string, value: unknown) {
+    this.#map.set(key, value);
+    return true;
+  }
+  protected _add(key: string, value: unknown) {
+    return this.#map.has(key) ? false : this._set(key, value);
+  }
+  protected _delete(key: string) {
+    return this.#map.delete(key);
+  }
+  protected _has(key: string) {
+    return this.#map.has(key);
+  }
+  protected _clear() {
+    this.#map.clear();
+    return true;
+  }
+  protected _addToCounter(key: string, delta: number) {
+    const next = ((this.#map.get(key) as number | undefined) ?? 0) + delta;
+    this.#map.set(key, next);
+    return next;
+  }
+}
+
+Deno.test("MemoryCache.keys(): closing the cache mid-iteration rejects the next step", async () => {
+  const cache = new MemoryCache();
+  await cache.setMany({ a: 1, b: 2, c: 3 });
+  const keys = cache.keys();
+  assert.equal((await keys.next()).done, false);
+  await cache.close();
+  await assert.rejects(keys.next(), /Cannot keys: the cache is closed/);
 });
