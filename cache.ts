@@ -87,6 +87,25 @@ export interface Cache extends AsyncDisposable {
   stats(): CacheStats;
   /** Releases what the cache opened (connections, handles). Idempotent. */
   close(): Promise<void>;
+  /**
+   * The remaining lifetime of `key` in ms: `0` when it never expires, `undefined` on a miss.
+   * Rejects with {@linkcode CacheUnsupportedError} on a backend that cannot tell.
+   */
+  ttl(key: string): Promise<number | undefined>;
+  /**
+   * Gives a live `key` a new expiry, `ttl` ms from now (`0` = never; undefined = the
+   * `defaultTtl`); `true` when the key was live, `false` (nothing changed) on a miss.
+   * Rejects with {@linkcode CacheUnsupportedError} on a backend that cannot do it.
+   */
+  touch(key: string, ttl?: number): Promise<boolean>;
+  /**
+   * This cache's live keys that start with `prefix` (default: all), as an async
+   * iterator; never another namespace's keys or the backend's own bookkeeping.
+   * Order is unspecified; keys written or removed during the iteration may or may not be
+   * seen, and a backend that scans (Redis) may yield a key twice while the server resizes. Iterating rejects with {@linkcode CacheUnsupportedError} on a backend that cannot
+   * list (memcached, uWSGI).
+   */
+  keys(prefix?: string): AsyncIterable<string>;
 }
 
 /** Options every backend accepts. */
@@ -189,6 +208,26 @@ export class CacheConnectionError extends CacheError {}
  * ```
  */
 export class SerializationError extends CacheError {}
+
+/**
+ * The backend cannot do this operation at all (memcached cannot list its keys, for
+ * example): not a failure of this call, so retrying will not help. `op` names the
+ * operation and the message says why the backend cannot.
+ *
+ * @example Fall back when a backend cannot list its keys
+ * ```ts
+ * import { CacheError, CacheUnsupportedError } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new CacheUnsupportedError(
+ *   "Cannot keys: MemcachedCache cannot list keys: memcached has no command that lists them",
+ *   { op: "keys" },
+ * );
+ * assert.ok(error instanceof CacheError);
+ * assert.equal(error.op, "keys");
+ * ```
+ */
+export class CacheUnsupportedError extends CacheError {}
 
 /**
  * What a failed call was doing, for a message: `get key "a"`, or just `clear`

@@ -5,7 +5,7 @@
  *
  * The cases come in groups ({@linkcode CONFORMANCE_CASES}): `basics`, `keys`,
  * `values`, `ttl`, `batch`, `counters`, `clear`, `errors`, `concurrency`,
- * `getOrSet`, `memoize`, `serializer`, `unreadable`, `stats`, `close`. A
+ * `getOrSet`, `memoize`, `serializer`, `unreadable`, `stats`, `close`, `ttlOps`. A
  * backend declares its quirks (second-granularity ttls, a server-owned clock,
  * no atomic operations, storing nothing, a `clear()` that empties the whole
  * store) instead of skipping cases; what cannot apply is skipped by typed id
@@ -43,7 +43,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type Cache, CacheError, SerializationError } from "./cache.ts";
+import { type Cache, CacheError, CacheUnsupportedError, SerializationError } from "./cache.ts";
 import type { Serializer } from "./serializers/serializer.ts";
 import { memoize, memoized } from "./memoize.ts";
 
@@ -125,6 +125,17 @@ export const CONFORMANCE_CASES = {
   close: {
     idempotent: "close() is idempotent, works with await using, and later calls reject",
   },
+  ttlOps: {
+    ttl:
+      "ttl() gives the remaining ms of a live key, 0 for never, undefined for missing and expired keys",
+    touch:
+      "touch() sets a new expiry from now (extending, shortening, never) and is false for a missing or expired key",
+    keys: "keys() lists this cache's live keys, with and without a prefix, glob characters literal",
+    keysScope: "keys() never yields another namespace's keys or the backend's own bookkeeping",
+    checks: "ttl(), touch() and keys() check their arguments and reject once the cache is closed",
+    unsupported:
+      "an operation declared unsupported rejects with CacheUnsupportedError giving the reason; the others work",
+  },
 } as const;
 
 /** A group of cases, e.g. `"counters"`: a backend can skip a whole group, with its reason. */
@@ -167,6 +178,17 @@ export interface ConformanceQuirks {
    * removes only this cache's entries.
    */
   clearScope?: "namespace" | "store" | undefined;
+  /**
+   * The TTL operations this backend cannot do, each with its reason, which must appear in the
+   * message of the {@linkcode CacheUnsupportedError} the operation rejects with (memcached
+   * cannot list keys). The `ttlOps.unsupported` case checks both directions: a declared
+   * operation rejects so, an undeclared one works. Default: all three supported.
+   */
+  unsupported?: {
+    ttl?: string | undefined;
+    touch?: string | undefined;
+    keys?: string | undefined;
+  } | undefined;
 }
 
 /** Options for the cache a case asks the factory for. */
@@ -1229,6 +1251,222 @@ function close({ options }: Suite): Cases<"close"> {
   };
 }
 
+function ttlOps({ options, stores, serverClock, short, pastShort, pass }: Suite): Cases<"ttlOps"> {
+  const unsupported = options.quirks?.unsupported ?? {};
+  const clearsStore = options.quirks?.clearScope === "store";
+  const makeSibling = options.makeSibling ?? ((_: Cache, o: MakeOptions) => options.make(o));
+  const sorted = (keys: readonly string[]) => (stores ? [...keys].sort() : []);
+  const list = async (cache: Cache, prefix?: string) =>
+    (await Array.fromAsync(cache.keys(prefix))).sort();
+  const because = (what: string, reason: string | undefined) =>
+    reason === undefined ? undefined : `the backend cannot ${what}: ${reason}`;
+  return {
+    ttl: {
+      run: async (cache, clock) => {
+        await cache.set("never", "n", 0);
+        await cache.set("short", "s", short);
+        await cache.set("long", "l", 3_600_000);
+        await cache.set("deleted", "d", 3_600_000);
+        await cache.delete("deleted");
+        assert.equal(await cache.ttl("missing"), undefined, "a missing key has no ttl");
+        assert.equal(await cache.ttl("deleted"), undefined, "a deleted key has no ttl");
+        if (!stores) {
+          for (const key of ["never", "short", "long"]) {
+            assert.equal(await cache.ttl(key), undefined, key);
+          }
+          return;
+        }
+        assert.equal(await cache.ttl("never"), 0, "0: never expires");
+        if (serverClock) {
+          const left = (await cache.ttl("short"))!;
+          assert.ok(left > 0 && left <= short, `0 < ${left} <= ${short}`);
+          const long = (await cache.ttl("long"))!;
+          assert.ok(long > 3_600_000 - 60_000 && long <= 3_600_000, `long: ${long}`);
+        } else {
+          assert.equal(await cache.ttl("short"), short);
+          clock.advance(short - 250);
+          assert.equal(await cache.ttl("short"), 250);
+          assert.equal(await cache.ttl("long"), 3_600_000 - (short - 250));
+        }
+        await pass(clock, serverClock ? pastShort : 250);
+        assert.equal(await cache.ttl("short"), undefined, "an expired key has no ttl");
+        assert.equal(await cache.get("short"), undefined);
+        assert.equal(await cache.ttl("never"), 0);
+        assert.equal(await cache.get("never"), "n", "ttl() changes nothing");
+      },
+      unless: because("read a ttl", unsupported.ttl),
+    },
+    touch: {
+      run: async (cache, clock) => {
+        assert.equal(await cache.touch("missing", 60_000), false);
+        assert.equal(await cache.get("missing"), undefined, "touch() creates nothing");
+        await cache.set("grow", "g", short);
+        await cache.set("shrink", { s: 1 }, 0);
+        await cache.set("forever", "f", short);
+        await cache.set("gone", "x", short);
+        await cache.set("default", "d", 0);
+        assert.equal(await cache.touch("grow", 3_600_000), stores, "extend");
+        assert.equal(await cache.touch("shrink", short), stores, "shorten");
+        assert.equal(await cache.touch("forever", 0), stores, "never expire");
+        assert.equal(await cache.touch("default"), stores, "the default ttl");
+        if (!stores) return;
+        if (unsupported.ttl === undefined) {
+          const grow = (await cache.ttl("grow"))!;
+          const shrink = (await cache.ttl("shrink"))!;
+          assert.ok(grow > 3_600_000 - 60_000 && grow <= 3_600_000, `grow: ${grow}`);
+          assert.ok(shrink > 0 && shrink <= short, `shrink: ${shrink}`);
+          assert.equal(await cache.ttl("forever"), 0);
+          const fallback = (await cache.ttl("default"))!;
+          assert.ok(fallback > 7_200_000 - 60_000 && fallback <= 7_200_000, `default: ${fallback}`);
+        }
+        await pass(clock, serverClock ? pastShort : short);
+        assert.equal(await cache.get("grow"), "g", "touch() extended the ttl");
+        assert.equal(await cache.get("shrink"), undefined, "touch() shortened the ttl");
+        assert.equal(await cache.get("forever"), "f", "touch(key, 0): never expires");
+        assert.equal(await cache.get("default"), "d");
+        assert.equal(await cache.touch("gone", 3_600_000), false, "an expired key is not live");
+        assert.equal(await cache.get("gone"), undefined, "touch() does not revive it");
+        if (!serverClock) {
+          clock.advance(3_600_000 - short - 1);
+          assert.equal(await cache.get("grow"), "g", "live until the new expiry");
+          clock.advance(1);
+          assert.equal(await cache.get("grow"), undefined, "gone at the new expiry");
+          assert.equal(await cache.get("forever"), "f");
+        }
+      },
+      make: { defaultTtl: 7_200_000 },
+      unless: because("change a ttl", unsupported.touch),
+    },
+    keys: {
+      run: async (cache, clock) => {
+        if (clearsStore) await cache.clear(); // the whole store is this cache's namespace
+        const keys = [
+          "user:1",
+          "user:2",
+          "user:[*?]\\",
+          "user:\uD800",
+          "user:" + "x".repeat(300),
+          "order:1",
+          "",
+          "ключ 🔑",
+          "__proto__",
+        ];
+        for (const [i, key] of keys.entries()) assert.equal(await cache.set(key, i), true);
+        await cache.set("expired", 1, short);
+        await cache.set("deleted", 1);
+        await cache.delete("deleted");
+        await pass(clock, serverClock ? pastShort : short);
+        assert.deepEqual(
+          await list(cache),
+          sorted(keys),
+          "every live key, no expired or deleted one",
+        );
+        assert.deepEqual(await list(cache, ""), sorted(keys));
+        assert.deepEqual(
+          await list(cache, "user:"),
+          sorted(keys.filter((key) => key.startsWith("user:"))),
+        );
+        assert.deepEqual(await list(cache, "user:["), sorted(["user:[*?]\\"]), "[ is literal");
+        assert.deepEqual(await list(cache, "user:*"), [], "* is literal");
+        assert.deepEqual(await list(cache, "user:?"), [], "? is literal");
+        assert.deepEqual(await list(cache, "user:\uD800"), sorted(["user:\uD800"]));
+        assert.deepEqual(await list(cache, "nothing"), []);
+        const seen: string[] = [];
+        for await (const key of cache.keys("order:")) seen.push(key);
+        assert.deepEqual(seen, stores ? ["order:1"] : []);
+      },
+      unless: because("list keys", unsupported.keys),
+    },
+    keysScope: {
+      run: async (cache, clock) => {
+        const sibling = await makeSibling(cache, { now: clock.now });
+        try {
+          if (clearsStore) await cache.clear();
+          await cache.set("mine", 1);
+          await cache.set("big", "v".repeat(300_000)); // chunked where values are split
+          await cache.inc("counter");
+          await cache.getOrSet("produced", () => "p");
+          await sibling.set("theirs", 2);
+          await sibling.set("mine", "sibling's");
+          const own = ["big", "counter", "mine", "produced"];
+          assert.deepEqual(
+            await list(cache),
+            sorted(clearsStore ? [...own, "theirs"] : own),
+            clearsStore ? 'clearScope: "store" shares one namespace' : "only this cache's keys",
+          );
+          assert.deepEqual(
+            await list(sibling),
+            sorted(
+              clearsStore ? [...own, "theirs"] : [
+                "mine",
+                "theirs",
+              ],
+            ),
+          );
+        } finally {
+          await sibling.close();
+        }
+      },
+      unless: because("list keys", unsupported.keys),
+    },
+    checks: {
+      run: async (cache) => {
+        const typeError = (pattern: RegExp) => (e: Error) =>
+          e instanceof TypeError && pattern.test(e.message);
+        await assert.rejects(cache.ttl(1 as never), typeError(/^Cannot ttl: key must be a string/));
+        await assert.rejects(
+          cache.touch(null as never, 1),
+          typeError(/^Cannot touch: key must be a string, received null/),
+        );
+        await assert.rejects(cache.touch("k", -1), {
+          name: "RangeError",
+          message: 'Cannot touch key "k": ttl must be a finite number >= 0, received -1',
+        });
+        await assert.rejects(cache.touch("k", NaN), RangeError);
+        await assert.rejects(cache.touch("k", Infinity), RangeError);
+        await assert.rejects(
+          cache.touch("k", "5" as never),
+          typeError(/^Cannot touch key "k": ttl must be a number of milliseconds/),
+        );
+        await assert.rejects(
+          Array.fromAsync(cache.keys(5 as never)),
+          typeError(/^Cannot keys: prefix must be a string, received 5/),
+        );
+        await cache.close();
+        const closed = (e: Error) =>
+          e instanceof CacheError && /the cache is closed/.test(e.message);
+        await assert.rejects(cache.ttl("k"), closed);
+        await assert.rejects(cache.touch("k", 1000), closed);
+        await assert.rejects(Array.fromAsync(cache.keys()), closed);
+      },
+    },
+    unsupported: {
+      run: async (cache) => {
+        await cache.set("k", 1);
+        const calls = {
+          ttl: () => cache.ttl("k"),
+          touch: () => cache.touch("k", 3_600_000),
+          keys: () => Array.fromAsync(cache.keys()),
+        };
+        for (const [op, call] of Object.entries(calls)) {
+          const reason = unsupported[op as keyof typeof calls];
+          if (reason === undefined) {
+            await call(); // resolves: the operation is supported
+            continue;
+          }
+          await assert.rejects(
+            call(),
+            (e: Error) =>
+              e instanceof CacheUnsupportedError && (e as CacheError).op === op &&
+              e.message.includes(reason),
+            `${op}() is declared unsupported because ${reason}`,
+          );
+        }
+      },
+    },
+  };
+}
+
 const GROUPS: { [G in ConformanceGroup]: (suite: Suite) => Cases<G> } = {
   basics,
   keys,
@@ -1245,6 +1483,7 @@ const GROUPS: { [G in ConformanceGroup]: (suite: Suite) => Cases<G> } = {
   unreadable,
   stats,
   close,
+  ttlOps,
 };
 
 /** Checks `skip` (ids exist, every entry has a reason) and maps each group or case to its reason. */

@@ -18,6 +18,7 @@ import {
   type Cache,
   CacheError,
   type CacheStats,
+  CacheUnsupportedError,
   checkDefaultTtl,
   checkDelta,
   checkKey,
@@ -395,6 +396,82 @@ export abstract class BaseCache implements Cache {
   /** Closes the cache, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  // TTL operations (issue 16): `ttl`, `touch`, `keys` and their hooks. A backend that cannot
+  // do one leaves its hook to the default here, or overrides it to throw `_unsupported(…)`
+  // with its own reason; either way the call rejects with `CacheUnsupportedError`.
+
+  /**
+   * The remaining lifetime of `key` in ms: `0` when it never expires, `undefined` on a miss.
+   *
+   * @throws {CacheUnsupportedError} The backend cannot read an entry's expiry.
+   */
+  async ttl(key: string): Promise<number | undefined> {
+    checkKey("ttl", key);
+    this._checkOpen("ttl", key);
+    let left = this._ttl(key);
+    if (left instanceof Promise) left = await left;
+    return left;
+  }
+
+  /**
+   * Gives a live `key` a new expiry `ttl` ms from now (`0` = never, undefined = `defaultTtl`).
+   *
+   * @returns `true` when the key was live; `false` (nothing changed) on a miss.
+   * @throws {CacheUnsupportedError} The backend cannot change an entry's expiry.
+   */
+  async touch(key: string, ttl?: number): Promise<boolean> {
+    checkKey("touch", key);
+    const ms = resolveTtl("touch", key, ttl, this.defaultTtl);
+    this._checkOpen("touch", key);
+    let live = this._touch(key, ms);
+    if (live instanceof Promise) live = await live;
+    return live;
+  }
+
+  /**
+   * This cache's live keys starting with `prefix` (default: every key), in no set order.
+   * Checks run when the iteration starts; every step is bounded like a call of its own.
+   *
+   * @throws {CacheUnsupportedError} The backend cannot list its keys (when iterated).
+   */
+  async *keys(prefix: string = ""): AsyncGenerator<string, void, undefined> {
+    if (typeof prefix !== "string") {
+      throw new TypeError(`Cannot keys: prefix must be a string, received ${_describe(prefix)}`);
+    }
+    this._checkOpen("keys");
+    let listed = this._keys(prefix);
+    if (listed instanceof Promise) listed = await listed;
+    for await (const key of listed) {
+      if (this._closed) this._checkOpen("keys");
+      yield key;
+    }
+  }
+
+  /** The remaining ttl of `key` in ms (`0` = never), `undefined` on a miss. Default: unsupported. */
+  protected _ttl(key: string): number | undefined | Promise<number | undefined> {
+    throw this._unsupported("ttl", "it does not implement the _ttl hook", key);
+  }
+
+  /** Sets a live key's expiry (`ttl` resolved, `0` = never); `true` when it was live. */
+  protected _touch(key: string, _ttl: number): boolean | Promise<boolean> {
+    throw this._unsupported("touch", "it does not implement the _touch hook", key);
+  }
+
+  /** The live keys starting with `prefix` (the backend filters). Default: unsupported. */
+  protected _keys(
+    _prefix: string,
+  ): Iterable<string> | AsyncIterable<string> | Promise<Iterable<string> | AsyncIterable<string>> {
+    throw this._unsupported("keys", "it does not implement the _keys hook");
+  }
+
+  /** The error for an operation this backend cannot do, with the reason it cannot. */
+  protected _unsupported(op: string, reason: string, key?: string): CacheUnsupportedError {
+    return new CacheUnsupportedError(
+      `Cannot ${_opAndKey(op, key)}: ${this.constructor.name} does not support ${op}(): ${reason}`,
+      { op, key },
+    );
   }
 }
 

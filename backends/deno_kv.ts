@@ -20,6 +20,7 @@ import {
   toBlob,
 } from "./deno_kv/_layout.ts";
 import { call, commit, commitAll, expiring } from "./deno_kv/_commit.ts";
+import { listKeys } from "./deno_kv/_keys.ts";
 import {
   type Action,
   type Current,
@@ -326,6 +327,36 @@ export class DenoKvCache extends ByteCache {
     };
     run.then(forget, forget);
     return run;
+  }
+
+  // TTL operations (issue 16).
+
+  /** The remaining ttl from the header's expiry (on the cache's clock). */
+  protected override async _ttl(key: string): Promise<number | undefined> {
+    const store = await this.#open("ttl", key);
+    const current = await readEntry(store, "ttl", key, keyPart(key), "verify");
+    if (!current.live) return undefined;
+    const expires = current.header!.expires;
+    return expires === 0 ? 0 : Math.max(1, expires - this.#now());
+  }
+
+  /**
+   * Rewrites a live entry's header with the new expiry (and KV's `expireIn`), through the
+   * one write path, so it is atomic against other writers; a chunked value is rewritten
+   * whole (its chunks carry the `expireIn` too).
+   */
+  protected override _touch(key: string, ttl: number): Promise<boolean> {
+    const expires = this.#expiry(ttl);
+    return this.#write("touch", key, "value", (current) => {
+      return current.live && current.bytes
+        ? [true, { bytes: current.bytes, expires }]
+        : [false, undefined];
+    });
+  }
+
+  /** Lists the prefix; see `deno_kv/_keys.ts`. */
+  protected override async _keys(prefix: string): Promise<AsyncIterable<string>> {
+    return listKeys(await this.#open("keys"), prefix);
   }
 
   /** The KV database with prefix and clock: the one given, or the one at `path`, opened on first use. */

@@ -7,12 +7,24 @@
 import { _describe, addDelta, CacheError, SerializationError } from "../cache.ts";
 import { throwIfFailed } from "./_toolkit/batch.ts";
 import { ByteCache, type CounterOp } from "./_base.ts";
-import { CORRUPT, encodeEntry, HEADER_SIZE, isLive, verifyEntry } from "./filesystem/_format.ts";
+import {
+  CORRUPT,
+  encodeEntry,
+  expiryOf,
+  HEADER_SIZE,
+  isLive,
+  payloadOf,
+  storedKey,
+  storedKeyLength,
+  verifyEntry,
+} from "./filesystem/_format.ts";
 import {
   DIRECTORY,
+  entryName,
   EntryNames,
   MissProbe,
   readBytes,
+  readLeading,
   removeFile,
   writeAtomic,
 } from "./filesystem/_files.ts";
@@ -174,7 +186,7 @@ export class FileSystemCache extends ByteCache {
     const expiry = verifyEntry(bytes, name);
     if (expiry === CORRUPT || !isLive(expiry, now)) return undefined;
     try {
-      return { value: this._decode(key, bytes.subarray(HEADER_SIZE)), expiry };
+      return { value: this._decode(key, payloadOf(bytes)), expiry };
     } catch (error) {
       if (!(error instanceof SerializationError)) throw error;
       return { value: undefined, expiry, error };
@@ -213,12 +225,12 @@ export class FileSystemCache extends ByteCache {
     payload: Uint8Array,
   ): boolean {
     const name = this.#names.of(key);
-    if (HEADER_SIZE + payload.length > this.#cap) {
+    if (HEADER_SIZE + key.length * 2 + payload.length > this.#cap) {
       this.#io(op, key, "remove", path, () => removeFile(path));
       return false;
     }
     const temp = `${path}.${this.#tag}${(this.#seq++).toString(36)}.tmp`;
-    const bytes = encodeEntry(name, expiry, payload);
+    const bytes = encodeEntry(name, expiry, payload, key);
     this.#io(op, key, "write", path, () => writeAtomic(path, temp, bytes, this.#mode, this.#chmod));
     this.#wrote = true;
     return true;
@@ -453,6 +465,70 @@ export class FileSystemCache extends ByteCache {
   async prune(): Promise<number> {
     this._checkOpen("prune");
     return await this.#prune();
+  }
+
+  // TTL operations (issue 16).
+
+  /**
+   * Reads the entry file (no lock, no decoding): the remaining ttl of a live, intact entry.
+   * An entry whose payload the serializer rejects still has a ttl, as it is still present.
+   */
+  protected override _ttl(key: string): number | undefined {
+    const name = this.#names.of(key);
+    const path = `${this.dir}/${name}`;
+    const bytes = this.#io("ttl", key, "read", path, () => readBytes(path, this.#cap));
+    if (bytes === undefined) return undefined;
+    const expiry = verifyEntry(bytes, name);
+    const now = this.#now();
+    if (expiry === CORRUPT || !isLive(expiry, now)) return undefined;
+    return expiry === 0 ? 0 : expiry - now;
+  }
+
+  /** Rewrites a live entry with the new expiry under the key's lock (format 2 becomes 3). */
+  protected override _touch(key: string, ttl: number): Promise<boolean> {
+    const name = this.#names.of(key);
+    return this.#locked("touch", key, true, "write", (path) => {
+      const now = this.#now();
+      const bytes = this.#io("touch", key, "read", path, () => readBytes(path, this.#cap));
+      if (bytes === undefined) return false;
+      const expiry = verifyEntry(bytes, name);
+      if (expiry === CORRUPT || !isLive(expiry, now)) return false;
+      return this.#write("touch", key, path, this.#expiry(ttl, now), payloadOf(bytes));
+    });
+  }
+
+  /**
+   * Lists the directory and reads each entry's header and stored key (not its payload):
+   * live entries whose key hashes to their file name. Format 2 entries store no key and
+   * are not listed until their next write; lock, temp and foreign files never are.
+   */
+  protected override *_keys(prefix: string): Generator<string> {
+    let names: string[];
+    try {
+      names = listDir(this.dir).entries;
+    } catch (cause) {
+      throw new CacheError(`Cannot keys: cannot list ${this.dir}: ${(cause as Error).message}`, {
+        cause,
+        op: "keys",
+      });
+    }
+    for (const name of names) {
+      const path = `${this.dir}/${name}`;
+      let read;
+      try {
+        read = readLeading(path, HEADER_SIZE, this.#cap, storedKeyLength);
+      } catch (cause) {
+        throw new CacheError(`Cannot keys: cannot read ${path}: ${(cause as Error).message}`, {
+          cause,
+          op: "keys",
+        });
+      }
+      if (read === undefined) continue; // removed since the listing
+      const expiry = expiryOf(read.header, read.size, name);
+      if (expiry === CORRUPT || !isLive(expiry, this.#now())) continue;
+      const key = storedKey(read.header, read.rest);
+      if (key !== undefined && key.startsWith(prefix) && entryName(key) === name) yield key;
+    }
   }
 
   /**

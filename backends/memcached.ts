@@ -7,6 +7,7 @@
  */
 import {
   _describe,
+  _opAndKey,
   addDelta,
   CacheBatchError,
   CacheConnectionError,
@@ -132,6 +133,12 @@ interface Generation {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The binary protocol's `touch` opcode (not in memjs's list of the ones it sends). */
+const OP_TOUCH = 0x1c;
+/** Why {@linkcode MemcachedCache} has no `keys()`. */
+const MEMCACHED_CANNOT_LIST =
+  "memcached has no command that lists keys (lru_crawler metadump dumps raw, hashed and " +
+  "namespaced item names of every client of the server)";
 const NO_CREATE = 0xffffffff;
 /** Attempts of every retry loop (a lost race, a changed generation) before a `CacheError`. */
 const ATTEMPTS = 8;
@@ -899,6 +906,51 @@ export class MemcachedCache extends ByteCache {
     });
     throwIfFailed("clear", "servers", results, names, "flushed", flushed);
     return true;
+  }
+
+  // TTL operations (issue 16).
+
+  /**
+   * `mg <key> t` on the key's server: memcached counts whole seconds, so the result is a
+   * multiple of 1000 ms (at least 1000 for a live key); `-1` (no expiry) is `0`.
+   */
+  protected override _ttl(key: string): Promise<number | undefined> {
+    const deadline = this.#deadline();
+    return this.#onServer("ttl", key, deadline, async (channel, index, mkey) => {
+      const text = this.#text(channel.client, index, "ttl");
+      const seconds = await text.metaTtl(_opAndKey("ttl", key), mkey, deadline);
+      if (seconds === undefined) return undefined;
+      return seconds < 0 ? 0 : Math.max(1, seconds) * 1000;
+    });
+  }
+
+  /**
+   * Memcached's binary `touch` (opcode 0x1c): the new expiration, rounded up to whole
+   * seconds like every memcached ttl (absolute past 30 days); `false` when not found.
+   */
+  protected override _touch(key: string, ttl: number): Promise<boolean> {
+    const deadline = this.#deadline();
+    const extras = new Uint8Array(4);
+    new DataView(extras.buffer).setUint32(0, expiration(ttl) >>> 0);
+    return this.#onServer("touch", key, deadline, async (channel, index, mkey) => {
+      const reply = await channel.send(
+        index,
+        "touch",
+        key,
+        mkey,
+        OP_TOUCH,
+        extras,
+        EMPTY,
+        deadline,
+      );
+      expectStatus(reply, "touch", key, [STATUS.ok, STATUS.notFound]);
+      return reply.status === STATUS.ok;
+    });
+  }
+
+  /** Unsupported: memcached cannot list keys. */
+  protected override _keys(): never {
+    throw this._unsupported("keys", MEMCACHED_CANNOT_LIST);
   }
 
   /**

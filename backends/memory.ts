@@ -112,4 +112,19 @@ export class MemoryCache extends BaseCache {
   protected _addToCounter(key: string, delta: number, _ttl: number, op: CounterOp): number {
     return this.store._addToCounter(op, key, delta);
   }
+
+  /** The remaining ttl, from the store. */
+  protected override _ttl(key: string): number | undefined {
+    return this.store._ttl(key);
+  }
+
+  /** A new expiry, in the store. */
+  protected override _touch(key: string, ttl: number): boolean {
+    return this.store._touch(key, ttl);
+  }
+
+  /** The store's live keys. */
+  protected override _keys(prefix: string): Iterable<string> {
+    return this.store.keys(prefix);
+  }
 }

@@ -75,4 +75,16 @@ export class NullCache extends BaseCache {
   protected _addToCounter(key: string, delta: number, _ttl: number, op: CounterOp): number {
     return addDelta(op, key, 0, delta);
   }
+  /** Has no entry, so no ttl. */
+  protected override _ttl(): undefined {
+    return undefined;
+  }
+  /** Has no live key to touch. */
+  protected override _touch(): boolean {
+    return false;
+  }
+  /** Lists nothing. */
+  protected override _keys(): Iterable<string> {
+    return [];
+  }
 }

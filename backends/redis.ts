@@ -9,6 +9,7 @@ import { defaultSerializer } from "../serializers/default.ts";
 import { ByteCache } from "./_base.ts";
 import {
   escapeGlob,
+  fromWtf8,
   integerOf,
   isTagged,
   plainText,
@@ -397,5 +398,60 @@ export class RedisCache extends ByteCache {
   /** Closes the client this cache opened; a client given as `client` stays open. */
   protected override async _close(): Promise<void> {
     await (this.#conn ?? this.#cluster)!.close();
+  }
+
+  // TTL operations (issue 16).
+
+  /** `PTTL`: -2 is a miss, -1 no expiry (`0`); a live key reports at least 1 ms. */
+  protected override _ttl(key: string): Promise<number | undefined> {
+    return this.#call("ttl", key, ["PTTL", this.#key(key)], (ms: number) => {
+      const left = Number(ms);
+      return left === -2 ? undefined : left === -1 ? 0 : Math.max(1, left);
+    });
+  }
+
+  /**
+   * `PEXPIRE key ms` (`1` when the key exists). For `0` (never), `PERSIST`, which answers `0`
+   * both for a missing key and for one without an expiry, so then `EXISTS` tells them apart.
+   */
+  protected override async _touch(key: string, ttl: number): Promise<boolean> {
+    const deadline = performance.now() + this.timeout;
+    const [, ms] = this.#expiry(ttl);
+    const server = this.#key(key);
+    if (ms !== undefined) {
+      return await this.#call("touch", key, ["PEXPIRE", server, ms], (n: number) => n === 1);
+    }
+    if (await this.#call("touch", key, ["PERSIST", server], (n: number) => n === 1, deadline)) {
+      return true;
+    }
+    return await this.#call("touch", key, ["EXISTS", server], (n: number) => n === 1, deadline);
+  }
+
+  /**
+   * `SCAN MATCH <keyPrefix><prefix>*` (glob characters escaped), one page per step, each
+   * bounded by `timeout`; the key prefix is stripped from what it finds. A key under the
+   * prefix that no string maps to (bytes another program wrote) is skipped.
+   */
+  protected override async *_keys(prefix: string): AsyncGenerator<string> {
+    const pattern = escapeGlob(this.keyPrefix + prefix) + "*";
+    const match = pattern.isWellFormed() ? pattern : wtf8(pattern);
+    const skip = wtf8(this.keyPrefix).length;
+    // TODO(cluster): on Redis Cluster, SCAN each master in turn (as RedisCluster.clear does
+    // in backends/redis/_cluster.ts) and yield every master's pages; this is the one node.
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#call(
+        "keys",
+        undefined,
+        ["SCAN", cursor, "MATCH", match, "COUNT", SCAN_COUNT],
+        (reply: [Uint8Array, Uint8Array[]]) => reply,
+      );
+      cursor = String(next);
+      for (const bytes of keys) {
+        const key = fromWtf8(bytes.subarray(skip));
+        // SCAN may return a key twice (rehashing): callers get it as Redis gives it
+        if (key !== undefined && key.startsWith(prefix)) yield key;
+      }
+    } while (cursor !== "0");
   }
 }

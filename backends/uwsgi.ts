@@ -356,6 +356,55 @@ export class UwsgiCache extends ByteCache {
     }
     return next;
   }
+
+  // TTL operations (issue 16).
+
+  /**
+   * From the `expires` (absolute seconds) a `get` reply carries: the remaining ms on this
+   * machine's clock, at least 1 for a live entry; `0` for none.
+   */
+  protected override async _ttl(key: string): Promise<number | undefined> {
+    const entry = await this.#read("ttl", key, this.#deadline());
+    if (entry === undefined) return undefined;
+    return entry.expires === 0 ? 0 : Math.max(1, entry.expires * 1000 - Date.now());
+  }
+
+  /**
+   * Read, then `update` with the same bytes and the new ttl (whole seconds, rounded up).
+   * uWSGI's remote interface has no touch, so like `inc` this is not atomic across clients
+   * (another client's write in between is overwritten with the value read); within this
+   * instance it runs in the key's queue with `inc`/`dec`.
+   */
+  protected override _touch(key: string, ttl: number): Promise<boolean> {
+    const deadline = this.#deadline();
+    const previous = this.#incs.get(key);
+    const run = (previous ? previous.then(noop, noop) : Promise.resolve()).then(async () => {
+      const entry = await this.#read("touch", key, deadline);
+      if (entry === undefined) return false;
+      if (!(await this.#write("touch", "update", key, entry.body, seconds(ttl), deadline))) {
+        throw new CacheError(
+          `Cannot touch key ${_describe(key)}: uWSGI declined to store the entry again`,
+          { op: "touch", key },
+        );
+      }
+      return true;
+    });
+    this.#incs.set(key, run);
+    const forget = () => {
+      if (this.#incs.get(key) === run) this.#incs.delete(key);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  /** Unsupported: uWSGI's cache protocol cannot list keys. */
+  protected override _keys(): never {
+    throw this._unsupported(
+      "keys",
+      "uWSGI's cache protocol has no command that lists keys (get, set, update, del, " +
+        "exists and clear only)",
+    );
+  }
 }
 
 function noop(): void {}

@@ -139,6 +139,31 @@ export function readHeader(
   }
 }
 
+/**
+ * The first `headerSize` bytes of the entry file at `path`, then the `more(header)` bytes
+ * after them (at most what the file holds), with the rules of {@linkcode readBytes}:
+ * `undefined` when missing, an empty header when it must not be read.
+ */
+export function readLeading(
+  path: string,
+  headerSize: number,
+  cap: number,
+  more: (header: Uint8Array, size: number) => number,
+): { header: Uint8Array; rest: Uint8Array; size: number } | undefined {
+  const opened = openRegular(path, cap);
+  if (opened === "directory") return { header: DIRECTORY, rest: NOTHING, size: 0 };
+  if (opened == null) {
+    return opened === null ? { header: NOTHING, rest: NOTHING, size: 0 } : undefined;
+  }
+  try {
+    const header = readInto(opened.file, new Uint8Array(headerSize));
+    const count = Math.max(0, Math.min(more(header, opened.size), opened.size - header.length));
+    return { header, rest: readInto(opened.file, new Uint8Array(count)), size: opened.size };
+  } finally {
+    opened.file.close();
+  }
+}
+
 /** Removes the file at `path`; `false` when it did not exist. */
 export function removeFile(path: string): boolean {
   return unlessMissing(() => (Deno.removeSync(path), true)) ?? false;

@@ -218,6 +218,20 @@ export class TextConnection {
   }
 
   /**
+   * The remaining ttl of `key` (a plain memcached key) in seconds, `-1` when it never
+   * expires, `undefined` on a miss: `mg <key> t`, which returns no value.
+   */
+  metaTtl(what: string, key: string, deadline: number): Promise<number | undefined> {
+    return this.#run(what, deadline, ascii.encode(`mg ${key} t\r\n`), async () => {
+      const line = await this.#line();
+      if (line === "EN") return undefined;
+      const match = /^HD(?: .*)? t(-1|\d+)(?: |$)/.exec(line);
+      if (!match) throw new Error(`unexpected reply "${line}"`);
+      return Number(match[1]);
+    });
+  }
+
+  /**
    * Closes for good: commands waiting in the queue reject with the closed
    * error and never open a connection.
    */

@@ -372,6 +372,76 @@ export class MemoryStore {
     return removed;
   }
 
+  /**
+   * The remaining lifetime of `key` in ms: `0` when it never expires, `undefined` on a miss
+   * (an expired entry is dropped, as by every read). Not a use for the policy.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore } from "@cachelib/cachelib";
+   * import assert from "node:assert/strict";
+   *
+   * let now = 1_000;
+   * const store = new MemoryStore({ now: () => now });
+   * store.set("a", 1, 5_000);
+   * store.set("b", 2, 0);
+   * now += 2_000;
+   * assert.equal(store.ttl("a"), 3_000);
+   * assert.equal(store.ttl("b"), 0);
+   * assert.equal(store.ttl("missing"), undefined);
+   * assert.equal(store.touch("a", 10_000), true);
+   * assert.equal(store.ttl("a"), 10_000);
+   * assert.deepEqual([...store.keys()].sort(), ["a", "b"]);
+   * ```
+   */
+  ttl(key: string): number | undefined {
+    checkKey("ttl", key);
+    return this._ttl(key);
+  }
+
+  /**
+   * Gives a live `key` a new expiry `ttl` ms from now (`0` = never; default `defaultTtl`).
+   * Not a use for the policy.
+   *
+   * @returns `true` when the key was live; `false` (nothing changed) on a miss.
+   */
+  touch(key: string, ttl?: number): boolean {
+    checkKey("touch", key);
+    return this._touch(key, resolveTtl("touch", key, ttl, this.defaultTtl));
+  }
+
+  /**
+   * The live keys starting with `prefix` (default: all), in insertion order of their slots'
+   * map entries. Lazy: keys set during the iteration may be seen, deleted ones are not.
+   */
+  *keys(prefix: string = ""): IterableIterator<string> {
+    if (typeof prefix !== "string") {
+      throw new TypeError(`Cannot keys: prefix must be a string, received ${_describe(prefix)}`);
+    }
+    const now = this.#now();
+    for (const [key, slot] of this.#map) {
+      const expires = this.#expires[slot]!;
+      if ((expires === 0 || expires > now) && key.startsWith(prefix)) yield key;
+    }
+  }
+
+  /** `ttl` without the argument check; internal, for `MemoryCache`. */
+  _ttl(key: string): number | undefined {
+    const slot = this.#live(key);
+    if (this.#pending.length > 0) this.#notify();
+    if (slot === undefined) return undefined;
+    const expires = this.#expires[slot]!;
+    return expires === 0 ? 0 : expires - this.#now();
+  }
+
+  /** `touch` without the argument checks (`ttl` resolved); internal, for `MemoryCache`. */
+  _touch(key: string, ttl: number): boolean {
+    const slot = this.#live(key);
+    if (slot !== undefined) this.#expires[slot] = ttl === 0 ? 0 : this.#now() + ttl;
+    if (this.#pending.length > 0) this.#notify();
+    return slot !== undefined;
+  }
+
   /** Counters since creation. */
   stats(): CacheStats {
     return {

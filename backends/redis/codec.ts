@@ -143,3 +143,51 @@ export type RedisKey = string | Buffer;
 export function escapeGlob(pattern: string): string {
   return pattern.replace(/[\\*?[\]]/g, "\\$&");
 }
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The string whose {@linkcode wtf8} bytes are `bytes`, or `undefined` when no string has
+ * them (bytes another program wrote that are neither UTF-8 nor WTF-8).
+ *
+ * @example
+ * ```ts
+ * import { fromWtf8, wtf8 } from "./codec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(fromWtf8(wtf8("a\uD800b")), "a\uD800b");
+ * assert.equal(fromWtf8(new Uint8Array([0xff])), undefined);
+ * ```
+ */
+export function fromWtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    // a lone surrogate (ED A0..BF xx) is not UTF-8: decode by hand below
+  }
+  let text = "";
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i]!;
+    const n = b < 0x80
+      ? 1
+      : b >= 0xc2 && b < 0xe0
+      ? 2
+      : b >= 0xe0 && b < 0xf0
+      ? 3
+      : b >= 0xf0 && b < 0xf5
+      ? 4
+      : 0;
+    if (n === 0 || i + n > bytes.length) return undefined;
+    let point = n === 1 ? b : b & (0xff >> (n + 1));
+    for (let j = 1; j < n; j++) {
+      const c = bytes[i + j]!;
+      if ((c & 0xc0) !== 0x80) return undefined;
+      point = (point << 6) | (c & 0x3f);
+    }
+    if (point > 0x10ffff) return undefined;
+    text += String.fromCodePoint(point);
+    i += n;
+  }
+  // overlong forms and surrogate pairs spelled as two 3-byte sequences are not wtf8's output
+  return Buffer.compare(wtf8(text), bytes) === 0 ? text : undefined;
+}

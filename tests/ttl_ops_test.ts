@@ -1,0 +1,272 @@
+/**
+ * Backend-specific cases of the TTL operations (`ttl`, `touch`, `keys`); the shared ones are
+ * the conformance suite's `ttlOps` group.
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { createClient } from "redis";
+import { serverTest } from "./servers.ts";
+import { CONFORMANCE_CASES, type ConformanceQuirks, runConformance } from "../testing.ts";
+import {
+  BaseCache,
+  type Cache,
+  CacheUnsupportedError,
+  DenoKvCache,
+  FileSystemCache,
+  MemcachedCache,
+  MemoryCache,
+  MemoryStore,
+  RedisCache,
+  UwsgiCache,
+} from "../mod.ts";
+import { encodeEntry } from "../backends/filesystem/_format.ts";
+import { entryName } from "../backends/filesystem/_files.ts";
+import { defaultSerializer } from "../serializers/default.ts";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "ttl_ops_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("FileSystemCache reads a format 2 entry, lists it once touch() rewrites it as format 3", async () => {
+  await withDir(async (dir) => {
+    let now = 1_000_000;
+    await using cache = new FileSystemCache({ dir, now: () => now });
+    const name = entryName("old");
+    Deno.writeFileSync(
+      `${dir}/${name}`,
+      encodeEntry(name, now + 60_000, defaultSerializer.serialize({ v: 2 })),
+    );
+    assert.equal(Deno.readFileSync(`${dir}/${name}`)[4], 2, "planted as format 2");
+    await cache.set("new", 3);
+    assert.deepEqual(await cache.get("old"), { v: 2 }, "format 2 is still read");
+    assert.equal(await cache.ttl("old"), 60_000);
+    assert.deepEqual(await Array.fromAsync(cache.keys()), ["new"], "format 2 stores no key");
+    now += 10_000;
+    assert.equal(await cache.touch("old", 0), true);
+    assert.equal(Deno.readFileSync(`${dir}/${name}`)[4], 3, "rewritten as format 3");
+    assert.deepEqual((await Array.fromAsync(cache.keys())).sort(), ["new", "old"]);
+    assert.deepEqual(await cache.get("old"), { v: 2 }, "the value survives the rewrite");
+    assert.equal(await cache.ttl("old"), 0);
+  });
+});
+
+Deno.test("FileSystemCache.keys() skips lock, temp and foreign files and a stored key that does not hash to its file", async () => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir });
+    await cache.set("a", 1);
+    await cache.inc("n"); // takes a lock file
+    const wrong = entryName("planted");
+    Deno.writeFileSync(`${dir}/${wrong}`, encodeEntry(wrong, 0, new Uint8Array([1]), "other"));
+    Deno.writeFileSync(`${dir}/${"f".repeat(64)}.x1.tmp`, new Uint8Array([1, 2]));
+    Deno.writeFileSync(`${dir}/notes.txt`, new Uint8Array([1]));
+    Deno.mkdirSync(`${dir}/${"e".repeat(64)}`);
+    assert.deepEqual((await Array.fromAsync(cache.keys())).sort(), ["a", "n"]);
+    assert.equal(await cache.get("planted"), undefined, "the planted file is no entry of its own");
+  });
+});
+
+Deno.test("MemoryStore.keys() is lazy and sync; ttl()/touch() are not a use for the policy", () => {
+  let now = 0;
+  const store = new MemoryStore({ maxEntries: 2, policy: "lru", now: () => now });
+  store.set("a", 1, 1000);
+  store.set("b", 2);
+  assert.equal(store.ttl("a"), 1000);
+  assert.equal(store.touch("a", 5000), true);
+  store.set("c", 3); // evicts the least recently used: "a" (ttl/touch did not use it)
+  assert.equal(store.has("a"), false);
+  const keys = store.keys("");
+  assert.equal(keys.next().value, "b");
+  now += 300_000;
+  assert.deepEqual([...store.keys()], [], "expired entries are not listed");
+  assert.throws(() => store.touch("b", -1), RangeError);
+  assert.throws(() => store.ttl(1 as never), TypeError);
+});
+
+Deno.test("DenoKvCache.keys() reads a long key back from a chunked value, and skips foreign data", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ttl_ops_kv_" });
+  try {
+    await using kv = await Deno.openKv(`${dir}/kv.sqlite3`);
+    const prefix = ["ttl-ops"];
+    await using cache = new DenoKvCache({ kv, prefix });
+    const long = "k".repeat(400) + "\uD800"; // hashed: long and not well-formed
+    await cache.set(long, "v".repeat(200_000));
+    await cache.set("short", 1);
+    await kv.set([...prefix, "foreign"], "not a header");
+    await kv.set(
+      [...prefix, new Uint8Array(32)],
+      new Uint8Array([0xdc, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    );
+    assert.deepEqual((await Array.fromAsync(cache.keys())).sort(), [long, "short"].sort());
+    assert.deepEqual(await Array.fromAsync(cache.keys("kkk")), [long]);
+    assert.equal(await cache.touch(long, 60_000), true);
+    assert.equal(await cache.get(long), "v".repeat(200_000), "a chunked value survives touch()");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+serverTest(
+  "RedisCache.keys() pages through SCAN and skips keys no string maps to",
+  "redis",
+  async (_t, [redis]) => {
+    const keyPrefix = `ttl:${crypto.randomUUID()}:`;
+    await using cache = new RedisCache({ url: redis!.url, keyPrefix });
+    const raw = createClient({ url: redis!.url });
+    await raw.connect();
+    try {
+      const keys = Array.from({ length: 2500 }, (_, i) => `k${i}`);
+      await cache.setMany(Object.fromEntries(keys.map((key) => [key, 1])));
+      await raw.set(Buffer.concat([Buffer.from(keyPrefix), Buffer.from([0xff, 0xfe])]), "x");
+      await raw.set("elsewhere", "x");
+      const listed = await Array.fromAsync(cache.keys());
+      assert.equal(new Set(listed).size, 2500);
+      assert.deepEqual([...new Set(listed)].sort(), [...keys].sort());
+      assert.deepEqual(
+        (await Array.fromAsync(cache.keys("k249"))).sort(),
+        keys.filter((key) => key.startsWith("k249")).sort(),
+      );
+      const left = (await cache.ttl("k1"))!;
+      assert.ok(left > 240_000 && left <= 300_000, `the default ttl, in ms: ${left}`);
+      assert.equal(await cache.touch("k1", 0), true);
+      assert.equal(await cache.ttl("k1"), 0);
+      assert.equal(await cache.touch("missing", 0), false, "PERSIST then EXISTS: a miss");
+    } finally {
+      await raw.close();
+    }
+  },
+);
+
+serverTest(
+  "MemcachedCache.ttl() counts whole seconds; keys() is unsupported with the reason",
+  "memcached",
+  async (_t, [server]) => {
+    await using cache = new MemcachedCache({ servers: server!.address, keyPrefix: "ttl:" });
+    await cache.set("a", 1, 1500); // rounded up to 2 s
+    const left = (await cache.ttl("a"))!;
+    assert.ok(left === 2000 || left === 1000, `${left}`);
+    assert.equal(await cache.touch("a", 40 * 86_400_000), true, "past 30 days: an absolute time");
+    const far = (await cache.ttl("a"))!;
+    // whole seconds, rounded up: up to a second over what was asked
+    assert.ok(far > 39 * 86_400_000 && far <= 40 * 86_400_000 + 1000, `${far}`);
+    await assert.rejects(
+      Array.fromAsync(cache.keys()),
+      (e: Error) =>
+        e instanceof CacheUnsupportedError &&
+        e.message.startsWith(
+          "Cannot keys: MemcachedCache does not support keys(): memcached has no",
+        ),
+    );
+  },
+);
+
+serverTest("UwsgiCache.keys() is unsupported with the reason", "uwsgi", async (_t, [server]) => {
+  await using cache = new UwsgiCache({ server: server!.address, cache: server!.cacheName });
+  await assert.rejects(
+    Array.fromAsync(cache.keys()),
+    (e: Error) =>
+      e instanceof CacheUnsupportedError && e.message.includes("uWSGI's cache protocol has no"),
+  );
+});
+
+/** A stand-in test context that runs steps inline and records each outcome by name. */
+function recorder() {
+  const outcomes: string[] = [];
+  const context = (prefix: string): Deno.TestContext =>
+    ({
+      step: async (step: Deno.TestStepDefinition) => {
+        const name = `${prefix}${step.name}`;
+        if (step.ignore) return outcomes.push(`${name}: ignored`), false;
+        try {
+          await step.fn(context(`${name} / `));
+          outcomes.push(`${name}: ok`);
+        } catch (e) {
+          outcomes.push(`${name}: failed: ${(e as Error).message.split("\n")[0]}`);
+        }
+        return true;
+      },
+    }) as unknown as Deno.TestContext;
+  return { t: context(""), outcomes };
+}
+
+Deno.test("ttlOps.unsupported holds a backend to its declaration, in both directions", async (t) => {
+  const others = Object.keys(CONFORMANCE_CASES).filter((group) => group !== "ttlOps");
+  const run = async (make: () => Cache, unsupported: ConformanceQuirks["unsupported"]) => {
+    const { t, outcomes } = recorder();
+    await runConformance(t, {
+      name: "x",
+      make,
+      quirks: { unsupported },
+      skip: [{ reason: "only ttlOps", groups: others as never[] }],
+    });
+    return outcomes.find((o) => o.startsWith(`ttlOps / ${CONFORMANCE_CASES.ttlOps.unsupported}`));
+  };
+  const name = `ttlOps / ${CONFORMANCE_CASES.ttlOps.unsupported}`;
+  await t.step("a supported operation declared unsupported fails", async () => {
+    const outcome = await run(() => new MemoryCache(), { keys: "cannot list" });
+    assert.match(outcome!, /: failed: .*keys\(\) is declared unsupported because cannot list/);
+  });
+  await t.step("an unsupported operation left undeclared fails", async () => {
+    const outcome = await run(() => new Hookless(), { ttl: "does not implement the _ttl hook" });
+    assert.match(outcome!, /: failed: Cannot touch key "k": Hookless does not support touch\(\)/);
+  });
+  await t.step("a declaration whose reason the error does not give fails", async () => {
+    const outcome = await run(() => new Hookless(), {
+      ttl: "does not implement the _ttl hook",
+      touch: "does not implement the _touch hook",
+      keys: "a reason the backend never gives",
+    });
+    assert.match(outcome!, /: failed: keys\(\) is declared unsupported because a reason/);
+  });
+  await t.step("an exact declaration passes", async () => {
+    const outcome = await run(() => new Hookless(), {
+      ttl: "does not implement the _ttl hook",
+      touch: "does not implement the _touch hook",
+      keys: "does not implement the _keys hook",
+    });
+    assert.equal(outcome, `${name}: ok`);
+  });
+});
+
+/** A backend that implements only the required hooks. */
+class Hookless extends BaseCache {
+  #map = new Map<string, unknown>();
+  protected _get(key: string) {
+    return this.#map.get(key);
+  }
+  protected _set(key: string, value: unknown) {
+    this.#map.set(key, value);
+    return true;
+  }
+  protected _add(key: string, value: unknown) {
+    return this.#map.has(key) ? false : this._set(key, value);
+  }
+  protected _delete(key: string) {
+    return this.#map.delete(key);
+  }
+  protected _has(key: string) {
+    return this.#map.has(key);
+  }
+  protected _clear() {
+    this.#map.clear();
+    return true;
+  }
+  protected _addToCounter(key: string, delta: number) {
+    const next = ((this.#map.get(key) as number | undefined) ?? 0) + delta;
+    this.#map.set(key, next);
+    return next;
+  }
+}
+
+Deno.test("MemoryCache.keys(): closing the cache mid-iteration rejects the next step", async () => {
+  const cache = new MemoryCache();
+  await cache.setMany({ a: 1, b: 2, c: 3 });
+  const keys = cache.keys();
+  assert.equal((await keys.next()).done, false);
+  await cache.close();
+  await assert.rejects(keys.next(), /Cannot keys: the cache is closed/);
+});
