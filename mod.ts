@@ -32,6 +32,7 @@ export {
   type CacheErrorOptions,
   type CacheOptions,
   type CacheStats,
+  CacheTimeoutError,
   DEFAULT_TTL,
   SerializationError,
 } from "./cache.ts";

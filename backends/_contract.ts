@@ -13,6 +13,7 @@ export {
   CacheError,
   type CacheOptions,
   type CacheStats,
+  CacheTimeoutError,
   DEFAULT_TTL,
   SerializationError,
 } from "../cache.ts";
