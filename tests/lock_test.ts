@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { CacheTimeoutError, MemoryCache } from "../mod.ts";
+import { cacheFromUrl, CacheTimeoutError, MemoryCache } from "../mod.ts";
 import { produceOnce } from "../backends/_lock.ts";
 import { serverTest } from "./servers.ts";
+import { runStampede, workerCommand } from "./fixtures/lock_stampede.ts";
 
 const LOCK_PREFIX = "\u0000cachelib:lock\u0000"; // the scheme documented in backends/_lock.ts
-const fixture = new URL("./fixtures/lock_worker.ts", import.meta.url).pathname;
-const config = new URL("../deno.json", import.meta.url).pathname;
 
 /** A promise and the function that resolves it. */
 function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
@@ -248,65 +247,18 @@ Deno.test("produceOnce: bad arguments are TypeError / RangeError naming the key"
 
 // ---- across processes, on the backends that share state between processes ----
 
-/** Runs the lock fixture; resolves to its exit output. */
-function worker(args: string[]): Promise<Deno.CommandOutput> {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", "--quiet", "--config", config, fixture, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-}
-
-/** 4 processes × 50 concurrent produceOnce of one missing key: asserts produce ran once. */
-export async function stampede(
-  url: string,
-  dir: string,
-): Promise<{ produced: number; waits: number[] }> {
-  const key = `stampede-${crypto.randomUUID()}`;
-  const countFile = `${dir}/${key}.count`;
-  await Deno.writeTextFile(countFile, "");
-  const startAt = Date.now() + 3_000; // every process is up before the first call
-  const outputs = await Promise.all(
-    Array.from(
-      { length: 4 },
-      () => worker(["stampede", url, key, "50", "10000", String(startAt), countFile]),
-    ),
-  );
-  const values: string[] = [];
-  const waits: number[] = [];
-  for (const output of outputs) {
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    const report = JSON.parse(new TextDecoder().decode(output.stdout));
-    values.push(...report.values);
-    waits.push(...report.waits);
-  }
-  const producers = (await Deno.readTextFile(countFile)).split("\n").filter(Boolean);
+/** 4 processes × 50 concurrent produceOnce of one missing key: produce runs once. */
+async function stampede(url: string, dir: string): Promise<void> {
+  const { producers, values } = await runStampede(url, dir, 4, 50);
   assert.equal(producers.length, 1, `produce ran in processes ${producers.join(", ")}`);
   assert.equal(values.length, 200);
   assert.deepEqual(new Set(values), new Set([`produced by ${producers[0]}`]));
-  return { produced: producers.length, waits };
 }
 
 /** A holder killed while holding the lock blocks the next caller only until its lease ends. */
 async function crashedHolder(url: string): Promise<void> {
   const key = `crash-${crypto.randomUUID()}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-kv",
-      "--quiet",
-      "--config",
-      config,
-      fixture,
-      "hold",
-      url,
-      key,
-      "1000",
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const child = workerCommand(["hold", url, key, "1000"], false).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   while (!seen.includes("holding")) {
@@ -318,7 +270,6 @@ async function crashedHolder(url: string): Promise<void> {
   await reader.cancel();
   await child.status;
   assert.match(seen, /holding/);
-  const { cacheFromUrl } = await import("../mod.ts");
   await using cache = cacheFromUrl(url);
   let produced = 0;
   const value = await produceOnce(
