@@ -15,9 +15,12 @@
  *   from its upper half, so waiters that started together spread out), and try `add` again
  *   after each miss: a released or expired lock is taken by the next waiter, which reads once
  *   more before it produces (the previous holder may just have stored the value).
- * - **Releasing** deletes the lock key only if it still holds this caller's token
- *   (get-compare-delete), and only while more than a margin (half the lease, at most 250 ms)
- *   of the lease is left, counted from before the `add` was sent. Another caller can hold
+ * - **Releasing** deletes the lock key only if it still holds this caller's token. A backend
+ *   with an atomic compare-and-delete offers it through an internal hook (the method
+ *   `Symbol.for("cachelib.deleteIfEquals")`; RedisCache runs a Lua script). Elsewhere the
+ *   release is get-compare-delete on the public API, done only while more than a margin
+ *   (half the lease, at most 250 ms) of the lease is left, counted from before the `add` was
+ *   sent. Another caller can hold
  *   the key only after the lease expired, so a release can delete someone else's lock only if
  *   its `get` and `delete` together stall longer than that margin; a holder past the margin
  *   leaves the lock to expire, which delays waiters by at most the margin. A holder whose
@@ -33,6 +36,11 @@ const FIRST_PAUSE = 5;
 const LONGEST_PAUSE = 200;
 /** The most of the lease a holder keeps as margin before it no longer releases, ms. */
 const RELEASE_MARGIN = 250;
+/**
+ * The optional backend hook for an atomic release: `cache[DELETE_IF_EQUALS](key, value)`
+ * deletes `key` only while it holds `value`, in one server step (RedisCache: a Lua script).
+ */
+const DELETE_IF_EQUALS = Symbol.for("cachelib.deleteIfEquals");
 /** What every lock key begins with. */
 const LOCK_PREFIX = "\u0000cachelib:lock\u0000";
 
@@ -149,13 +157,21 @@ async function hold<T>(
   }
 }
 
-/** Deletes the lock if it is still this caller's and enough of its lease is left. */
+/**
+ * Deletes the lock if it is still this caller's: atomically where the backend has the hook,
+ * else by get-compare-delete while enough of the lease is left.
+ */
 async function release(
   cache: Cache,
   lockKey: string,
   token: string,
   releaseBy: number,
 ): Promise<void> {
+  const native = (cache as { [DELETE_IF_EQUALS]?: unknown })[DELETE_IF_EQUALS];
+  if (typeof native === "function") {
+    await (native as (key: string, value: string) => Promise<boolean>).call(cache, lockKey, token);
+    return;
+  }
   if (Date.now() >= releaseBy) return;
   if ((await cache.get(lockKey)) !== token || Date.now() >= releaseBy) return;
   await cache.delete(lockKey);

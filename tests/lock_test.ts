@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cacheFromUrl, CacheTimeoutError, MemoryCache } from "../mod.ts";
+import { cacheFromUrl, CacheTimeoutError, MemoryCache, RedisCache } from "../mod.ts";
 import { produceOnce } from "../backends/_lock.ts";
 import { serverTest } from "./servers.ts";
 import { runStampede, workerCommand } from "./fixtures/lock_stampede.ts";
@@ -204,6 +204,30 @@ Deno.test("produceOnce: a holder past its lease does not release the next holder
   assert.equal(await second.done, "two");
 });
 
+Deno.test("produceOnce: a backend's atomic compare-and-delete hook does the release", async () => {
+  const hook = Symbol.for("cachelib.deleteIfEquals");
+  class AtomicCache extends MemoryCache {
+    released: [string, unknown][] = [];
+    async [hook](key: string, value: unknown): Promise<boolean> {
+      this.released.push([key, value]);
+      return await this.get(key) === value && await this.delete(key);
+    }
+  }
+  await using cache = new AtomicCache();
+  const value = await produceOnce(
+    cache,
+    "k",
+    { lease: 60_000, deadline: Date.now() + 60_000 },
+    () => cache.get("k"),
+    () => Promise.resolve("made"),
+  );
+  assert.equal(value, "made");
+  assert.equal(cache.released.length, 1);
+  assert.equal(cache.released[0]![0], LOCK_PREFIX + "k");
+  assert.match(String(cache.released[0]![1]), /^[0-9a-f-]{36}$/);
+  assert.equal(await cache.has(LOCK_PREFIX + "k"), false);
+});
+
 Deno.test("produceOnce: bad arguments are TypeError / RangeError naming the key", async (t) => {
   await using cache = new MemoryCache();
   const read = () => Promise.resolve(undefined);
@@ -303,12 +327,28 @@ for (const kind of ["redis", "memcached"] as const) {
             await crashedHolder(server!.url);
           },
         );
+        if (kind === "redis") {
+          await t.step("the release is one compare-and-delete script", async () => {
+            await using cache = new RedisCache({ url: server!.url });
+            const release = (cache as unknown as Record<symbol, Release>)[
+              Symbol.for("cachelib.deleteIfEquals")
+            ]!.bind(cache);
+            const lockKey = `${LOCK_PREFIX}${crypto.randomUUID()}`;
+            await cache.set(lockKey, "mine");
+            assert.equal(await release(lockKey, "theirs"), false);
+            assert.equal(await cache.get(lockKey), "mine");
+            assert.equal(await release(lockKey, "mine"), true);
+            assert.equal(await cache.has(lockKey), false);
+          });
+        }
       } finally {
         await Deno.remove(dir, { recursive: true });
       }
     },
   );
 }
+
+type Release = (key: string, value: unknown) => Promise<boolean>;
 
 for (const kind of ["file", "denokv"] as const) {
   const name = kind === "file" ? "FileSystemCache" : "DenoKvCache";
