@@ -1,9 +1,12 @@
 // The distributed stampede lock (backends/_lock.ts), measured: 4 processes × 50 concurrent
 // produceOnce calls of one missing key (produce takes 100 ms) on each backend that shares
-// state between processes; prints produce count and the p50/p99 wait of the 200 calls.
+// state between processes; prints produce count and the p50/p99 wait of the 200 calls. Then a
+// holder with a 1 s lease is killed while it holds the lock: how long the next caller waits.
 //   deno run -A --unstable-kv bench/lock_stampede.ts [ROUNDS]
 import { startServer } from "../tests/servers.ts";
-import { runStampede } from "../tests/fixtures/lock_stampede.ts";
+import { runStampede, workerCommand } from "../tests/fixtures/lock_stampede.ts";
+import { cacheFromUrl } from "../mod.ts";
+import { produceOnce } from "../backends/_lock.ts";
 
 const rounds = Number(Deno.args[0] ?? 3);
 const dir = await Deno.makeTempDir();
@@ -38,6 +41,37 @@ try {
       } ms | ${waits.at(-1)} ms |`,
     );
   }
+  console.log(
+    "\n| backend | killed holder's lease | next caller's wait after the kill, 3 rounds |",
+  );
+  console.log("| --- | --- | --- |");
+  for (const [name, url] of urls) {
+    const waits: number[] = [];
+    for (let round = 0; round < 3; round++) waits.push(await afterCrash(url));
+    console.log(`| ${name} | 1000 ms | ${waits.map((ms) => `${ms} ms`).join(", ")} |`);
+  }
 } finally {
   await Deno.remove(dir, { recursive: true });
+}
+
+/** Kills a process holding the lock of a fresh key; returns the next caller's wait in ms. */
+async function afterCrash(url: string): Promise<number> {
+  const key = `crash-${crypto.randomUUID()}`;
+  await using cache = cacheFromUrl(url);
+  await cache.has("warm-up"); // connected before the clock starts
+  const child = workerCommand(["hold", url, key, "1000"], false).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  for (let seen = ""; !seen.includes("holding");) seen += (await reader.read()).value ?? "";
+  child.kill("SIGKILL");
+  const start = Date.now();
+  await reader.cancel();
+  await child.status;
+  await produceOnce(
+    cache,
+    key,
+    { lease: 1000, deadline: start + 30_000 },
+    () => cache.get(key),
+    () => cache.set(key, 1).then(() => true),
+  );
+  return Date.now() - start;
 }
