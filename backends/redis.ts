@@ -19,16 +19,10 @@ import {
   wtf8,
 } from "./redis/codec.ts";
 import { type RedisArgument, RedisConnection } from "./redis/connection.ts";
-import {
-  DELETE_IF_EQUALS_SCRIPT,
-  DELETE_IF_EQUALS_SHA,
-  INC_SCRIPT,
-  INC_SHA,
-  TYPES_SCRIPT,
-  TYPES_SHA,
-} from "./redis/scripts.ts";
+import { INC_SCRIPT, INC_SHA, TYPES_SCRIPT, TYPES_SHA } from "./redis/scripts.ts";
 
 import { checkRedisOptions, type RedisCacheOptions } from "./redis/options.ts";
+import { DELETE_IF_EQUALS_SCRIPT, DELETE_IF_EQUALS_SHA } from "./redis/scripts.ts";
 
 export type { RedisClientLike } from "./redis/connection.ts";
 export { DEFAULT_REDIS_URL, type RedisCacheOptions } from "./redis/options.ts";
