@@ -612,3 +612,24 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
   }
   return redactCredentials(out);
 }
+
+/**
+ * A call ran out of time: a producer passed its hard timeout, or a caller waited past its
+ * deadline for another process to produce the value under a distributed lock. `op` and `key`
+ * name the call.
+ *
+ * @example Tell a timeout from other failures
+ * ```ts
+ * import { CacheError, CacheTimeoutError } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new CacheTimeoutError('Cannot getOrSet key "a": timed out', {
+ *   op: "getOrSet",
+ *   key: "a",
+ * });
+ * assert.ok(error instanceof CacheError);
+ * assert.equal(error.name, "CacheTimeoutError");
+ * assert.equal(error.key, "a");
+ * ```
+ */
+export class CacheTimeoutError extends CacheError {}

@@ -32,6 +32,7 @@ export {
   type CacheErrorOptions,
   type CacheOptions,
   type CacheStats,
+  CacheTimeoutError,
   CacheUnsupportedError,
   DEFAULT_TTL,
   SerializationError,

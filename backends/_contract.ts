@@ -13,6 +13,7 @@ export {
   CacheError,
   type CacheOptions,
   type CacheStats,
+  CacheTimeoutError,
   CacheUnsupportedError,
   DEFAULT_TTL,
   SerializationError,

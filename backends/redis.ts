@@ -24,6 +24,7 @@ import { ClusterConnection } from "./redis/_cluster.ts";
 import { INC_SCRIPT, INC_SHA, TYPES_SCRIPT, TYPES_SHA } from "./redis/scripts.ts";
 
 import { checkRedisOptions, type RedisCacheOptions } from "./redis/options.ts";
+import { DELETE_IF_EQUALS_SCRIPT, DELETE_IF_EQUALS_SHA } from "./redis/scripts.ts";
 
 export type { RedisClientLike, RedisSentinelLike } from "./redis/connection.ts";
 export type { RedisClusterLike } from "./redis/_cluster.ts";
@@ -393,6 +394,17 @@ export class RedisCache extends ByteCache {
       }
       swap = [result as RedisArgument, String(next)];
     }
+  }
+
+  /**
+   * The distributed lock's atomic release (`backends/_lock.ts` looks this hook up): deletes
+   * `key` only while it holds `value`, in one script; resolves whether it deleted.
+   */
+  async [Symbol.for("cachelib.deleteIfEquals")](key: string, value: unknown): Promise<boolean> {
+    this._checkOpen("delete", key);
+    const args = ["1", this.#key(key), this.#value("delete", key, value)];
+    const sha = DELETE_IF_EQUALS_SHA;
+    return await this.#script("delete", key, sha, DELETE_IF_EQUALS_SCRIPT, args) === 1;
   }
 
   /** Closes the client this cache opened; a client given as `client` stays open. */

@@ -62,3 +62,16 @@ return types
 
 /** `TYPES_SCRIPT`'s SHA-1, for `EVALSHA`. */
 export const TYPES_SHA: string = createHash("sha1").update(TYPES_SCRIPT).digest("hex");
+
+/**
+ * For the distributed lock's release (`backends/_lock.ts`): deletes `KEYS[1]` only while it
+ * holds `ARGV[1]`; returns 1 when it deleted, else 0.
+ */
+export const DELETE_IF_EQUALS_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** `DELETE_IF_EQUALS_SCRIPT`'s SHA-1, for `EVALSHA`. */
+export const DELETE_IF_EQUALS_SHA: string = createHash("sha1").update(DELETE_IF_EQUALS_SCRIPT)
+  .digest("hex");
