@@ -16,6 +16,7 @@ import {
   payloadOf,
   storedKey,
   storedKeyLength,
+  storesKey,
   verifyEntry,
 } from "./filesystem/_format.ts";
 import {
@@ -184,7 +185,7 @@ export class FileSystemCache extends ByteCache {
    */
   #judge(key: string, name: string, bytes: Uint8Array, now: number): Found | undefined {
     const expiry = verifyEntry(bytes, name);
-    if (expiry === CORRUPT || !isLive(expiry, now)) return undefined;
+    if (expiry === CORRUPT || !isLive(expiry, now) || !storesKey(bytes, key)) return undefined;
     try {
       return { value: this._decode(key, payloadOf(bytes)), expiry };
     } catch (error) {

@@ -21,6 +21,7 @@ import { ByteCache, type CounterOp } from "./_base.ts";
 import {
   Channel,
   counterExtras,
+  counterValue,
   expectStatus,
   type MemjsClient,
   OP,
@@ -53,6 +54,7 @@ import {
   FLAG_GUARDED,
   FLAG_INTEGER,
   FLAG_SERIALIZED,
+  OFFSET,
 } from "./memcached/values.ts";
 
 export type { MemjsClient, MemjsResponse, MemjsServer } from "./memcached/binary.ts";
@@ -792,7 +794,10 @@ export class MemcachedCache extends ByteCache {
             deadline,
             found.cas,
           );
-          if (reply.status === STATUS.ok) return next;
+          // The server's answer, not `next`: memcached 1.6 keeps an item's CAS when it
+          // increments in place, so two incrs holding one read's CAS can both succeed (the
+          // counter stays exact; only a locally computed result would repeat a value).
+          if (reply.status === STATUS.ok) return Number(counterValue(reply) - OFFSET);
           // Changed (status exists) or gone since the read: read it again.
           expectStatus(reply, op, key, [STATUS.exists, STATUS.notFound]);
         } else {

@@ -94,6 +94,21 @@ export function storedKey(header: Uint8Array, keyBytes: Uint8Array): string | un
   return key;
 }
 
+/**
+ * Whether a whole entry (as {@linkcode verifyEntry} accepted it) was written for `key`: a
+ * format 3 entry stores its key, compared code unit by code unit without building a string;
+ * a format 2 entry stores only the key's hash, which the caller has checked.
+ */
+export function storesKey(bytes: Uint8Array, key: string): boolean {
+  if (bytes[4] !== FORMAT_VERSION) return true;
+  const length = keyLength(bytes);
+  if (length !== key.length * 2) return false;
+  for (let i = 0, at = HEADER_SIZE; i < key.length; i++, at += 2) {
+    if ((bytes[at]! | (bytes[at + 1]! << 8)) !== key.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** How many bytes of key follow a header {@linkcode expiryOf} accepted. */
 export function storedKeyLength(header: Uint8Array): number {
   return keyLength(header);
