@@ -124,10 +124,12 @@ export class DenoKvCache extends ByteCache {
   }
 
   /** Writes one entry. */
-  protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const bytes = this._encode("set", key, value);
+  protected async _set(key: string, value: unknown, ttl: number): Promise<boolean> {
+    let bytes = this._encode("set", key, value);
+    if (bytes instanceof Promise) bytes = await bytes;
+    const ready = bytes;
     const expires = this.#expiry(ttl);
-    return this.#write("set", key, "header", () => [true, { bytes, expires }]);
+    return await this.#write("set", key, "header", () => [true, { bytes: ready, expires }]);
   }
 
   /**
@@ -143,9 +145,11 @@ export class DenoKvCache extends ByteCache {
     const single: [string, unknown][] = [];
     const groups: { entry: [string, unknown]; key: Deno.KvKey; header: Uint8Array }[][] = [[]];
     let size = 0;
-    for (const entry of unique) {
+    let encoded = unique.map((entry) => this._encode("setMany", ...entry));
+    if (encoded.some((bytes) => bytes instanceof Promise)) encoded = await Promise.all(encoded);
+    for (const [n, entry] of unique.entries()) {
       const part = keyPart(entry[0]);
-      const blob = toBlob(entry[0], typeof part !== "string", this._encode("setMany", ...entry));
+      const blob = toBlob(entry[0], typeof part !== "string", encoded[n] as Uint8Array);
       if (blob.length > INLINE_MAX) {
         single.push(entry);
         continue;
@@ -183,11 +187,13 @@ export class DenoKvCache extends ByteCache {
   }
 
   /** Writes one entry if the key holds no live entry, atomically (`check` on the header). */
-  protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const bytes = this._encode("add", key, value);
+  protected async _add(key: string, value: unknown, ttl: number): Promise<boolean> {
+    let bytes = this._encode("add", key, value);
+    if (bytes instanceof Promise) bytes = await bytes;
+    const ready = bytes;
     const expires = this.#expiry(ttl);
-    return this.#write("add", key, "verify", (current) => {
-      return current.live ? [false, undefined] : [true, { bytes, expires }];
+    return await this.#write("add", key, "verify", (current) => {
+      return current.live ? [false, undefined] : [true, { bytes: ready, expires }];
     });
   }
 
@@ -219,9 +225,16 @@ export class DenoKvCache extends ByteCache {
   protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     return this.#write(op, key, "value", (current) => {
       const stored = current.bytes ? this._decode(key, current.bytes) : 0;
-      const next = addDelta(op, key, stored, delta);
       const expires = current.bytes ? current.header!.expires : this.#expiry(ttl);
-      return [next, { bytes: this._encode(op, key, next), expires }];
+      const finish = (found: unknown): [number, Action] | Promise<[number, Action]> => {
+        const next = addDelta(op, key, found, delta);
+        const bytes = this._encode(op, key, next);
+        return bytes instanceof Promise
+          ? bytes.then((ready) => [next, { bytes: ready, expires }])
+          : [next, { bytes, expires }];
+      };
+      // An asynchronous serializer: decide after it answers (the commit checks the version).
+      return stored instanceof Promise ? stored.then(finish) : finish(stored);
     });
   }
 
@@ -246,7 +259,7 @@ export class DenoKvCache extends ByteCache {
     op: string,
     key: string,
     mode: ReadMode,
-    decide: (current: Current) => [R, Action],
+    decide: (current: Current) => [R, Action] | Promise<[R, Action]>,
   ): Promise<R> {
     const previous = this.#writes.get(key);
     const run = (previous ? previous.then(noop, noop) : Promise.resolve())

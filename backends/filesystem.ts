@@ -148,14 +148,23 @@ export class FileSystemCache extends ByteCache {
    * The live value in `bytes` (the file of entry `name`), or `undefined` when
    * expired, corrupt (any header field, the name or the checksum wrong) or undecodable.
    */
-  #judge(key: string, name: string, bytes: Uint8Array, now: number): Found | undefined {
+  #judge(
+    key: string,
+    name: string,
+    bytes: Uint8Array,
+    now: number,
+  ): Found | undefined | Promise<Found | undefined> {
     const expiry = verifyEntry(bytes, name);
     if (expiry === CORRUPT || !isLive(expiry, now)) return undefined;
+    let value: unknown;
     try {
-      return { value: this._decode(key, bytes.subarray(HEADER_SIZE)), expiry };
+      value = this._decode(key, bytes.subarray(HEADER_SIZE));
     } catch {
       return undefined; // a foreign payload under a valid header: a miss like any corrupt file
     }
+    // An asynchronous serializer (its rejection is a miss, like a throw).
+    if (value instanceof Promise) return value.then((ready) => ({ value: ready, expiry }), noop);
+    return { value, expiry };
   }
 
   /** Reads `key` without its lock; a dead file is removed (under the lock, if still dead). */
@@ -168,14 +177,57 @@ export class FileSystemCache extends ByteCache {
     if (bytes === undefined) return undefined;
     const now = this.#now();
     const found = this.#judge(key, name, bytes, now);
+    if (found instanceof Promise) {
+      return found.then((entry) => entry ?? this.#removeDead(op, key, name, bytes, now));
+    }
     if (found !== undefined) return found;
-    return this.#locked(op, key, false, "remove", () => {
+    return this.#removeDead(op, key, name, bytes, now);
+  }
+
+  /** Removes the dead file `bytes` of `key`, if it is still there (checked under the lock). */
+  #removeDead(
+    op: string,
+    key: string,
+    name: string,
+    bytes: Uint8Array,
+    now: number,
+  ): Promise<undefined> {
+    return this.#locked(op, key, false, "remove", (path) => {
       const again = readBytes(path, this.#cap);
-      if (again !== undefined && this.#judge(key, name, again, now) === undefined) {
-        removeFile(path);
-      }
+      // An asynchronous serializer cannot judge inside the lock: the same bytes are as dead.
+      const dead = again !== undefined &&
+        (this._syncSerializer
+          ? this.#judge(key, name, again, now) === undefined
+          : sameBytes(again, bytes));
+      if (dead) removeFile(path);
       return undefined;
     });
+  }
+
+  /**
+   * The read-modify-write of `add` and `inc` for an asynchronous serializer,
+   * which cannot run inside the (synchronous) lock: read and decode outside
+   * it, then `step` prepares the write, which runs under the lock only if the
+   * file still holds the bytes read; otherwise everything runs again.
+   */
+  async #readThenWrite<R>(
+    op: string,
+    key: string,
+    step: (found: Found | undefined, now: number) => Promise<(path: string) => R>,
+  ): Promise<R> {
+    const name = this.#names.of(key);
+    const path = `${this.dir}/${name}`;
+    for (;;) {
+      const before = this.#io(op, key, "read", path, () => readBytes(path, this.#cap));
+      const now = this.#now();
+      const found = before === undefined ? undefined : await this.#judge(key, name, before, now);
+      const write = await step(found, now);
+      const done = await this.#locked(op, key, true, "write", (path) => {
+        const again = this.#io(op, key, "read", path, () => readBytes(path, this.#cap));
+        return sameBytes(again, before) ? { result: write(path) } : undefined;
+      });
+      if (done !== undefined) return done.result;
+    }
   }
 
   /** Writes an entry file (or removes the key when it is too large); call with the lock held. */
@@ -245,6 +297,13 @@ export class FileSystemCache extends ByteCache {
 
   #set(op: string, key: string, value: unknown, ttl: number): Promise<boolean> {
     const payload = this._encode(op, key, value);
+    if (payload instanceof Promise) {
+      return payload.then((ready) =>
+        this.#locked(op, key, true, "write", (path) => {
+          return this.#write(op, key, path, this.#expiry(ttl, this.#now()), ready);
+        })
+      );
+    }
     return this.#locked(op, key, true, "write", (path) => {
       return this.#write(op, key, path, this.#expiry(ttl, this.#now()), payload);
     });
@@ -280,6 +339,18 @@ export class FileSystemCache extends ByteCache {
   /** Writes one entry when the key holds no live one, atomically across processes. */
   protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
     const payload = this._encode("add", key, value);
+    if (payload instanceof Promise || !this._syncSerializer) {
+      return Promise.resolve(payload).then((ready) =>
+        this.#readThenWrite(
+          "add",
+          key,
+          (found, now) =>
+            Promise.resolve((path: string) =>
+              found === undefined && this.#write("add", key, path, this.#expiry(ttl, now), ready)
+            ),
+        )
+      );
+    }
     const name = this.#names.of(key);
     return this.#locked("add", key, true, "write", (path) => {
       const now = this.#now();
@@ -297,8 +368,11 @@ export class FileSystemCache extends ByteCache {
     return this.#locked("delete", key, false, "remove", (path) => {
       const bytes = readBytes(path, this.#cap);
       if (bytes === undefined || !removeFile(path)) return false;
-      return this.#judge(key, name, bytes, this.#now()) !== undefined;
-    });
+      const found = this.#judge(key, name, bytes, this.#now());
+      return found instanceof Promise
+        ? found.then((entry) => entry !== undefined)
+        : found !== undefined;
+    }) as Promise<boolean>;
   }
 
   /** Whether the key holds a live entry: the same read and checks as `get`. */
@@ -311,14 +385,27 @@ export class FileSystemCache extends ByteCache {
 
   /** Adds `delta` under the key's lock, so concurrent processes never lose a count. */
   protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
+    if (!this._syncSerializer) {
+      return this.#readThenWrite(op, key, async (found, now) => {
+        const next = addDelta(op, key, found === undefined ? 0 : found.value, delta);
+        const expiry = found === undefined ? this.#expiry(ttl, now) : found.expiry;
+        const payload = await this._encode(op, key, next);
+        return (path) => {
+          this.#write(op, key, path, expiry, payload);
+          return next;
+        };
+      });
+    }
     const name = this.#names.of(key);
     return this.#locked(op, key, true, "write", (path) => {
       const now = this.#now();
       const bytes = this.#io(op, key, "read", path, () => readBytes(path, this.#cap));
-      const found = bytes === undefined ? undefined : this.#judge(key, name, bytes, now);
+      const found = bytes === undefined
+        ? undefined
+        : this.#judge(key, name, bytes, now) as Found | undefined;
       const next = addDelta(op, key, found === undefined ? 0 : found.value, delta);
       const expiry = found === undefined ? this.#expiry(ttl, now) : found.expiry;
-      this.#write(op, key, path, expiry, this._encode(op, key, next));
+      this.#write(op, key, path, expiry, this._encode(op, key, next) as Uint8Array);
       return next;
     });
   }
@@ -404,6 +491,16 @@ export class FileSystemCache extends ByteCache {
       this.#locks.close();
     }
   }
+}
+
+function noop(): undefined {}
+
+/** Whether two reads of a file found the same bytes (both `undefined`: both found no file). */
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Whether `dir` is (still) a directory. */

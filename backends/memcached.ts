@@ -458,7 +458,7 @@ export class MemcachedCache extends ByteCache {
     return decodeValue(key, flags, bytes, (data) => this._decode(key, data));
   }
 
-  #encode(op: string, key: string, value: unknown): Encoded {
+  #encode(op: string, key: string, value: unknown): Encoded | Promise<Encoded> {
     return encodeValue(value, (data) => this._encode(op, key, data), this.#custom);
   }
 
@@ -520,7 +520,7 @@ export class MemcachedCache extends ByteCache {
         const p = positions ? positions[i]! : i;
         if (item) values[p] = this.#decode(keys[p]!, item.flags, item.value);
       });
-      return values;
+      return await settled(values);
     }
     const results = await Promise.allSettled(
       groups.map(([index, positions]) => read(index, positions)),
@@ -541,14 +541,14 @@ export class MemcachedCache extends ByteCache {
       if (positions) { for (const p of positions) unread.push(keys[p]!); }
       else unread.push(...keys);
     });
-    if (failed.length === 0) return values;
+    if (failed.length === 0) return await settled(values);
     if (failed.length === groups.length) throw failed[0]; // nothing read: the failure itself
     const first = failed[0] as Error;
     throw new CacheBatchError(
       `Cannot getMany: ${failed.length} of ${groups.length} servers failed (first: ${first.message}); read ${
         keys.length - unread.length
       } of ${keys.length} keys, the error's values holds them`,
-      { values, unread },
+      { values: await settled(values), unread },
       { cause: first },
     );
   }
@@ -590,12 +590,21 @@ export class MemcachedCache extends ByteCache {
 
   /** Stores one entry; `false` when the value is over the item size limit or memory is full. */
   protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    return this.#store("set", key, this.#encode("set", key, value), ttl, this.#deadline());
+    return this.#encodeAndStore("set", key, value, ttl);
   }
 
   /** Stores one entry with memcached's atomic `add`. */
   protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
-    return this.#store("add", key, this.#encode("add", key, value), ttl, this.#deadline());
+    return this.#encodeAndStore("add", key, value, ttl);
+  }
+
+  /** Encodes, then stores; awaits only an asynchronous serializer. */
+  #encodeAndStore(op: "set" | "add", key: string, value: unknown, ttl: number): Promise<boolean> {
+    const deadline = this.#deadline();
+    const encoded = this.#encode(op, key, value);
+    return encoded instanceof Promise
+      ? encoded.then((ready) => this.#store(op, key, ready, ttl, deadline))
+      : this.#store(op, key, encoded, ttl, deadline);
   }
 
   /**
@@ -606,7 +615,9 @@ export class MemcachedCache extends ByteCache {
    */
   protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
     const deadline = this.#deadline();
-    const encoded = entries.map(([key, value]) => this.#encode("setMany", key, value));
+    const encoded = await settled(
+      entries.map(([key, value]) => this.#encode("setMany", key, value)),
+    );
     const results = await Promise.allSettled(
       entries.map(([key], i) => this.#store("setMany", key, encoded[i]!, ttl, deadline)),
     );
@@ -735,7 +746,8 @@ export class MemcachedCache extends ByteCache {
     const text = this.#text(channel.client, index, op);
     const item = await text.metaGet(op, mkey, deadline);
     if (item === undefined) return; // deleted meanwhile: the next incr creates it
-    const current = this.#decode(key, item.flags, item.value);
+    let current = this.#decode(key, item.flags, item.value);
+    if (current instanceof Promise) current = await current;
     // A concurrent inc() turned it into a counter between our incr and this read: the
     // caller's next incr counts on it.
     if ((item.flags & ~FLAG_GUARDED) === FLAG_INTEGER && isStoredInteger(current)) return;
@@ -812,4 +824,9 @@ export class MemcachedCache extends ByteCache {
       for (const server of channel.client.servers) server._socket?.destroy();
     }
   }
+}
+
+/** `values`, or (when an asynchronous serializer left promises in it) a promise of them resolved. */
+function settled<T>(values: (T | Promise<T>)[]): T[] | Promise<T[]> {
+  return values.some((value) => value instanceof Promise) ? Promise.all(values) : values as T[];
 }

@@ -113,8 +113,12 @@ export class RedisCache extends ByteCache {
     return serverKey(this.keyPrefix, this.#prefixWellFormed, key);
   }
 
-  #value(op: string, key: string, value: unknown): RedisArgument {
-    return (this.#plain ? plainText(value) : undefined) ?? tagged(this._encode(op, key, value));
+  /** The stored form of `value`; a promise only when the serializer answers with one. */
+  #value(op: string, key: string, value: unknown): RedisArgument | Promise<RedisArgument> {
+    const text = this.#plain ? plainText(value) : undefined;
+    if (text !== undefined) return text;
+    const bytes = this._encode(op, key, value);
+    return bytes instanceof Promise ? bytes.then(tagged) : tagged(bytes);
   }
 
   #read(key: string, reply: Reply): unknown {
@@ -162,8 +166,12 @@ export class RedisCache extends ByteCache {
     if (missing.length > 0) await this.#refuseForeign(missing, deadline);
     // a plain array (node-redis's reply array is not one)
     const values = new Array<unknown>(replies.length);
-    for (let i = 0; i < replies.length; i++) values[i] = this.#read(keys[i]!, replies[i]!);
-    return values;
+    let pending = false;
+    for (let i = 0; i < replies.length; i++) {
+      const value = values[i] = this.#read(keys[i]!, replies[i]!);
+      if (value instanceof Promise) pending = true;
+    }
+    return pending ? await Promise.all(values) : values;
   }
 
   /** Rejects with `SerializationError` when one of `keys` holds another Redis type. */
@@ -204,29 +212,34 @@ export class RedisCache extends ByteCache {
 
   /** `SET key value PX ttl`. */
   protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const args = ["SET", this.#key(key), this.#value("set", key, value), ...this.#expiry(ttl)];
-    return this.#call("set", key, args, (reply: unknown) => reply !== null);
+    const stored = this.#value("set", key, value);
+    if (stored instanceof Promise) {
+      return stored.then((bytes) => this.#call("set", key, this.#setArgs(key, bytes, ttl), isOk));
+    }
+    return this.#call("set", key, this.#setArgs(key, stored, ttl), isOk);
+  }
+
+  #setArgs(key: string, stored: RedisArgument, ttl: number): RedisArgument[] {
+    return ["SET", this.#key(key), stored, ...this.#expiry(ttl)];
   }
 
   /** One atomic `SET key value NX PX ttl`. */
-  protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const args = [
-      "SET",
-      this.#key(key),
-      this.#value("add", key, value),
-      "NX",
-      ...this.#expiry(ttl),
-    ];
-    return this.#call("add", key, args, (reply: unknown) => reply !== null);
+  protected async _add(key: string, value: unknown, ttl: number): Promise<boolean> {
+    let stored = this.#value("add", key, value);
+    if (stored instanceof Promise) stored = await stored;
+    const args = ["SET", this.#key(key), stored, "NX", ...this.#expiry(ttl)];
+    return await this.#call("add", key, args, isOk);
   }
 
   /** One pipeline of `SET … PX`; every value is encoded before anything is sent. */
   protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
     const expiry = this.#expiry(ttl);
-    const commands = entries.map(([key, value]) => [
+    let stored = entries.map(([key, value]) => this.#value("setMany", key, value));
+    if (stored.some((value) => value instanceof Promise)) stored = await Promise.all(stored);
+    const commands = entries.map(([key], i) => [
       "SET",
       this.#key(key),
-      this.#value("setMany", key, value),
+      stored[i] as RedisArgument,
       ...expiry,
     ]);
     const keys = entries.map(([key]) => key);
@@ -306,6 +319,7 @@ export class RedisCache extends ByteCache {
       if (code === 1) {
         try {
           current = this.#read(key, result);
+          if (current instanceof Promise) current = await current;
         } catch {
           // undecodable bytes: describe them as bytes
         }
@@ -324,4 +338,9 @@ export class RedisCache extends ByteCache {
   protected override async _close(): Promise<void> {
     await this.#conn.close();
   }
+}
+
+/** Whether a `SET` stored its value (`nil` when `NX` declined). */
+function isOk(reply: unknown): boolean {
+  return reply !== null;
 }

@@ -240,15 +240,18 @@ export class UwsgiCache extends ByteCache {
   }
 
   /** Overwrites one entry (uWSGI `update`). */
-  protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const bytes = this._encode("set", key, value);
-    return this.#write("set", "update", key, bytes, seconds(ttl), this.#deadline());
+  protected async _set(key: string, value: unknown, ttl: number): Promise<boolean> {
+    const deadline = this.#deadline();
+    let bytes = this._encode("set", key, value);
+    if (bytes instanceof Promise) bytes = await bytes;
+    return await this.#write("set", "update", key, bytes, seconds(ttl), deadline);
   }
 
   /** Stores one entry only when absent (uWSGI `set`, atomic on the server). */
   protected async _add(key: string, value: unknown, ttl: number): Promise<boolean> {
     const deadline = this.#deadline();
-    const bytes = this._encode("add", key, value);
+    let bytes = this._encode("add", key, value);
+    if (bytes instanceof Promise) bytes = await bytes;
     if (await this.#write("add", "set", key, bytes, seconds(ttl), deadline)) return true;
     // Declined: a live entry, or an expired one the sweeper has not removed yet.
     const entry = await this.#entry("add", key, deadline);
@@ -305,7 +308,8 @@ export class UwsgiCache extends ByteCache {
     deadline: number,
   ): Promise<number> {
     const entry = await this.#read(op, key, deadline);
-    const current = entry === undefined ? 0 : this._decode(key, entry.body);
+    let current = entry === undefined ? 0 : this._decode(key, entry.body);
+    if (current instanceof Promise) current = await current;
     const next = addDelta(op, key, current, delta);
     // Keep an existing expiry: uWSGI takes relative seconds, the reply gave absolute ones.
     const expires = entry === undefined
@@ -313,7 +317,8 @@ export class UwsgiCache extends ByteCache {
       : entry.expires === 0
       ? 0
       : Math.max(1, entry.expires - Math.floor(Date.now() / 1000));
-    const bytes = this._encode(op, key, next);
+    let bytes = this._encode(op, key, next);
+    if (bytes instanceof Promise) bytes = await bytes;
     if (!(await this.#write(op, "update", key, bytes, expires, deadline))) {
       throw new CacheError(
         `Cannot ${op} key ${_describe(key)}: uWSGI declined to store the new value (cache full?)`,

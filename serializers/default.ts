@@ -16,7 +16,7 @@
  * @module
  */
 import { SerializationError } from "../cache.ts";
-import type { Serializer } from "./serializer.ts";
+import { _freshOutput, _synchronous, type SyncSerializer } from "./serializer.ts";
 import { _isJsonSafe } from "./_json_safe.ts";
 import { TYPED_ARRAYS } from "./_typed_arrays.ts";
 import { _cloneRefusal, _isShared, _typeName as typeName } from "./_clone_rule.ts";
@@ -502,7 +502,7 @@ class Reader {
  * assert.deepStrictEqual(copy, { at: new Date(0), tags: new Set(["a"]), big: 1180591620717411303424n });
  * ```
  */
-export const defaultSerializer: Serializer = {
+export const defaultSerializer: SyncSerializer = {
   serialize(value: unknown): Uint8Array {
     const w = new Writer();
     try {
@@ -535,3 +535,5 @@ export const defaultSerializer: Serializer = {
     }
   },
 };
+_freshOutput.add(defaultSerializer);
+_synchronous.add(defaultSerializer);
