@@ -50,6 +50,14 @@ export interface SyncSerializer extends Serializer {
   serialize(value: unknown): Uint8Array;
 }
 
+/** A {@linkcode Serializer} that always answers with a promise, like `compressed` and `encrypted`. */
+export interface AsyncSerializer extends Serializer {
+  /** Encodes `value`; rejects with `SerializationError` for a value it cannot carry. */
+  serialize(value: unknown): Promise<Uint8Array>;
+  /** Decodes bytes made by `serialize`; rejects with `SerializationError` for anything else. */
+  deserialize(bytes: Uint8Array): Promise<unknown>;
+}
+
 /**
  * This library's serializers whose `serialize` returns a buffer nobody else
  * holds, so the byte layer stores it without a copy. Internal.
