@@ -1182,14 +1182,18 @@ function serializerGroup({ options }: Suite): Cases<"serializer"> {
       unless: options.quirks?.serializes ? undefined : "the backend declares no serializer",
       make: { serializer: reusing },
       run: async (cache) => {
-        const entries = Array.from({ length: 20 }, (_, i) => [`k${i}`, i * 1000 + 7] as const);
+        // objects: text that does not look numeric (memcached copies numeric-looking bytes anyway)
+        const entries = Array.from(
+          { length: 20 },
+          (_, i) => [`k${i}`, { n: i * 1000 + 7 }] as const,
+        );
         assert.equal((await cache.setMany(entries)).length, entries.length);
         await Promise.all(entries.map(([key, value]) => cache.set(`set:${key}`, value)));
         await Promise.all(entries.map(([key, value]) => cache.add(`add:${key}`, value)));
         for (const prefix of ["", "set:", "add:"]) {
           assert.deepStrictEqual(
             await cache.getMany(entries.map(([key]) => prefix + key)),
-            entries.map(([, value]) => value),
+            entries.map(([, value]) => structuredClone(value)),
             `${prefix || "setMany:"} every value is its own`,
           );
         }
