@@ -6,6 +6,7 @@
  */
 import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
+import { _storeIdOf, BaseCache } from "./backends/_base.ts";
 import { _argsKeyer } from "./_memo_keys.ts";
 
 /** Options of {@linkcode memoize}. */
@@ -73,12 +74,29 @@ function settle<T>(run: () => T): Promise<Awaited<T>> {
 /** The option names `memoize` reads. */
 const MEMOIZE_OPTIONS = ["cache", "key", "prefix", "ttl", "typed"] as const;
 
+type Owners = Map<string, WeakRef<(...args: never[]) => unknown>>;
+
 /**
- * Which function owns each prefix, per cache instance. A second, different
- * function under a used prefix would read the first one's results, so it is
- * refused. Owners are held weakly: a collected function frees its prefix.
+ * Which function owns each prefix, per store: a second, different function
+ * under a used prefix would read the first one's results, so it is refused.
+ * Caches that name their store (two `FileSystemCache`s on one directory, two
+ * `RedisCache`s on one database and key prefix) share one registry; any other
+ * cache is its own store. Owners are held weakly: a collected function frees
+ * its prefix.
  */
-const owners = new WeakMap<Cache, Map<string, WeakRef<(...args: never[]) => unknown>>>();
+const ownersByCache = new WeakMap<Cache, Owners>();
+const ownersByStore = new Map<string, Owners>();
+
+function ownersOf(cache: Cache): Owners {
+  const store = cache instanceof BaseCache ? _storeIdOf(cache) : undefined;
+  let byPrefix = store === undefined ? ownersByCache.get(cache) : ownersByStore.get(store);
+  if (byPrefix === undefined) {
+    byPrefix = new Map();
+    if (store === undefined) ownersByCache.set(cache, byPrefix);
+    else ownersByStore.set(store, byPrefix);
+  }
+  return byPrefix;
+}
 
 /** Records `fn` as the owner of `prefix` on `cache`; throws if another function owns it. */
 function claimPrefix(
@@ -87,8 +105,7 @@ function claimPrefix(
   fn: (...args: never[]) => unknown,
   what: string,
 ): void {
-  let byPrefix = owners.get(cache);
-  if (byPrefix === undefined) owners.set(cache, byPrefix = new Map());
+  const byPrefix = ownersOf(cache);
   const owner = byPrefix.get(prefix)?.deref();
   if (owner === fn) return;
   if (owner !== undefined) {

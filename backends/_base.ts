@@ -30,6 +30,23 @@ import {
 import { _freshOutput, _synchronous, type Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 
+/**
+ * The store a {@linkcode BaseCache} works on, as text (see `_storeId`), or
+ * `undefined` when only that instance reaches its entries. Internal, for `memoize`.
+ */
+// deno-lint-ignore prefer-const
+export let _storeIdOf: (cache: BaseCache) => string | undefined;
+
+const identities = new WeakMap<object, number>();
+let nextIdentity = 0;
+
+/** A process-unique name for `object` (a client or database handle given to a cache), for `_storeId`. */
+export function _identityOf(object: object): string {
+  let id = identities.get(object);
+  if (id === undefined) identities.set(object, id = ++nextIdentity);
+  return `object ${id}`;
+}
+
 /** The public call a counter hook serves: `dec` arrives as `inc` of the negated delta. */
 export type CounterOp = "inc" | "dec";
 
@@ -162,6 +179,20 @@ export abstract class BaseCache implements Cache {
 
   /** Releases resources; called once by `close()`. */
   protected _close(): void | Promise<void> {}
+
+  /**
+   * Names the store this cache reads and writes, so that two instances over
+   * one store (one directory; one Redis database and key prefix) are known to
+   * share entries: `memoize` keys its prefix registry by it. `undefined` (the
+   * default) means no other instance can reach this cache's entries.
+   */
+  protected _storeId(): string | undefined {
+    return undefined;
+  }
+
+  static {
+    _storeIdOf = (cache) => cache._storeId();
+  }
 
   /** Throws a `CacheError` when the cache is closed. */
   protected _checkOpen(op: string, key?: string): void {

@@ -11,7 +11,7 @@ import {
   CacheError,
   redactCredentials,
 } from "../cache.ts";
-import { ByteCache, type CounterOp } from "./_base.ts";
+import { _identityOf, ByteCache, type CounterOp } from "./_base.ts";
 import { type DenoKvCacheOptions, resolveOptions } from "./deno_kv/_options.ts";
 import {
   decodeHeader,
@@ -88,6 +88,16 @@ export class DenoKvCache extends ByteCache {
     if (resolved.kv) this.#store = { kv: resolved.kv, prefix: this.#prefix, now: this.#now };
     this.#owned = resolved.kv === undefined;
     this.#path = resolved.path;
+    const where = resolved.kv ? _identityOf(resolved.kv) : `path ${resolved.path ?? "(default)"}`;
+    const prefix = this.#prefix.map((part) => `${typeof part}:${String(part)}`).join("/");
+    this.#storeName = `deno-kv:${where}|${prefix}`;
+  }
+
+  readonly #storeName: string;
+
+  /** The database (its path, or the handle given) and the key prefix. */
+  protected override _storeId(): string {
+    return this.#storeName;
   }
 
   /** Reads one key. */

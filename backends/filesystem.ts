@@ -410,6 +410,17 @@ export class FileSystemCache extends ByteCache {
     });
   }
 
+  /** The directory, resolved: every instance on it shares its entries. */
+  protected override _storeId(): string {
+    let dir = this.dir;
+    try {
+      dir = Deno.realPathSync(dir);
+    } catch {
+      // removed under a live cache: the name it was opened with
+    }
+    return `filesystem:${dir}`;
+  }
+
   /** Removes every entry file (and orphaned temp files); other files are left alone. */
   protected _clear(): Promise<boolean> {
     try {

@@ -16,7 +16,7 @@ import {
 } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
-import { ByteCache, type CounterOp } from "./_base.ts";
+import { _identityOf, ByteCache, type CounterOp } from "./_base.ts";
 import {
   Channel,
   counterExtras,
@@ -189,6 +189,12 @@ export class MemcachedCache extends ByteCache {
   /** The longest wait in ms for a server. */
   readonly timeout: number;
   #servers: string[];
+  readonly #storeName: string;
+
+  /** The servers (without credentials) and the key prefix. */
+  protected override _storeId(): string {
+    return this.#storeName;
+  }
   #pool: ServerPool;
   #channel: Channel | undefined;
   #ownsClient: boolean;
@@ -230,6 +236,8 @@ export class MemcachedCache extends ByteCache {
     this.timeout = timeout;
     this.#channel = client && new Channel(client, timeout);
     this.#ownsClient = client === undefined;
+    const hosts = servers.map((server) => server.slice(server.lastIndexOf("@") + 1)).sort();
+    this.#storeName = `memcached:${hosts.join(",")}|${keyPrefix}`;
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import { _describe, addDelta, CacheError, SerializationError } from "../cache.ts";
 import { defaultSerializer } from "../serializers/default.ts";
-import { ByteCache } from "./_base.ts";
+import { _identityOf, ByteCache } from "./_base.ts";
 import {
   escapeGlob,
   integerOf,
@@ -91,6 +91,16 @@ export class RedisCache extends ByteCache {
     this.#prefixWellFormed = keyPrefix.isWellFormed();
     this.#plain = this.serializer === defaultSerializer;
     this.#conn = new RedisConnection({ url, client, timeout });
+    this.#store = `redis:${
+      client === undefined ? serverOf(url) : _identityOf(client)
+    }|${keyPrefix}`;
+  }
+
+  readonly #store: string;
+
+  /** The server and database (without credentials) and the key prefix. */
+  protected override _storeId(): string {
+    return this.#store;
   }
 
   /** The bound in ms on connecting and on each command. */
@@ -337,6 +347,17 @@ export class RedisCache extends ByteCache {
   /** Closes the client this cache opened; a client given as `client` stays open. */
   protected override async _close(): Promise<void> {
     await this.#conn.close();
+  }
+}
+
+/** `host:port/db` of a Redis URL: the same store whoever logs in. */
+function serverOf(url: string | undefined): string {
+  if (url === undefined) return "default";
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || "6379"}/${parsed.pathname.slice(1) || "0"}`;
+  } catch {
+    return "unparsed";
   }
 }
 

@@ -79,6 +79,11 @@ export class UwsgiCache extends ByteCache {
     this.#endpoint = resolved.endpoint;
   }
 
+  /** The server (without credentials) and the cache name. */
+  protected override _storeId(): string {
+    return `uwsgi:${this.server.slice(this.server.lastIndexOf("@") + 1)}|${this.cacheName}`;
+  }
+
   /** The deadline of a call made now: `timeout` ms from now (`Date.now()` ms). */
   #deadline(): number {
     return Date.now() + this.#endpoint.timeout;
