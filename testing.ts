@@ -1210,7 +1210,7 @@ function serializerGroup({ options }: Suite): Cases<"serializer"> {
           return true;
         };
         for (
-          const [value, what] of [["string", /returned "bytes", not a Uint8Array/], [
+          const [value, what] of [["string", /returned .*not a Uint8Array/], [
             "array",
             /returned .*not a Uint8Array/,
           ], ["promise", /returned .*not a Uint8Array/]] as const
@@ -1227,13 +1227,13 @@ function serializerGroup({ options }: Suite): Cases<"serializer"> {
           );
           assert.equal(await cache.has(`bad-${value}`), false, "nothing was stored");
         }
-        await assert.rejects(cache.set("thrower", "throw"), named(/"thrower".*threw "no"/));
+        await assert.rejects(cache.set("thrower", "throw"), named(/"thrower".*threw "?no"?/));
         assert.equal(await cache.set("good", "fine"), true);
         // The entry is intact and the serializer refuses it: a SerializationError naming the key
         // ("one answer per question"); a backend still treating it as a miss answers undefined,
         // but never a raw error or a message "undefined".
         const read = await cache.get("good").then((value) => value, (error: Error) => error);
-        if (read !== undefined) named(/"good".*threw 42, not an Error/)(read as Error);
+        if (read !== undefined) named(/"good".*threw 42/)(read as Error);
       },
     },
   };

@@ -71,7 +71,30 @@ const ERRORS = new Map<string, ErrorConstructor>([
 const CryptoKeyClass = (globalThis as { CryptoKey?: abstract new () => object }).CryptoKey;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+const decoder = new TextDecoder("utf-8");
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Short ASCII text is built directly: a `TextDecoder` call costs more than the copy. */
+const SHORT_ASCII = 256;
+
+/**
+ * `bytes` as text; bytes that are not UTF-8 throw. The strict (`fatal`)
+ * decoder costs 3–9× the lenient one, so it runs only when it could matter:
+ * the lenient decoder turns every malformed sequence into U+FFFD, so text
+ * without one came from valid UTF-8, and text with one is decoded again
+ * strictly (a real U+FFFD passes, a malformed sequence throws).
+ */
+function utf8Text(bytes: Uint8Array): string {
+  const n = bytes.length;
+  if (n <= SHORT_ASCII) {
+    let i = 0;
+    while (i < n && bytes[i]! < 0x80) i++;
+    if (i === n) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  const text = decoder.decode(bytes);
+  if (text.includes("\uFFFD")) strictDecoder.decode(bytes);
+  return text;
+}
 
 class Writer {
   buf = new Uint8Array(256);
@@ -333,12 +356,12 @@ class Reader {
       let s = "";
       for (let i = start; i < start + n; i++) {
         const c = this.buf[i]!;
-        if (c > 0x7f) return decoder.decode(this.buf.subarray(start, start + n));
+        if (c > 0x7f) return utf8Text(this.buf.subarray(start, start + n));
         s += String.fromCharCode(c);
       }
       return s;
     }
-    return decoder.decode(this.buf.subarray(start, start + n));
+    return utf8Text(this.buf.subarray(start, start + n));
   }
 
   f64(): number {
@@ -521,7 +544,7 @@ export const defaultSerializer: SyncSerializer = {
   },
   deserialize(bytes: Uint8Array): unknown {
     try {
-      if (bytes[0] !== MAGIC) return JSON.parse(decoder.decode(bytes));
+      if (bytes[0] !== MAGIC) return JSON.parse(utf8Text(bytes));
       if (bytes[1] !== VERSION) throw new Error(`unknown format version ${bytes[1]}`);
       const r = new Reader(bytes);
       const value = r.value();
