@@ -24,8 +24,9 @@ function pipe(
 
 /**
  * Wraps `serializer` so its bytes are compressed (`gzip`, the default, or
- * `deflate`, i.e. zlib). Both formats end with a checksum, so truncated or
- * altered bytes are a `SerializationError`, never a wrong value. The result is
+ * `deflate`, i.e. zlib). Both formats end with a checksum (gzip's CRC-32 and
+ * length, checked by the platform; zlib's Adler-32, checked here), so
+ * truncated or altered bytes are a `SerializationError`, never a wrong value. The result is
  * asynchronous; the byte-storing backends await it. Small values grow by the
  * format's framing (gzip 18 bytes, deflate 6): compress where values are large.
  *
@@ -83,6 +84,11 @@ export function compressed(
       let plain: Uint8Array;
       try {
         plain = await pipe(bytes, new DecompressionStream(format));
+        // Deno's inflate stops at the end of the deflate data without checking the zlib
+        // trailer, so a truncated value would read back short: check the Adler-32 here.
+        if (format === "deflate" && !adlerMatches(bytes, plain)) {
+          throw new Error("the Adler-32 checksum does not match (truncated or altered)");
+        }
       } catch (cause) {
         throw new SerializationError(
           `Cannot deserialize ${bytes.length} bytes: not ${format} data, or damaged (${
@@ -96,4 +102,26 @@ export function compressed(
   };
   _freshOutput.add(wrapped);
   return wrapped;
+}
+
+/** Whether the zlib trailer of `zlib` (big-endian Adler-32) is the checksum of `plain`. */
+function adlerMatches(zlib: Uint8Array, plain: Uint8Array): boolean {
+  const n = zlib.length;
+  if (n < 6) return false;
+  const stored =
+    ((zlib[n - 4]! << 24) | (zlib[n - 3]! << 16) | (zlib[n - 2]! << 8) | zlib[n - 1]!) >>>
+    0;
+  let a = 1;
+  let b = 0;
+  // 5552 bytes is the most that cannot overflow before the modulo (zlib's NMAX)
+  for (let start = 0; start < plain.length; start += 5552) {
+    const end = Math.min(start + 5552, plain.length);
+    for (let i = start; i < end; i++) {
+      a += plain[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0 === stored;
 }
