@@ -6,7 +6,7 @@
  */
 import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
-import { _storeIdOf, BaseCache } from "./backends/_base.ts";
+import { _isClosed, _storeIdOf, BaseCache } from "./backends/_base.ts";
 import { _argsKeyer } from "./_memo_keys.ts";
 
 /** Options of {@linkcode memoize}. */
@@ -70,6 +70,9 @@ function settle<T>(run: () => T): Promise<Awaited<T>> {
     return Promise.reject(error);
   }
 }
+
+/** How many argument keys a memoized function remembers (see `recent` in `_memoCore`). */
+const RECENT_KEYS = 256;
 
 /** The option names `memoize` reads. */
 const MEMOIZE_OPTIONS = ["cache", "key", "prefix", "ttl", "typed"] as const;
@@ -183,7 +186,25 @@ export function _memoCore(
   const custom = key as ((...args: unknown[]) => unknown) | undefined;
   const call = fn as (...args: unknown[]) => unknown;
 
+  // The keys of recent single number/short string arguments, so a hit on f(12) builds no
+  // strings (the key is the same text every time). Bounded; dropped whole when full.
+  const recent = custom === undefined && thisKey === undefined
+    ? new Map<unknown, string>()
+    : undefined;
+
   const keyOf = (self: unknown, args: readonly unknown[]): string => {
+    // Map keys 0 and -0 alike, which typed keys tell apart: -0 never uses the map.
+    if (recent !== undefined && args.length === 1 && !Object.is(args[0], -0)) {
+      const arg = args[0];
+      const known = recent.get(arg);
+      if (known !== undefined) return known;
+      if (typeof arg === "number" || (typeof arg === "string" && arg.length <= 64)) {
+        const key = `${prefixOf(self)}(${keyer(args)})`;
+        if (recent.size >= RECENT_KEYS) recent.clear();
+        recent.set(arg, key);
+        return key;
+      }
+    }
     let part: unknown;
     if (custom === undefined) part = keyer(args);
     else {
@@ -197,6 +218,12 @@ export function _memoCore(
     return `${head}(${part})`;
   };
 
+  // The hit path over a MemoryCache reads its store synchronously: no getOrSet machinery,
+  // one promise per hit (bench/lean_paths_bench.ts). A miss, a closed cache and every other
+  // cache take getOrSet. Only valid while memoize passes getOrSet nothing a hit must see
+  // (options that act on hits, such as a refresh ahead of expiry, must turn it off).
+  const memory = cache instanceof MemoryCache ? cache : undefined;
+
   return {
     cache,
     keyOf,
@@ -206,6 +233,10 @@ export function _memoCore(
         key = keyOf(self, args);
       } catch (error) {
         return Promise.reject(error);
+      }
+      // `_isLive` counts nothing, so a miss is counted once, by getOrSet.
+      if (memory !== undefined && !_isClosed(memory) && memory.store._isLive(key)) {
+        return Promise.resolve(decodeResult(memory.store.get(key)));
       }
       // Single-flight comes from the cache: concurrent callers of one key share one call.
       return cache.getOrSet(

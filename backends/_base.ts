@@ -37,6 +37,10 @@ import { defaultSerializer } from "../serializers/default.ts";
 // deno-lint-ignore prefer-const
 export let _storeIdOf: (cache: BaseCache) => string | undefined;
 
+/** Whether `close()` was called on `cache`. Internal, for memoize's hit path. */
+// deno-lint-ignore prefer-const
+export let _isClosed: (cache: BaseCache) => boolean;
+
 const identities = new WeakMap<object, number>();
 let nextIdentity = 0;
 
@@ -192,6 +196,7 @@ export abstract class BaseCache implements Cache {
 
   static {
     _storeIdOf = (cache) => cache._storeId();
+    _isClosed = (cache) => cache._closed;
   }
 
   /** Throws a `CacheError` when the cache is closed. */

@@ -108,3 +108,23 @@ serverTest(
     await refusesAcross([one, two], other);
   },
 );
+
+Deno.test("memoize hit path over MemoryCache: keys stay exact, stats count once, close still rejects", async () => {
+  let runs = 0;
+  const cache = new MemoryCache();
+  const typed = memoize(function id(x: unknown) {
+    runs++;
+    return typeof x === "number" && Object.is(x, -0) ? "minus zero" : `${typeof x} ${String(x)}`;
+  }, { cache, typed: true });
+  for (let round = 0; round < 3; round++) {
+    assert.deepEqual(
+      await Promise.all([typed(1), typed("1"), typed(0), typed(-0), typed(NaN)]),
+      ["number 1", "string 1", "number 0", "minus zero", "number NaN"],
+    );
+  }
+  assert.equal(runs, 5);
+  assert.deepEqual(cache.stats(), { hits: 10, misses: 5, sets: 5, deletes: 0, evictions: 0 });
+  assert.equal(typed.keyFor(-0), "id(-0)");
+  await cache.close();
+  await assert.rejects(typed(1), { name: "CacheError", message: /closed/ });
+});
