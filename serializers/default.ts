@@ -74,23 +74,16 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8");
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Short ASCII text is built directly: a `TextDecoder` call costs more than the copy. */
-const SHORT_ASCII = 256;
-
 /**
  * `bytes` as text; bytes that are not UTF-8 throw. The strict (`fatal`)
  * decoder costs 3–9× the lenient one, so it runs only when it could matter:
  * the lenient decoder turns every malformed sequence into U+FFFD, so text
  * without one came from valid UTF-8, and text with one is decoded again
- * strictly (a real U+FFFD passes, a malformed sequence throws).
+ * strictly (a real U+FFFD passes, a malformed sequence throws). Measured in
+ * bench/lean_paths_bench.ts: building short ASCII text in JS
+ * (`String.fromCharCode.apply`) was slower than the decoder call.
  */
 function utf8Text(bytes: Uint8Array): string {
-  const n = bytes.length;
-  if (n <= SHORT_ASCII) {
-    let i = 0;
-    while (i < n && bytes[i]! < 0x80) i++;
-    if (i === n) return String.fromCharCode.apply(null, bytes as unknown as number[]);
-  }
   const text = decoder.decode(bytes);
   if (text.includes("\uFFFD")) strictDecoder.decode(bytes);
   return text;
@@ -510,6 +503,31 @@ class Reader {
 }
 
 /**
+ * From this length on, a string value is written in the binary form (raw UTF-8 after a tag)
+ * rather than as JSON: reading it back is then one decode, with no `JSON.parse` of a long
+ * literal (a 1 MB string: 2.6× a plain decode as JSON, see docs/benchmarks.md). Only
+ * well-formed strings: JSON escapes a lone surrogate, UTF-8 cannot carry one.
+ */
+const LONG_STRING = 1024;
+
+/** A long string value in the binary form: magic, version, `Tag.String`, length, UTF-8. */
+function longString(value: string): Uint8Array {
+  const text = encoder.encode(value);
+  const head = [MAGIC, VERSION, Tag.String];
+  for (let n = text.length;; n = Math.floor(n / 0x80)) {
+    if (n < 0x80) {
+      head.push(n);
+      break;
+    }
+    head.push((n % 0x80) | 0x80);
+  }
+  const out = new Uint8Array(head.length + text.length);
+  out.set(head);
+  out.set(text, head.length);
+  return out;
+}
+
+/**
  * The default serializer of the file and network backends: carries every
  * value the contract allows (including `Date`, `Map`, `Set`, `RegExp`,
  * `BigInt`, typed arrays and cycles), writes plain data as JSON, and raises
@@ -527,6 +545,9 @@ class Reader {
  */
 export const defaultSerializer: SyncSerializer = {
   serialize(value: unknown): Uint8Array {
+    if (typeof value === "string" && value.length >= LONG_STRING && value.isWellFormed()) {
+      return longString(value);
+    }
     const w = new Writer();
     try {
       if (_isJsonSafe(value)) return encoder.encode(JSON.stringify(value));

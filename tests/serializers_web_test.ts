@@ -33,6 +33,15 @@ Deno.test("default serializer: malformed UTF-8 is a SerializationError, short or
     ["a stray continuation byte", long([0x80])],
     // binary form: tag String (6), length 2, bytes 0xc3 0x28 (invalid continuation)
     ["a binary-form string", Uint8Array.of(0xc7, 1, 10, 1, 6, 2, 0xc3, 0x28)],
+    // a long string value (binary form since 1 024 chars) with one byte broken
+    [
+      "a long binary-form string",
+      (() => {
+        const bytes = defaultSerializer.serialize("a".repeat(2000)).slice();
+        bytes[1000] = 0xff;
+        return bytes;
+      })(),
+    ],
   ];
   for (const [what, bytes] of bad) {
     assert.throws(
@@ -40,6 +49,22 @@ Deno.test("default serializer: malformed UTF-8 is a SerializationError, short or
       isSerializationError(/Cannot deserialize \d+ bytes/),
       what,
     );
+  }
+});
+
+Deno.test("default serializer: long well-formed strings use the binary form, others JSON", () => {
+  assert.deepEqual([...defaultSerializer.serialize("x".repeat(1024)).subarray(0, 5)], [
+    0xc7,
+    1,
+    6,
+    0x80,
+    0x08,
+  ]);
+  assert.equal(defaultSerializer.serialize("x".repeat(1023))[0], 0x22, "shorter: JSON text");
+  const lone = "a\uD800".repeat(600);
+  assert.equal(defaultSerializer.serialize(lone)[0], 0x22, "a lone surrogate: JSON escapes it");
+  for (const text of ["x".repeat(1024), "😀é".repeat(40_000), lone]) {
+    assert.equal(defaultSerializer.deserialize(defaultSerializer.serialize(text)), text);
   }
 });
 
