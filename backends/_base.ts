@@ -34,11 +34,9 @@ import { defaultSerializer } from "../serializers/default.ts";
  * The store a {@linkcode BaseCache} works on, as text (see `_storeId`), or
  * `undefined` when only that instance reaches its entries. Internal, for `memoize`.
  */
-// deno-lint-ignore prefer-const
 export let _storeIdOf: (cache: BaseCache) => string | undefined;
 
 /** Whether `close()` was called on `cache`. Internal, for memoize's hit path. */
-// deno-lint-ignore prefer-const
 export let _isClosed: (cache: BaseCache) => boolean;
 
 const identities = new WeakMap<object, number>();

@@ -16,7 +16,7 @@ import {
 } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
-import { _identityOf, ByteCache, type CounterOp } from "./_base.ts";
+import { ByteCache, type CounterOp } from "./_base.ts";
 import {
   Channel,
   counterExtras,

@@ -31,13 +31,16 @@ const search = memoize(function search(q: typeof query, page: number) {
 }, { cache });
 // memoizee in promise mode, its documented way to memoize async functions; `normalizer`
 // keys objects by content (JSON), as memoize does, rather than by identity.
-const squareM = memoizee(async (n: number) => n * n, { promise: true });
-const searchM = memoizee(async (q: typeof query, page: number) => ({ q, page, hits: [1, 2, 3] }), {
-  promise: true,
-  normalizer: (args: IArguments) => JSON.stringify([...args]),
-});
+const squareM = memoizee((n: number) => Promise.resolve(n * n), { promise: true });
+const searchM = memoizee(
+  (q: typeof query, page: number) => Promise.resolve({ q, page, hits: [1, 2, 3] }),
+  {
+    promise: true,
+    normalizer: (args: IArguments) => JSON.stringify([...args]),
+  },
+);
 const searchMId = memoizee(
-  async (q: typeof query, page: number) => ({ q, page, hits: [1, 2, 3] }),
+  (q: typeof query, page: number) => Promise.resolve({ q, page, hits: [1, 2, 3] }),
   {
     promise: true,
     length: 2,
