@@ -89,6 +89,70 @@ function utf8Text(bytes: Uint8Array): string {
   return text;
 }
 
+/**
+ * A string of the binary form: UTF-8, or WTF-8 when it holds a lone surrogate (UTF-8 with
+ * surrogates encoded as themselves, which the strict decoder refuses). JSON text never needs
+ * this (JSON escapes lone surrogates), so only the binary form accepts it.
+ */
+function binaryText(bytes: Uint8Array): string {
+  try {
+    return utf8Text(bytes);
+  } catch (error) {
+    return wtf8Text(bytes) ?? throwAgain(error);
+  }
+}
+
+function throwAgain(error: unknown): never {
+  throw error;
+}
+
+/** `s` as WTF-8: UTF-8 where a lone surrogate is written as its own 3-byte sequence. */
+function wtf8(s: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+      }
+    }
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else {
+      out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** Strict WTF-8 decoding (overlong forms, bad continuations and values past U+10FFFF refused). */
+function wtf8Text(bytes: Uint8Array): string | undefined {
+  let text = "";
+  for (let i = 0; i < bytes.length;) {
+    const lead = bytes[i]!;
+    let n: number;
+    let c: number;
+    if (lead < 0x80) [n, c] = [1, lead];
+    else if (lead >= 0xc2 && lead < 0xe0) [n, c] = [2, lead & 0x1f];
+    else if (lead >= 0xe0 && lead < 0xf0) [n, c] = [3, lead & 0x0f];
+    else if (lead >= 0xf0 && lead < 0xf5) [n, c] = [4, lead & 0x07];
+    else return undefined;
+    if (i + n > bytes.length) return undefined;
+    for (let k = 1; k < n; k++) {
+      const next = bytes[i + k]!;
+      if ((next & 0xc0) !== 0x80) return undefined;
+      c = (c << 6) | (next & 0x3f);
+    }
+    if ((n === 3 && c < 0x800) || (n === 4 && (c < 0x10000 || c > 0x10ffff))) return undefined;
+    text += String.fromCodePoint(c);
+    i += n;
+  }
+  return text;
+}
+
 class Writer {
   buf = new Uint8Array(256);
   view = new DataView(this.buf.buffer);
@@ -136,7 +200,8 @@ class Writer {
         return;
       }
     }
-    const bytes = encoder.encode(s);
+    // A lone surrogate has no UTF-8 form (TextEncoder writes U+FFFD): write WTF-8.
+    const bytes = s.isWellFormed() ? encoder.encode(s) : wtf8(s);
     this.uint(bytes.length);
     this.bytes(bytes);
   }
@@ -349,12 +414,12 @@ class Reader {
       let s = "";
       for (let i = start; i < start + n; i++) {
         const c = this.buf[i]!;
-        if (c > 0x7f) return utf8Text(this.buf.subarray(start, start + n));
+        if (c > 0x7f) return binaryText(this.buf.subarray(start, start + n));
         s += String.fromCharCode(c);
       }
       return s;
     }
-    return utf8Text(this.buf.subarray(start, start + n));
+    return binaryText(this.buf.subarray(start, start + n));
   }
 
   f64(): number {

@@ -179,3 +179,36 @@ Deno.test("encrypted(compressed()): a buffer the inner serializer reuses cannot 
     { n: 333 },
   ]);
 });
+
+Deno.test("default serializer: lone surrogates survive the binary form, in values and field names", () => {
+  const lone = "a\uD800b\uDC00c";
+  const values: unknown[] = [
+    { at: new Date(0), text: lone },
+    new Map([[lone, new Set([lone, "😀"])]]),
+    { at: new Date(0), [lone]: 1, [`${lone}${"x".repeat(80)}`]: 2 },
+    [undefined, `\uDBFF${"é".repeat(100)}`],
+  ];
+  for (const value of values) {
+    assert.deepStrictEqual(
+      defaultSerializer.deserialize(defaultSerializer.serialize(value)),
+      value,
+    );
+  }
+  // an encoded surrogate is accepted only in the binary form (WTF-8); JSON text refuses it
+  assert.equal(
+    defaultSerializer.deserialize(Uint8Array.of(0xc7, 1, 6, 3, 0xed, 0xa0, 0x80)),
+    "\uD800",
+  );
+  assert.throws(
+    () => defaultSerializer.deserialize(Uint8Array.of(0x22, 0xed, 0xa0, 0x80, 0x22)),
+    SerializationError,
+  );
+  // still malformed in WTF-8: an overlong form, a bad continuation
+  for (const bad of [[0xe0, 0x80, 0x80], [0xed, 0x20, 0x80], [0xf4, 0x90, 0x80, 0x80]]) {
+    assert.throws(
+      () => defaultSerializer.deserialize(Uint8Array.of(0xc7, 1, 6, bad.length, ...bad)),
+      SerializationError,
+      JSON.stringify(bad),
+    );
+  }
+});
