@@ -6,6 +6,7 @@
  */
 import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
+import { _isClosed, _storeIdOf, BaseCache } from "./backends/_base.ts";
 import { _argsKeyer } from "./_memo_keys.ts";
 
 /** Options of {@linkcode memoize}. */
@@ -70,15 +71,35 @@ function settle<T>(run: () => T): Promise<Awaited<T>> {
   }
 }
 
+/** How many argument keys a memoized function remembers (see `recent` in `_memoCore`). */
+const RECENT_KEYS = 256;
+
 /** The option names `memoize` reads. */
 const MEMOIZE_OPTIONS = ["cache", "key", "prefix", "ttl", "typed"] as const;
 
+type Owners = Map<string, WeakRef<(...args: never[]) => unknown>>;
+
 /**
- * Which function owns each prefix, per cache instance. A second, different
- * function under a used prefix would read the first one's results, so it is
- * refused. Owners are held weakly: a collected function frees its prefix.
+ * Which function owns each prefix, per store: a second, different function
+ * under a used prefix would read the first one's results, so it is refused.
+ * Caches that name their store (two `FileSystemCache`s on one directory, two
+ * `RedisCache`s on one database and key prefix) share one registry; any other
+ * cache is its own store. Owners are held weakly: a collected function frees
+ * its prefix.
  */
-const owners = new WeakMap<Cache, Map<string, WeakRef<(...args: never[]) => unknown>>>();
+const ownersByCache = new WeakMap<Cache, Owners>();
+const ownersByStore = new Map<string, Owners>();
+
+function ownersOf(cache: Cache): Owners {
+  const store = cache instanceof BaseCache ? _storeIdOf(cache) : undefined;
+  let byPrefix = store === undefined ? ownersByCache.get(cache) : ownersByStore.get(store);
+  if (byPrefix === undefined) {
+    byPrefix = new Map();
+    if (store === undefined) ownersByCache.set(cache, byPrefix);
+    else ownersByStore.set(store, byPrefix);
+  }
+  return byPrefix;
+}
 
 /** Records `fn` as the owner of `prefix` on `cache`; throws if another function owns it. */
 function claimPrefix(
@@ -87,8 +108,7 @@ function claimPrefix(
   fn: (...args: never[]) => unknown,
   what: string,
 ): void {
-  let byPrefix = owners.get(cache);
-  if (byPrefix === undefined) owners.set(cache, byPrefix = new Map());
+  const byPrefix = ownersOf(cache);
   const owner = byPrefix.get(prefix)?.deref();
   if (owner === fn) return;
   if (owner !== undefined) {
@@ -166,7 +186,25 @@ export function _memoCore(
   const custom = key as ((...args: unknown[]) => unknown) | undefined;
   const call = fn as (...args: unknown[]) => unknown;
 
+  // The keys of recent single number/short string arguments, so a hit on f(12) builds no
+  // strings (the key is the same text every time). Bounded; dropped whole when full.
+  const recent = custom === undefined && thisKey === undefined
+    ? new Map<unknown, string>()
+    : undefined;
+
   const keyOf = (self: unknown, args: readonly unknown[]): string => {
+    // Map keys 0 and -0 alike, which typed keys tell apart: -0 never uses the map.
+    if (recent !== undefined && args.length === 1 && !Object.is(args[0], -0)) {
+      const arg = args[0];
+      const known = recent.get(arg);
+      if (known !== undefined) return known;
+      if (typeof arg === "number" || (typeof arg === "string" && arg.length <= 64)) {
+        const key = `${prefixOf(self)}(${keyer(args)})`;
+        if (recent.size >= RECENT_KEYS) recent.clear();
+        recent.set(arg, key);
+        return key;
+      }
+    }
     let part: unknown;
     if (custom === undefined) part = keyer(args);
     else {
@@ -180,6 +218,12 @@ export function _memoCore(
     return `${head}(${part})`;
   };
 
+  // The hit path over a MemoryCache reads its store synchronously: no getOrSet machinery,
+  // one promise per hit (bench/lean_paths_bench.ts). A miss, a closed cache and every other
+  // cache take getOrSet. Only valid while memoize passes getOrSet nothing a hit must see
+  // (options that act on hits, such as a refresh ahead of expiry, must turn it off).
+  const memory = cache instanceof MemoryCache ? cache : undefined;
+
   return {
     cache,
     keyOf,
@@ -189,6 +233,10 @@ export function _memoCore(
         key = keyOf(self, args);
       } catch (error) {
         return Promise.reject(error);
+      }
+      // `_isLive` counts nothing, so a miss is counted once, by getOrSet.
+      if (memory !== undefined && !_isClosed(memory) && memory.store._isLive(key)) {
+        return Promise.resolve(decodeResult(memory.store.get(key)));
       }
       // Single-flight comes from the cache: concurrent callers of one key share one call.
       return cache.getOrSet(

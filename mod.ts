@@ -68,9 +68,11 @@ export { type TinyLfuOptions, TinyLfuPolicy } from "./policies/tinylfu.ts";
 export { type AdaptiveTinyLfuOptions, AdaptiveTinyLfuPolicy } from "./policies/adaptive.ts";
 
 // Serializers of the backends that store bytes.
-export type { Serializer } from "./serializers/serializer.ts";
+export type { AsyncSerializer, Serializer, SyncSerializer } from "./serializers/serializer.ts";
 export { defaultSerializer } from "./serializers/default.ts";
 export { jsonSerializer } from "./serializers/json.ts";
+export { compressed, type CompressionFormat } from "./serializers/compressed.ts";
+export { encrypted } from "./serializers/encrypted.ts";
 
 // Using caches: memoize, CacheManager, a cache from a URL.
 export {

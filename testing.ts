@@ -45,6 +45,9 @@
 import assert from "node:assert/strict";
 import { type Cache, CacheError, CacheUnsupportedError, SerializationError } from "./cache.ts";
 import type { Serializer } from "./serializers/serializer.ts";
+import { defaultSerializer } from "./serializers/default.ts";
+import { compressed } from "./serializers/compressed.ts";
+import { encrypted } from "./serializers/encrypted.ts";
 import { memoize, memoized } from "./memoize.ts";
 
 /**
@@ -115,6 +118,11 @@ export const CONFORMANCE_CASES = {
   },
   serializer: {
     everyValue: "a custom serializer carries every value set/add/setMany store",
+    async:
+      "an asynchronous serializer (encrypted(compressed(defaultSerializer))) carries every call",
+    ownsBytes: "a serializer that reuses its output buffer cannot change stored values",
+    badOutput:
+      "a serializer returning no Uint8Array, or throwing a non-Error, is a SerializationError naming the key",
   },
   unreadable: {
     oneAnswer: "an unreadable entry gives one answer in every method",
@@ -1012,6 +1020,52 @@ function memoizeGroup({ stores }: Suite): Cases<"memoize"> {
   };
 }
 
+/** `encrypted(compressed(defaultSerializer))` under a key made on first use. */
+let sealedInner: Promise<Serializer> | undefined;
+const sealed: Serializer = {
+  async serialize(value) {
+    return await (await sealedSerializer()).serialize(value);
+  },
+  async deserialize(bytes) {
+    // read the bytes before the first await (the backend may reuse them)
+    const copy = bytes.slice();
+    return await (await sealedSerializer()).deserialize(copy);
+  },
+};
+function sealedSerializer(): Promise<Serializer> {
+  return sealedInner ??= crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
+    "encrypt",
+    "decrypt",
+  ]).then((key) => encrypted(compressed(defaultSerializer), key));
+}
+
+/** Returns one buffer, rewritten by every call (as a pooled encoder would). */
+const reusedBuffer = new Uint8Array(64);
+const reusing: Serializer = {
+  serialize(value) {
+    const text = new TextEncoder().encode(JSON.stringify(value));
+    reusedBuffer.set(text);
+    return reusedBuffer.subarray(0, text.length);
+  },
+  deserialize(bytes) {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  },
+};
+
+/** Answers "string" with a string, "array" with a plain array, "throw" by throwing a string. */
+const misbehaving: Serializer = {
+  serialize(value) {
+    if (value === "string") return "bytes" as unknown as Uint8Array;
+    if (value === "array") return [1, 2] as unknown as Uint8Array;
+    if (value === "promise") return Promise.resolve({ length: 1 } as unknown as Uint8Array);
+    if (value === "throw") throw "no";
+    return new TextEncoder().encode(JSON.stringify(value));
+  },
+  deserialize() {
+    throw 42;
+  },
+};
+
 // [redis/memcached: custom serializer for every value]
 function serializerGroup({ options }: Suite): Cases<"serializer"> {
   // XORs JSON text behind a 2-byte mark, and counts what it sees
@@ -1099,6 +1153,109 @@ function serializerGroup({ options }: Suite): Cases<"serializer"> {
         await cache.set("s", 10);
         const mixed = await Promise.all(Array.from({ length: 10 }, () => cache.inc("s")));
         assert.deepEqual(mixed.sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i + 11));
+      },
+    },
+    async: {
+      unless: options.quirks?.serializes ? undefined : "the backend declares no serializer",
+      make: { serializer: sealed },
+      run: async (cache) => {
+        const big = { rows: Array.from({ length: 300 }, (_, i) => ({ id: i, at: new Date(i) })) };
+        const values: [string, unknown][] = [
+          ["text", "my card number 4111 1111 1111 1111"],
+          ["int", 42],
+          ["map", new Map([[1, new Set(["a"])]])],
+          ["big", big],
+        ];
+        for (const [key, value] of values) assert.equal(await cache.set(key, value), true);
+        for (const [key, value] of values) {
+          assert.deepStrictEqual(await cache.get(key), value, `set ${key}`);
+        }
+        assert.equal(await cache.add("text", "other"), false, "add() over a live entry");
+        assert.equal(await cache.add("added", { n: 1 }), true);
+        assert.deepStrictEqual(await cache.get("added"), { n: 1 });
+        const many = values.map(([key, value]) => [`many:${key}`, value] as const);
+        assert.equal((await cache.setMany(many)).length, values.length);
+        assert.deepStrictEqual(
+          await cache.getMany([...many.map(([key]) => key), "absent"]),
+          [...values.map(([, value]) => structuredClone(value)), undefined],
+        );
+        assert.equal(await cache.has("many:big"), true);
+        assert.equal(await cache.inc("n", 5), 5);
+        assert.equal(await cache.dec("n", 2), 3);
+        assert.equal(await cache.inc("int"), 43, "inc() of a number set() stored");
+        const counted = await Promise.all(Array.from({ length: 10 }, () => cache.inc("c")));
+        assert.deepEqual(
+          counted.sort((a, b) => a - b),
+          Array.from({ length: 10 }, (_, i) => i + 1),
+        );
+        assert.equal(await cache.get("c"), 10);
+        assert.equal(await cache.getOrSet("made", () => "fresh"), "fresh");
+        assert.equal(await cache.get("made"), "fresh");
+        assert.equal(await cache.delete("many:big"), true);
+        assert.equal(await cache.get("many:big"), undefined);
+        await assert.rejects(cache.set("f", { held: new WeakMap() }), (error: Error) => {
+          assert.equal(error.name, "SerializationError");
+          assert.match(error.message, /"f".*WeakMap/);
+          return true;
+        });
+      },
+    },
+    ownsBytes: {
+      unless: options.quirks?.serializes ? undefined : "the backend declares no serializer",
+      make: { serializer: reusing },
+      run: async (cache) => {
+        // objects: text that does not look numeric (memcached copies numeric-looking bytes anyway)
+        const entries = Array.from(
+          { length: 20 },
+          (_, i) => [`k${i}`, { n: i * 1000 + 7 }] as const,
+        );
+        assert.equal((await cache.setMany(entries)).length, entries.length);
+        await Promise.all(entries.map(([key, value]) => cache.set(`set:${key}`, value)));
+        await Promise.all(entries.map(([key, value]) => cache.add(`add:${key}`, value)));
+        for (const prefix of ["", "set:", "add:"]) {
+          assert.deepStrictEqual(
+            await cache.getMany(entries.map(([key]) => prefix + key)),
+            entries.map(([, value]) => structuredClone(value)),
+            `${prefix || "setMany:"} every value is its own`,
+          );
+        }
+      },
+    },
+    badOutput: {
+      unless: options.quirks?.serializes ? undefined : "the backend declares no serializer",
+      make: { serializer: misbehaving },
+      run: async (cache) => {
+        const named = (pattern: RegExp) => (error: Error) => {
+          assert.equal(error.name, "SerializationError");
+          assert.ok(error instanceof CacheError);
+          assert.match(error.message, pattern);
+          return true;
+        };
+        for (
+          const [value, what] of [["string", /returned .*not a Uint8Array/], [
+            "array",
+            /returned .*not a Uint8Array/,
+          ], ["promise", /returned .*not a Uint8Array/]] as const
+        ) {
+          await assert.rejects(
+            cache.set(`bad-${value}`, value),
+            named(new RegExp(`"bad-${value}"`)),
+          );
+          await assert.rejects(cache.set(`bad-${value}`, value), named(what));
+          await assert.rejects(cache.add(`bad-${value}`, value), named(/not a Uint8Array/));
+          await assert.rejects(
+            cache.setMany([[`bad-${value}`, value]]),
+            named(new RegExp(`"bad-${value}"`)),
+          );
+          assert.equal(await cache.has(`bad-${value}`), false, "nothing was stored");
+        }
+        await assert.rejects(cache.set("thrower", "throw"), named(/"thrower".*threw "?no"?/));
+        assert.equal(await cache.set("good", "fine"), true);
+        // The entry is intact and the serializer refuses it: a SerializationError naming the key
+        // ("one answer per question"); a backend still treating it as a miss answers undefined,
+        // but never a raw error or a message "undefined".
+        const read = await cache.get("good").then((value) => value, (error: Error) => error);
+        if (read !== undefined) named(/"good".*threw 42/)(read as Error);
       },
     },
   };

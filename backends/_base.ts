@@ -28,8 +28,27 @@ import {
   resolveTtl,
   SerializationError,
 } from "../cache.ts";
-import type { Serializer } from "../serializers/serializer.ts";
+import { _freshOutput, _synchronous, type Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
+
+/**
+ * The store a {@linkcode BaseCache} works on, as text (see `_storeId`), or
+ * `undefined` when only that instance reaches its entries. Internal, for `memoize`.
+ */
+export let _storeIdOf: (cache: BaseCache) => string | undefined;
+
+/** Whether `close()` was called on `cache`. Internal, for memoize's hit path. */
+export let _isClosed: (cache: BaseCache) => boolean;
+
+const identities = new WeakMap<object, number>();
+let nextIdentity = 0;
+
+/** A process-unique name for `object` (a client or database handle given to a cache), for `_storeId`. */
+export function _identityOf(object: object): string {
+  let id = identities.get(object);
+  if (id === undefined) identities.set(object, id = ++nextIdentity);
+  return `object ${id}`;
+}
 
 /** The public call a counter hook serves: `dec` arrives as `inc` of the negated delta. */
 export type CounterOp = "inc" | "dec";
@@ -163,6 +182,21 @@ export abstract class BaseCache implements Cache {
 
   /** Releases resources; called once by `close()`. */
   protected _close(): void | Promise<void> {}
+
+  /**
+   * Names the store this cache reads and writes, so that two instances over
+   * one store (one directory; one Redis database and key prefix) are known to
+   * share entries: `memoize` keys its prefix registry by it. `undefined` (the
+   * default) means no other instance can reach this cache's entries.
+   */
+  protected _storeId(): string | undefined {
+    return undefined;
+  }
+
+  static {
+    _storeIdOf = (cache) => cache._storeId();
+    _isClosed = (cache) => cache._closed;
+  }
 
   /** Throws a `CacheError` when the cache is closed. */
   protected _checkOpen(op: string, key?: string): void {
@@ -497,19 +531,23 @@ export interface ByteCacheOptions extends BaseCacheOptions {
  *     const bytes = this.#map.get(key);
  *     return bytes === undefined ? undefined : this._decode(key, bytes);
  *   }
- *   protected _set(key: string, value: unknown) {
- *     this.#map.set(key, this._encode("set", key, value));
+ *   // _encode/_decode answer synchronously, or with a promise for an async serializer
+ *   protected async _set(key: string, value: unknown) {
+ *     this.#map.set(key, await this._encode("set", key, value));
  *     return true;
  *   }
- *   protected _add(key: string, value: unknown) {
- *     return this.#map.has(key) ? false : this._set(key, value);
+ *   protected async _add(key: string, value: unknown) {
+ *     const bytes = await this._encode("add", key, value);
+ *     if (this.#map.has(key)) return false;
+ *     this.#map.set(key, bytes);
+ *     return true;
  *   }
  *   protected _delete(key: string) { return this.#map.delete(key); }
  *   protected _has(key: string) { return this.#map.has(key); }
  *   protected _clear() { this.#map.clear(); return true; }
- *   protected _addToCounter(key: string, delta: number, _ttl: number, op: "inc" | "dec") {
- *     const next = ((this._get(key) as number | undefined) ?? 0) + delta;
- *     this.#map.set(key, this._encode(op, key, next));
+ *   protected async _addToCounter(key: string, delta: number, _ttl: number, op: "inc" | "dec") {
+ *     const next = ((await this._get(key)) as number | undefined ?? 0) + delta;
+ *     this.#map.set(key, await this._encode(op, key, next));
  *     return next;
  *   }
  * }
@@ -523,6 +561,13 @@ export interface ByteCacheOptions extends BaseCacheOptions {
 export abstract class ByteCache extends BaseCache {
   /** Turns values into bytes and back. */
   readonly serializer: Serializer;
+  /**
+   * Whether the serializer never returns a promise (this library's synchronous
+   * ones): a backend may then serialize inside a synchronous critical section.
+   */
+  protected readonly _syncSerializer: boolean;
+  /** Whether the serializer's output is a fresh buffer (no copy needed to own it). */
+  readonly #fresh: boolean;
 
   /**
    * Sets up the shared state and the serializer.
@@ -532,29 +577,101 @@ export abstract class ByteCache extends BaseCache {
   constructor(options: ByteCacheOptions = {}) {
     super(options);
     this.serializer = options.serializer ?? defaultSerializer;
+    this._syncSerializer = _synchronous.has(this.serializer);
+    this.#fresh = _freshOutput.has(this.serializer);
   }
 
-  /** Serializes `value` for `key`; a failure is a `SerializationError` naming the key. */
-  protected _encode(op: string, key: string, value: unknown): Uint8Array {
+  /**
+   * Serializes `value` for `key`: the bytes, or a promise of them when the
+   * serializer is asynchronous. The bytes belong to the cache (copied unless
+   * the serializer is known to return a fresh buffer); a failure, or a result
+   * that is not a `Uint8Array`, is a `SerializationError` naming the key.
+   */
+  protected _encode(op: string, key: string, value: unknown): Uint8Array | Promise<Uint8Array> {
+    let out: unknown;
     try {
-      return this.serializer.serialize(value);
+      out = this.serializer.serialize(value);
     } catch (cause) {
-      throw new SerializationError(
-        `Cannot ${op} key ${_describe(key)}: ${(cause as Error).message}`,
-        { cause, op, key },
+      throw encodeError(op, key, cause);
+    }
+    if (out instanceof Uint8Array) return this.#fresh ? out : owned(out);
+    if (isThenable(out)) {
+      return Promise.resolve(out).then(
+        (bytes) => {
+          if (!(bytes instanceof Uint8Array)) throw notBytes(op, key, bytes);
+          return this.#fresh ? bytes : owned(bytes);
+        },
+        (cause) => {
+          throw encodeError(op, key, cause);
+        },
       );
     }
+    throw notBytes(op, key, out);
   }
 
-  /** Deserializes the bytes stored under `key`; a failure is a `SerializationError` naming the key. */
+  /**
+   * Deserializes the bytes stored under `key`: the value, or a promise of it
+   * when the serializer is asynchronous; a failure is a `SerializationError`
+   * naming the key.
+   */
   protected _decode(key: string, bytes: Uint8Array): unknown {
+    let out: unknown;
     try {
-      return this.serializer.deserialize(bytes);
+      out = this.serializer.deserialize(bytes);
     } catch (cause) {
-      throw new SerializationError(
-        `Cannot read key ${_describe(key)}: ${(cause as Error).message}`,
-        { cause, op: "read", key },
-      );
+      throw decodeError(key, cause);
     }
+    // No stored value is a promise (none can be serialized), so a promise is the serializer's.
+    if (out instanceof Promise) {
+      return out.then(undefined, (cause) => {
+        throw decodeError(key, cause);
+      });
+    }
+    return out;
   }
+}
+
+/** A copy of `bytes` as a plain `Uint8Array` over its own buffer. */
+function owned(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value instanceof Promise ||
+    (typeof value === "object" && value !== null &&
+      typeof (value as { then?: unknown }).then === "function");
+}
+
+/** What a serializer threw, as text: its message, or a description of a non-Error. */
+function reason(cause: unknown): string {
+  return cause instanceof Error
+    ? cause.message
+    : `the serializer threw ${_describe(cause)}, not an Error`;
+}
+
+function encodeError(op: string, key: string, cause: unknown): SerializationError {
+  return new SerializationError(`Cannot ${op} key ${_describe(key)}: ${reason(cause)}`, {
+    cause,
+    op,
+    key,
+  });
+}
+
+function decodeError(key: string, cause: unknown): SerializationError {
+  return new SerializationError(`Cannot read key ${_describe(key)}: ${reason(cause)}`, {
+    cause,
+    op: "read",
+    key,
+  });
+}
+
+function notBytes(op: string, key: string, out: unknown): SerializationError {
+  return new SerializationError(
+    `Cannot ${op} key ${_describe(key)}: the serializer returned ${
+      _describe(out)
+    }, not a Uint8Array`,
+    { op, key },
+  );
 }

@@ -6,7 +6,7 @@
  */
 import { _opAndKey, addDelta, CacheConnectionError, CacheError, scrubSecrets } from "../cache.ts";
 import { withDeadline } from "./_toolkit/deadline.ts";
-import { ByteCache, type CounterOp } from "./_base.ts";
+import { _identityOf, ByteCache, type CounterOp } from "./_base.ts";
 import { type DenoKvCacheOptions, resolveOptions } from "./deno_kv/_options.ts";
 import {
   decodeHeader,
@@ -88,6 +88,18 @@ export class DenoKvCache extends ByteCache {
     if (resolved.kv) this.#store = { kv: resolved.kv, prefix: this.#prefix, now: this.#now };
     this.#owned = resolved.kv === undefined;
     this.#path = resolved.path;
+    const where = resolved.kv
+      ? _identityOf(resolved.kv)
+      : `path ${scrubSecrets(resolved.path ?? "(default)", resolved.secrets)}`;
+    const prefix = this.#prefix.map((part) => `${typeof part}:${String(part)}`).join("/");
+    this.#storeName = `deno-kv:${where}|${prefix}`;
+  }
+
+  readonly #storeName: string;
+
+  /** The database (its path, or the handle given) and the key prefix. */
+  protected override _storeId(): string {
+    return this.#storeName;
   }
 
   /** Reads one key. */
@@ -124,10 +136,12 @@ export class DenoKvCache extends ByteCache {
   }
 
   /** Writes one entry. */
-  #set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const bytes = this._encode("set", key, value);
+  async #set(key: string, value: unknown, ttl: number): Promise<boolean> {
+    let bytes = this._encode("set", key, value);
+    if (bytes instanceof Promise) bytes = await bytes;
+    const ready = bytes;
     const expires = this.#expiry(ttl);
-    return this.#write("set", key, "header", () => [true, { bytes, expires }]);
+    return await this.#write("set", key, "header", () => [true, { bytes: ready, expires }]);
   }
 
   /**
@@ -143,9 +157,11 @@ export class DenoKvCache extends ByteCache {
     const single: [string, unknown][] = [];
     const groups: { entry: [string, unknown]; key: Deno.KvKey; header: Uint8Array }[][] = [[]];
     let size = 0;
-    for (const entry of unique) {
+    let encoded = unique.map((entry) => this._encode("setMany", ...entry));
+    if (encoded.some((bytes) => bytes instanceof Promise)) encoded = await Promise.all(encoded);
+    for (const [n, entry] of unique.entries()) {
       const part = keyPart(entry[0]);
-      const blob = toBlob(entry[0], typeof part !== "string", this._encode("setMany", ...entry));
+      const blob = toBlob(entry[0], typeof part !== "string", encoded[n] as Uint8Array);
       if (blob.length > INLINE_MAX) {
         single.push(entry);
         continue;
@@ -183,11 +199,13 @@ export class DenoKvCache extends ByteCache {
   }
 
   /** Writes one entry if the key holds no live entry, atomically (`check` on the header). */
-  #add(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const bytes = this._encode("add", key, value);
+  async #add(key: string, value: unknown, ttl: number): Promise<boolean> {
+    let bytes = this._encode("add", key, value);
+    if (bytes instanceof Promise) bytes = await bytes;
+    const ready = bytes;
     const expires = this.#expiry(ttl);
-    return this.#write("add", key, "verify", (current) => {
-      return current.live ? [false, undefined] : [true, { bytes, expires }];
+    return await this.#write("add", key, "verify", (current) => {
+      return current.live ? [false, undefined] : [true, { bytes: ready, expires }];
     });
   }
 
@@ -219,9 +237,16 @@ export class DenoKvCache extends ByteCache {
   #counter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     return this.#write(op, key, "value", (current) => {
       const stored = current.bytes ? this._decode(key, current.bytes) : 0;
-      const next = addDelta(op, key, stored, delta);
       const expires = current.bytes ? current.header!.expires : this.#expiry(ttl);
-      return [next, { bytes: this._encode(op, key, next), expires }];
+      const finish = (found: unknown): [number, Action] | Promise<[number, Action]> => {
+        const next = addDelta(op, key, found, delta);
+        const bytes = this._encode(op, key, next);
+        return bytes instanceof Promise
+          ? bytes.then((ready) => [next, { bytes: ready, expires }])
+          : [next, { bytes, expires }];
+      };
+      // An asynchronous serializer: decide after it answers (the commit checks the version).
+      return stored instanceof Promise ? stored.then(finish) : finish(stored);
     });
   }
 
@@ -316,7 +341,7 @@ export class DenoKvCache extends ByteCache {
     op: string,
     key: string,
     mode: ReadMode,
-    decide: (current: Current) => [R, Action],
+    decide: (current: Current) => [R, Action] | Promise<[R, Action]>,
   ): Promise<R> {
     const previous = this.#writes.get(key);
     const run = (previous ? previous.then(noop, noop) : Promise.resolve())

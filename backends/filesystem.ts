@@ -183,15 +183,29 @@ export class FileSystemCache extends ByteCache {
    * payload the serializer rejects under a valid header is present, carrying
    * the `SerializationError` (design.md, "one answer per question").
    */
-  #judge(key: string, name: string, bytes: Uint8Array, now: number): Found | undefined {
+  #judge(
+    key: string,
+    name: string,
+    bytes: Uint8Array,
+    now: number,
+  ): Found | undefined | Promise<Found | undefined> {
     const expiry = verifyEntry(bytes, name);
     if (expiry === CORRUPT || !isLive(expiry, now) || !storesKey(bytes, key)) return undefined;
+    let value: unknown;
     try {
-      return { value: this._decode(key, payloadOf(bytes)), expiry };
+      value = this._decode(key, payloadOf(bytes));
     } catch (error) {
       if (!(error instanceof SerializationError)) throw error;
       return { value: undefined, expiry, error };
     }
+    // An asynchronous serializer: a rejection is present with its error too.
+    if (value instanceof Promise) {
+      return value.then((ready) => ({ value: ready, expiry }), (error) => {
+        if (!(error instanceof SerializationError)) throw error;
+        return { value: undefined, expiry, error };
+      });
+    }
+    return { value, expiry };
   }
 
   /** Reads `key` without its lock; a dead file is removed (under the lock, if still dead). */
@@ -204,17 +218,57 @@ export class FileSystemCache extends ByteCache {
     if (bytes === undefined || bytes === DIRECTORY) return undefined;
     const now = this.#now();
     const found = this.#judge(key, name, bytes, now);
+    if (found instanceof Promise) {
+      return found.then((entry) => entry ?? this.#removeDead(op, key, name, bytes, now));
+    }
     if (found !== undefined) return found;
-    return this.#locked(op, key, false, "remove", () => {
+    return this.#removeDead(op, key, name, bytes, now);
+  }
+
+  /** Removes the dead file `bytes` of `key`, if it is still there (checked under the lock). */
+  #removeDead(
+    op: string,
+    key: string,
+    name: string,
+    bytes: Uint8Array,
+    now: number,
+  ): Promise<undefined> {
+    return this.#locked(op, key, false, "remove", (path) => {
       const again = readBytes(path, this.#cap);
-      if (
-        again !== undefined && again !== DIRECTORY &&
-        this.#judge(key, name, again, now) === undefined
-      ) {
-        removeFile(path);
-      }
+      // An asynchronous serializer cannot judge inside the lock: the same bytes are as dead.
+      const dead = again !== undefined && again !== DIRECTORY &&
+        (this._syncSerializer
+          ? this.#judge(key, name, again, now) === undefined
+          : sameBytes(again, bytes));
+      if (dead) removeFile(path);
       return undefined;
     });
+  }
+
+  /**
+   * The read-modify-write of `add` and `inc` for an asynchronous serializer,
+   * which cannot run inside the (synchronous) lock: read and decode outside
+   * it, then `step` prepares the write, which runs under the lock only if the
+   * file still holds the bytes read; otherwise everything runs again.
+   */
+  async #readThenWrite<R>(
+    op: string,
+    key: string,
+    step: (found: Found | undefined, now: number) => Promise<(path: string) => R>,
+  ): Promise<R> {
+    const name = this.#names.of(key);
+    const path = `${this.dir}/${name}`;
+    for (;;) {
+      const before = this.#io(op, key, "read", path, () => readBytes(path, this.#cap));
+      const now = this.#now();
+      const found = before === undefined ? undefined : await this.#judge(key, name, before, now);
+      const write = await step(found, now);
+      const done = await this.#locked(op, key, true, "write", (path) => {
+        const again = this.#io(op, key, "read", path, () => readBytes(path, this.#cap));
+        return sameBytes(again, before) ? { result: write(path) } : undefined;
+      });
+      if (done !== undefined) return done.result;
+    }
   }
 
   /** Writes an entry file (or removes the key when it is too large); call with the lock held. */
@@ -284,6 +338,13 @@ export class FileSystemCache extends ByteCache {
 
   #set(op: string, key: string, value: unknown, ttl: number): Promise<boolean> {
     const payload = this._encode(op, key, value);
+    if (payload instanceof Promise) {
+      return payload.then((ready) =>
+        this.#locked(op, key, true, "write", (path) => {
+          return this.#write(op, key, path, this.#expiry(ttl, this.#now()), ready);
+        })
+      );
+    }
     return this.#locked(op, key, true, "write", (path) => {
       return this.#write(op, key, path, this.#expiry(ttl, this.#now()), payload);
     });
@@ -352,6 +413,18 @@ export class FileSystemCache extends ByteCache {
   /** Writes one entry when the key holds no live one, atomically across processes. */
   protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
     const payload = this._encode("add", key, value);
+    if (payload instanceof Promise || !this._syncSerializer) {
+      return Promise.resolve(payload).then((ready) =>
+        this.#readThenWrite(
+          "add",
+          key,
+          (found, now) =>
+            Promise.resolve((path: string) =>
+              found === undefined && this.#write("add", key, path, this.#expiry(ttl, now), ready)
+            ),
+        )
+      );
+    }
     const name = this.#names.of(key);
     return this.#locked("add", key, true, "write", (path) => {
       const now = this.#now();
@@ -373,8 +446,11 @@ export class FileSystemCache extends ByteCache {
     return this.#locked(op, key, false, "remove", (path) => {
       const bytes = readBytes(path, this.#cap);
       if (bytes === undefined || bytes === DIRECTORY || !removeFile(path)) return false;
-      return this.#judge(key, name, bytes, this.#now()) !== undefined;
-    });
+      const found = this.#judge(key, name, bytes, this.#now());
+      return found instanceof Promise
+        ? found.then((entry) => entry !== undefined)
+        : found !== undefined;
+    }) as Promise<boolean>;
   }
 
   /** Whether the key holds a live entry: the same read and checks as `get`. */
@@ -387,16 +463,40 @@ export class FileSystemCache extends ByteCache {
 
   /** Adds `delta` under the key's lock, so concurrent processes never lose a count. */
   protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
+    if (!this._syncSerializer) {
+      return this.#readThenWrite(op, key, async (found, now) => {
+        const next = addDelta(op, key, found === undefined ? 0 : found.value, delta);
+        const expiry = found === undefined ? this.#expiry(ttl, now) : found.expiry;
+        const payload = await this._encode(op, key, next);
+        return (path) => {
+          this.#write(op, key, path, expiry, payload);
+          return next;
+        };
+      });
+    }
     const name = this.#names.of(key);
     return this.#locked(op, key, true, "write", (path) => {
       const now = this.#now();
       const bytes = this.#io(op, key, "read", path, () => readBytes(path, this.#cap));
-      const found = bytes === undefined ? undefined : this.#judge(key, name, bytes, now);
+      const found = bytes === undefined
+        ? undefined
+        : this.#judge(key, name, bytes, now) as Found | undefined;
       const next = addDelta(op, key, found === undefined ? 0 : valueOf(found), delta);
       const expiry = found === undefined ? this.#expiry(ttl, now) : found.expiry;
-      this.#write(op, key, path, expiry, this._encode(op, key, next));
+      this.#write(op, key, path, expiry, this._encode(op, key, next) as Uint8Array);
       return next;
     });
+  }
+
+  /** The directory, resolved: every instance on it shares its entries. */
+  protected override _storeId(): string {
+    let dir = this.dir;
+    try {
+      dir = Deno.realPathSync(dir);
+    } catch {
+      // removed under a live cache: the name it was opened with
+    }
+    return `filesystem:${dir}`;
   }
 
   /** Removes every entry file (and orphaned temp files); other files are left alone. */
@@ -594,6 +694,14 @@ class BatchFailures {
   throwIfAny(op: string, field: "stored" | "deleted", done: string[]): void {
     throwIfFailed(op, "keys", this.#results, this.#keys, field, done);
   }
+}
+
+/** Whether two reads of a file found the same bytes (both `undefined`: both found no file). */
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Whether `dir` is (still) a directory. */

@@ -13,7 +13,6 @@ import {
   CacheConnectionError,
   CacheError,
   checkOptionNames,
-  SerializationError,
 } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
@@ -206,6 +205,12 @@ export class MemcachedCache extends ByteCache {
   /** The longest wait in ms for a server. */
   readonly timeout: number;
   #servers: string[];
+  readonly #storeName: string;
+
+  /** The servers (without credentials) and the key prefix. */
+  protected override _storeId(): string {
+    return this.#storeName;
+  }
   #pool: ServerPool;
   #channel: Channel | undefined;
   #ownsClient: boolean;
@@ -249,6 +254,8 @@ export class MemcachedCache extends ByteCache {
     this.timeout = timeout;
     this.#channel = client && new Channel(client, timeout);
     this.#ownsClient = client === undefined;
+    const hosts = servers.map((server) => server.slice(server.lastIndexOf("@") + 1)).sort();
+    this.#storeName = `memcached:${hosts.join(",")}|${keyPrefix}`;
   }
 
   /**
@@ -487,43 +494,11 @@ export class MemcachedCache extends ByteCache {
   }
 
   #decode(key: string, flags: number, bytes: Uint8Array): unknown {
-    return decodeValue(key, flags, bytes, (data) => {
-      try {
-        return this.serializer.deserialize(data);
-      } catch (cause) {
-        throw new SerializationError(`Cannot read key ${_describe(key)}: ${reason(cause)}`, {
-          cause,
-        });
-      }
-    });
+    return decodeValue(key, flags, bytes, (data) => this._decode(key, data));
   }
 
-  /**
-   * The flags and bytes to store for `value`. The serializer's result is
-   * checked (a `Uint8Array`, else a `SerializationError` naming the key) and,
-   * from a custom serializer, copied: one that reuses its output buffer would
-   * otherwise change the bytes of an entry not yet sent (`setMany` encodes
-   * every value first). This is done here rather than in `BaseCache._encode`.
-   */
-  #encode(op: string, key: string, value: unknown): Encoded {
-    return encodeValue(value, (data) => {
-      let bytes: unknown;
-      try {
-        bytes = this.serializer.serialize(data);
-      } catch (cause) {
-        throw new SerializationError(`Cannot ${op} key ${_describe(key)}: ${reason(cause)}`, {
-          cause,
-        });
-      }
-      if (!(bytes instanceof Uint8Array)) {
-        throw new SerializationError(
-          `Cannot ${op} key ${_describe(key)}: the serializer returned ${
-            _describe(bytes)
-          }, not a Uint8Array`,
-        );
-      }
-      return this.#custom ? bytes.slice() : bytes;
-    }, this.#custom);
+  #encode(op: string, key: string, value: unknown): Encoded | Promise<Encoded> {
+    return encodeValue(value, (data) => this._encode(op, key, data), this.#custom);
   }
 
   /** Reads one key. */
@@ -584,7 +559,7 @@ export class MemcachedCache extends ByteCache {
         const p = positions ? positions[i]! : i;
         if (item) values[p] = this.#decode(keys[p]!, item.flags, item.value);
       });
-      return values;
+      return await settled(values);
     }
     const results = await Promise.allSettled(
       groups.map(([index, positions]) => read(index, positions)),
@@ -605,14 +580,14 @@ export class MemcachedCache extends ByteCache {
       if (positions) { for (const p of positions) unread.push(keys[p]!); }
       else unread.push(...keys);
     });
-    if (failed.length === 0) return values;
+    if (failed.length === 0) return await settled(values);
     if (failed.length === groups.length) throw failed[0]; // nothing read: the failure itself
     const first = failed[0] as Error;
     throw new CacheBatchError(
       `Cannot getMany: ${failed.length} of ${groups.length} servers failed (first: ${first.message}); read ${
         keys.length - unread.length
       } of ${keys.length} keys, the error's values holds them`,
-      { values, unread },
+      { values: await settled(values), unread },
       { cause: first },
     );
   }
@@ -654,12 +629,21 @@ export class MemcachedCache extends ByteCache {
 
   /** Stores one entry; `false` when the value is over the item size limit or memory is full. */
   protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    return this.#store("set", key, this.#encode("set", key, value), ttl, this.#deadline());
+    return this.#encodeAndStore("set", key, value, ttl);
   }
 
   /** Stores one entry with memcached's atomic `add`. */
   protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
-    return this.#store("add", key, this.#encode("add", key, value), ttl, this.#deadline());
+    return this.#encodeAndStore("add", key, value, ttl);
+  }
+
+  /** Encodes, then stores; awaits only an asynchronous serializer. */
+  #encodeAndStore(op: "set" | "add", key: string, value: unknown, ttl: number): Promise<boolean> {
+    const deadline = this.#deadline();
+    const encoded = this.#encode(op, key, value);
+    return encoded instanceof Promise
+      ? encoded.then((ready) => this.#store(op, key, ready, ttl, deadline))
+      : this.#store(op, key, encoded, ttl, deadline);
   }
 
   /**
@@ -670,7 +654,9 @@ export class MemcachedCache extends ByteCache {
    */
   protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
     const deadline = this.#deadline();
-    const encoded = entries.map(([key, value]) => this.#encode("setMany", key, value));
+    const encoded = await settled(
+      entries.map(([key, value]) => this.#encode("setMany", key, value)),
+    );
     const results = await Promise.allSettled(
       entries.map(([key], i) => this.#store("setMany", key, encoded[i]!, ttl, deadline)),
     );
@@ -782,7 +768,7 @@ export class MemcachedCache extends ByteCache {
         expectStatus(found, op, key, [STATUS.ok]);
         const counter = found.flags === FLAG_INTEGER ? decodeInteger(found.value) : undefined;
         if (counter !== undefined) {
-          const next = addDelta(op, key, counter, delta); // out of range: nothing written
+          addDelta(op, key, counter, delta); // out of range: nothing written
           const reply = await channel.send(
             index,
             op,
@@ -801,7 +787,7 @@ export class MemcachedCache extends ByteCache {
           // Changed (status exists) or gone since the read: read it again.
           expectStatus(reply, op, key, [STATUS.exists, STATUS.notFound]);
         } else {
-          const next = this.#counterFrom(op, key, found.flags, found.value, delta);
+          const next = await this.#counterFrom(op, key, found.flags, found.value, delta);
           if (await this.#toCounter(op, key, at, next, delta, deadline)) return next;
         }
       }
@@ -826,17 +812,20 @@ export class MemcachedCache extends ByteCache {
     flags: number,
     bytes: Uint8Array,
     delta: number,
-  ): number {
+  ): number | Promise<number> {
+    const finish = (current: unknown): number => {
+      if ((flags & ~FLAG_GUARDED) === FLAG_SERIALIZED && Number.isSafeInteger(current)) {
+        return addDelta(op, key, current, delta);
+      }
+      addDelta(op, key, current, delta);
+      throw new TypeError(
+        `Cannot ${op} key ${_describe(key)}: stored value is not a safe integer, found ${
+          _describe(current)
+        } (kept as serialized bytes)`,
+      );
+    };
     const current = this.#decode(key, flags, bytes);
-    if ((flags & ~FLAG_GUARDED) === FLAG_SERIALIZED && Number.isSafeInteger(current)) {
-      return addDelta(op, key, current, delta);
-    }
-    addDelta(op, key, current, delta);
-    throw new TypeError(
-      `Cannot ${op} key ${_describe(key)}: stored value is not a safe integer, found ${
-        _describe(current)
-      } (kept as serialized bytes)`,
-    );
+    return current instanceof Promise ? current.then(finish) : finish(current);
   }
 
   /**
@@ -857,7 +846,7 @@ export class MemcachedCache extends ByteCache {
     if (item === undefined) return false;
     if (
       (item.flags & ~FLAG_GUARDED) !== FLAG_SERIALIZED ||
-      this.#counterFrom(op, key, item.flags, item.value, delta) !== next
+      (await this.#counterFrom(op, key, item.flags, item.value, delta)) !== next
     ) {
       return false;
     }
@@ -994,7 +983,7 @@ function naming(error: unknown, op: string, key: string | undefined): unknown {
   });
 }
 
-/** What a thrown value says: an `Error`'s message, or the value itself described. */
-function reason(thrown: unknown): string {
-  return thrown instanceof Error ? thrown.message : `it threw ${_describe(thrown)}`;
+/** `values`, or (when an asynchronous serializer left promises in it) a promise of them resolved. */
+function settled<T>(values: (T | Promise<T>)[]): T[] | Promise<T[]> {
+  return values.some((value) => value instanceof Promise) ? Promise.all(values) : values as T[];
 }

@@ -6,7 +6,7 @@
  */
 import { _describe, addDelta, CacheError, SerializationError } from "../cache.ts";
 import { defaultSerializer } from "../serializers/default.ts";
-import { ByteCache } from "./_base.ts";
+import { _identityOf, ByteCache } from "./_base.ts";
 import {
   escapeGlob,
   fromWtf8,
@@ -126,6 +126,23 @@ export class RedisCache extends ByteCache {
     this.#plain = this.serializer === defaultSerializer;
     this.#cluster = cluster ? new ClusterConnection(cluster) : undefined;
     this.#conn = cluster ? undefined : new RedisConnection({ url, client, sentinel, timeout });
+    // A cluster or sentinel set is named by the options object or client given (process-unique):
+    // two caches over one topology from separate options are not recognised as one store.
+    const where = cluster ?? sentinel;
+    this.#store = `redis:${
+      where !== undefined
+        ? _identityOf(where)
+        : client === undefined
+        ? serverOf(url)
+        : _identityOf(client)
+    }|${keyPrefix}`;
+  }
+
+  readonly #store: string;
+
+  /** The server and database (without credentials) and the key prefix. */
+  protected override _storeId(): string {
+    return this.#store;
   }
 
   /** The bound in ms on connecting and on each command. */
@@ -166,8 +183,12 @@ export class RedisCache extends ByteCache {
     return serverKey(this.keyPrefix, this.#prefixWellFormed, key);
   }
 
-  #value(op: string, key: string, value: unknown): RedisArgument {
-    return (this.#plain ? plainText(value) : undefined) ?? tagged(this._encode(op, key, value));
+  /** The stored form of `value`; a promise only when the serializer answers with one. */
+  #value(op: string, key: string, value: unknown): RedisArgument | Promise<RedisArgument> {
+    const text = this.#plain ? plainText(value) : undefined;
+    if (text !== undefined) return text;
+    const bytes = this._encode(op, key, value);
+    return bytes instanceof Promise ? bytes.then(tagged) : tagged(bytes);
   }
 
   #read(key: string, reply: Reply): unknown {
@@ -219,8 +240,12 @@ export class RedisCache extends ByteCache {
     if (missing.length > 0) await this.#refuseForeign(missing, deadline);
     // a plain array (node-redis's reply array is not one)
     const values = new Array<unknown>(replies.length);
-    for (let i = 0; i < replies.length; i++) values[i] = this.#read(keys[i]!, replies[i]!);
-    return values;
+    let pending = false;
+    for (let i = 0; i < replies.length; i++) {
+      const value = values[i] = this.#read(keys[i]!, replies[i]!);
+      if (value instanceof Promise) pending = true;
+    }
+    return pending ? await Promise.all(values) : values;
   }
 
   /** Rejects with `SerializationError` when one of `keys` holds another Redis type. */
@@ -266,29 +291,34 @@ export class RedisCache extends ByteCache {
 
   /** `SET key value PX ttl`. */
   protected _set(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const args = ["SET", this.#key(key), this.#value("set", key, value), ...this.#expiry(ttl)];
-    return this.#call("set", key, args, (reply: unknown) => reply !== null);
+    const stored = this.#value("set", key, value);
+    if (stored instanceof Promise) {
+      return stored.then((bytes) => this.#call("set", key, this.#setArgs(key, bytes, ttl), isOk));
+    }
+    return this.#call("set", key, this.#setArgs(key, stored, ttl), isOk);
+  }
+
+  #setArgs(key: string, stored: RedisArgument, ttl: number): RedisArgument[] {
+    return ["SET", this.#key(key), stored, ...this.#expiry(ttl)];
   }
 
   /** One atomic `SET key value NX PX ttl`. */
-  protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
-    const args = [
-      "SET",
-      this.#key(key),
-      this.#value("add", key, value),
-      "NX",
-      ...this.#expiry(ttl),
-    ];
-    return this.#call("add", key, args, (reply: unknown) => reply !== null);
+  protected async _add(key: string, value: unknown, ttl: number): Promise<boolean> {
+    let stored = this.#value("add", key, value);
+    if (stored instanceof Promise) stored = await stored;
+    const args = ["SET", this.#key(key), stored, "NX", ...this.#expiry(ttl)];
+    return await this.#call("add", key, args, isOk);
   }
 
   /** One pipeline of `SET … PX`; every value is encoded before anything is sent. */
   protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
     const expiry = this.#expiry(ttl);
-    const commands = entries.map(([key, value]) => [
+    let stored = entries.map(([key, value]) => this.#value("setMany", key, value));
+    if (stored.some((value) => value instanceof Promise)) stored = await Promise.all(stored);
+    const commands = entries.map(([key], i) => [
       "SET",
       this.#key(key),
-      this.#value("setMany", key, value),
+      stored[i] as RedisArgument,
       ...expiry,
     ]);
     const keys = entries.map(([key]) => key);
@@ -382,6 +412,7 @@ export class RedisCache extends ByteCache {
       if (code === 1) {
         try {
           current = this.#read(key, result);
+          if (current instanceof Promise) current = await current;
         } catch {
           // undecodable bytes: describe them as bytes
         }
@@ -402,7 +433,7 @@ export class RedisCache extends ByteCache {
    */
   async [Symbol.for("cachelib.deleteIfEquals")](key: string, value: unknown): Promise<boolean> {
     this._checkOpen("delete", key);
-    const args = ["1", this.#key(key), this.#value("delete", key, value)];
+    const args = ["1", this.#key(key), await this.#value("delete", key, value)];
     const sha = DELETE_IF_EQUALS_SHA;
     return await this.#script("delete", key, sha, DELETE_IF_EQUALS_SCRIPT, args) === 1;
   }
@@ -466,4 +497,20 @@ export class RedisCache extends ByteCache {
       }
     } while (cursor !== "0");
   }
+}
+
+/** `host:port/db` of a Redis URL: the same store whoever logs in. */
+function serverOf(url: string | undefined): string {
+  if (url === undefined) return "default";
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || "6379"}/${parsed.pathname.slice(1) || "0"}`;
+  } catch {
+    return "unparsed";
+  }
+}
+
+/** Whether a `SET` stored its value (`nil` when `NX` declined). */
+function isOk(reply: unknown): boolean {
+  return reply !== null;
 }

@@ -80,6 +80,11 @@ export class UwsgiCache extends ByteCache {
     this.#endpoint = resolved.endpoint;
   }
 
+  /** The server (without credentials) and the cache name. */
+  protected override _storeId(): string {
+    return `uwsgi:${this.server.slice(this.server.lastIndexOf("@") + 1)}|${this.cacheName}`;
+  }
+
   /** The deadline of a call made now: `timeout` ms from now (`Date.now()` ms). */
   #deadline(): number {
     return Date.now() + this.#endpoint.timeout;
@@ -245,9 +250,11 @@ export class UwsgiCache extends ByteCache {
     return this.#set("set", key, value, ttl);
   }
 
-  #set(op: string, key: string, value: unknown, ttl: number): Promise<boolean> {
-    const bytes = this._encode(op, key, value);
-    return this.#write(op, "update", key, bytes, seconds(ttl), this.#deadline());
+  async #set(op: string, key: string, value: unknown, ttl: number): Promise<boolean> {
+    const deadline = this.#deadline();
+    let bytes = this._encode(op, key, value);
+    if (bytes instanceof Promise) bytes = await bytes;
+    return await this.#write(op, "update", key, bytes, seconds(ttl), deadline);
   }
 
   /**
@@ -282,7 +289,8 @@ export class UwsgiCache extends ByteCache {
   /** Stores one entry only when absent (uWSGI `set`, atomic on the server). */
   protected async _add(key: string, value: unknown, ttl: number): Promise<boolean> {
     const deadline = this.#deadline();
-    const bytes = this._encode("add", key, value);
+    let bytes = this._encode("add", key, value);
+    if (bytes instanceof Promise) bytes = await bytes;
     if (await this.#write("add", "set", key, bytes, seconds(ttl), deadline)) return true;
     // Declined: a live entry, or an expired one the sweeper has not removed yet.
     const entry = await this.#entry("add", key, deadline);
@@ -339,7 +347,8 @@ export class UwsgiCache extends ByteCache {
     deadline: number,
   ): Promise<number> {
     const entry = await this.#read(op, key, deadline);
-    const current = entry === undefined ? 0 : this._decode(key, entry.body);
+    let current = entry === undefined ? 0 : this._decode(key, entry.body);
+    if (current instanceof Promise) current = await current;
     const next = addDelta(op, key, current, delta);
     // Keep an existing expiry: uWSGI takes relative seconds, the reply gave absolute ones.
     const expires = entry === undefined
@@ -347,7 +356,8 @@ export class UwsgiCache extends ByteCache {
       : entry.expires === 0
       ? 0
       : Math.max(1, entry.expires - Math.floor(Date.now() / 1000));
-    const bytes = this._encode(op, key, next);
+    let bytes = this._encode(op, key, next);
+    if (bytes instanceof Promise) bytes = await bytes;
     if (!(await this.#write(op, "update", key, bytes, expires, deadline))) {
       throw new CacheError(
         `Cannot ${op} key ${_describe(key)}: uWSGI declined to store the new value (cache full?)`,

@@ -29,7 +29,7 @@ import {
   checkOptionNames,
   defaultSerializer,
   SerializationError,
-  type Serializer,
+  type SyncSerializer,
 } from "@cachelib/cachelib";
 
 /** Options of {@linkcode SqliteCache}. */
@@ -42,8 +42,8 @@ export interface SqliteCacheOptions {
   namespace?: string | undefined;
   /** Lifetime in ms of entries stored without a ttl; `0` = never expire. Default 300 000. */
   defaultTtl?: number | undefined;
-  /** Turns values into bytes. Default {@linkcode defaultSerializer}. */
-  serializer?: Serializer | undefined;
+  /** Turns values into bytes, synchronously (SQLite calls are). Default {@linkcode defaultSerializer}. */
+  serializer?: SyncSerializer | undefined;
   /** The clock in ms used for expiry (stored as an absolute time). Default `Date.now`. */
   now?: (() => number) | undefined;
 }
@@ -66,7 +66,7 @@ export class SqliteCache extends BaseCache {
   /** The name that keeps this cache's rows apart in the table. */
   readonly namespace: string;
   #now: () => number;
-  #serializer: Serializer;
+  #serializer: SyncSerializer;
   #select: StatementSync;
   #upsert: StatementSync;
   #remove: StatementSync;
@@ -113,13 +113,21 @@ export class SqliteCache extends BaseCache {
   }
 
   #write(op: string, key: string, value: unknown, expires: number): void {
-    let bytes: Uint8Array;
+    let bytes: unknown;
     try {
       bytes = this.#serializer.serialize(value);
     } catch (cause) {
+      const why = cause instanceof Error ? cause.message : `the serializer threw ${String(cause)}`;
+      throw new SerializationError(`Cannot ${op} key ${JSON.stringify(key)}: ${why}`, { cause });
+    }
+    if (!(bytes instanceof Uint8Array)) {
+      // SQLite's calls are synchronous: a serializer that answers with a promise cannot be used
       throw new SerializationError(
-        `Cannot ${op} key ${JSON.stringify(key)}: ${(cause as Error).message}`,
-        { cause },
+        `Cannot ${op} key ${JSON.stringify(key)}: the serializer returned ${
+          bytes instanceof Promise
+            ? "a Promise (SqliteCache needs a synchronous one)"
+            : typeof bytes
+        }, not a Uint8Array`,
       );
     }
     this.#upsert.run(this.namespace, JSON.stringify(key), bytes, expires);
@@ -129,10 +137,8 @@ export class SqliteCache extends BaseCache {
     try {
       return this.#serializer.deserialize(row.value);
     } catch (cause) {
-      throw new SerializationError(
-        `Cannot read key ${JSON.stringify(key)}: ${(cause as Error).message}`,
-        { cause },
-      );
+      const why = cause instanceof Error ? cause.message : `the serializer threw ${String(cause)}`;
+      throw new SerializationError(`Cannot read key ${JSON.stringify(key)}: ${why}`, { cause });
     }
   }
 

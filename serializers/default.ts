@@ -16,7 +16,7 @@
  * @module
  */
 import { SerializationError } from "../cache.ts";
-import type { Serializer } from "./serializer.ts";
+import { _freshOutput, _synchronous, type SyncSerializer } from "./serializer.ts";
 import { _isJsonSafe } from "./_json_safe.ts";
 import { TYPED_ARRAYS } from "./_typed_arrays.ts";
 import { _cloneRefusal, _isShared, _typeName as typeName } from "./_clone_rule.ts";
@@ -71,7 +71,87 @@ const ERRORS = new Map<string, ErrorConstructor>([
 const CryptoKeyClass = (globalThis as { CryptoKey?: abstract new () => object }).CryptoKey;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+const decoder = new TextDecoder("utf-8");
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * `bytes` as text; bytes that are not UTF-8 throw. The strict (`fatal`)
+ * decoder costs 3–9× the lenient one, so it runs only when it could matter:
+ * the lenient decoder turns every malformed sequence into U+FFFD, so text
+ * without one came from valid UTF-8, and text with one is decoded again
+ * strictly (a real U+FFFD passes, a malformed sequence throws). Measured in
+ * bench/lean_paths_bench.ts: building short ASCII text in JS
+ * (`String.fromCharCode.apply`) was slower than the decoder call.
+ */
+function utf8Text(bytes: Uint8Array): string {
+  const text = decoder.decode(bytes);
+  if (text.includes("\uFFFD")) strictDecoder.decode(bytes);
+  return text;
+}
+
+/**
+ * A string of the binary form: UTF-8, or WTF-8 when it holds a lone surrogate (UTF-8 with
+ * surrogates encoded as themselves, which the strict decoder refuses). JSON text never needs
+ * this (JSON escapes lone surrogates), so only the binary form accepts it.
+ */
+function binaryText(bytes: Uint8Array): string {
+  try {
+    return utf8Text(bytes);
+  } catch (error) {
+    return wtf8Text(bytes) ?? throwAgain(error);
+  }
+}
+
+function throwAgain(error: unknown): never {
+  throw error;
+}
+
+/** `s` as WTF-8: UTF-8 where a lone surrogate is written as its own 3-byte sequence. */
+function wtf8(s: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+      }
+    }
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else {
+      out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** Strict WTF-8 decoding (overlong forms, bad continuations and values past U+10FFFF refused). */
+function wtf8Text(bytes: Uint8Array): string | undefined {
+  let text = "";
+  for (let i = 0; i < bytes.length;) {
+    const lead = bytes[i]!;
+    let n: number;
+    let c: number;
+    if (lead < 0x80) [n, c] = [1, lead];
+    else if (lead >= 0xc2 && lead < 0xe0) [n, c] = [2, lead & 0x1f];
+    else if (lead >= 0xe0 && lead < 0xf0) [n, c] = [3, lead & 0x0f];
+    else if (lead >= 0xf0 && lead < 0xf5) [n, c] = [4, lead & 0x07];
+    else return undefined;
+    if (i + n > bytes.length) return undefined;
+    for (let k = 1; k < n; k++) {
+      const next = bytes[i + k]!;
+      if ((next & 0xc0) !== 0x80) return undefined;
+      c = (c << 6) | (next & 0x3f);
+    }
+    if ((n === 3 && c < 0x800) || (n === 4 && (c < 0x10000 || c > 0x10ffff))) return undefined;
+    text += String.fromCodePoint(c);
+    i += n;
+  }
+  return text;
+}
 
 class Writer {
   buf = new Uint8Array(256);
@@ -120,7 +200,8 @@ class Writer {
         return;
       }
     }
-    const bytes = encoder.encode(s);
+    // A lone surrogate has no UTF-8 form (TextEncoder writes U+FFFD): write WTF-8.
+    const bytes = s.isWellFormed() ? encoder.encode(s) : wtf8(s);
     this.uint(bytes.length);
     this.bytes(bytes);
   }
@@ -333,12 +414,12 @@ class Reader {
       let s = "";
       for (let i = start; i < start + n; i++) {
         const c = this.buf[i]!;
-        if (c > 0x7f) return decoder.decode(this.buf.subarray(start, start + n));
+        if (c > 0x7f) return binaryText(this.buf.subarray(start, start + n));
         s += String.fromCharCode(c);
       }
       return s;
     }
-    return decoder.decode(this.buf.subarray(start, start + n));
+    return binaryText(this.buf.subarray(start, start + n));
   }
 
   f64(): number {
@@ -487,6 +568,31 @@ class Reader {
 }
 
 /**
+ * From this length on, a string value is written in the binary form (raw UTF-8 after a tag)
+ * rather than as JSON: reading it back is then one decode, with no `JSON.parse` of a long
+ * literal (a 1 MB string: 2.6× a plain decode as JSON, see docs/benchmarks.md). Only
+ * well-formed strings: JSON escapes a lone surrogate, UTF-8 cannot carry one.
+ */
+const LONG_STRING = 1024;
+
+/** A long string value in the binary form: magic, version, `Tag.String`, length, UTF-8. */
+function longString(value: string): Uint8Array {
+  const text = encoder.encode(value);
+  const head = [MAGIC, VERSION, Tag.String];
+  for (let n = text.length;; n = Math.floor(n / 0x80)) {
+    if (n < 0x80) {
+      head.push(n);
+      break;
+    }
+    head.push((n % 0x80) | 0x80);
+  }
+  const out = new Uint8Array(head.length + text.length);
+  out.set(head);
+  out.set(text, head.length);
+  return out;
+}
+
+/**
  * The default serializer of the file and network backends: carries every
  * value the contract allows (including `Date`, `Map`, `Set`, `RegExp`,
  * `BigInt`, typed arrays and cycles), writes plain data as JSON, and raises
@@ -502,8 +608,11 @@ class Reader {
  * assert.deepStrictEqual(copy, { at: new Date(0), tags: new Set(["a"]), big: 1180591620717411303424n });
  * ```
  */
-export const defaultSerializer: Serializer = {
+export const defaultSerializer: SyncSerializer = {
   serialize(value: unknown): Uint8Array {
+    if (typeof value === "string" && value.length >= LONG_STRING && value.isWellFormed()) {
+      return longString(value);
+    }
     const w = new Writer();
     try {
       if (_isJsonSafe(value)) return encoder.encode(JSON.stringify(value));
@@ -521,7 +630,7 @@ export const defaultSerializer: Serializer = {
   },
   deserialize(bytes: Uint8Array): unknown {
     try {
-      if (bytes[0] !== MAGIC) return JSON.parse(decoder.decode(bytes));
+      if (bytes[0] !== MAGIC) return JSON.parse(utf8Text(bytes));
       if (bytes[1] !== VERSION) throw new Error(`unknown format version ${bytes[1]}`);
       const r = new Reader(bytes);
       const value = r.value();
@@ -535,3 +644,5 @@ export const defaultSerializer: Serializer = {
     }
   },
 };
+_freshOutput.add(defaultSerializer);
+_synchronous.add(defaultSerializer);

@@ -5,7 +5,7 @@
  * @module
  */
 import { SerializationError } from "../cache.ts";
-import type { Serializer } from "./serializer.ts";
+import { _freshOutput, _synchronous, type SyncSerializer } from "./serializer.ts";
 import { _isJsonSafe } from "./_json_safe.ts";
 
 const encoder = new TextEncoder();
@@ -26,7 +26,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * assert.deepEqual(jsonSerializer.deserialize(bytes), { user: "ada", visits: 3 });
  * ```
  */
-export const jsonSerializer: Serializer = {
+export const jsonSerializer: SyncSerializer = {
   serialize(value: unknown): Uint8Array {
     if (!_isJsonSafe(value)) {
       throw new SerializationError(
@@ -46,3 +46,5 @@ export const jsonSerializer: Serializer = {
     }
   },
 };
+_freshOutput.add(jsonSerializer);
+_synchronous.add(jsonSerializer);

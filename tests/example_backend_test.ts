@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { MemoryCache } from "@cachelib/cachelib";
+import { MemoryCache, type SyncSerializer } from "@cachelib/cachelib";
 import { CONFORMANCE_CASES, type MakeOptions, runConformance } from "@cachelib/cachelib/testing";
 import { SqliteCache } from "../examples/sqlite_cache.ts";
 
@@ -12,7 +12,13 @@ Deno.test("SqliteCache (examples/) conforms", async (t) => {
     // One database for the whole run: each cache gets its own namespace in it, so a second
     // `make` is a sibling over the same store for the clear.isolation case.
     make: ({ defaultTtl, now, serializer }) =>
-      new SqliteCache({ database, namespace: crypto.randomUUID(), defaultTtl, now, serializer }),
+      new SqliteCache({
+        database,
+        namespace: crypto.randomUUID(),
+        defaultTtl,
+        now,
+        serializer: serializer as SyncSerializer | undefined,
+      }),
     quirks: {
       serializes: true,
       // the example keeps to the seven required hooks
@@ -22,6 +28,10 @@ Deno.test("SqliteCache (examples/) conforms", async (t) => {
         keys: "does not implement the _keys hook",
       },
     },
+    skip: [{
+      reason: "SQLite's calls are synchronous: SqliteCache takes a synchronous serializer",
+      cases: ["serializer.async"],
+    }],
     // A row whose bytes no serializer wrote: intact, but not this cache's data.
     corrupt: (cache, key) => {
       database.prepare("INSERT OR REPLACE INTO cachelib_entries VALUES (?, ?, ?, 0)")

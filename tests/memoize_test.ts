@@ -369,7 +369,7 @@ class SharedBytesCache extends ByteCache {
     return Promise.resolve(bytes && this._decode(key, bytes));
   }
   protected _set(key: string, value: unknown) {
-    this.#store.set(key, this._encode("set", key, value));
+    this.#store.set(key, this._encode("set", key, value) as Uint8Array); // jsonSerializer is synchronous
     return Promise.resolve(true);
   }
   protected _add(key: string, value: unknown) {

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { runConformance } from "../testing.ts";
 import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
-import { CacheBatchError, CacheConnectionError, defaultSerializer, UwsgiCache } from "../mod.ts";
+import {
+  CacheBatchError,
+  CacheConnectionError,
+  defaultSerializer,
+  UwsgiCache,
+  type UwsgiCacheOptions,
+} from "../mod.ts";
 import { decodeVars, encodePacket, request } from "../backends/uwsgi/_protocol.ts";
 
 const encoder = new TextEncoder();
@@ -10,8 +16,10 @@ const encoder = new TextEncoder();
 /** Room for the suite's 1 MiB string and every key it writes between two clears. */
 const ROOMY = { kind: "uwsgi" as const, options: { blocksize: (1 << 20) + 4096, items: 400 } };
 
-const connect = (server: RunningServer, options: { timeout?: number; defaultTtl?: number } = {}) =>
-  new UwsgiCache({ server: server.address, cache: server.cacheName, ...options });
+const connect = (
+  server: RunningServer,
+  options: Pick<UwsgiCacheOptions, "timeout" | "defaultTtl" | "serializer"> = {},
+) => new UwsgiCache({ server: server.address, cache: server.cacheName, ...options });
 
 /** A raw `cmd` request to the test server, for what the client API cannot show. */
 const raw = (server: RunningServer, vars: [string, string][]) =>
@@ -23,9 +31,9 @@ const raw = (server: RunningServer, vars: [string, string][]) =>
 serverTest("UwsgiCache conforms (seconds, server clock, not atomic)", [ROOMY], async (t, [uw]) => {
   await runConformance(t, {
     name: "UwsgiCache",
-    make: async ({ defaultTtl }) => {
+    make: async ({ defaultTtl, serializer }) => {
       // One uWSGI cache is one namespace: each case starts from an empty one.
-      const cache = connect(uw!, defaultTtl === undefined ? {} : { defaultTtl });
+      const cache = connect(uw!, { defaultTtl, serializer });
       await cache.clear();
       return cache;
     },
@@ -35,6 +43,7 @@ serverTest("UwsgiCache conforms (seconds, server clock, not atomic)", [ROOMY], a
       atomic: false,
       clearScope: "store",
       unsupported: { keys: "uWSGI's cache protocol has no command that lists keys" },
+      serializes: true,
     },
   });
 });

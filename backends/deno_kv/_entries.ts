@@ -127,7 +127,7 @@ export async function writeEntry<R>(
   op: string,
   key: string,
   mode: ReadMode,
-  decide: (current: Current) => [R, Action],
+  decide: (current: Current) => [R, Action] | Promise<[R, Action]>,
 ): Promise<R> {
   const kv = store.kv;
   const part = keyPart(key);
@@ -137,7 +137,9 @@ export async function writeEntry<R>(
   try {
     for (let attempt = 1;; attempt++) {
       const current = await readEntry(store, op, key, part, mode);
-      const [result, action] = decide(current);
+      let decided = decide(current);
+      if (decided instanceof Promise) decided = await decided;
+      const [result, action] = decided;
       if (action === undefined) return result;
       const atomic = kv.atomic().check({ key: headerKey, versionstamp: current.versionstamp });
       let count = 1;

@@ -111,14 +111,19 @@ export interface Encoded {
  */
 export function encodeValue(
   value: unknown,
-  serialize: (value: unknown) => Uint8Array,
+  serialize: (value: unknown) => Uint8Array | Promise<Uint8Array>,
   custom = false,
-): Encoded {
-  if (custom) return guarded(FLAG_SERIALIZED, serialize(value));
-  if (isStoredInteger(value)) return { flags: FLAG_INTEGER, bytes: encodeInteger(value) };
-  const text = typeof value === "string" && value.isWellFormed();
-  const flags = text ? FLAG_STRING : FLAG_SERIALIZED;
-  return guarded(flags, text ? utf8Encoder.encode(value) : serialize(value));
+): Encoded | Promise<Encoded> {
+  if (!custom) {
+    if (isStoredInteger(value)) return { flags: FLAG_INTEGER, bytes: encodeInteger(value) };
+    if (typeof value === "string" && value.isWellFormed()) {
+      return guarded(FLAG_STRING, utf8Encoder.encode(value));
+    }
+  }
+  const bytes = serialize(value);
+  return bytes instanceof Promise
+    ? bytes.then((ready) => guarded(FLAG_SERIALIZED, ready))
+    : guarded(FLAG_SERIALIZED, bytes);
 }
 
 function guarded(flags: number, bytes: Uint8Array): Encoded {

@@ -322,6 +322,12 @@ export class MemoryStore {
     if (this.#pending.length > 0) this.#notify();
     return slot !== undefined;
   }
+  /** Whether `key` is live, counting neither a hit nor a miss; internal, for memoize's hit path. */
+  _isLive(key: string): boolean {
+    const slot = this.#live(key);
+    if (this.#pending.length > 0) this.#notify();
+    return slot !== undefined;
+  }
   /** `delete` without the argument check; internal, for `MemoryCache`. */
   _delete(key: string): boolean {
     const slot = this.#live(key);
