@@ -465,7 +465,7 @@ export class FileSystemCache extends ByteCache {
   protected _addToCounter(key: string, delta: number, ttl: number, op: CounterOp): Promise<number> {
     if (!this._syncSerializer) {
       return this.#readThenWrite(op, key, async (found, now) => {
-        const next = addDelta(op, key, found === undefined ? 0 : found.value, delta);
+        const next = addDelta(op, key, found === undefined ? 0 : valueOf(found), delta);
         const expiry = found === undefined ? this.#expiry(ttl, now) : found.expiry;
         const payload = await this._encode(op, key, next);
         return (path) => {

@@ -1259,7 +1259,7 @@ serverTest(
           (e: Error) =>
             e instanceof SerializationError && e.message.startsWith(`Cannot ${op} key "k1": `) &&
             (name === "throwsText"
-              ? e.message.endsWith('it threw "nope"')
+              ? e.message.endsWith('the serializer threw "nope", not an Error')
               : /the serializer returned .*, not a Uint8Array/.test(e.message)),
           `${name} ${op}`,
         );
@@ -1274,7 +1274,8 @@ serverTest(
     await assert.rejects(
       reader.get("r"),
       (e: Error) =>
-        e instanceof SerializationError && e.message === 'Cannot read key "r": it threw 42',
+        e instanceof SerializationError &&
+        e.message === 'Cannot read key "r": the serializer threw 42, not an Error',
     );
   },
 );

@@ -122,7 +122,7 @@ Deno.test("random eviction is reproducible for a seed and varies with it", () =>
 
 Deno.test("s3fifo and tinylfu keep a hot set through a scan of one-time keys; lru does not", () => {
   const hot = Array.from({ length: 50 }, (_, i) => `hot${i}`);
-  const kept = (policy: PolicyName) => {
+  const kept = (policy: MemoryStoreOptions["policy"]) => {
     const { store, set, get } = recording({ maxEntries: 100, policy });
     set(...hot);
     for (let round = 0; round < 3; round++) get(...hot);
@@ -130,7 +130,8 @@ Deno.test("s3fifo and tinylfu keep a hot set through a scan of one-time keys; lr
     return hot.filter((key) => store.has(key)).length;
   };
   assert.equal(kept("s3fifo"), 50);
-  assert.equal(kept("tinylfu"), 50);
+  // tinylfu's default hash seed is random (which keys collide cannot be planned): fix one.
+  assert.equal(kept((capacity, limit) => new TinyLfuPolicy(capacity, { limit, seed: 1 })), 50);
   assert.equal(kept("lru"), 0);
 });
 
