@@ -26,7 +26,12 @@ type Cache = { get(key: string): unknown; set(key: string, value: number): unkno
 const make = (kind: string, ttl: boolean): Cache => {
   const cache: Cache = kind === "lru-cache"
     ? new LRUCache<string, number>(ttl ? { max: n, ttl: 300_000 } : { max: n })
-    : new MemoryStore({ maxEntries: n, clone: false, ...(ttl ? {} : { defaultTtl: 0 }) });
+    : new MemoryStore({
+      maxEntries: n,
+      clone: false,
+      ...(ttl ? {} : { defaultTtl: 0 }),
+      ...(Deno.env.get("POLICY") ? { policy: Deno.env.get("POLICY") as "lru" } : {}),
+    });
   held.forEach((key, i) => cache.set(key, i));
   return cache;
 };

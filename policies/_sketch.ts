@@ -62,7 +62,11 @@ export class _FrequencySketch {
 
   /** Records one use of the key with `hash` (a 30-bit hash). */
   increment(hash: number): void {
-    const spread = _FrequencySketch.spreadOf(hash);
+    this.incrementSpread(hash, _FrequencySketch.spreadOf(hash));
+  }
+
+  /** {@linkcode _FrequencySketch.increment} with `spread` = `spreadOf(hash)` given. */
+  incrementSpread(hash: number, spread: number): void {
     const door = this.#doorkeeper;
     const a = spread & this.#doorMask;
     const b = ((spread >>> 13) ^ hash) & this.#doorMask;

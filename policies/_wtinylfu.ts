@@ -74,10 +74,22 @@ export class _WindowTinyLfu {
     this.queues.push(WINDOW, slot);
   }
 
+  /** A new entry with key hash `hash` (whose spread is `spread`) in `slot`. */
+  insertSpread(slot: number, hash: number, spread: number): void {
+    this.hashes[slot] = hash;
+    this.sketch.incrementSpread(hash, spread);
+    this.queues.push(WINDOW, slot);
+  }
+
   /** A use of the entry in `slot`. */
   access(slot: number): void {
     const hash = this.hashes[slot]!;
-    this.sketch.incrementSeen(hash, _FrequencySketch.spreadOf(hash));
+    this.touch(slot, hash, _FrequencySketch.spreadOf(hash));
+  }
+
+  /** A use of the entry in `slot`, whose key hash is `hash` and its spread `spread`. */
+  touch(slot: number, hash: number, spread: number): void {
+    this.sketch.incrementSeen(hash, spread);
     const queues = this.queues;
     const queue = queues.owner[slot]! - 1;
     if (queue === PROBATION) {
