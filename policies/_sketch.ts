@@ -17,6 +17,14 @@
 import { _mix } from "./_hash.ts";
 
 const BLOCK = 64;
+
+/**
+ * The second hash of `hash` that picks counters within a block; callers may cache it. A module
+ * function, not a static method: called through the class binding it cost a hit ~15 ns more.
+ */
+export function _spreadOf(hash: number): number {
+  return _mix(hash ^ 0x2c1b3c6d);
+}
 const MAX_COUNT = 15;
 
 /** Counter `i` of `counters` (4 bits). */
@@ -62,7 +70,7 @@ export class _FrequencySketch {
 
   /** Records one use of the key with `hash` (a 30-bit hash). */
   increment(hash: number): void {
-    this.incrementSpread(hash, _FrequencySketch.spreadOf(hash));
+    this.incrementSpread(hash, _spreadOf(hash));
   }
 
   /** {@linkcode _FrequencySketch.increment} with `spread` = `spreadOf(hash)` given. */
@@ -80,9 +88,9 @@ export class _FrequencySketch {
     this.incrementSeen(hash, spread);
   }
 
-  /** The second hash of `hash` that picks counters within a block; callers may cache it. */
+  /** The second hash of `hash` that picks counters within a block (see {@linkcode _spreadOf}). */
   static spreadOf(hash: number): number {
-    return _mix(hash ^ 0x2c1b3c6d);
+    return _spreadOf(hash);
   }
 
   /**
@@ -102,7 +110,7 @@ export class _FrequencySketch {
 
   /** The estimated number of recent uses of the key with `hash`. */
   frequency(hash: number): number {
-    const spread = _FrequencySketch.spreadOf(hash);
+    const spread = _spreadOf(hash);
     const door = this.#doorkeeper;
     const a = spread & this.#doorMask;
     const b = ((spread >>> 13) ^ hash) & this.#doorMask;
@@ -112,7 +120,7 @@ export class _FrequencySketch {
 
   /** The estimate without the doorkeeper's bit. */
   count(hash: number): number {
-    return this.#min(hash, _FrequencySketch.spreadOf(hash));
+    return this.#min(hash, _spreadOf(hash));
   }
 
   #min(hash: number, spread: number): number {

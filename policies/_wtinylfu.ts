@@ -17,7 +17,7 @@
  * @module
  */
 import { _Queues, NONE } from "./_queues.ts";
-import { _FrequencySketch } from "./_sketch.ts";
+import { _FrequencySketch, _spreadOf } from "./_sketch.ts";
 
 /** Queue numbers. */
 export const WINDOW = 0, PROBATION = 1, PROTECTED = 2;
@@ -84,7 +84,7 @@ export class _WindowTinyLfu {
   /** A use of the entry in `slot`. */
   access(slot: number): void {
     const hash = this.hashes[slot]!;
-    this.touch(slot, hash, _FrequencySketch.spreadOf(hash));
+    this.touch(slot, hash, _spreadOf(hash));
   }
 
   /** A use of the entry in `slot`, whose key hash is `hash` and its spread `spread`. */
@@ -97,7 +97,7 @@ export class _WindowTinyLfu {
       queues.unlink(slot);
       queues.push(PROTECTED, slot);
     } else {
-      queues.move(queue, slot);
+      queues.toHead(queue, slot);
     }
   }
 

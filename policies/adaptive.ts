@@ -27,7 +27,7 @@
 import type { EvictionPolicy } from "./policy.ts";
 import { _WindowTinyLfu } from "./_wtinylfu.ts";
 import { _hashKey } from "./_hash.ts";
-import { _FrequencySketch } from "./_sketch.ts";
+import { _spreadOf } from "./_sketch.ts";
 
 /**
  * The constants of the adaptation, in one object so the benchmarks can try others
@@ -145,7 +145,7 @@ class _Minis {
       }
       cell = (cell + 1) & mask;
     }
-    const spread = _FrequencySketch.spreadOf(hash);
+    const spread = _spreadOf(hash);
     const holders = this.#holders;
     const list = this.list;
     for (let m = 0; m < list.length; m++) {
