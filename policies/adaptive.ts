@@ -125,7 +125,8 @@ class _Minis {
     this.list = windows.map((window, i) => new _Mini(capacity, ids, window, seed + i));
   }
 
-  request(hash: number): void {
+  /** One sampled request for the key with `hash`, whose sketch spread is `spread`. */
+  request(hash: number, spread: number): void {
     const tableHash = this.#tableHash;
     const mask = this.#mask;
     let cell = hash & mask;
@@ -145,7 +146,6 @@ class _Minis {
       }
       cell = (cell + 1) & mask;
     }
-    const spread = _spreadOf(hash);
     const holders = this.#holders;
     const list = this.list;
     for (let m = 0; m < list.length; m++) {
@@ -300,8 +300,9 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   insert(slot: number, key: string): void {
     this.#drain();
     const hash = _hashKey(key, this.#seed);
-    this.#engine.insert(slot, hash);
-    if (hash < this.#sampleBelow) this.#sample(hash);
+    const spread = _spreadOf(hash);
+    this.#engine.insertSpread(slot, hash, spread);
+    if (hash < this.#sampleBelow) this.#sample(hash, spread);
   }
 
   access(slot: number): void {
@@ -345,16 +346,17 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     const below = this.#sampleBelow;
     for (let i = 0; i < count; i++) {
       const slot = reads[i]!;
-      engine.access(slot);
       const hash = hashes[slot]!;
-      if (hash < below) this.#sample(hash);
+      const spread = _spreadOf(hash);
+      engine.touch(slot, hash, spread);
+      if (hash < below) this.#sample(hash, spread);
     }
   }
 
   /** Replays one sampled request through the miniature caches; decides every period. */
-  #sample(hash: number): void {
+  #sample(hash: number, spread: number): void {
     const minis = this.#minis;
-    this.#miniSet.request(hash);
+    this.#miniSet.request(hash, spread);
     if (--this.#untilDecision > 0) return;
     this.#untilDecision = this.#period;
     if (this.#warming) {
