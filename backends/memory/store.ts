@@ -420,7 +420,9 @@ export class MemoryStore {
       if (size > this.maxBytes) return false;
     }
     const expires = ttl === 0 ? 0 : this.#now() + ttl;
-    if (expires !== 0 && this.#expires === undefined) this.#expires = new Float64Array(this.#capacity);
+    if (expires !== 0 && this.#expires === undefined) {
+      this.#expires = new Float64Array(this.#capacity);
+    }
     if (mode !== AS_IS && this.#modes === undefined) this.#modes = new Uint8Array(this.#capacity);
     let slot = this.#map.get(key);
     if (slot !== undefined) {
