@@ -90,6 +90,14 @@ export class _WindowTinyLfu {
   /** A use of the entry in `slot`, whose key hash is `hash` and its spread `spread`. */
   touch(slot: number, hash: number, spread: number): void {
     this.sketch.incrementSeen(hash, spread);
+    this.reorder(slot);
+  }
+
+  /**
+   * The queue half of a use of `slot` (the sketch half is `sketch.incrementSeen`): the two are
+   * independent, so a batch of uses may do all of one, then all of the other.
+   */
+  reorder(slot: number): void {
     const queues = this.queues;
     const queue = queues.owner[slot]! - 1;
     if (queue === PROBATION) {
