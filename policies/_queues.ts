@@ -80,6 +80,23 @@ export class _Queues {
     this.push(q, slot);
   }
 
+  /** Moves `slot`, which queue `q` holds, to its head (`move` without the unlink and push). */
+  toHead(q: number, slot: number): void {
+    const head = this.head[q]!;
+    if (head === slot) return;
+    const next = this.next;
+    const prev = this.prev;
+    const before = prev[slot]!; // not NONE: slot is not the head
+    const after = next[slot]!;
+    next[before] = after;
+    if (after !== NONE) prev[after] = before;
+    else this.tail[q] = before;
+    prev[slot] = NONE;
+    next[slot] = head;
+    prev[head] = slot;
+    this.head[q] = slot;
+  }
+
   /** Empties every queue. */
   clear(): void {
     this.head.fill(NONE);

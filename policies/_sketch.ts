@@ -17,6 +17,15 @@
 import { _mix } from "./_hash.ts";
 
 const BLOCK = 64;
+
+/**
+ * The second hash of `hash` that picks counters within a block; callers may cache it. A module
+ * function, not a static method: called through the class binding it measured 16 ns more per
+ * sketch update (one loaded run).
+ */
+export function _spreadOf(hash: number): number {
+  return _mix(hash ^ 0x2c1b3c6d);
+}
 const MAX_COUNT = 15;
 
 /** Counter `i` of `counters` (4 bits). */
@@ -62,7 +71,11 @@ export class _FrequencySketch {
 
   /** Records one use of the key with `hash` (a 30-bit hash). */
   increment(hash: number): void {
-    const spread = _FrequencySketch.spreadOf(hash);
+    this.incrementSpread(hash, _spreadOf(hash));
+  }
+
+  /** {@linkcode _FrequencySketch.increment} with `spread` = `spreadOf(hash)` given. */
+  incrementSpread(hash: number, spread: number): void {
     const door = this.#doorkeeper;
     const a = spread & this.#doorMask;
     const b = ((spread >>> 13) ^ hash) & this.#doorMask;
@@ -76,9 +89,9 @@ export class _FrequencySketch {
     this.incrementSeen(hash, spread);
   }
 
-  /** The second hash of `hash` that picks counters within a block; callers may cache it. */
+  /** The second hash of `hash` that picks counters within a block (see {@linkcode _spreadOf}). */
   static spreadOf(hash: number): number {
-    return _mix(hash ^ 0x2c1b3c6d);
+    return _spreadOf(hash);
   }
 
   /**
@@ -98,7 +111,7 @@ export class _FrequencySketch {
 
   /** The estimated number of recent uses of the key with `hash`. */
   frequency(hash: number): number {
-    const spread = _FrequencySketch.spreadOf(hash);
+    const spread = _spreadOf(hash);
     const door = this.#doorkeeper;
     const a = spread & this.#doorMask;
     const b = ((spread >>> 13) ^ hash) & this.#doorMask;
@@ -108,7 +121,7 @@ export class _FrequencySketch {
 
   /** The estimate without the doorkeeper's bit. */
   count(hash: number): number {
-    return this.#min(hash, _FrequencySketch.spreadOf(hash));
+    return this.#min(hash, _spreadOf(hash));
   }
 
   #min(hash: number, spread: number): number {

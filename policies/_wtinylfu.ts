@@ -17,7 +17,7 @@
  * @module
  */
 import { _Queues, NONE } from "./_queues.ts";
-import { _FrequencySketch } from "./_sketch.ts";
+import { _FrequencySketch, _spreadOf } from "./_sketch.ts";
 
 /** Queue numbers. */
 export const WINDOW = 0, PROBATION = 1, PROTECTED = 2;
@@ -74,10 +74,30 @@ export class _WindowTinyLfu {
     this.queues.push(WINDOW, slot);
   }
 
+  /** A new entry with key hash `hash` (whose spread is `spread`) in `slot`. */
+  insertSpread(slot: number, hash: number, spread: number): void {
+    this.hashes[slot] = hash;
+    this.sketch.incrementSpread(hash, spread);
+    this.queues.push(WINDOW, slot);
+  }
+
   /** A use of the entry in `slot`. */
   access(slot: number): void {
     const hash = this.hashes[slot]!;
-    this.sketch.incrementSeen(hash, _FrequencySketch.spreadOf(hash));
+    this.touch(slot, hash, _spreadOf(hash));
+  }
+
+  /** A use of the entry in `slot`, whose key hash is `hash` and its spread `spread`. */
+  touch(slot: number, hash: number, spread: number): void {
+    this.sketch.incrementSeen(hash, spread);
+    this.reorder(slot);
+  }
+
+  /**
+   * The queue half of a use of `slot` (the sketch half is `sketch.incrementSeen`): the two are
+   * independent, so a batch of uses may do all of one, then all of the other.
+   */
+  reorder(slot: number): void {
     const queues = this.queues;
     const queue = queues.owner[slot]! - 1;
     if (queue === PROBATION) {
@@ -85,7 +105,7 @@ export class _WindowTinyLfu {
       queues.unlink(slot);
       queues.push(PROTECTED, slot);
     } else {
-      queues.move(queue, slot);
+      queues.toHead(queue, slot);
     }
   }
 

@@ -231,3 +231,40 @@ Deno.test("MemoryStore rejects an unknown option, naming it and the accepted one
   );
   assert.equal(new MemoryStore({ maxEntries: 10, policy: "lru" }).maxEntries, 10);
 });
+
+// Issue 14: the expiry and copy-mode arrays are allocated on first use; entries stored before
+// keep their meaning (never expire, stored as they are), across growth too.
+Deno.test("MemoryStore without ttls until late: earlier entries never expire, later ones do", () => {
+  let clock = 1_000;
+  const store = new MemoryStore({ maxEntries: 0, defaultTtl: 0, now: () => clock });
+  for (let i = 0; i < 100; i++) store.set(`plain${i}`, i); // grows past the first 64 slots
+  assert.equal(store.prune(), 0);
+  store.set("short", "s", 10);
+  for (let i = 0; i < 100; i++) store.set(`timed${i}`, i, 20); // grows again, expiries kept
+  clock += 15;
+  assert.deepEqual(
+    [store.get("short"), store.get("timed99"), store.get("plain0"), store.get("plain99")],
+    [undefined, 99, 0, 99],
+  );
+  clock += 10;
+  assert.equal(store.prune(), 100);
+  assert.equal(store.size, 100);
+  store.set("plain0", "again", 5); // a slot that never expired takes a ttl
+  clock += 5;
+  assert.equal(store.get("plain0"), undefined);
+  assert.equal(store.get("plain1"), 1);
+});
+
+Deno.test("MemoryStore copies objects stored after only primitives, and not primitives after", () => {
+  const store = new MemoryStore({ maxEntries: 10 });
+  store.set("n", 1);
+  const value = { list: [1, 2] };
+  store.set("o", value);
+  value.list.push(3);
+  const out = store.get<{ list: number[] }>("o")!;
+  out.list.push(4);
+  assert.deepEqual(store.get("o"), { list: [1, 2] });
+  store.set("o", 5); // the slot's copy mode goes back to "as is"
+  assert.equal(store.get("o"), 5);
+  assert.equal(store.inc("o"), 6);
+});
