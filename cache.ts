@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { GetOrSetOptions, Produce, ProduceContext } from "./backends/_get_or_set.ts";
+export type { GetOrSetOptions, Produce, ProduceContext };
 
 /** Counters kept by every cache instance since it was created. */
 export interface CacheStats {
@@ -76,12 +78,15 @@ export interface Cache extends AsyncDisposable {
   dec(key: string, delta?: number): Promise<number>;
   /**
    * The cached value of `key`, or else `produce()`'s result, stored and
-   * returned. Concurrent callers for one key share one `produce()` call.
+   * returned. Concurrent callers for one key share one backend read and one
+   * `produce()` call. `options` is a ttl in ms or {@linkcode GetOrSetOptions}
+   * (stale-while-revalidate, grace, timeouts, refresh-ahead, lock); `produce`
+   * receives a {@linkcode ProduceContext}.
    */
   getOrSet<T>(
     key: string,
-    produce: () => T | Promise<T>,
-    ttl?: number,
+    produce: Produce<T>,
+    options?: number | GetOrSetOptions,
   ): Promise<T>;
   /** Counters of this instance since it was created. */
   stats(): CacheStats;
@@ -189,6 +194,26 @@ export class CacheConnectionError extends CacheError {}
  * ```
  */
 export class SerializationError extends CacheError {}
+
+/**
+ * A call's producer did not settle within its `hard` timeout (`getOrSet`'s
+ * `timeout: { hard }`); its `AbortSignal` was aborted with this error.
+ *
+ * @example Bound a producer
+ * ```ts
+ * import { CacheError, CacheTimeoutError, MemoryCache } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * await using cache = new MemoryCache();
+ * const hangs = ({ signal }: { signal: AbortSignal }) =>
+ *   new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+ * await assert.rejects(
+ *   cache.getOrSet("slow", hangs, { ttl: 60_000, timeout: { hard: 10 } }),
+ *   (error) => error instanceof CacheTimeoutError && error instanceof CacheError,
+ * );
+ * ```
+ */
+export class CacheTimeoutError extends CacheError {}
 
 /**
  * What a failed call was doing, for a message: `get key "a"`, or just `clear`

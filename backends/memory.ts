@@ -55,7 +55,7 @@ export class MemoryCache extends BaseCache {
   constructor(options: MemoryCacheOptions = {}) {
     checkOptionNames("MemoryCache", options, OPTION_NAMES);
     const store = new MemoryStore(options);
-    super({ defaultTtl: store.defaultTtl, stats: () => store.stats() });
+    super({ defaultTtl: store.defaultTtl, stats: () => store.stats(), now: options.now });
     this.store = store;
   }
 
