@@ -159,7 +159,7 @@ async function produceOnce<T>(
 // The producer
 
 /** Options after checks, with defaults filled in. */
-interface Resolved {
+export interface Resolved {
   ttl: number;
   swr: number;
   grace: number;
@@ -215,79 +215,15 @@ export class Producer {
    * @throws {RangeError} A negative or infinite duration, a `refreshAhead` outside [0, 1).
    */
   resolve(key: string, options: unknown): Resolved {
-    const where = `Cannot getOrSet key ${_describe(key)}`;
     if (options === undefined || typeof options === "number") {
       return plain(resolveTtl("getOrSet", key, options, this.#host.defaultTtl));
     }
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(
-        `${where}: options must be a ttl in ms or an object, received ${_describe(options)}`,
-      );
-    }
-    const o = options as GetOrSetOptions;
-    const unknown = Object.keys(o).filter((name) =>
-      !(GET_OR_SET_OPTIONS as readonly string[]).includes(name)
+    return resolveOptions(
+      `Cannot getOrSet key ${_describe(key)}`,
+      key,
+      options,
+      this.#host.defaultTtl,
     );
-    if (unknown.length > 0) {
-      throw new TypeError(
-        `${where}: unknown option ${JSON.stringify(unknown[0])} (accepted: ${
-          GET_OR_SET_OPTIONS.join(", ")
-        })`,
-      );
-    }
-    const ms = (name: string, value: unknown): number => {
-      if (value === undefined) return 0;
-      if (typeof value !== "number") {
-        throw new TypeError(
-          `${where}: ${name} must be a number of milliseconds, received ${_describe(value)}`,
-        );
-      }
-      if (!isMs(value)) {
-        throw new RangeError(`${where}: ${name} must be a finite number >= 0, received ${value}`);
-      }
-      return value;
-    };
-    const timeout = o.timeout;
-    if (timeout !== undefined && (timeout === null || typeof timeout !== "object")) {
-      throw new TypeError(
-        `${where}: timeout must be an object { soft, hard }, received ${_describe(timeout)}`,
-      );
-    }
-    const soft = ms("timeout.soft", timeout?.soft);
-    const hard = ms("timeout.hard", timeout?.hard);
-    if (soft > 0 && hard > 0 && soft > hard) {
-      throw new RangeError(
-        `${where}: timeout.soft (${soft}) must not be greater than timeout.hard (${hard})`,
-      );
-    }
-    const ahead = o.refreshAhead ?? 0;
-    if (typeof ahead !== "number" || !(ahead >= 0 && ahead < 1)) {
-      throw new (typeof ahead === "number" ? RangeError : TypeError)(
-        `${where}: refreshAhead must be a fraction of the ttl in [0, 1), received ${
-          _describe(ahead)
-        }`,
-      );
-    }
-    if (o.lock !== undefined && o.lock !== "process" && o.lock !== "distributed") {
-      throw new TypeError(
-        `${where}: lock must be "process" or "distributed", received ${_describe(o.lock)}`,
-      );
-    }
-    if (o.onRefreshError !== undefined && typeof o.onRefreshError !== "function") {
-      throw new TypeError(
-        `${where}: onRefreshError must be a function, received ${_describe(o.onRefreshError)}`,
-      );
-    }
-    return {
-      ttl: resolveTtl("getOrSet", key, o.ttl, this.#host.defaultTtl),
-      swr: ms("staleWhileRevalidate", o.staleWhileRevalidate),
-      grace: ms("grace", o.grace),
-      soft,
-      hard,
-      refreshAhead: ahead,
-      distributed: o.lock === "distributed",
-      onRefreshError: o.onRefreshError,
-    };
   }
 
   /** The stored value of `key`, sharing one backend read among concurrent callers. */
@@ -468,6 +404,90 @@ export class Producer {
     }
     return value;
   }
+}
+
+/**
+ * Checks {@linkcode GetOrSetOptions} and fills in the defaults.
+ *
+ * @param where The start of an error message, e.g. `Cannot getOrSet key "a"`.
+ * @throws {TypeError} An unknown option or a value of the wrong type.
+ * @throws {RangeError} A negative or infinite duration, a `refreshAhead` outside [0, 1).
+ */
+export function resolveOptions(
+  where: string,
+  key: string,
+  options: unknown,
+  defaultTtl: number,
+): Resolved {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(
+      `${where}: options must be a ttl in ms or an object, received ${_describe(options)}`,
+    );
+  }
+  const o = options as GetOrSetOptions;
+  const unknown = Object.keys(o).filter((name) =>
+    !(GET_OR_SET_OPTIONS as readonly string[]).includes(name)
+  );
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `${where}: unknown option ${JSON.stringify(unknown[0])} (accepted: ${
+        GET_OR_SET_OPTIONS.join(", ")
+      })`,
+    );
+  }
+  const ms = (name: string, value: unknown): number => {
+    if (value === undefined) return 0;
+    if (typeof value !== "number") {
+      throw new TypeError(
+        `${where}: ${name} must be a number of milliseconds, received ${_describe(value)}`,
+      );
+    }
+    if (!isMs(value)) {
+      throw new RangeError(`${where}: ${name} must be a finite number >= 0, received ${value}`);
+    }
+    return value;
+  };
+  const timeout = o.timeout;
+  if (timeout !== undefined && (timeout === null || typeof timeout !== "object")) {
+    throw new TypeError(
+      `${where}: timeout must be an object { soft, hard }, received ${_describe(timeout)}`,
+    );
+  }
+  const soft = ms("timeout.soft", timeout?.soft);
+  const hard = ms("timeout.hard", timeout?.hard);
+  if (soft > 0 && hard > 0 && soft > hard) {
+    throw new RangeError(
+      `${where}: timeout.soft (${soft}) must not be greater than timeout.hard (${hard})`,
+    );
+  }
+  const ahead = o.refreshAhead ?? 0;
+  if (typeof ahead !== "number" || !(ahead >= 0 && ahead < 1)) {
+    throw new (typeof ahead === "number" ? RangeError : TypeError)(
+      `${where}: refreshAhead must be a fraction of the ttl in [0, 1), received ${
+        _describe(ahead)
+      }`,
+    );
+  }
+  if (o.lock !== undefined && o.lock !== "process" && o.lock !== "distributed") {
+    throw new TypeError(
+      `${where}: lock must be "process" or "distributed", received ${_describe(o.lock)}`,
+    );
+  }
+  if (o.onRefreshError !== undefined && typeof o.onRefreshError !== "function") {
+    throw new TypeError(
+      `${where}: onRefreshError must be a function, received ${_describe(o.onRefreshError)}`,
+    );
+  }
+  return {
+    ttl: resolveTtl("getOrSet", key, o.ttl, defaultTtl),
+    swr: ms("staleWhileRevalidate", o.staleWhileRevalidate),
+    grace: ms("grace", o.grace),
+    soft,
+    hard,
+    refreshAhead: ahead,
+    distributed: o.lock === "distributed",
+    onRefreshError: o.onRefreshError,
+  };
 }
 
 function plain(ttl: number): Resolved {
