@@ -99,34 +99,29 @@ export const GET_OR_SET_OPTIONS = [
 /** The reserved field that marks an envelope; a user value must not carry it. */
 export const ENVELOPE_MARK = "\u0000cachelib:entry";
 
-/** A value stored with the metadata that lets it be served stale. */
+/**
+ * A value stored with the metadata that lets it be served stale. Three fields, because
+ * MemoryCache copies the whole envelope on every read: the stale window is not stored, it is
+ * the physical ttl (`ttl + max(staleWhileRevalidate, grace)`) the envelope was written with.
+ */
 export interface Envelope {
-  /** Always 1. */
-  [ENVELOPE_MARK]: 1;
+  /** When it was written (ms since the epoch, on the writer's clock); marks the envelope. */
+  [ENVELOPE_MARK]: number;
   /** The value. */
   v: unknown;
-  /** When it was written (ms since the epoch, on the writer's clock). */
-  w: number;
-  /** Its logical ttl in ms (> 0). */
+  /** Its logical ttl in ms (> 0): fresh until written-at + ttl. */
   t: number;
-  /** How long past the ttl it is kept for stale use: `max(staleWhileRevalidate, grace)`. */
-  s: number;
 }
 
-/** Wraps a value for storage; its physical ttl is `ttl + window`. */
-export function wrapEntry(
-  value: unknown,
-  writtenAt: number,
-  ttl: number,
-  window: number,
-): Envelope {
-  return { [ENVELOPE_MARK]: 1, v: value, w: writtenAt, t: ttl, s: window };
+/** Wraps a value written at `writtenAt` with a logical `ttl`. */
+export function wrapEntry(value: unknown, writtenAt: number, ttl: number): Envelope {
+  return { [ENVELOPE_MARK]: writtenAt, v: value, t: ttl };
 }
 
 /** Whether a stored value is an envelope. */
 export function isEnvelope(value: unknown): value is Envelope {
   return typeof value === "object" && value !== null &&
-    (value as Record<string, unknown>)[ENVELOPE_MARK] === 1;
+    typeof (value as Record<string, unknown>)[ENVELOPE_MARK] === "number";
 }
 
 /**
@@ -135,7 +130,7 @@ export function isEnvelope(value: unknown): value is Envelope {
  */
 export function openEntry(value: unknown, now: number): unknown {
   if (!isEnvelope(value)) return value;
-  return now < value.w + value.t ? value.v : undefined;
+  return now < value[ENVELOPE_MARK] + value.t ? value.v : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,7 +257,7 @@ export class Producer {
     if (stored !== undefined && !isEnvelope(stored)) return Promise.resolve(stored as T);
     if (stored === undefined) return this.#foreground(key, produce, o, undefined);
     const now = this.#host.now();
-    const expires = stored.w + stored.t;
+    const expires = stored[ENVELOPE_MARK] + stored.t;
     const value = stored.v as T;
     if (now < expires) {
       if (o.refreshAhead > 0 && expires - now < o.refreshAhead * stored.t) {
@@ -400,7 +395,7 @@ export class Producer {
     if (ttl === 0 || (window === 0 && o.refreshAhead === 0)) {
       await this.#host.write(key, value, ttl);
     } else {
-      await this.#host.write(key, wrapEntry(value, this.#host.now(), ttl, window), ttl + window);
+      await this.#host.write(key, wrapEntry(value, this.#host.now(), ttl), ttl + window);
     }
     return value;
   }
@@ -425,28 +420,18 @@ export function resolveOptions(
     );
   }
   const o = options as GetOrSetOptions;
-  const unknown = Object.keys(o).filter((name) =>
-    !(GET_OR_SET_OPTIONS as readonly string[]).includes(name)
-  );
-  if (unknown.length > 0) {
-    throw new TypeError(
-      `${where}: unknown option ${JSON.stringify(unknown[0])} (accepted: ${
-        GET_OR_SET_OPTIONS.join(", ")
-      })`,
-    );
-  }
-  const ms = (name: string, value: unknown): number => {
-    if (value === undefined) return 0;
-    if (typeof value !== "number") {
+  // On every call with an options object, so a loop and a Set rather than Object.keys.
+  for (const name in o) {
+    if (!ACCEPTED.has(name)) {
       throw new TypeError(
-        `${where}: ${name} must be a number of milliseconds, received ${_describe(value)}`,
+        `${where}: unknown option ${JSON.stringify(name)} (accepted: ${
+          GET_OR_SET_OPTIONS.join(", ")
+        })`,
       );
     }
-    if (!isMs(value)) {
-      throw new RangeError(`${where}: ${name} must be a finite number >= 0, received ${value}`);
-    }
-    return value;
-  };
+  }
+  const ms = (name: string, value: unknown): number =>
+    value === undefined ? 0 : isMs(value) ? value : badMs(where, name, value);
   const timeout = o.timeout;
   if (timeout !== undefined && (timeout === null || typeof timeout !== "object")) {
     throw new TypeError(
@@ -488,6 +473,17 @@ export function resolveOptions(
     distributed: o.lock === "distributed",
     onRefreshError: o.onRefreshError,
   };
+}
+
+const ACCEPTED: ReadonlySet<string> = new Set(GET_OR_SET_OPTIONS);
+
+function badMs(where: string, name: string, value: unknown): never {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${where}: ${name} must be a number of milliseconds, received ${_describe(value)}`,
+    );
+  }
+  throw new RangeError(`${where}: ${name} must be a finite number >= 0, received ${value}`);
 }
 
 function plain(ttl: number): Resolved {

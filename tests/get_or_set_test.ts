@@ -101,10 +101,10 @@ Deno.test("CacheTimeoutError is a CacheError exported by mod.ts and the backend 
   assert.equal(new CacheTimeoutError("x").name, "CacheTimeoutError");
 });
 
-Deno.test("a user value carrying the envelope's reserved field is not an envelope unless marked 1", async () => {
+Deno.test("a user value carrying the envelope's reserved field is not an envelope unless it is a number", async () => {
   await using cache = new MemoryCache();
-  await cache.set("k", { [ENVELOPE_MARK]: "user data" });
-  assert.deepEqual(await cache.get("k"), { [ENVELOPE_MARK]: "user data" });
+  await cache.set("k", { [ENVELOPE_MARK]: "user data", v: 1, t: 1 });
+  assert.deepEqual(await cache.get("k"), { [ENVELOPE_MARK]: "user data", v: 1, t: 1 });
 });
 
 Deno.test("getOrSet's default producer timeout: none, and a plain number is still a ttl", async () => {
