@@ -185,6 +185,14 @@ export abstract class BaseCache implements Cache {
     );
   }
 
+  /**
+   * Reads one key only to look at it (is it a stale getOrSet entry?): not counted as a read by
+   * an engine that counts its own, never handed to a caller. The default is `_get`.
+   */
+  protected _peek(key: string): unknown | Promise<unknown> {
+    return this._get(key);
+  }
+
   /** Releases resources; called once by `close()`. */
   protected _close(): void | Promise<void> {}
 
@@ -353,7 +361,7 @@ export abstract class BaseCache implements Cache {
   async #notStale(key: string): Promise<boolean> {
     let stored: unknown;
     try {
-      stored = this._get(key);
+      stored = this._peek(key);
       if (stored instanceof Promise) stored = await stored;
     } catch (error) {
       if (error instanceof SerializationError) return true;
@@ -428,7 +436,7 @@ export abstract class BaseCache implements Cache {
   async #dropStale(key: string): Promise<boolean> {
     let stored: unknown;
     try {
-      stored = await this._get(key);
+      stored = await this._peek(key);
     } catch {
       return false;
     }

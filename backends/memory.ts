@@ -97,6 +97,11 @@ export class MemoryCache extends BaseCache {
     return keys.filter((key) => this.store._delete(key));
   }
 
+  /** Reads one key for a look, uncounted and uncopied. */
+  protected override _peek(key: string): unknown {
+    return this.store._peek(key);
+  }
+
   /** Checks one key. */
   protected _has(key: string): boolean {
     return this.store._has(key);

@@ -168,3 +168,16 @@ Deno.test("@memoized passes getOrSet's options through", async () => {
   assert.equal(await repo.user(1), "user 1 v2");
   await cache.close();
 });
+
+Deno.test("has() looks behind a live entry for a stale envelope without counting a second read", async () => {
+  const now = { t: 1_000_000 };
+  await using cache = new MemoryCache({ now: () => now.t });
+  await cache.set("plain", { a: 1 });
+  assert.equal(await cache.has("plain"), true);
+  assert.deepEqual(cache.stats().hits, 1, "one has() is one hit");
+  await cache.getOrSet("swr", () => 1, { ttl: 100, staleWhileRevalidate: 1000 });
+  assert.equal(await cache.has("swr"), true);
+  now.t += 100;
+  assert.equal(await cache.has("swr"), false);
+  assert.equal(await cache.getOrSet("swr", () => 2, { ttl: 100, staleWhileRevalidate: 1000 }), 1);
+});

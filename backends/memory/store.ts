@@ -314,6 +314,15 @@ export class MemoryStore {
     if (this.#pending.length > 0) this.#notify(key);
     return stored;
   }
+  /**
+   * The stored value of a live `key` itself (not a copy: only to inspect, never to hand out),
+   * without counting a read or telling the policy; internal, for `MemoryCache`'s `_peek`.
+   */
+  _peek(key: string): unknown {
+    const slot = this.#live(key);
+    if (this.#pending.length > 0) this.#notify();
+    return slot === undefined ? undefined : this.#values[slot];
+  }
   /** `has` without the argument check; internal, for `MemoryCache`. */
   _has(key: string): boolean {
     const slot = this.#live(key);
