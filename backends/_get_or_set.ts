@@ -213,13 +213,23 @@ export class Producer {
     if (options === undefined || typeof options === "number") {
       return plain(resolveTtl("getOrSet", key, options, this.#host.defaultTtl));
     }
-    return resolveOptions(
+    // An options object is usually one constant reused on every call: the last one checked is
+    // reused while its values are the same (a new or changed object is checked in full).
+    const last = this.#last;
+    if (options === last?.options && unchanged(options as GetOrSetOptions, last.values)) {
+      return last.resolved;
+    }
+    const resolved = resolveOptions(
       `Cannot getOrSet key ${_describe(key)}`,
       key,
       options,
       this.#host.defaultTtl,
     );
+    this.#last = { options, values: valuesOf(options as GetOrSetOptions), resolved };
+    return resolved;
   }
+
+  #last: { options: unknown; values: unknown[]; resolved: Resolved } | undefined;
 
   /** The stored value of `key`, sharing one backend read among concurrent callers. */
   #read(key: string): unknown {
@@ -484,6 +494,30 @@ function badMs(where: string, name: string, value: unknown): never {
     );
   }
   throw new RangeError(`${where}: ${name} must be a finite number >= 0, received ${value}`);
+}
+
+/** The values an options object was checked with. */
+function valuesOf(o: GetOrSetOptions): unknown[] {
+  const t = o.timeout;
+  return [
+    o.ttl,
+    o.staleWhileRevalidate,
+    o.grace,
+    t,
+    t?.soft,
+    t?.hard,
+    o.refreshAhead,
+    o.lock,
+    o.onRefreshError,
+  ];
+}
+
+/** Whether `o` still holds the values it was checked with. */
+function unchanged(o: GetOrSetOptions, v: unknown[]): boolean {
+  const t = o.timeout;
+  return o.ttl === v[0] && o.staleWhileRevalidate === v[1] && o.grace === v[2] && t === v[3] &&
+    t?.soft === v[4] && t?.hard === v[5] && o.refreshAhead === v[6] && o.lock === v[7] &&
+    o.onRefreshError === v[8];
 }
 
 function plain(ttl: number): Resolved {

@@ -5,6 +5,7 @@
 //
 //   deno run --allow-all bench/production_rounds.ts
 //   CACHELIB_BEFORE=/tmp/before deno run --allow-all bench/production_rounds.ts  (adds "before")
+//   (before: `git archive <commit> | tar -x -C /tmp/before`)
 import * as after from "../mod.ts";
 
 const beforeDir = Deno.env.get("CACHELIB_BEFORE");
@@ -32,7 +33,11 @@ function ownLoop(call: string, target: unknown, extra?: unknown): Loop {
 
 const contenders: [string, Loop][] = [];
 const user = (n: number) => ({ id: n, name: `user ${n}` });
-for (const [name, lib] of Object.entries(before ? { after, before } : { after })) {
+// BEFORE_FIRST=1 runs "before" first in each round, to see the order's bias.
+const trees = before
+  ? (Deno.env.get("BEFORE_FIRST") ? { before, after } : { after, before })
+  : { after };
+for (const [name, lib] of Object.entries(trees)) {
   const numbers = new lib.MemoryCache({ maxEntries: 4 * N, policy: "lru" });
   for (const [n, key] of keys.entries()) await numbers.set(key, n);
   contenders.push([

@@ -181,3 +181,13 @@ Deno.test("has() looks behind a live entry for a stale envelope without counting
   assert.equal(await cache.has("swr"), false);
   assert.equal(await cache.getOrSet("swr", () => 2, { ttl: 100, staleWhileRevalidate: 1000 }), 1);
 });
+
+Deno.test("getOrSet re-checks an options object whose values changed since its last call", async () => {
+  await using cache = new MemoryCache();
+  const options: { ttl: number; grace: number } = { ttl: 1000, grace: 10 };
+  assert.equal(await cache.getOrSet("k", () => 1, options), 1);
+  options.grace = -1;
+  await assert.rejects(cache.getOrSet("k", () => 1, options), RangeError);
+  options.grace = 10;
+  assert.equal(await cache.getOrSet("k", () => 2, options), 1);
+});
