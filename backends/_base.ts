@@ -129,7 +129,7 @@ export abstract class BaseCache implements Cache {
       now,
       defaultTtl: this.defaultTtl,
       read: (key) => {
-        const found = this._get(key);
+        const found = this._getEntry(key);
         if (found instanceof Promise) return found.then((value) => this.#countStored(value));
         return this.#counts ? this.#countStored(found) : found;
       },
@@ -183,6 +183,14 @@ export abstract class BaseCache implements Cache {
     return Promise.all(distinct.map((key) => this._delete(key))).then((results) =>
       distinct.filter((_, i) => results[i])
     );
+  }
+
+  /**
+   * Reads one key for `getOrSet`, which opens envelopes itself; the default is `_get`. An engine
+   * that copies values out (MemoryCache) copies only an envelope's value.
+   */
+  protected _getEntry(key: string): unknown | Promise<unknown> {
+    return this._get(key);
   }
 
   /**

@@ -97,6 +97,11 @@ export class MemoryCache extends BaseCache {
     return keys.filter((key) => this.store._delete(key));
   }
 
+  /** Reads one key for getOrSet: an envelope's value is copied, not the envelope. */
+  protected override _getEntry(key: string): unknown {
+    return this.store._getEntry(key);
+  }
+
   /** Reads one key for a look, uncounted and uncopied. */
   protected override _peek(key: string): unknown {
     return this.store._peek(key);
