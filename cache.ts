@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { GetOrSetOptions, Produce, ProduceContext } from "./backends/_get_or_set.ts";
+export type { GetOrSetOptions, Produce, ProduceContext };
 
 /** Counters kept by every cache instance since it was created. */
 export interface CacheStats {
@@ -76,12 +78,15 @@ export interface Cache extends AsyncDisposable {
   dec(key: string, delta?: number): Promise<number>;
   /**
    * The cached value of `key`, or else `produce()`'s result, stored and
-   * returned. Concurrent callers for one key share one `produce()` call.
+   * returned. Concurrent callers for one key share one backend read and one
+   * `produce()` call. `options` is a ttl in ms or {@linkcode GetOrSetOptions}
+   * (stale-while-revalidate, grace, timeouts, refresh-ahead, lock); `produce`
+   * receives a {@linkcode ProduceContext}.
    */
   getOrSet<T>(
     key: string,
-    produce: () => T | Promise<T>,
-    ttl?: number,
+    produce: Produce<T>,
+    options?: number | GetOrSetOptions,
   ): Promise<T>;
   /** Counters of this instance since it was created. */
   stats(): CacheStats;

@@ -8,9 +8,15 @@ import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
 import { _isClosed, _storeIdOf, BaseCache } from "./backends/_base.ts";
 import { _argsKeyer } from "./_memo_keys.ts";
+import { type GetOrSetOptions, resolveOptions } from "./backends/_get_or_set.ts";
 
-/** Options of {@linkcode memoize}. */
-export interface MemoizeOptions<Args extends unknown[] = unknown[]> {
+/**
+ * Options of {@linkcode memoize}. Besides its own, it takes `getOrSet`'s production options
+ * (`staleWhileRevalidate`, `grace`, `timeout`, `refreshAhead`, `lock`, `onRefreshError`; see
+ * {@linkcode GetOrSetOptions}), applied to every call.
+ */
+export interface MemoizeOptions<Args extends unknown[] = unknown[]>
+  extends Omit<GetOrSetOptions, "ttl"> {
   /** Where results live. Default: a new `MemoryCache` (500 entries, 5-minute ttl) for this function alone. */
   cache?: Cache | undefined;
   /** Lifetime of a result in ms; `0` = never expire. Default: the cache's `defaultTtl`. */
@@ -62,6 +68,16 @@ function decodeResult(stored: unknown): unknown {
   return wrapper[MARK] === 0 ? undefined : wrapper.value;
 }
 
+/** The `getOrSet` options memoize passes through unchanged. */
+const GET_OR_SET_EXTRAS = [
+  "grace",
+  "lock",
+  "onRefreshError",
+  "refreshAhead",
+  "staleWhileRevalidate",
+  "timeout",
+] as const;
+
 /** Calls `run` now; its result, or what it throws, as a promise. */
 function settle<T>(run: () => T): Promise<Awaited<T>> {
   try {
@@ -75,7 +91,7 @@ function settle<T>(run: () => T): Promise<Awaited<T>> {
 const RECENT_KEYS = 256;
 
 /** The option names `memoize` reads. */
-const MEMOIZE_OPTIONS = ["cache", "key", "prefix", "ttl", "typed"] as const;
+const MEMOIZE_OPTIONS = ["cache", "key", "prefix", "ttl", "typed", ...GET_OR_SET_EXTRAS] as const;
 
 type Owners = Map<string, WeakRef<(...args: never[]) => unknown>>;
 
@@ -165,6 +181,14 @@ export function _memoCore(
   if (key !== undefined && typeof key !== "function") {
     throw new TypeError(`${what}: key must be a function, received ${_describe(key)}`);
   }
+  // getOrSet's production options, checked now and passed on every call; none: the ttl alone.
+  let perCall: number | GetOrSetOptions | undefined = ttl;
+  const extras = GET_OR_SET_EXTRAS.filter((name) => options[name] !== undefined);
+  if (extras.length > 0) {
+    perCall = { ttl };
+    for (const name of extras) (perCall as Record<string, unknown>)[name] = options[name];
+    resolveOptions(what, "", perCall, 0);
+  }
   const fixed = options.prefix ?? defaultPrefix;
   if (typeof fixed !== "string" && (options.prefix !== undefined || typeof fixed !== "function")) {
     throw new TypeError(`${what}: prefix must be a string, received ${_describe(fixed)}`);
@@ -242,7 +266,7 @@ export function _memoCore(
       return cache.getOrSet(
         key,
         async () => encodeResult(await call.apply(self, args as unknown[])),
-        ttl,
+        perCall,
       )
         .then(decodeResult);
     },

@@ -37,6 +37,12 @@ export {
   DEFAULT_TTL,
   SerializationError,
 } from "./cache.ts";
+export type {
+  GetOrSetOptions,
+  Produce,
+  ProduceContext,
+  RefreshErrorInfo,
+} from "./backends/_get_or_set.ts";
 
 // Backends: each is also an entry point of its own (`@cachelib/cachelib/memory`, …) that loads
 // no other backend; see README.md for which import to use.

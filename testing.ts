@@ -43,7 +43,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type Cache, CacheError, CacheUnsupportedError, SerializationError } from "./cache.ts";
+import {
+  type Cache,
+  CacheError,
+  CacheTimeoutError,
+  CacheUnsupportedError,
+  SerializationError,
+} from "./cache.ts";
+import type { ProduceContext } from "./backends/_get_or_set.ts";
 import type { Serializer } from "./serializers/serializer.ts";
 import { defaultSerializer } from "./serializers/default.ts";
 import { compressed } from "./serializers/compressed.ts";
@@ -143,6 +150,19 @@ export const CONFORMANCE_CASES = {
     checks: "ttl(), touch() and keys() check their arguments and reject once the cache is closed",
     unsupported:
       "an operation declared unsupported rejects with CacheUnsupportedError giving the reason; the others work",
+  },
+  production: {
+    staleWhileRevalidate:
+      "getOrSet() serves a value within staleWhileRevalidate at once and refreshes it once in the background",
+    grace:
+      "getOrSet() serves a value within grace when produce fails or times out, keeps it and reports the failure",
+    timeouts:
+      "getOrSet() rejects with CacheTimeoutError past the hard timeout, aborting the producer; past soft a stale value is served",
+    refreshAhead: "a getOrSet() hit near expiry starts one background refresh",
+    context:
+      "the producer sees its key, signal and stale value, and can skip caching or set the ttl",
+    plainReads:
+      "plain reads open getOrSet's entries: a fresh one is its value, a stale one is a miss for get, getMany, has and inc",
   },
 } as const;
 
@@ -1641,7 +1661,203 @@ const GROUPS: { [G in ConformanceGroup]: (suite: Suite) => Cases<G> } = {
   stats,
   close,
   ttlOps,
+  production,
 };
+
+/** Polls `check` every few ms until it holds (a background refresh has landed); fails after ~10 s. */
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (await check()) return;
+    await sleep(10);
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+/** A producer that settles only when its signal aborts, rejecting with the abort reason. */
+function hang(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) =>
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+  );
+}
+
+function production({ stores, serverClock, short, pastShort, pass }: Suite): Cases<"production"> {
+  const unless = stores ? undefined : "the backend stores nothing, so nothing is ever stale";
+  return {
+    staleWhileRevalidate: {
+      unless,
+      run: async (cache, clock) => {
+        const options = { ttl: short, staleWhileRevalidate: 20 * short };
+        assert.equal(await cache.getOrSet("k", () => "v1", options), "v1");
+        await pass(clock, pastShort);
+        assert.equal(await cache.get("k"), undefined, "plain get never returns a stale value");
+        let calls = 0;
+        let stale: unknown;
+        let release = () => {};
+        const gate = new Promise<void>((resolve) => release = resolve);
+        const refresh = async (context: ProduceContext<string>) => {
+          calls++;
+          stale = context.stale;
+          await gate;
+          return "v2";
+        };
+        const served = await Promise.all(
+          Array.from({ length: 10 }, () => cache.getOrSet("k", refresh, options)),
+        );
+        assert.deepEqual(served, Array(10).fill("v1"), "every caller gets the stale value at once");
+        assert.equal(calls, 1, "one background refresh however many callers");
+        assert.equal(stale, "v1");
+        release();
+        await eventually("the refresh stores v2", async () => (await cache.get("k")) === "v2");
+        assert.equal(await cache.getOrSet("k", refresh, options), "v2");
+        assert.equal(calls, 1);
+      },
+    },
+    grace: {
+      unless,
+      run: async (cache, clock) => {
+        const reports: [string, string][] = [];
+        const options = {
+          ttl: short,
+          grace: 20 * short,
+          onRefreshError: (error: unknown, info: { kind: string }) =>
+            reports.push([(error as Error).name + ": " + (error as Error).message, info.kind]),
+        };
+        assert.equal(await cache.getOrSet("k", () => "v1", options), "v1");
+        await pass(clock, pastShort);
+        const down = () => Promise.reject(new Error("source down"));
+        assert.equal(await cache.getOrSet("k", down, options), "v1");
+        assert.equal(await cache.getOrSet("k", down, options), "v1", "the stale value is kept");
+        const timedOut = await cache.getOrSet(
+          "k",
+          ({ signal }) => hang(signal),
+          { ...options, timeout: { hard: 5 } },
+        );
+        assert.equal(timedOut, "v1");
+        assert.deepEqual(reports.slice(0, 2), [
+          ["Error: source down", "grace"],
+          ["Error: source down", "grace"],
+        ]);
+        assert.equal(reports[2]?.[1], "grace");
+        assert.match(reports[2]?.[0] ?? "", /^CacheTimeoutError: .*"k".*5 ms/);
+        await assert.rejects(
+          cache.getOrSet("k", () => Promise.reject(new Error("no grace")), { ttl: short }),
+          { message: "no grace" },
+          "without grace the failure reaches the caller",
+        );
+        if (!serverClock) {
+          clock.advance(20 * short);
+          await assert.rejects(cache.getOrSet("k", down, options), { message: "source down" });
+        }
+        assert.equal(await cache.getOrSet("k", () => "v2", options), "v2");
+      },
+    },
+    timeouts: {
+      run: async (cache, clock) => {
+        let signal: AbortSignal | undefined;
+        await assert.rejects(
+          cache.getOrSet("h", (context) => hang(signal = context.signal), {
+            ttl: short,
+            timeout: { hard: 5 },
+          }),
+          (error) =>
+            error instanceof CacheTimeoutError && error instanceof CacheError &&
+            error.message.includes('"h"') && error.message.includes("5 ms"),
+        );
+        assert.equal(signal?.aborted, true, "the producer's signal is aborted");
+        assert.ok(signal?.reason instanceof CacheTimeoutError);
+        assert.equal(await cache.get("h"), undefined, "nothing is stored");
+        if (!stores) return;
+        const options = { ttl: short, grace: 20 * short, timeout: { soft: 5, hard: 60_000 } };
+        assert.equal(await cache.getOrSet("s", () => "old", options), "old");
+        await pass(clock, pastShort);
+        let release = () => {};
+        const slow = () => new Promise<string>((resolve) => release = () => resolve("new"));
+        assert.equal(await cache.getOrSet("s", slow, options), "old", "past soft: the stale value");
+        release();
+        await eventually("the refresh stores new", async () => (await cache.get("s")) === "new");
+      },
+    },
+    refreshAhead: {
+      unless,
+      run: async (cache, clock) => {
+        let calls = 0;
+        let release = () => {};
+        const produce = async () => {
+          const n = ++calls;
+          if (n > 1) await new Promise<void>((resolve) => release = resolve);
+          return `v${n}`;
+        };
+        const options = { ttl: short, refreshAhead: 0.8 };
+        assert.equal(await cache.getOrSet("k", produce, options), "v1");
+        assert.equal(await cache.getOrSet("k", produce, options), "v1");
+        assert.equal(calls, 1, "an early hit starts no refresh");
+        await pass(clock, short / 2);
+        const served = await Promise.all(
+          Array.from({ length: 5 }, () => cache.getOrSet("k", produce, options)),
+        );
+        assert.deepEqual(served, Array(5).fill("v1"));
+        assert.equal(calls, 2, "one refresh for every hit near expiry");
+        release();
+        await eventually("the refresh stores v2", async () => (await cache.get("k")) === "v2");
+      },
+    },
+    context: {
+      run: async (cache, clock) => {
+        let seen: ProduceContext<number> | undefined;
+        assert.equal(await cache.getOrSet<number>("c", (context) => (seen = context, 1)), 1);
+        assert.equal(seen?.key, "c");
+        assert.ok(seen?.signal instanceof AbortSignal);
+        assert.equal(seen?.signal.aborted, false);
+        assert.equal(seen?.stale, undefined);
+        const skipped = (context: ProduceContext<string>) => (context.skip(), "error page");
+        assert.equal(await cache.getOrSet("skip", skipped), "error page");
+        assert.equal(await cache.get("skip"), undefined, "a skipped result is not stored");
+        assert.equal(await cache.getOrSet("skip", () => "page"), "page");
+        await assert.rejects(
+          cache.getOrSet("bad", (context) => (context.ttl = -1, 1)),
+          (error) => error instanceof RangeError && error.message.includes('"bad"'),
+        );
+        assert.equal(await cache.get("bad"), undefined);
+        if (!stores) return;
+        const fromResult = (context: ProduceContext<{ maxAge: number }>) => {
+          const response = { maxAge: short };
+          context.ttl = response.maxAge;
+          return response;
+        };
+        assert.deepEqual(await cache.getOrSet("t", fromResult, { ttl: 0 }), { maxAge: short });
+        assert.deepEqual(await cache.get("t"), { maxAge: short });
+        await pass(clock, pastShort);
+        assert.equal(await cache.get("t"), undefined, "the producer's ttl was used");
+      },
+    },
+    plainReads: {
+      unless,
+      run: async (cache, clock) => {
+        const options = { ttl: short, staleWhileRevalidate: 20 * short, grace: 20 * short };
+        assert.deepEqual(await cache.getOrSet("e", () => ({ n: 1 }), options), { n: 1 });
+        assert.equal(await cache.getOrSet("n", () => 5, options), 5);
+        assert.deepEqual(await cache.get("e"), { n: 1 }, "no envelope leaks");
+        assert.deepEqual(await cache.getMany(["e", "n", "x"]), [{ n: 1 }, 5, undefined]);
+        assert.deepEqual([...await cache.getDict(["e"])], [["e", { n: 1 }]]);
+        assert.equal(await cache.has("e"), true);
+        await pass(clock, pastShort);
+        assert.equal(await cache.get("e"), undefined);
+        assert.deepEqual(await cache.getMany(["e", "n", "x"]), [undefined, undefined, undefined]);
+        assert.equal(await cache.has("e"), false);
+        assert.equal(await cache.inc("n"), 1, "a counter over a stale entry starts from 0");
+        assert.deepEqual(
+          await cache.getOrSet("e", () => ({ n: 2 }), options),
+          { n: 1 },
+          "getOrSet still serves it stale",
+        );
+        await eventually(
+          "the refresh stores { n: 2 }",
+          async () => (await cache.get<{ n: number }>("e"))?.n === 2,
+        );
+      },
+    },
+  };
+}
 
 /** Checks `skip` (ids exist, every entry has a reason) and maps each group or case to its reason. */
 function skipReasons(skip: ConformanceOptions["skip"]): Map<string, string> {

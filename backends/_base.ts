@@ -29,6 +29,13 @@ import {
   SerializationError,
 } from "../cache.ts";
 import { _freshOutput, _synchronous, type Serializer } from "../serializers/serializer.ts";
+import {
+  type GetOrSetOptions,
+  isEnvelope,
+  openEntry,
+  type Produce,
+  Producer,
+} from "./_get_or_set.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 
 /**
@@ -63,6 +70,11 @@ export interface BaseCacheOptions {
    * Absent, the base class counts.
    */
   stats?: (() => CacheStats) | undefined;
+  /**
+   * The clock `getOrSet`'s stale entries are judged by (ms since the epoch). Backends with an
+   * injectable clock pass theirs; default `Date.now`.
+   */
+  now?: (() => number) | undefined;
 }
 
 /**
@@ -119,7 +131,8 @@ export abstract class BaseCache implements Cache {
   /** Whether the base class counts (no engine counters were given). */
   readonly #counts: boolean;
   readonly #engineStats: (() => CacheStats) | undefined;
-  #inflight = new Map<string, Promise<unknown>>();
+  readonly #now: () => number;
+  readonly #producer: Producer;
 
   /**
    * Sets up the shared state.
@@ -130,6 +143,18 @@ export abstract class BaseCache implements Cache {
     this.defaultTtl = checkDefaultTtl(options.defaultTtl, new.target.name || "cache");
     this.#engineStats = options.stats;
     this.#counts = options.stats === undefined;
+    const now = this.#now = options.now ?? Date.now;
+    this.#producer = new Producer({
+      cache: this,
+      now,
+      defaultTtl: this.defaultTtl,
+      read: (key) => {
+        const found = this._getEntry(key);
+        if (found instanceof Promise) return found.then((value) => this.#countStored(value));
+        return this.#counts ? this.#countStored(found) : found;
+      },
+      write: (key, value, ttl) => this.set(key, value, ttl),
+    });
   }
 
   /** Reads one key; `undefined` on a miss. */
@@ -180,6 +205,22 @@ export abstract class BaseCache implements Cache {
     );
   }
 
+  /**
+   * Reads one key for `getOrSet`, which opens envelopes itself; the default is `_get`. An engine
+   * that copies values out (MemoryCache) copies only an envelope's value.
+   */
+  protected _getEntry(key: string): unknown | Promise<unknown> {
+    return this._get(key);
+  }
+
+  /**
+   * Reads one key only to look at it (is it a stale getOrSet entry?): not counted as a read by
+   * an engine that counts its own, never handed to a caller. The default is `_get`.
+   */
+  protected _peek(key: string): unknown | Promise<unknown> {
+    return this._get(key);
+  }
+
   /** Releases resources; called once by `close()`. */
   protected _close(): void | Promise<void> {}
 
@@ -212,10 +253,12 @@ export abstract class BaseCache implements Cache {
     try {
       if (typeof key !== "string") checkKey("get", key);
       if (this._closed) this._checkOpen("get", key);
-      const value = this._get(key);
+      let value = this._get(key);
       if (value instanceof Promise) {
         return value.then((found) => this.#countRead(found)) as Promise<T | undefined>;
       }
+      // A getOrSet envelope is opened (a stale one is a miss); a plain value costs one typeof.
+      if (typeof value === "object" && isEnvelope(value)) value = openEntry(value, this.#now());
       if (this.#counts) this.#countRead(value);
       return Promise.resolve(value as T | undefined);
     } catch (error) {
@@ -223,8 +266,12 @@ export abstract class BaseCache implements Cache {
     }
   }
 
-  /** Counts a read as a hit or a miss (when the base class counts); returns the value. */
+  /**
+   * Opens a getOrSet envelope (a stale one is a miss), counts the read as a hit or a miss
+   * (when the base class counts) and returns the value.
+   */
   #countRead(value: unknown): unknown {
+    if (typeof value === "object" && isEnvelope(value)) value = openEntry(value, this.#now());
     if (this.#counts) {
       if (value === undefined) this._stats.misses++;
       else this._stats.hits++;
@@ -239,6 +286,13 @@ export abstract class BaseCache implements Cache {
     if (keys.length === 0) return [];
     let values = this._getMany(keys);
     if (values instanceof Promise) values = await values;
+    let now: number | undefined;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (typeof value === "object" && isEnvelope(value)) {
+        values[i] = openEntry(value, now ??= this.#now());
+      }
+    }
     if (this.#counts) {
       for (const value of values) {
         if (value === undefined) this._stats.misses++;
@@ -335,11 +389,28 @@ export abstract class BaseCache implements Cache {
     this._checkOpen("has", key);
     let found = this._has(key);
     if (found instanceof Promise) found = await found;
+    if (found) found = await this.#notStale(key);
     if (this.#counts) {
       if (found) this._stats.hits++;
       else this._stats.misses++;
     }
     return found;
+  }
+
+  /**
+   * Whether a live key is not a stale getOrSet envelope (which `has` must call a miss): one
+   * more read. An entry that cannot be read is live, as `has` says of it.
+   */
+  async #notStale(key: string): Promise<boolean> {
+    let stored: unknown;
+    try {
+      stored = this._peek(key);
+      if (stored instanceof Promise) stored = await stored;
+    } catch (error) {
+      if (error instanceof SerializationError) return true;
+      throw error;
+    }
+    return !isEnvelope(stored) || openEntry(stored, this.#now()) !== undefined;
   }
 
   /** Removes this cache's entries. */
@@ -363,21 +434,33 @@ export abstract class BaseCache implements Cache {
     checkKey(op, key);
     const by = checkDelta(op, key, delta);
     this._checkOpen(op, key);
-    let next = this._addToCounter(key, op === "dec" ? -by : by, this.defaultTtl, op);
-    if (next instanceof Promise) next = await next;
+    const amount = op === "dec" ? -by : by;
+    let next: number | Promise<number>;
+    try {
+      next = this._addToCounter(key, amount, this.defaultTtl, op);
+      if (next instanceof Promise) next = await next;
+    } catch (error) {
+      // A stale getOrSet envelope is a missing key for a counter: drop it and count from 0.
+      if (!(await this.#dropStale(key))) throw error;
+      next = await this._addToCounter(key, amount, this.defaultTtl, op);
+    }
     if (this.#counts) this._stats.sets++;
     return next;
   }
 
-  /** The cached value of `key`, or else `produce()`'s result, stored and returned. */
+  /**
+   * The cached value of `key`, or else `produce()`'s result, stored and returned; see
+   * {@linkcode GetOrSetOptions} for serving stale values, timeouts and the lock.
+   */
   getOrSet<T>(
     key: string,
-    produce: () => T | Promise<T>,
-    ttl?: number,
+    produce: Produce<T>,
+    options?: number | GetOrSetOptions,
   ): Promise<T> {
+    let resolved;
     try {
       checkKey("getOrSet", key);
-      resolveTtl("getOrSet", key, ttl, this.defaultTtl);
+      resolved = this.#producer.resolve(key, options);
       if (typeof produce !== "function") {
         throw new TypeError(
           `Cannot getOrSet key ${_describe(key)}: produce must be a function, received ${
@@ -389,30 +472,29 @@ export abstract class BaseCache implements Cache {
     } catch (error) {
       return Promise.reject(error);
     }
-    return (this.#inflight.get(key) as Promise<T> | undefined) ??
-      this.#getOrProduce(key, produce, ttl);
+    return this.#producer.run(key, produce, resolved);
   }
 
-  // A hit is one `get`; only a miss registers the producing call, which later
-  // callers for the key join until it has stored its value.
-  async #getOrProduce<T>(
-    key: string,
-    produce: () => T | Promise<T>,
-    ttl: number | undefined,
-  ): Promise<T> {
-    const hit = await this.get<T>(key);
-    if (hit !== undefined) return hit;
-    const pending = this.#inflight.get(key);
-    if (pending) return pending as Promise<T>;
-    const run: Promise<T> = (async () => {
-      const value = await produce();
-      await this.set(key, value, ttl);
-      return value;
-    })().finally(() => {
-      if (this.#inflight.get(key) === run) this.#inflight.delete(key);
-    });
-    this.#inflight.set(key, run);
-    return await run;
+  /** Deletes `key` when it holds a stale getOrSet envelope; `true` when it did. */
+  async #dropStale(key: string): Promise<boolean> {
+    let stored: unknown;
+    try {
+      stored = await this._peek(key);
+    } catch {
+      return false;
+    }
+    if (!isEnvelope(stored) || openEntry(stored, this.#now()) !== undefined) return false;
+    await this._delete(key);
+    return true;
+  }
+
+  /** Counts what getOrSet read (a fresh envelope or a value is a hit) and returns it unopened. */
+  #countStored(value: unknown): unknown {
+    if (this.#counts) {
+      if (openEntry(value, this.#now()) === undefined) this._stats.misses++;
+      else this._stats.hits++;
+    }
+    return value;
   }
 
   /** Counters of this instance since it was created. */

@@ -18,5 +18,6 @@ export {
   DEFAULT_TTL,
   SerializationError,
 } from "../cache.ts";
+export type { GetOrSetOptions, Produce, ProduceContext, RefreshErrorInfo } from "./_get_or_set.ts";
 export { BaseCache } from "./_base.ts";
 export type { Serializer } from "../serializers/serializer.ts";

@@ -80,7 +80,7 @@ export class DenoKvCache extends ByteCache {
    */
   constructor(options: DenoKvCacheOptions = {}) {
     const resolved = resolveOptions(options);
-    super({ defaultTtl: resolved.defaultTtl, serializer: resolved.serializer });
+    super({ defaultTtl: resolved.defaultTtl, serializer: resolved.serializer, now: resolved.now });
     this.#prefix = resolved.prefix;
     this.#now = resolved.now;
     this.#timeout = resolved.timeout;

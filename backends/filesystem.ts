@@ -108,7 +108,12 @@ export class FileSystemCache extends ByteCache {
    * that cannot be created or written, or that someone else could write to.
    */
   constructor(options: FileSystemCacheOptions) {
-    super({ defaultTtl: options?.defaultTtl, serializer: options?.serializer });
+    super({
+      defaultTtl: options?.defaultTtl,
+      serializer: options?.serializer,
+      // getOrSet's stale entries follow the injected clock (resolveOptions checks it).
+      now: typeof options?.now === "function" ? options.now : undefined,
+    });
     if (typeof Deno === "undefined" || typeof Deno.openSync !== "function") {
       throw new CacheError(
         "Cannot create FileSystemCache: it needs Deno (it uses Deno's file APIs); " +

@@ -55,7 +55,7 @@ export class MemoryCache extends BaseCache {
   constructor(options: MemoryCacheOptions = {}) {
     checkOptionNames("MemoryCache", options, OPTION_NAMES);
     const store = new MemoryStore(options);
-    super({ defaultTtl: store.defaultTtl, stats: () => store.stats() });
+    super({ defaultTtl: store.defaultTtl, stats: () => store.stats(), now: options.now });
     this.store = store;
   }
 
@@ -95,6 +95,16 @@ export class MemoryCache extends BaseCache {
   /** Removes several keys in one pass. */
   protected override _deleteMany(keys: readonly string[]): string[] {
     return keys.filter((key) => this.store._delete(key));
+  }
+
+  /** Reads one key for getOrSet: an envelope's value is copied, not the envelope. */
+  protected override _getEntry(key: string): unknown {
+    return this.store._getEntry(key);
+  }
+
+  /** Reads one key for a look, uncounted and uncopied. */
+  protected override _peek(key: string): unknown {
+    return this.store._peek(key);
   }
 
   /** Checks one key. */

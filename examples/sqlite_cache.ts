@@ -80,7 +80,7 @@ export class SqliteCache extends BaseCache {
    */
   constructor(options: SqliteCacheOptions = {}) {
     checkOptionNames("SqliteCache", options, OPTION_NAMES);
-    super({ defaultTtl: options.defaultTtl });
+    super({ defaultTtl: options.defaultTtl, now: options.now }); // getOrSet judges stale entries by it
     const namespace = options.namespace ?? "default";
     if (typeof namespace !== "string") {
       throw new TypeError(

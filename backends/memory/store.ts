@@ -29,6 +29,7 @@ import {
   type PolicyName,
 } from "../../policies/policy.ts";
 import { _copyIn, _copyMode, _copyOut, AS_IS, type CopyMode } from "./_copy.ts";
+import { ENVELOPE_MARK, isEnvelope, wrapEntry } from "../_get_or_set.ts";
 
 /** Why an entry left the store, as told to `onEvict`. */
 export type EvictionCause = "evicted" | "expired" | "deleted" | "replaced" | "cleared";
@@ -321,6 +322,43 @@ export class MemoryStore {
     const stored = this.#live(key) === undefined && this.#put("add", key, value, ttl);
     if (this.#pending.length > 0) this.#notify(key);
     return stored;
+  }
+  /**
+   * `get` for `getOrSet` (internal, for `MemoryCache`): counted and seen by the policy like
+   * `get`, but a getOrSet envelope comes back as a new envelope around a copy of its value, so a
+   * stale-while-revalidate hit copies what a plain hit copies.
+   */
+  _getEntry(key: string): unknown {
+    const slot = this.#map.get(key);
+    if (slot === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    const expires = this.#expires?.[slot] ?? 0;
+    if (expires !== 0 && expires <= this.#now()) {
+      this.#remove(slot, "expired");
+      this.#misses++;
+      if (this.#pending.length > 0) this.#notify();
+      return undefined;
+    }
+    this.#policy.access(slot);
+    this.#hits++;
+    const value = this.#values[slot];
+    if (typeof value !== "object" || value === null) return value;
+    const mode = (this.#modes?.[slot] ?? AS_IS) as CopyMode;
+    if (!isEnvelope(value)) return _copyOut(value, mode);
+    const inner = value.v;
+    const copy = typeof inner === "object" && inner !== null ? _copyOut(inner, mode) : inner;
+    return wrapEntry(copy, value[ENVELOPE_MARK], value.t);
+  }
+  /**
+   * The stored value of a live `key` itself (not a copy: only to inspect, never to hand out),
+   * without counting a read or telling the policy; internal, for `MemoryCache`'s `_peek`.
+   */
+  _peek(key: string): unknown {
+    const slot = this.#live(key);
+    if (this.#pending.length > 0) this.#notify();
+    return slot === undefined ? undefined : this.#values[slot];
   }
   /** `has` without the argument check; internal, for `MemoryCache`. */
   _has(key: string): boolean {
