@@ -8,7 +8,7 @@ import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
 import { _isClosed, _storeIdOf, BaseCache } from "./backends/_base.ts";
 import { _argsKeyer } from "./_memo_keys.ts";
-import { type GetOrSetOptions, resolveOptions } from "./backends/_get_or_set.ts";
+import { type GetOrSetOptions, isEnvelope, resolveOptions } from "./backends/_get_or_set.ts";
 
 /**
  * Options of {@linkcode memoize}. Besides its own, it takes `getOrSet`'s production options
@@ -246,7 +246,10 @@ export function _memoCore(
   // one promise per hit (bench/lean_paths_bench.ts). A miss, a closed cache and every other
   // cache take getOrSet. Only valid while memoize passes getOrSet nothing a hit must see
   // (options that act on hits, such as a refresh ahead of expiry, must turn it off).
-  const memory = cache instanceof MemoryCache ? cache : undefined;
+  const onHits = typeof perCall === "object" &&
+    (perCall.staleWhileRevalidate !== undefined || perCall.grace !== undefined ||
+      perCall.refreshAhead !== undefined);
+  const memory = cache instanceof MemoryCache && !onHits ? cache : undefined;
 
   return {
     cache,
@@ -260,7 +263,10 @@ export function _memoCore(
       }
       // `_isLive` counts nothing, so a miss is counted once, by getOrSet.
       if (memory !== undefined && !_isClosed(memory) && memory.store._isLive(key)) {
-        return Promise.resolve(decodeResult(memory.store.get(key)));
+        const hit = memory.store.get(key);
+        // An entry getOrSet wrote with stale metadata (another memoize of this prefix with
+        // hit options) is opened by getOrSet, never handed out raw.
+        if (!isEnvelope(hit)) return Promise.resolve(decodeResult(hit));
       }
       // Single-flight comes from the cache: concurrent callers of one key share one call.
       return cache.getOrSet(
