@@ -258,3 +258,151 @@ serverTest(
     await assert.rejects(strict.set("k", 2), CacheConnectionError);
   },
 );
+
+/** Resolves with the next item `take` accepts, or rejects after 10 s (the timer is cleared). */
+class Inbox<T> {
+  #items: T[] = [];
+  #waiters: (() => void)[] = [];
+  push(item: T): void {
+    this.#items.push(item);
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+  async next(what: string, take: (item: T) => boolean): Promise<T> {
+    const deadline = Date.now() + 10_000;
+    while (true) {
+      const i = this.#items.findIndex(take);
+      if (i >= 0) return this.#items.splice(i, 1)[0]!;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${what} within 10 s`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+}
+
+Deno.test("TieredCache over BroadcastChannel: a Worker's L1 never returns the old value once the message arrived", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cachelib_tiered_" });
+  const kvPath = `${dir}/kv.sqlite3`;
+  const name = channel();
+  const worker = new Worker(new URL("./fixtures/tiered_peer.ts", import.meta.url), {
+    type: "module",
+  });
+  const inbox = new Inbox<Record<string, unknown>>();
+  worker.onmessage = (event) => inbox.push(event.data);
+  const a = new TieredCache({
+    l1: new MemoryCache(),
+    l2: new DenoKvCache({ path: kvPath, prefix: ["tiered"] }),
+    bus: new BroadcastChannelBus(name),
+  });
+  try {
+    worker.postMessage({ kvPath, channel: name });
+    await inbox.next("ready", (m) => "ready" in m);
+    const get = async (key: string) => {
+      worker.postMessage({ get: key });
+      return (await inbox.next("value", (m) => "value" in m)).value;
+    };
+    await a.set("k", "v0");
+    await inbox.next("delivery", (m) => "delivered" in m);
+    for (let round = 1; round <= 20; round++) {
+      assert.equal(await get("k"), `v${round - 1}`); // now in the worker's L1
+      await a.set("k", `v${round}`);
+      await inbox.next("delivery", (m) => "delivered" in m);
+      assert.equal(await get("k"), `v${round}`, `round ${round}: the old value was evicted`);
+    }
+    worker.postMessage({ close: true });
+    await inbox.next("close", (m) => "closed" in m);
+  } finally {
+    worker.terminate();
+    await a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A peer process (tests/fixtures/tiered_peer.ts) over Redis, driven by stdin lines. */
+async function startPeer(url: string, name: string, keyPrefix: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("./fixtures/tiered_peer.ts", import.meta.url).pathname,
+      url,
+      name,
+      keyPrefix,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const inbox = new Inbox<string>();
+  const reading = (async () => {
+    let buffer = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        inbox.push(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+      }
+    }
+  })();
+  const stdin = child.stdin.getWriter();
+  const encoder = new TextEncoder();
+  await inbox.next("ready", (line) => line === "ready");
+  return {
+    inbox,
+    async get(key: string): Promise<unknown> {
+      await stdin.write(encoder.encode(`get ${key}\n`));
+      return JSON.parse((await inbox.next("value", (l) => l.startsWith("value "))).slice(6));
+    },
+    async stop(): Promise<void> {
+      await stdin.close();
+      const status = await child.status;
+      await reading;
+      assert.equal(status.code, 0);
+    },
+    kill(): void {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+serverTest(
+  "TieredCache over Redis pub/sub: another process's L1 never returns the old value once the message arrived",
+  "redis",
+  async (_t, [redis]) => {
+    const name = channel();
+    const keyPrefix = prefix();
+    const bus = new RedisBus({ url: redis!.url, channel: name });
+    await using a = new TieredCache({
+      l1: new MemoryCache(),
+      l2: new RedisCache({ url: redis!.url, keyPrefix }),
+      bus,
+    });
+    await bus.ready();
+    const peer = await startPeer(redis!.url, name, keyPrefix);
+    try {
+      await a.set("k", "v0");
+      await peer.inbox.next("delivery", (l) => l.startsWith("delivered "));
+      for (let round = 1; round <= 20; round++) {
+        assert.equal(await peer.get("k"), `v${round - 1}`); // now in the peer's L1
+        await a.set("k", `v${round}`);
+        await peer.inbox.next("delivery", (l) => l.startsWith("delivered "));
+        assert.equal(await peer.get("k"), `v${round}`, `round ${round}: the old value was evicted`);
+      }
+      await a.delete("k");
+      await peer.inbox.next("delivery", (l) => l.startsWith("delivered "));
+      assert.equal(await peer.get("k"), null);
+      await peer.stop();
+    } finally {
+      peer.kill();
+    }
+  },
+);
