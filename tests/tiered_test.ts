@@ -406,3 +406,61 @@ serverTest(
     }
   },
 );
+
+serverTest(
+  "TieredCache over a restarted Redis: the bus reconnect clears L1, and no L1 fill while it is down",
+  "redis",
+  async (_t, [redis]) => {
+    const l1 = new MemoryCache();
+    const bus = new RedisBus({ url: redis!.url, channel: channel(), timeout: 500 });
+    await using cache = new TieredCache({
+      l1,
+      l2: new RedisCache({ url: redis!.url, keyPrefix: prefix(), timeout: 500 }),
+      bus,
+    });
+    await bus.ready();
+    await cache.set("k", "v");
+    assert.equal(l1.store.get("k"), "v");
+    await redis!.stop();
+    const deadline = Date.now() + 10_000;
+    while (bus.live && Date.now() < deadline) await delivered(10);
+    assert.equal(bus.live, false, "the subscriber noticed the outage");
+    assert.equal(l1.store.get("k"), undefined, "L1 cleared: messages may be lost from now on");
+    await redis!.restart();
+    while (!bus.live && Date.now() < deadline) await delivered(10);
+    assert.equal(bus.live, true, "resubscribed");
+    await cache.set("k", "again");
+    assert.equal(await cache.get("k"), "again");
+  },
+);
+
+Deno.test("TieredCache: a bus that is not live keeps L1 empty; a failed publish is a CacheConnectionError", async () => {
+  let live = false;
+  let fail = false;
+  const bus = {
+    subscribe: () => {},
+    publish: () => fail ? Promise.reject(new Error("down")) : Promise.resolve(),
+    close: () => {},
+    get live() {
+      return live;
+    },
+  };
+  const l1 = new MemoryCache();
+  const l2 = new MemoryCache();
+  await using cache = new TieredCache({ l1, l2, bus });
+  await cache.set("k", 1);
+  assert.equal(await cache.get("k"), 1);
+  assert.equal(l1.store.size, 0, "nothing in L1 while the bus is not live");
+  live = true;
+  assert.equal(await cache.get("k"), 1);
+  assert.equal(l1.store.get("k"), 1);
+  fail = true;
+  await assert.rejects(
+    cache.set("k", 2),
+    (e: Error) =>
+      e instanceof CacheConnectionError &&
+      /Cannot invalidate 1 key\(s\) on the bus: down/.test(e.message),
+  );
+  assert.equal(l2.store.get("k"), 2, "L2 was written");
+  assert.equal(l1.store.get("k"), undefined, "this L1 dropped its copy");
+});

@@ -156,14 +156,20 @@ export class RedisBus implements InvalidationBus {
 
   /** Publishes `text` on the channel. */
   async publish(text: string): Promise<void> {
-    this.#publisher ??= this.#client(false).then(async (client) => {
-      client.on("error", () => {});
-      await withDeadline(client.connect(), this.#timeout, () => this.#late("connect"));
-      return client;
-    });
-    const publisher = this.#publisher;
+    const connect = () =>
+      this.#client(false).then(async (client) => {
+        client.on("error", () => {});
+        await withDeadline(client.connect(), this.#timeout, () => this.#late("connect"));
+        return client;
+      });
+    let publisher = this.#publisher ??= connect();
     try {
-      const client = await publisher;
+      let client = await publisher;
+      if (!client.isReady) { // lost its connection since the last publish: a fresh one
+        client.destroy();
+        publisher = this.#publisher = connect();
+        client = await publisher;
+      }
       await withDeadline(
         client.publish(this.channel, text),
         this.#timeout,
