@@ -53,6 +53,7 @@ export * from "./backends/redis/mod.ts";
 export * from "./backends/memcached/mod.ts";
 export * from "./backends/uwsgi/mod.ts";
 export * from "./backends/deno_kv/mod.ts";
+export * from "./backends/tiered/mod.ts";
 
 // Eviction policies of MemoryCache / MemoryStore.
 export {

@@ -8,7 +8,7 @@ const { exports } = JSON.parse(await Deno.readTextFile(config)) as {
 };
 
 /** Each backend's entry point and the backend files (under `backends/`) it may load. */
-const BACKENDS: Record<string, { cls: string; dir: string; file: string }> = {
+const BACKENDS: Record<string, { cls: string; dir: string; file: string; uses?: string }> = {
   "./memory": { cls: "MemoryCache", dir: "memory", file: "memory.ts" },
   "./null": { cls: "NullCache", dir: "null", file: "null.ts" },
   "./filesystem": { cls: "FileSystemCache", dir: "filesystem", file: "filesystem.ts" },
@@ -16,6 +16,7 @@ const BACKENDS: Record<string, { cls: string; dir: string; file: string }> = {
   "./memcached": { cls: "MemcachedCache", dir: "memcached", file: "memcached.ts" },
   "./uwsgi": { cls: "UwsgiCache", dir: "uwsgi", file: "uwsgi.ts" },
   "./deno-kv": { cls: "DenoKvCache", dir: "deno_kv", file: "deno_kv.ts" },
+  "./tiered": { cls: "TieredCache", dir: "tiered", file: "tiered.ts", uses: "memory" }, // its L1
 };
 
 interface Graph {
@@ -107,12 +108,14 @@ Deno.test("the check bites: a program importing the redis client resolves npm:re
 });
 
 Deno.test("each backend entry point loads its own backend only, and no npm package", async (t) => {
-  for (const [entry, { dir, file }] of Object.entries(BACKENDS)) {
+  for (const [entry, { dir, file, uses }] of Object.entries(BACKENDS)) {
     await t.step(entry, async () => {
       const graph = await graphOf(`import "@cachelib/cachelib${entry.slice(1)}";`);
       assert.deepEqual(npmOf(graph), []);
+      const used = (path: string) =>
+        uses !== undefined && (path === `${uses}.ts` || path.startsWith(`${uses}/`));
       const foreign = backendFilesOf(graph).filter((path) =>
-        path !== file && !path.startsWith(`${dir}/`) && path !== "_base.ts" &&
+        path !== file && !path.startsWith(`${dir}/`) && path !== "_base.ts" && !used(path) &&
         path !== "_contract.ts" && path !== "_get_or_set.ts" && path !== "_lock.ts" &&
         !path.startsWith("_toolkit/") // shared by every backend
       );

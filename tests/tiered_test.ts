@@ -1,0 +1,466 @@
+import assert from "node:assert/strict";
+import { runConformance } from "../testing.ts";
+import { serverTest } from "./servers.ts";
+import {
+  BroadcastChannelBus,
+  CacheConnectionError,
+  DenoKvCache,
+  MemoryCache,
+  RedisBus,
+  RedisCache,
+  TieredCache,
+} from "../mod.ts";
+
+const channel = () => `test:${crypto.randomUUID()}`;
+const prefix = () => `test:${crypto.randomUUID()}:`;
+
+/** Resolves after the bus has had time to deliver (a BroadcastChannel message is a task away). */
+const delivered = (ms = 20) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+Deno.test("TieredCache conforms: memory over memory", async (t) => {
+  await runConformance(t, {
+    name: "TieredCache(memory/memory)",
+    make: ({ defaultTtl, now }) =>
+      new TieredCache({
+        l1: new MemoryCache({ now }),
+        l2: new MemoryCache({ defaultTtl, now }),
+        bus: new BroadcastChannelBus(channel()),
+      }),
+  });
+});
+
+Deno.test("TieredCache conforms: memory over Deno KV", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "cachelib_tiered_" });
+  try {
+    await runConformance(t, {
+      name: "TieredCache(memory/deno-kv)",
+      make: ({ defaultTtl, now }) =>
+        new TieredCache({
+          l1: new MemoryCache({ now }),
+          l2: new DenoKvCache({
+            path: `${dir}/kv.sqlite3`,
+            prefix: ["test", crypto.randomUUID()],
+            defaultTtl,
+            now,
+          }),
+        }),
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+serverTest("TieredCache conforms: memory over Redis, Redis bus", "redis", async (t, [redis]) => {
+  await runConformance(t, {
+    name: "TieredCache(memory/redis)",
+    make: async ({ defaultTtl }) => {
+      const bus = new RedisBus({ url: redis!.url, channel: channel() });
+      const cache = new TieredCache({
+        l1: new MemoryCache(),
+        l2: new RedisCache({ url: redis!.url, keyPrefix: prefix(), defaultTtl }),
+        bus,
+      });
+      await bus.ready();
+      return cache;
+    },
+    quirks: { clock: "server" },
+  });
+});
+
+Deno.test("TieredCache serves an L1 hit without asking L2", async () => {
+  const l2 = new MemoryCache();
+  await using cache = new TieredCache({ l1: new MemoryCache(), l2 });
+  await l2.set("k", "v");
+  assert.equal(await cache.get("k"), "v");
+  assert.equal(await cache.get("k"), "v");
+  assert.equal(await cache.get("k"), "v");
+  assert.equal(l2.stats().hits, 1, "L2 was read once, then L1 answered");
+  assert.deepEqual(await cache.getMany(["k", "k"]), ["v", "v"]);
+  assert.equal(l2.stats().hits, 1);
+});
+
+Deno.test("TieredCache fills L1 with L2's remaining ttl, bounded by l1MaxTtl", async () => {
+  let t = 1_000_000;
+  const now = () => t;
+  const l1 = new MemoryCache({ now });
+  const l2 = new MemoryCache({ now });
+  await using cache = new TieredCache({ l1, l2, l1MaxTtl: 60_000 });
+  await l2.set("short", "s", 10_000);
+  await l2.set("long", "l", 600_000);
+  await l2.set("forever", "f", 0);
+  t += 4_000;
+  assert.deepEqual(await cache.getMany(["short", "long"]), ["s", "l"]);
+  assert.equal(await cache.get("forever"), "f");
+  assert.equal(l1.store.ttl("short"), 6_000, "L2's remaining ttl");
+  assert.equal(l1.store.ttl("long"), 60_000, "bounded by l1MaxTtl");
+  assert.equal(l1.store.ttl("forever"), 60_000, "a never-expiring entry too");
+  assert.equal(await cache.ttl("long"), 596_000, "ttl() answers L2's");
+  t += 6_000;
+  assert.equal(l1.store.get("short"), undefined, "gone from L1 when it is gone from L2");
+});
+
+Deno.test("TieredCache writes go to L2 then L1; inc counts in L2", async () => {
+  const l1 = new MemoryCache();
+  const l2 = new MemoryCache();
+  await using cache = new TieredCache({ l1, l2 });
+  await cache.set("a", 1);
+  assert.equal(l2.store.get("a"), 1);
+  assert.equal(l1.store.get("a"), 1);
+  await l2.set("n", 5);
+  assert.equal(await cache.inc("n", 2), 7);
+  assert.equal(await cache.dec("n"), 6);
+  assert.equal(await cache.get("n"), 6);
+  assert.equal(await cache.add("a", 2), false);
+  assert.equal(await cache.delete("a"), true);
+  assert.equal(l1.store.get("a"), undefined);
+  assert.equal(l2.store.get("a"), undefined);
+});
+
+Deno.test("TieredCache: a write on one instance evicts the key from the other's L1 (BroadcastChannel)", async () => {
+  const shared = new MemoryCache();
+  const name = channel();
+  const make = () =>
+    new TieredCache({ l1: new MemoryCache(), l2: shared, bus: new BroadcastChannelBus(name) });
+  const a = make();
+  const b = make();
+  try {
+    await a.setMany({ k: "old", j: "old", i: "old" });
+    assert.deepEqual(await b.getMany(["k", "j", "i"]), ["old", "old", "old"]); // in b's L1 now
+    await a.set("k", "new");
+    await delivered();
+    assert.equal(await b.get("k"), "new");
+    await a.deleteMany(["j"]);
+    await delivered();
+    assert.equal(await b.get("j"), undefined);
+    await b.get("i");
+    await a.clear();
+    await delivered();
+    assert.equal(await b.get("i"), undefined);
+  } finally {
+    await b.close();
+    await a.close();
+  }
+});
+
+Deno.test("TieredCache ignores its own messages and clears L1 on a sequence gap or a reset", async () => {
+  const published: string[] = [];
+  let handler: { message(text: string): void; reset(): void } | undefined;
+  const bus = {
+    subscribe: (h: typeof handler) => void (handler = h),
+    publish: (text: string) => void published.push(text),
+    close: () => {},
+  };
+  const l1 = new MemoryCache();
+  await using cache = new TieredCache({ l1, l2: new MemoryCache(), bus });
+  await cache.set("a", 1);
+  await cache.set("b", 2);
+  assert.equal(published.length, 2);
+  const own = JSON.parse(published[0]!);
+  assert.deepEqual(Object.keys(own).sort(), ["k", "o", "s"]);
+  assert.deepEqual(own.k, ["a"]);
+  handler!.message(published[0]!); // its own: ignored
+  assert.equal(l1.store.get("a"), 1);
+  handler!.message(JSON.stringify({ o: "other", s: 1, k: ["a"] }));
+  assert.equal(l1.store.get("a"), undefined);
+  assert.equal(l1.store.get("b"), 2);
+  handler!.message(JSON.stringify({ o: "other", s: 3, k: ["zzz"] })); // s: 2 was lost
+  assert.equal(l1.store.get("b"), undefined, "a gap clears L1");
+  await cache.set("c", 3);
+  handler!.message("not json");
+  assert.equal(l1.store.get("c"), 3, "garbage is ignored");
+  handler!.reset();
+  assert.equal(l1.store.get("c"), undefined, "a reset clears L1");
+});
+
+Deno.test("TieredCache checks its options", () => {
+  assert.throws(
+    () => new TieredCache({ l1: new MemoryCache(), l2: new MemoryCache(), bogus: 1 } as never),
+    (e: Error) =>
+      e instanceof TypeError && /TieredCache/.test(e.message) && /bogus/.test(e.message),
+  );
+  assert.throws(
+    () => new TieredCache({ l1: {} as never, l2: new MemoryCache() }),
+    { name: "TypeError", message: "Cannot create TieredCache: l1 must be a MemoryCache" },
+  );
+  assert.throws(
+    () => new TieredCache({ l1: new MemoryCache(), l2: 5 as never }),
+    { name: "TypeError", message: "Cannot create TieredCache: l2 must be a Cache" },
+  );
+  assert.throws(
+    () => new TieredCache({ l1: new MemoryCache(), l2: new MemoryCache(), l1MaxTtl: -1 }),
+    RangeError,
+  );
+});
+
+/** A TCP listener that accepts and never answers: a hung server. */
+function silentServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of listener) conns.push(conn);
+  })().catch(() => {});
+  return {
+    url: `redis://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    close() {
+      for (const conn of conns) conn.close();
+      listener.close();
+    },
+  };
+}
+
+Deno.test("TieredCache over a hung L2: typed error by default, L1 only with failOpen", async (t) => {
+  const server = silentServer();
+  try {
+    await t.step("failOpen: false rejects with CacheConnectionError", async () => {
+      await using cache = new TieredCache({
+        l1: new MemoryCache(),
+        l2: new RedisCache({ url: server.url, timeout: 200 }),
+      });
+      await assert.rejects(cache.get("k"), CacheConnectionError);
+      await assert.rejects(cache.set("k", 1), CacheConnectionError);
+    });
+    await t.step("failOpen: true degrades to L1", async () => {
+      await using cache = new TieredCache({
+        l1: new MemoryCache(),
+        l2: new RedisCache({ url: server.url, timeout: 200 }),
+        failOpen: true,
+      });
+      assert.equal(await cache.get("k"), undefined, "a miss");
+      assert.equal(await cache.set("k", 1), true, "stored in L1");
+      assert.equal(await cache.get("k"), 1);
+      assert.equal(await cache.inc("n"), 1);
+      assert.equal(await cache.delete("k"), true);
+    });
+  } finally {
+    server.close();
+  }
+});
+
+serverTest(
+  "TieredCache over a killed Redis: typed error, or L1 with failOpen",
+  "redis",
+  async (_t, [redis]) => {
+    const make = (failOpen: boolean) =>
+      new TieredCache({
+        l1: new MemoryCache(),
+        l2: new RedisCache({ url: redis!.url, keyPrefix: prefix(), timeout: 500 }),
+        failOpen,
+      });
+    await using strict = make(false);
+    await using open = make(true);
+    await strict.set("k", "v");
+    await open.set("k", "v");
+    await redis!.stop();
+    assert.equal(await open.get("k"), "v", "an L1 hit needs no L2");
+    assert.equal(await open.get("other"), undefined);
+    assert.equal(await strict.get("k"), "v", "an L1 hit needs no L2");
+    await assert.rejects(strict.get("other"), CacheConnectionError);
+    await assert.rejects(strict.set("k", 2), CacheConnectionError);
+  },
+);
+
+/** Resolves with the next item `take` accepts, or rejects after 10 s (the timer is cleared). */
+class Inbox<T> {
+  #items: T[] = [];
+  #waiters: (() => void)[] = [];
+  push(item: T): void {
+    this.#items.push(item);
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+  async next(what: string, take: (item: T) => boolean): Promise<T> {
+    const deadline = Date.now() + 10_000;
+    while (true) {
+      const i = this.#items.findIndex(take);
+      if (i >= 0) return this.#items.splice(i, 1)[0]!;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${what} within 10 s`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+}
+
+Deno.test("TieredCache over BroadcastChannel: a Worker's L1 never returns the old value once the message arrived", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cachelib_tiered_" });
+  const kvPath = `${dir}/kv.sqlite3`;
+  const name = channel();
+  const worker = new Worker(new URL("./fixtures/tiered_peer.ts", import.meta.url), {
+    type: "module",
+  });
+  const inbox = new Inbox<Record<string, unknown>>();
+  worker.onmessage = (event) => inbox.push(event.data);
+  const a = new TieredCache({
+    l1: new MemoryCache(),
+    l2: new DenoKvCache({ path: kvPath, prefix: ["tiered"] }),
+    bus: new BroadcastChannelBus(name),
+  });
+  try {
+    worker.postMessage({ kvPath, channel: name });
+    await inbox.next("ready", (m) => "ready" in m);
+    const get = async (key: string) => {
+      worker.postMessage({ get: key });
+      return (await inbox.next("value", (m) => "value" in m)).value;
+    };
+    await a.set("k", "v0");
+    await inbox.next("delivery", (m) => "delivered" in m);
+    for (let round = 1; round <= 20; round++) {
+      assert.equal(await get("k"), `v${round - 1}`); // now in the worker's L1
+      await a.set("k", `v${round}`);
+      await inbox.next("delivery", (m) => "delivered" in m);
+      assert.equal(await get("k"), `v${round}`, `round ${round}: the old value was evicted`);
+    }
+    worker.postMessage({ close: true });
+    await inbox.next("close", (m) => "closed" in m);
+  } finally {
+    worker.terminate();
+    await a.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A peer process (tests/fixtures/tiered_peer.ts) over Redis, driven by stdin lines. */
+async function startPeer(url: string, name: string, keyPrefix: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("./fixtures/tiered_peer.ts", import.meta.url).pathname,
+      url,
+      name,
+      keyPrefix,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const inbox = new Inbox<string>();
+  const reading = (async () => {
+    let buffer = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        inbox.push(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+      }
+    }
+  })();
+  const stdin = child.stdin.getWriter();
+  const encoder = new TextEncoder();
+  await inbox.next("ready", (line) => line === "ready");
+  return {
+    inbox,
+    async get(key: string): Promise<unknown> {
+      await stdin.write(encoder.encode(`get ${key}\n`));
+      return JSON.parse((await inbox.next("value", (l) => l.startsWith("value "))).slice(6));
+    },
+    async stop(): Promise<void> {
+      await stdin.close();
+      const status = await child.status;
+      await reading;
+      assert.equal(status.code, 0);
+    },
+    kill(): void {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+serverTest(
+  "TieredCache over Redis pub/sub: another process's L1 never returns the old value once the message arrived",
+  "redis",
+  async (_t, [redis]) => {
+    const name = channel();
+    const keyPrefix = prefix();
+    const bus = new RedisBus({ url: redis!.url, channel: name });
+    await using a = new TieredCache({
+      l1: new MemoryCache(),
+      l2: new RedisCache({ url: redis!.url, keyPrefix }),
+      bus,
+    });
+    await bus.ready();
+    const peer = await startPeer(redis!.url, name, keyPrefix);
+    try {
+      await a.set("k", "v0");
+      await peer.inbox.next("delivery", (l) => l.startsWith("delivered "));
+      for (let round = 1; round <= 20; round++) {
+        assert.equal(await peer.get("k"), `v${round - 1}`); // now in the peer's L1
+        await a.set("k", `v${round}`);
+        await peer.inbox.next("delivery", (l) => l.startsWith("delivered "));
+        assert.equal(await peer.get("k"), `v${round}`, `round ${round}: the old value was evicted`);
+      }
+      await a.delete("k");
+      await peer.inbox.next("delivery", (l) => l.startsWith("delivered "));
+      assert.equal(await peer.get("k"), null);
+      await peer.stop();
+    } finally {
+      peer.kill();
+    }
+  },
+);
+
+serverTest(
+  "TieredCache over a restarted Redis: the bus reconnect clears L1, and no L1 fill while it is down",
+  "redis",
+  async (_t, [redis]) => {
+    const l1 = new MemoryCache();
+    const bus = new RedisBus({ url: redis!.url, channel: channel(), timeout: 500 });
+    await using cache = new TieredCache({
+      l1,
+      l2: new RedisCache({ url: redis!.url, keyPrefix: prefix(), timeout: 500 }),
+      bus,
+    });
+    await bus.ready();
+    await cache.set("k", "v");
+    assert.equal(l1.store.get("k"), "v");
+    await redis!.stop();
+    const deadline = Date.now() + 10_000;
+    while (bus.live && Date.now() < deadline) await delivered(10);
+    assert.equal(bus.live, false, "the subscriber noticed the outage");
+    assert.equal(l1.store.get("k"), undefined, "L1 cleared: messages may be lost from now on");
+    await redis!.restart();
+    while (!bus.live && Date.now() < deadline) await delivered(10);
+    assert.equal(bus.live, true, "resubscribed");
+    await cache.set("k", "again");
+    assert.equal(await cache.get("k"), "again");
+  },
+);
+
+Deno.test("TieredCache: a bus that is not live keeps L1 empty; a failed publish is a CacheConnectionError", async () => {
+  let live = false;
+  let fail = false;
+  const bus = {
+    subscribe: () => {},
+    publish: () => fail ? Promise.reject(new Error("down")) : Promise.resolve(),
+    close: () => {},
+    get live() {
+      return live;
+    },
+  };
+  const l1 = new MemoryCache();
+  const l2 = new MemoryCache();
+  await using cache = new TieredCache({ l1, l2, bus });
+  await cache.set("k", 1);
+  assert.equal(await cache.get("k"), 1);
+  assert.equal(l1.store.size, 0, "nothing in L1 while the bus is not live");
+  live = true;
+  assert.equal(await cache.get("k"), 1);
+  assert.equal(l1.store.get("k"), 1);
+  fail = true;
+  await assert.rejects(
+    cache.set("k", 2),
+    (e: Error) =>
+      e instanceof CacheConnectionError &&
+      /Cannot invalidate 1 key\(s\) on the bus: down/.test(e.message),
+  );
+  assert.equal(l2.store.get("k"), 2, "L2 was written");
+  assert.equal(l1.store.get("k"), undefined, "this L1 dropped its copy");
+});
