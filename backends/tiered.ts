@@ -36,9 +36,14 @@ export interface TieredCacheOptions {
    * bus message can leave a stale entry. `0` = no bound (only with no bus). Default 60 000.
    */
   l1MaxTtl?: number | undefined;
+  /**
+   * The clock (ms) that judges `getOrSet`'s stale entries, as the tiers' own `now` options do;
+   * give the same clock as the tiers. Default `Date.now`.
+   */
+  now?: (() => number) | undefined;
 }
 
-const OPTION_NAMES = ["l1", "l2", "bus", "failOpen", "defaultTtl", "l1MaxTtl"] as const;
+const OPTION_NAMES = ["l1", "l2", "bus", "failOpen", "defaultTtl", "l1MaxTtl", "now"] as const;
 
 /**
  * A two-tier cache: reads try the in-process L1, then the shared L2 (filling L1 for the entry's
@@ -100,7 +105,10 @@ export class TieredCache extends BaseCache {
     if (typeof l2?.get !== "function" || typeof l2.ttl !== "function") {
       throw new TypeError("Cannot create TieredCache: l2 must be a Cache");
     }
-    super({ defaultTtl: options.defaultTtl ?? (l2 as { defaultTtl?: number }).defaultTtl });
+    super({
+      defaultTtl: options.defaultTtl ?? (l2 as { defaultTtl?: number }).defaultTtl,
+      now: options.now,
+    });
     this.#l1 = l1;
     this.#store = store;
     this.#l2 = l2;

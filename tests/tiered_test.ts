@@ -25,6 +25,7 @@ Deno.test("TieredCache conforms: memory over memory", async (t) => {
         l1: new MemoryCache({ now }),
         l2: new MemoryCache({ defaultTtl, now }),
         bus: new BroadcastChannelBus(channel()),
+        now,
       }),
   });
 });
@@ -43,6 +44,7 @@ Deno.test("TieredCache conforms: memory over Deno KV", async (t) => {
             defaultTtl,
             now,
           }),
+          now,
         }),
     });
   } finally {
