@@ -36,7 +36,7 @@ import {
   namespace,
   newGeneration,
 } from "./memcached/keys.ts";
-import { throwIfFailed } from "./memcached/batch.ts";
+import { throwIfFailed } from "./_toolkit/batch.ts";
 import { createClient, MEMJS } from "./memcached/client.ts";
 import {
   checkOptions,
