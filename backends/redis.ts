@@ -19,7 +19,7 @@ import {
   tagged,
   wtf8,
 } from "./redis/codec.ts";
-import { type RedisArgument, RedisConnection } from "./redis/connection.ts";
+import { type RedisArgument, RedisConnection, replyCode } from "./redis/connection.ts";
 import { ClusterConnection } from "./redis/_cluster.ts";
 import { INC_SCRIPT, INC_SHA, TYPES_SCRIPT, TYPES_SHA } from "./redis/scripts.ts";
 
@@ -259,7 +259,7 @@ export class RedisCache extends ByteCache {
     try {
       return await run(["EVALSHA", sha]);
     } catch (error) {
-      if (!/redis replied NOSCRIPT/.test((error as Error).message)) throw error;
+      if (replyCode(error) !== "NOSCRIPT") throw error;
       return await run(["EVAL", script]);
     }
   }

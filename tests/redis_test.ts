@@ -228,6 +228,11 @@ serverTest(
         e instanceof CacheError && !(e instanceof CacheConnectionError) &&
         e.message.includes('"list"') && /WRONGTYPE/.test(e.message),
     );
+    // A reply's failure carries the call and key as fields (the script fallback reads the
+    // reply's code from the cause, never this message).
+    await assert.rejects(cache.inc("list"), { op: "inc", key: "list" });
+    await raw.scriptFlush();
+    await assert.rejects(cache.inc("list"), { op: "inc", key: "list", message: /WRONGTYPE/ });
   },
 );
 

@@ -19,7 +19,7 @@
  */
 import { Buffer } from "node:buffer";
 import {
-  _describe,
+  _opAndKey,
   CacheConnectionError,
   CacheError,
   redactCredentials,
@@ -31,6 +31,7 @@ import {
   DeadlineQueue,
   REDIS_CLIENT,
   type RedisArgument,
+  replyCode,
   withDeadline,
 } from "./connection.ts";
 import { groupBySlot } from "./_slots.ts";
@@ -107,14 +108,6 @@ export const TRANSIENT_REPLIES: ReadonlySet<string> = new Set([
   "MASTERDOWN",
 ]);
 
-/** The code of a Redis error reply (`"MOVED"` of `"MOVED 3999 127.0.0.1:6381"`). */
-function replyCode(error: unknown): string | undefined {
-  const message = (error as Error)?.message;
-  if (typeof message !== "string") return undefined;
-  const code = /^[A-Z]+/.exec(message)?.[0];
-  return code;
-}
-
 /**
  * The error a cache call on a cluster rejects with when `cause` failed it:
  * a transient cluster state or a failure to reach a node as a
@@ -150,12 +143,12 @@ export function clusterFailure(
   isReply: (error: unknown) => boolean,
 ): Error {
   if (cause instanceof CacheError) return cause;
-  const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+  const what = _opAndKey(op, key);
   if (isReply(cause) && !TRANSIENT_REPLIES.has(replyCode(cause) ?? "")) {
     const message = `Cannot ${what}: redis replied ${redactCredentials((cause as Error).message)}`;
     return replyCode(cause) === "WRONGTYPE"
-      ? new SerializationError(`${message} (the key holds another redis type)`, { cause })
-      : new CacheError(message, { cause });
+      ? new SerializationError(`${message} (the key holds another redis type)`, { cause, op, key })
+      : new CacheError(message, { cause, op, key });
   }
   const reason = redactCredentials((cause as Error)?.message || String(cause));
   return new CacheConnectionError(`Cannot ${what}: ${where} is unavailable (${reason})`, { cause });
@@ -249,7 +242,7 @@ export class ClusterConnection {
     if (cause instanceof DeadlineError) {
       return new CacheConnectionError(
         `Cannot ${
-          key === undefined ? op : `${op} key ${_describe(key)}`
+          _opAndKey(op, key)
         }: ${this.where} is unavailable (no answer within ${this.timeout} ms)`,
         { cause },
       );

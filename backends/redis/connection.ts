@@ -8,7 +8,7 @@
  */
 import { Buffer } from "node:buffer";
 import {
-  _describe,
+  _opAndKey,
   CacheConnectionError,
   CacheError,
   redactCredentials,
@@ -77,6 +77,20 @@ interface RedisModule {
   ErrorReply: abstract new (...args: never[]) => Error;
   TimeoutError: abstract new (...args: never[]) => Error;
   RESP_TYPES: { BLOB_STRING: number };
+}
+
+/**
+ * The code of a Redis error reply, its first word (`"MOVED"` of
+ * `"MOVED 3999 127.0.0.1:6381"`, `"NOSCRIPT"`). Of a `CacheError` the backend
+ * made from a reply, the code of the reply it carries as its `cause`; of a
+ * `CacheConnectionError`, none.
+ */
+export function replyCode(error: unknown): string | undefined {
+  if (error instanceof CacheConnectionError) return undefined; // not a reply
+  if (error instanceof CacheError) return replyCode(error.cause);
+  const message = (error as Error)?.message;
+  if (typeof message !== "string") return undefined;
+  return /^[A-Z]+(?= |$)/.exec(message)?.[0];
 }
 
 /** A wait that took longer than the timeout. */
@@ -501,13 +515,17 @@ export class RedisConnection {
    */
   failure(op: string, key: string | undefined, error: unknown): Error {
     if (error instanceof CacheError) return error;
-    const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+    const what = _opAndKey(op, key);
     const cause = this.#redact(error);
     if (this.isReply(error)) {
       const message = `Cannot ${what}: redis replied ${this.#hide((error as Error).message)}`;
-      return /^WRONGTYPE/.test((error as Error).message)
-        ? new SerializationError(`${message} (the key holds another redis type)`, { cause })
-        : new CacheError(message, { cause });
+      return replyCode(error) === "WRONGTYPE"
+        ? new SerializationError(`${message} (the key holds another redis type)`, {
+          cause,
+          op,
+          key,
+        })
+        : new CacheError(message, { cause, op, key });
     }
     if (error instanceof ClientLoadError) {
       return new CacheError(`Cannot ${what}: ${error.message}`, { cause });
