@@ -263,7 +263,7 @@ export class MemcachedCache extends ByteCache {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+        const what = _opAndKey(op, key);
         reject(
           new CacheError(
             `Cannot ${what}: the client library ${MEMJS} did not load within ${this.timeout} ms`,
@@ -390,7 +390,7 @@ export class MemcachedCache extends ByteCache {
       seen = current.value;
       if (attempt === ATTEMPTS) {
         throw new CacheError(
-          `Cannot ${what(op, key)}: the generation of key prefix ${
+          `Cannot ${_opAndKey(op, key)}: the generation of key prefix ${
             _describe(this.keyPrefix)
           } changed during each of ${ATTEMPTS} attempts (clear() called in a loop?)`,
         );
@@ -416,7 +416,7 @@ export class MemcachedCache extends ByteCache {
       if (found.status === STATUS.ok) return ascii.decode(found.value);
       expectStatus(
         found,
-        `${what(op, userKey)} (reading the generation of the key prefix)`,
+        `${_opAndKey(op, userKey)} (reading the generation of the key prefix)`,
         undefined,
         [STATUS.notFound],
       );
@@ -435,13 +435,13 @@ export class MemcachedCache extends ByteCache {
       // Another client added it first (read it again); anything else is a failure.
       expectStatus(
         added,
-        `${what(op, userKey)} (creating the generation of the key prefix)`,
+        `${_opAndKey(op, userKey)} (creating the generation of the key prefix)`,
         undefined,
         [STATUS.exists, STATUS.notStored],
       );
       if (attempt === ATTEMPTS) {
         throw new CacheError(
-          `Cannot ${what(op, userKey)}: the generation of key prefix ${
+          `Cannot ${_opAndKey(op, userKey)}: the generation of key prefix ${
             _describe(this.keyPrefix)
           } was neither readable nor creatable in ${ATTEMPTS} attempts`,
         );
@@ -782,7 +782,7 @@ export class MemcachedCache extends ByteCache {
         expectStatus(found, op, key, [STATUS.ok]);
         const counter = found.flags === FLAG_INTEGER ? decodeInteger(found.value) : undefined;
         if (counter !== undefined) {
-          const next = addDelta(op, key, counter, delta); // out of range: nothing written
+          addDelta(op, key, counter, delta); // out of range: nothing written
           const reply = await channel.send(
             index,
             op,
@@ -853,7 +853,7 @@ export class MemcachedCache extends ByteCache {
     deadline: number,
   ): Promise<boolean> {
     const text = this.#text(channel.client, index, op, key);
-    const item = await text.metaGet(what(op, key), mkey, deadline);
+    const item = await text.metaGet(_opAndKey(op, key), mkey, deadline);
     if (item === undefined) return false;
     if (
       (item.flags & ~FLAG_GUARDED) !== FLAG_SERIALIZED ||
@@ -865,7 +865,7 @@ export class MemcachedCache extends ByteCache {
       ? 0
       : expiration(Math.max(1, item.ttl) * 1000, Date.now(), MAX_TEXT_EXPIRATION);
     return await text.metaSetIfCas(
-      what(op, key),
+      _opAndKey(op, key),
       mkey,
       encodeInteger(next),
       FLAG_INTEGER,
@@ -974,11 +974,6 @@ export class MemcachedCache extends ByteCache {
   }
 }
 
-/** `op`, or `op key "k"` when there is a key, for messages. */
-function what(op: string, key: string | undefined): string {
-  return key === undefined ? op : `${op} key ${_describe(key)}`;
-}
-
 /**
  * `error` (a shared request's failure, worded "Cannot op: …") worded for the
  * call on `key`: the same class, the original as its cause.
@@ -989,7 +984,7 @@ function naming(error: unknown, op: string, key: string | undefined): unknown {
     return error;
   }
   const Class = error.constructor as new (message: string, options: ErrorOptions) => CacheError;
-  return new Class(`Cannot ${what(op, key)}: ${error.message.slice(head.length)}`, {
+  return new Class(`Cannot ${_opAndKey(op, key)}: ${error.message.slice(head.length)}`, {
     cause: error,
   });
 }
