@@ -37,6 +37,7 @@ import {
   newGeneration,
 } from "./memcached/keys.ts";
 import { throwIfFailed } from "./_toolkit/batch.ts";
+import { withDeadline } from "./_toolkit/deadline.ts";
 import { createClient, MEMJS } from "./memcached/client.ts";
 import {
   checkOptions,
@@ -260,18 +261,16 @@ export class MemcachedCache extends ByteCache {
   #memjs(op: string, key: string | undefined, deadline: number): Channel | Promise<Channel> {
     if (this.#channel) return this.#channel;
     const opening = this.#opening ??= this.#open();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const what = _opAndKey(op, key);
-        reject(
-          new CacheError(
-            `Cannot ${what}: the client library ${MEMJS} did not load within ${this.timeout} ms`,
-          ),
-        );
-      }, Math.max(0, deadline - performance.now()));
-    });
-    return Promise.race([opening, late]).finally(() => clearTimeout(timer));
+    return withDeadline(
+      opening,
+      deadline - performance.now(),
+      () =>
+        new CacheError(
+          `Cannot ${
+            _opAndKey(op, key)
+          }: the client library ${MEMJS} did not load within ${this.timeout} ms`,
+        ),
+    );
   }
 
   async #open(): Promise<Channel> {

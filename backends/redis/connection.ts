@@ -7,6 +7,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { withDeadline as raceDeadline } from "../_toolkit/deadline.ts";
 import {
   _opAndKey,
   CacheConnectionError,
@@ -110,18 +111,9 @@ export function withDeadline<T>(
   ms: number,
   onTimeout?: () => void,
 ): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      onTimeout?.();
-      reject(new DeadlineError(ms));
-    }, Math.max(0, ms));
-    promise.then((value) => {
-      clearTimeout(timer);
-      resolve(value);
-    }, (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+  return raceDeadline(promise, ms, () => {
+    onTimeout?.();
+    return new DeadlineError(ms);
   });
 }
 
