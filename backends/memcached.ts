@@ -27,7 +27,7 @@ import {
   OP,
   STATUS,
   storeExtras,
-} from "./memcached/binary.ts";
+} from "./memcached/_binary.ts";
 import {
   expiration,
   generationKey,
@@ -35,17 +35,17 @@ import {
   MAX_TEXT_EXPIRATION,
   namespace,
   newGeneration,
-} from "./memcached/keys.ts";
+} from "./memcached/_keys.ts";
 import { throwIfFailed } from "./_toolkit/batch.ts";
 import { withDeadline } from "./_toolkit/deadline.ts";
-import { createClient, MEMJS } from "./memcached/client.ts";
+import { createClient, MEMJS } from "./memcached/_client.ts";
 import {
   checkOptions,
   type MemcachedDistribution,
   type MemcachedServer,
-} from "./memcached/options.ts";
-import { ServerPool } from "./memcached/pool.ts";
-import { type Item, TextConnection } from "./memcached/text.ts";
+} from "./memcached/_options.ts";
+import { ServerPool } from "./memcached/_pool.ts";
+import { type Item, TextConnection } from "./memcached/_text.ts";
 import {
   decodeInteger,
   decodeValue,
@@ -56,10 +56,10 @@ import {
   FLAG_INTEGER,
   FLAG_SERIALIZED,
   OFFSET,
-} from "./memcached/values.ts";
+} from "./memcached/_values.ts";
 
-export type { MemjsClient, MemjsResponse, MemjsServer } from "./memcached/binary.ts";
-export type { MemcachedDistribution, MemcachedServer } from "./memcached/options.ts";
+export type { MemjsClient, MemjsResponse, MemjsServer } from "./memcached/_binary.ts";
+export type { MemcachedDistribution, MemcachedServer } from "./memcached/_options.ts";
 
 /** Options of {@linkcode MemcachedCache}. */
 export interface MemcachedCacheOptions {

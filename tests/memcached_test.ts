@@ -12,7 +12,7 @@ import {
   SerializationError,
   type Serializer,
 } from "../mod.ts";
-import { expiration, mapKey, MAX_EXPIRATION } from "../backends/memcached/keys.ts";
+import { expiration, mapKey, MAX_EXPIRATION } from "../backends/memcached/_keys.ts";
 
 const big = { maxItemSize: "2m" };
 const prefix = () => `t${crypto.randomUUID().slice(0, 8)}:`;

@@ -11,7 +11,7 @@ import {
   SerializationError,
   type Serializer,
 } from "../mod.ts";
-import { clientLoader, RedisConnection } from "../backends/redis/connection.ts";
+import { clientLoader, RedisConnection } from "../backends/redis/_connection.ts";
 
 const prefix = () => `test:${crypto.randomUUID()}:`;
 

@@ -33,7 +33,7 @@ import {
   type RedisArgument,
   replyCode,
   withDeadline,
-} from "./connection.ts";
+} from "./_connection.ts";
 import { groupBySlot } from "./_slots.ts";
 
 /** A master as node-redis's cluster lists it. */

@@ -5,8 +5,8 @@
  */
 import { _describe, redactCredentials, scrubSecrets } from "../../cache.ts";
 import { checkTimeout } from "../_toolkit/options.ts";
-import type { MemjsClient } from "./binary.ts";
-import { isPlain, MAX_PREFIX_BYTES } from "./keys.ts";
+import type { MemjsClient } from "./_binary.ts";
+import { isPlain, MAX_PREFIX_BYTES } from "./_keys.ts";
 
 /** A server of the pool: `"host:port"`, or that with a ring weight. */
 export type MemcachedServer = string | { readonly address: string; readonly weight?: number };

@@ -6,8 +6,8 @@
  * @module
  */
 import { _opAndKey, CacheConnectionError } from "../../cache.ts";
-import type { MemjsClient } from "./binary.ts";
-import type { MemcachedDistribution } from "./options.ts";
+import type { MemjsClient } from "./_binary.ts";
+import type { MemcachedDistribution } from "./_options.ts";
 import { KetamaRing } from "./_ring.ts";
 
 /** The longest wait between two probes of a server marked down, unless `downRetryDelay` is longer. */

@@ -12,7 +12,7 @@ import {
   type RedisClientLike,
   type RedisSentinelLike,
   type SentinelOptions,
-} from "./connection.ts";
+} from "./_connection.ts";
 import {
   type ClusterConnectionOptions,
   isClusterClient,
@@ -242,7 +242,7 @@ export type RedisTopologyUrlOptions =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { redisTopologyOptions } from "./options.ts";
+ * import { redisTopologyOptions } from "./_options.ts";
  *
  * const fail = (why: string): never => {
  *   throw new TypeError(why);
