@@ -26,10 +26,9 @@ import {
   SerializationError,
 } from "../../cache.ts";
 import {
-  clientLoader,
   DeadlineError,
   DeadlineQueue,
-  REDIS_CLIENT,
+  loadRedisModule,
   type RedisArgument,
   replyCode,
   withDeadline,
@@ -163,21 +162,9 @@ interface RedisModule {
 
 const ignore = () => {};
 
-/** Loads node-redis (see `clientLoader`): its cluster part. */
-async function loadModule(): Promise<RedisModule> {
-  let module: RedisModule;
-  try {
-    module = (await clientLoader.load()) as RedisModule;
-  } catch (error) {
-    throw new CacheError(
-      `cannot load the redis client ${REDIS_CLIENT}: ${(error as Error)?.message ?? error}`,
-      { cause: error },
-    );
-  }
-  if (typeof module?.createCluster !== "function") {
-    throw new CacheError(`cannot load the redis client ${REDIS_CLIENT}: no createCluster`);
-  }
-  return module;
+/** Loads node-redis (see `loadRedisModule`): its cluster part. */
+function loadModule(): Promise<RedisModule> {
+  return loadRedisModule("createCluster", (message, options) => new CacheError(message, options));
 }
 
 /** Options of {@linkcode ClusterConnection}. */

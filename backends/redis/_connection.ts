@@ -30,6 +30,30 @@ export const clientLoader: { load: () => Promise<unknown> } = {
   load: () => import(REDIS_CLIENT),
 };
 
+/**
+ * Loads node-redis through {@linkcode clientLoader} and checks it has `need`
+ * (`"createClient"`, `"createCluster"`); a failure is `fail(message)`, with the
+ * loader's error as its cause.
+ */
+export async function loadRedisModule<M>(
+  need: string,
+  fail: (message: string, options?: ErrorOptions) => Error,
+): Promise<M> {
+  let module: unknown;
+  try {
+    module = await clientLoader.load();
+  } catch (error) {
+    throw fail(
+      `cannot load the redis client ${REDIS_CLIENT}: ${(error as Error)?.message ?? error}`,
+      { cause: error },
+    );
+  }
+  if (typeof (module as Record<string, unknown> | undefined)?.[need] !== "function") {
+    throw fail(`cannot load the redis client ${REDIS_CLIENT}: no ${need}`);
+  }
+  return module as M;
+}
+
 /** One argument of a Redis command. */
 export type RedisArgument = string | Buffer;
 
@@ -623,20 +647,11 @@ export class RedisConnection {
   }
 
   /** Loads the client package; a failure is a `ClientLoadError` that says so. */
-  async #load(): Promise<RedisModule> {
-    let module: RedisModule;
-    try {
-      module = (await clientLoader.load()) as RedisModule;
-    } catch (error) {
-      throw new ClientLoadError(
-        `cannot load the redis client ${REDIS_CLIENT}: ${(error as Error)?.message ?? error}`,
-        { cause: error },
-      );
-    }
-    if (typeof module?.createClient !== "function") {
-      throw new ClientLoadError(`cannot load the redis client ${REDIS_CLIENT}: no createClient`);
-    }
-    return module;
+  #load(): Promise<RedisModule> {
+    return loadRedisModule(
+      "createClient",
+      (message, options) => new ClientLoadError(message, options),
+    );
   }
 
   /** Forgets our client (after it lost its server, or on close). */
