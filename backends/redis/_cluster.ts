@@ -26,6 +26,7 @@ import {
   SerializationError,
 } from "../../cache.ts";
 import {
+  connectOrDestroy,
   DeadlineError,
   DeadlineQueue,
   loadRedisModule,
@@ -523,16 +524,7 @@ export class ClusterConnection {
       },
     });
     cluster.on("error", ignore); // every failure reaches a caller as a rejection
-    try {
-      await withDeadline(cluster.connect(), this.timeout);
-    } catch (error) {
-      cluster.destroy();
-      throw error;
-    }
-    if (this.#closed) {
-      cluster.destroy();
-      throw new Error("the cache was closed while connecting");
-    }
+    await connectOrDestroy(cluster, this.timeout, () => this.#closed);
     this.#client = cluster;
     return cluster;
   }

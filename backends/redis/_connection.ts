@@ -54,6 +54,27 @@ export async function loadRedisModule<M>(
   return module as M;
 }
 
+/**
+ * Connects a client of our own within `ms`; destroys it when that fails, or
+ * when the cache was closed meanwhile (`closed()`), and throws.
+ */
+export async function connectOrDestroy(
+  client: { connect(): Promise<unknown>; destroy(): void },
+  ms: number,
+  closed: () => boolean,
+): Promise<void> {
+  try {
+    await withDeadline(client.connect(), ms);
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
+  if (closed()) {
+    client.destroy();
+    throw new Error("the cache was closed while connecting");
+  }
+}
+
 /** One argument of a Redis command. */
 export type RedisArgument = string | Buffer;
 
@@ -631,16 +652,7 @@ export class RedisConnection {
       commandOptions: { timeout: 0, typeMapping },
     });
     client.on("error", ignore); // every failure reaches a caller as a rejection
-    try {
-      await withDeadline(client.connect(), this.timeout);
-    } catch (error) {
-      client.destroy();
-      throw error;
-    }
-    if (this.#closed) {
-      client.destroy();
-      throw new Error("the cache was closed while connecting");
-    }
+    await connectOrDestroy(client, this.timeout, () => this.#closed);
     this.#stalled = false;
     this.#base = this.#target = client;
     return client;
