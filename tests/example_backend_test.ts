@@ -57,7 +57,7 @@ Deno.test("SqliteCache keeps its rows in a file across instances and closes what
 });
 
 Deno.test("registerCacheScheme teaches cacheFromUrl sqlite:// without editing url.ts", async () => {
-  await assert.rejects(async () => cacheFromUrl("sqlite://"), {
+  assert.throws(() => cacheFromUrl("sqlite://"), {
     name: "TypeError",
     message: /unknown scheme "sqlite"; expected one of memory:\/\/, .*denokv:\/\/$/,
   });
