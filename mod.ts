@@ -103,7 +103,11 @@ export {
   parseCacheUrl,
   type ParsedCacheUrl,
   type RedisUrlOptions,
+  registerCacheScheme,
   type SchemeOptions,
+  type UrlParam,
+  type UrlParts,
+  type UrlScheme,
   type UwsgiUrlOptions,
 } from "./url.ts";
 

@@ -6,6 +6,8 @@
  */
 import { _describe, type Cache, redactCredentials } from "./cache.ts";
 import type { UrlParam, UrlParts, UrlScheme } from "./backends/_url.ts";
+
+export type { UrlParam, UrlParts, UrlScheme };
 import { memoryUrl, type MemoryUrlOptions } from "./backends/memory/_url.ts";
 import { nullUrl, type NullUrlOptions } from "./backends/null/_url.ts";
 import { fileUrl, type FileUrlOptions } from "./backends/filesystem/_url.ts";
@@ -47,8 +49,9 @@ export interface SchemeOptions {
 
 /**
  * The schemes `cacheFromUrl` knows, each described by its backend (`backends/<name>/_url.ts`),
- * in the order errors list them. A new backend is its import, its entry here and its line in
- * {@linkcode SchemeOptions}; the type checks that the two agree.
+ * in the order errors list them. A new built-in backend is its import, its entry here and its
+ * line in {@linkcode SchemeOptions}; the type checks that the two agree. A backend outside this
+ * package registers its scheme with {@linkcode registerCacheScheme} instead.
  */
 const SCHEMES: { readonly [S in CacheScheme]: UrlScheme<S, SchemeOptions[S]> } = {
   memory: memoryUrl,
@@ -70,17 +73,103 @@ export type ParsedCacheUrl = {
 
 type AnyScheme = UrlScheme<string, object>;
 
+/** The built-in descriptors, then the registered ones, in the order errors list them. */
+const DESCRIPTORS: AnyScheme[] = Object.values<AnyScheme>(SCHEMES);
+
 /** Every descriptor by the schemes it reads (its own and its aliases). */
 const BY_SCHEME = new Map<string, AnyScheme>(
-  Object.values<AnyScheme>(SCHEMES).flatMap((d) =>
-    [d.scheme, ...(d.aliases ?? [])].map((name) => [name, d] as const)
-  ),
+  DESCRIPTORS.flatMap((d) => [d.scheme, ...(d.aliases ?? [])].map((name) => [name, d] as const)),
 );
 
+/** The schemes a built-in descriptor reads, which a registration may not take. */
+const BUILT_IN = new Set(BY_SCHEME.keys());
+
 /** `memory://, …, redis:// (or rediss://), …` */
-const SCHEME_LIST = Object.values<AnyScheme>(SCHEMES).map((d) =>
-  `${d.scheme}://${d.aliases?.length ? ` (or ${d.aliases.map((a) => `${a}://`).join(", ")})` : ""}`
-).join(", ");
+function schemeList(): string {
+  return DESCRIPTORS.map((d) =>
+    `${d.scheme}://${
+      d.aliases?.length ? ` (or ${d.aliases.map((a) => `${a}://`).join(", ")})` : ""
+    }`
+  ).join(", ");
+}
+
+/** A scheme name as `parseCacheUrl` reads it: lower case, RFC 3986 scheme characters. */
+const SCHEME_NAME = /^[a-z][a-z0-9+.-]*$/;
+
+/**
+ * Teaches {@linkcode cacheFromUrl} and {@linkcode parseCacheUrl} a URL scheme of a backend
+ * that is not built in, without editing `url.ts`: the backend describes its scheme in a
+ * {@linkcode UrlScheme} (query parameters and their types, how a URL becomes options, how to
+ * construct), and the application registers it once at startup. The generic work stays
+ * `url.ts`'s: splitting the URL, typing and checking the query parameters, keeping
+ * credentials out of every message; the scheme appears in "unknown scheme" errors from then
+ * on. `parseCacheUrl` reports such a URL as `{ scheme, options }` with the registered name
+ * (its type, {@linkcode ParsedCacheUrl}, lists only the built-in schemes).
+ *
+ * @param descriptor The scheme's description; see `examples/sqlite_cache.ts` for one.
+ * @throws {TypeError} A scheme or alias that is not a lower-case scheme name, or one that a
+ * built-in or an earlier registration already reads.
+ *
+ * @example A backend's own scheme
+ * ```ts
+ * import { cacheFromUrl, MemoryCache, registerCacheScheme, type UrlScheme } from "@cachelib/cachelib";
+ * import assert from "node:assert/strict";
+ *
+ * const scratch: UrlScheme<"scratch", { maxEntries?: number | undefined }> = {
+ *   scheme: "scratch",
+ *   params: { maxEntries: "integer" },
+ *   options(url) {
+ *     url.noHost();
+ *     url.noPath();
+ *     return { maxEntries: url.params.maxEntries as number | undefined };
+ *   },
+ *   create: (options) => new MemoryCache(options),
+ * };
+ * registerCacheScheme(scratch);
+ * await using cache = cacheFromUrl("scratch://?maxEntries=10");
+ * assert.ok(cache instanceof MemoryCache);
+ * assert.throws(() => registerCacheScheme(scratch), {
+ *   name: "TypeError",
+ *   message: 'Cannot register cache URL scheme: "scratch" is already registered',
+ * });
+ * assert.throws(() => registerCacheScheme({ ...scratch, scheme: "redis" }), {
+ *   name: "TypeError",
+ *   message: 'Cannot register cache URL scheme: "redis" is a built-in scheme',
+ * });
+ * ```
+ */
+export function registerCacheScheme<S extends string, O extends object>(
+  descriptor: UrlScheme<S, O>,
+): void {
+  const fail = (why: string): never => {
+    throw new TypeError(`Cannot register cache URL scheme: ${why}`);
+  };
+  if (descriptor === null || typeof descriptor !== "object") {
+    fail(`expected a UrlScheme object, received ${_describe(descriptor)}`);
+  }
+  const { scheme, aliases = [], params, options, create } = descriptor;
+  for (const name of [scheme, ...aliases]) {
+    if (typeof name !== "string" || !SCHEME_NAME.test(name)) {
+      fail(
+        `a scheme must be lower-case letters, digits, "+", "-" or ".", received ${_describe(name)}`,
+      );
+    }
+    if (BUILT_IN.has(name)) fail(`"${name}" is a built-in scheme`);
+    if (BY_SCHEME.has(name)) fail(`"${name}" is already registered`);
+  }
+  if (new Set(aliases).size !== aliases.length || aliases.includes(scheme)) {
+    fail(`"${scheme}" lists an alias twice`);
+  }
+  if (params === null || typeof params !== "object") {
+    fail(`"${scheme}" needs params (an object), received ${_describe(params)}`);
+  }
+  if (typeof options !== "function" || typeof create !== "function") {
+    fail(`"${scheme}" needs options(url) and create(options) functions`);
+  }
+  const entry = descriptor as unknown as AnyScheme;
+  DESCRIPTORS.push(entry);
+  for (const name of [scheme, ...aliases]) BY_SCHEME.set(name, entry);
+}
 
 // scheme :// authority path ?query #fragment
 const URL_PARTS = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$/;
@@ -177,13 +266,13 @@ export function parseCacheUrl(url: string | URL): ParsedCacheUrl {
     );
   };
   const parts = URL_PARTS.exec(text.trim());
-  if (!parts) return fail(`expected scheme://…, one of ${SCHEME_LIST}`);
+  if (!parts) return fail(`expected scheme://…, one of ${schemeList()}`);
   const [, rawScheme = "", authority = "", rawPath = "", query = "", fragment] = parts;
   spread = secrets.length > 0 && !authority.includes("@");
   const lower = rawScheme.toLowerCase();
   const descriptor = BY_SCHEME.get(lower);
   if (descriptor === undefined) {
-    return fail(`unknown scheme "${rawScheme}"; expected one of ${SCHEME_LIST}`);
+    return fail(`unknown scheme "${rawScheme}"; expected one of ${schemeList()}`);
   }
   const scheme = descriptor.scheme;
   if (authority.includes("@") && !descriptor.credentials) {

@@ -26,7 +26,7 @@ import {
   OP,
   STATUS,
   storeExtras,
-} from "./memcached/binary.ts";
+} from "./memcached/_binary.ts";
 import {
   expiration,
   generationKey,
@@ -34,16 +34,17 @@ import {
   MAX_TEXT_EXPIRATION,
   namespace,
   newGeneration,
-} from "./memcached/keys.ts";
-import { throwIfFailed } from "./memcached/batch.ts";
-import { createClient, MEMJS } from "./memcached/client.ts";
+} from "./memcached/_keys.ts";
+import { throwIfFailed } from "./_toolkit/batch.ts";
+import { withDeadline } from "./_toolkit/deadline.ts";
+import { createClient, MEMJS } from "./memcached/_client.ts";
 import {
   checkOptions,
   type MemcachedDistribution,
   type MemcachedServer,
-} from "./memcached/options.ts";
-import { ServerPool } from "./memcached/pool.ts";
-import { type Item, TextConnection } from "./memcached/text.ts";
+} from "./memcached/_options.ts";
+import { ServerPool } from "./memcached/_pool.ts";
+import { type Item, TextConnection } from "./memcached/_text.ts";
 import {
   decodeInteger,
   decodeValue,
@@ -54,10 +55,10 @@ import {
   FLAG_INTEGER,
   FLAG_SERIALIZED,
   OFFSET,
-} from "./memcached/values.ts";
+} from "./memcached/_values.ts";
 
-export type { MemjsClient, MemjsResponse, MemjsServer } from "./memcached/binary.ts";
-export type { MemcachedDistribution, MemcachedServer } from "./memcached/options.ts";
+export type { MemjsClient, MemjsResponse, MemjsServer } from "./memcached/_binary.ts";
+export type { MemcachedDistribution, MemcachedServer } from "./memcached/_options.ts";
 
 /** Options of {@linkcode MemcachedCache}. */
 export interface MemcachedCacheOptions {
@@ -267,18 +268,16 @@ export class MemcachedCache extends ByteCache {
   #memjs(op: string, key: string | undefined, deadline: number): Channel | Promise<Channel> {
     if (this.#channel) return this.#channel;
     const opening = this.#opening ??= this.#open();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const what = key === undefined ? op : `${op} key ${_describe(key)}`;
-        reject(
-          new CacheError(
-            `Cannot ${what}: the client library ${MEMJS} did not load within ${this.timeout} ms`,
-          ),
-        );
-      }, Math.max(0, deadline - performance.now()));
-    });
-    return Promise.race([opening, late]).finally(() => clearTimeout(timer));
+    return withDeadline(
+      opening,
+      deadline - performance.now(),
+      () =>
+        new CacheError(
+          `Cannot ${
+            _opAndKey(op, key)
+          }: the client library ${MEMJS} did not load within ${this.timeout} ms`,
+        ),
+    );
   }
 
   async #open(): Promise<Channel> {
@@ -397,7 +396,7 @@ export class MemcachedCache extends ByteCache {
       seen = current.value;
       if (attempt === ATTEMPTS) {
         throw new CacheError(
-          `Cannot ${what(op, key)}: the generation of key prefix ${
+          `Cannot ${_opAndKey(op, key)}: the generation of key prefix ${
             _describe(this.keyPrefix)
           } changed during each of ${ATTEMPTS} attempts (clear() called in a loop?)`,
         );
@@ -423,7 +422,7 @@ export class MemcachedCache extends ByteCache {
       if (found.status === STATUS.ok) return ascii.decode(found.value);
       expectStatus(
         found,
-        `${what(op, userKey)} (reading the generation of the key prefix)`,
+        `${_opAndKey(op, userKey)} (reading the generation of the key prefix)`,
         undefined,
         [STATUS.notFound],
       );
@@ -442,13 +441,13 @@ export class MemcachedCache extends ByteCache {
       // Another client added it first (read it again); anything else is a failure.
       expectStatus(
         added,
-        `${what(op, userKey)} (creating the generation of the key prefix)`,
+        `${_opAndKey(op, userKey)} (creating the generation of the key prefix)`,
         undefined,
         [STATUS.exists, STATUS.notStored],
       );
       if (attempt === ATTEMPTS) {
         throw new CacheError(
-          `Cannot ${what(op, userKey)}: the generation of key prefix ${
+          `Cannot ${_opAndKey(op, userKey)}: the generation of key prefix ${
             _describe(this.keyPrefix)
           } was neither readable nor creatable in ${ATTEMPTS} attempts`,
         );
@@ -842,7 +841,7 @@ export class MemcachedCache extends ByteCache {
     deadline: number,
   ): Promise<boolean> {
     const text = this.#text(channel.client, index, op, key);
-    const item = await text.metaGet(what(op, key), mkey, deadline);
+    const item = await text.metaGet(_opAndKey(op, key), mkey, deadline);
     if (item === undefined) return false;
     if (
       (item.flags & ~FLAG_GUARDED) !== FLAG_SERIALIZED ||
@@ -854,7 +853,7 @@ export class MemcachedCache extends ByteCache {
       ? 0
       : expiration(Math.max(1, item.ttl) * 1000, Date.now(), MAX_TEXT_EXPIRATION);
     return await text.metaSetIfCas(
-      what(op, key),
+      _opAndKey(op, key),
       mkey,
       encodeInteger(next),
       FLAG_INTEGER,
@@ -963,11 +962,6 @@ export class MemcachedCache extends ByteCache {
   }
 }
 
-/** `op`, or `op key "k"` when there is a key, for messages. */
-function what(op: string, key: string | undefined): string {
-  return key === undefined ? op : `${op} key ${_describe(key)}`;
-}
-
 /**
  * `error` (a shared request's failure, worded "Cannot op: …") worded for the
  * call on `key`: the same class, the original as its cause.
@@ -978,7 +972,7 @@ function naming(error: unknown, op: string, key: string | undefined): unknown {
     return error;
   }
   const Class = error.constructor as new (message: string, options: ErrorOptions) => CacheError;
-  return new Class(`Cannot ${what(op, key)}: ${error.message.slice(head.length)}`, {
+  return new Class(`Cannot ${_opAndKey(op, key)}: ${error.message.slice(head.length)}`, {
     cause: error,
   });
 }

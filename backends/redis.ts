@@ -18,21 +18,21 @@ import {
   serverKey,
   tagged,
   wtf8,
-} from "./redis/codec.ts";
-import { type RedisArgument, RedisConnection } from "./redis/connection.ts";
+} from "./redis/_codec.ts";
+import { type RedisArgument, RedisConnection, replyCode } from "./redis/_connection.ts";
 import { ClusterConnection } from "./redis/_cluster.ts";
-import { INC_SCRIPT, INC_SHA, TYPES_SCRIPT, TYPES_SHA } from "./redis/scripts.ts";
+import { INC_SCRIPT, INC_SHA, TYPES_SCRIPT, TYPES_SHA } from "./redis/_scripts.ts";
 
-import { checkRedisOptions, type RedisCacheOptions } from "./redis/options.ts";
-import { DELETE_IF_EQUALS_SCRIPT, DELETE_IF_EQUALS_SHA } from "./redis/scripts.ts";
+import { checkRedisOptions, type RedisCacheOptions } from "./redis/_options.ts";
+import { DELETE_IF_EQUALS_SCRIPT, DELETE_IF_EQUALS_SHA } from "./redis/_scripts.ts";
 
-export type { RedisClientLike, RedisSentinelLike } from "./redis/connection.ts";
+export type { RedisClientLike, RedisSentinelLike } from "./redis/_connection.ts";
 export type { RedisClusterLike } from "./redis/_cluster.ts";
 export {
   DEFAULT_REDIS_URL,
   type RedisCacheOptions,
   type RedisTopologyUrlOptions,
-} from "./redis/options.ts";
+} from "./redis/_options.ts";
 
 type Reply = Uint8Array | null;
 const SCAN_COUNT = "1000";
@@ -284,7 +284,7 @@ export class RedisCache extends ByteCache {
     try {
       return await run(["EVALSHA", sha]);
     } catch (error) {
-      if (!/redis replied NOSCRIPT/.test((error as Error).message)) throw error;
+      if (replyCode(error) !== "NOSCRIPT") throw error;
       return await run(["EVAL", script]);
     }
   }

@@ -10,10 +10,10 @@ const BEFORE = "2cefa6c";
 async function loadBefore(): Promise<typeof RedisCache | undefined> {
   const root = new URL("../", import.meta.url);
   const dir = await Deno.makeTempDir({ prefix: "redis-before-" });
-  const files = ["redis.ts", "redis/codec.ts", "redis/connection.ts", "redis/options.ts"];
+  const files = ["redis.ts", "redis/_codec.ts", "redis/_connection.ts", "redis/_options.ts"];
   try {
     await Deno.mkdir(`${dir}/redis`);
-    for (const file of [...files, "redis/scripts.ts"]) {
+    for (const file of [...files, "redis/_scripts.ts"]) {
       const out = await new Deno.Command("git", {
         args: ["show", `${BEFORE}:backends/${file}`],
         cwd: root.pathname,

@@ -20,8 +20,8 @@ async function loadBefore(): Promise<typeof RedisCache | undefined> {
   const dir = await Deno.makeTempDir({ prefix: "redis-before-" });
   globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
   await Deno.mkdir(`${dir}/redis`);
-  const files = ["redis.ts", "redis/codec.ts", "redis/connection.ts", "redis/options.ts"];
-  for (const file of [...files, "redis/scripts.ts"]) {
+  const files = ["redis.ts", "redis/_codec.ts", "redis/_connection.ts", "redis/_options.ts"];
+  for (const file of [...files, "redis/_scripts.ts"]) {
     const out = await new Deno.Command("git", {
       args: ["show", `${BEFORE}:backends/${file}`],
       cwd: root.pathname,

@@ -20,6 +20,21 @@
  * assert.deepEqual(await orders.get("1"), { total: 12 });
  * ```
  *
+ * @example `sqlite://` URLs for cacheFromUrl: the application registers the scheme once
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cacheFromUrl, parseCacheUrl, registerCacheScheme } from "@cachelib/cachelib";
+ * import { SqliteCache, sqliteScheme } from "./sqlite_cache.ts";
+ *
+ * registerCacheScheme(sqliteScheme);
+ * await using cache = cacheFromUrl("sqlite://?namespace=pages");
+ * assert.ok(cache instanceof SqliteCache);
+ * assert.deepEqual(parseCacheUrl("sqlite:///var/cache/app.db?defaultTtl=60000"), {
+ *   scheme: "sqlite",
+ *   options: { path: "/var/cache/app.db", defaultTtl: 60_000 },
+ * });
+ * ```
+ *
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
@@ -30,6 +45,7 @@ import {
   defaultSerializer,
   SerializationError,
   type SyncSerializer,
+  type UrlScheme,
 } from "@cachelib/cachelib";
 
 /** Options of {@linkcode SqliteCache}. */
@@ -205,3 +221,26 @@ export class SqliteCache extends BaseCache {
     return Promise.resolve();
   }
 }
+
+/** The options a `sqlite://` URL gives: {@linkcode SqliteCacheOptions} without the objects. */
+export type SqliteUrlOptions = Pick<SqliteCacheOptions, "path" | "namespace" | "defaultTtl">;
+
+/**
+ * The `sqlite://` scheme for `cacheFromUrl`, registered by the application with
+ * `registerCacheScheme(sqliteScheme)`: `sqlite:///abs/path/cache.db` (a file) or
+ * `sqlite://` (in memory), with `?namespace=…&defaultTtl=…`. The URL's splitting, parameter
+ * types and error messages are `cacheFromUrl`'s; this says only what is SQLite's.
+ */
+export const sqliteScheme: UrlScheme<"sqlite", SqliteUrlOptions> = {
+  scheme: "sqlite",
+  params: { namespace: "text", defaultTtl: "ms" },
+  options(url) {
+    url.noHost();
+    const options: SqliteUrlOptions = {};
+    if (url.path !== "" && url.path !== "/") options.path = url.path;
+    if (url.params.namespace !== undefined) options.namespace = url.params.namespace as string;
+    if (url.params.defaultTtl !== undefined) options.defaultTtl = url.params.defaultTtl as number;
+    return options;
+  },
+  create: (options) => new SqliteCache(options),
+};

@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { MemoryCache, type SyncSerializer } from "@cachelib/cachelib";
+import {
+  cacheFromUrl,
+  MemoryCache,
+  parseCacheUrl,
+  registerCacheScheme,
+  type SyncSerializer,
+} from "@cachelib/cachelib";
 import { CONFORMANCE_CASES, type MakeOptions, runConformance } from "@cachelib/cachelib/testing";
-import { SqliteCache } from "../examples/sqlite_cache.ts";
+import { SqliteCache, sqliteScheme } from "../examples/sqlite_cache.ts";
 
 // The test file docs/adding_a_backend.md describes: the suite, then what is specific.
 Deno.test("SqliteCache (examples/) conforms", async (t) => {
@@ -63,6 +69,55 @@ Deno.test("SqliteCache keeps its rows in a file across instances and closes what
     assert.equal(await other.get("k"), undefined);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("registerCacheScheme teaches cacheFromUrl sqlite:// without editing url.ts", async () => {
+  assert.throws(() => cacheFromUrl("sqlite://"), {
+    name: "TypeError",
+    message: /unknown scheme "sqlite"; expected one of memory:\/\/, .*denokv:\/\/$/,
+  });
+  registerCacheScheme(sqliteScheme);
+  const dir = await Deno.makeTempDir({ prefix: "cachelib_sqlite_url_" });
+  try {
+    const path = `${dir}/c.db`;
+    assert.deepEqual(parseCacheUrl(`sqlite://${path}?namespace=n&defaultTtl=1000`), {
+      scheme: "sqlite",
+      options: { path, namespace: "n", defaultTtl: 1000 },
+    });
+    {
+      await using cache = cacheFromUrl(`sqlite://${path}?namespace=n`, { defaultTtl: 0 });
+      assert.ok(cache instanceof SqliteCache);
+      assert.equal(await cache.set("k", 1), true);
+    }
+    await using again = new SqliteCache({ path, namespace: "n" });
+    assert.equal(await again.get("k"), 1, "the URL's path and namespace reached the constructor");
+    // The generic checks are url.ts's, for the registered scheme too.
+    assert.throws(() => parseCacheUrl("sqlite://?nmespace=x"), {
+      name: "TypeError",
+      message: /unknown parameter "nmespace" for sqlite:\/\/; accepted: namespace, defaultTtl/,
+    });
+    assert.throws(() => parseCacheUrl("sqlite://host/x.db"), /sqlite:\/\/ takes no host/);
+    assert.throws(() => parseCacheUrl("redis+x://h"), /expected one of .*denokv:\/\/, sqlite:\/\//);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  // A scheme is registered once, and never over a built-in one (or its alias).
+  for (
+    const [scheme, why] of [
+      ["sqlite", '"sqlite" is already registered'],
+      ["memory", '"memory" is a built-in scheme'],
+      ["rediss", '"rediss" is a built-in scheme'],
+      [
+        "Sqlite2",
+        'a scheme must be lower-case letters, digits, "+", "-" or ".", received "Sqlite2"',
+      ],
+    ]
+  ) {
+    assert.throws(() => registerCacheScheme({ ...sqliteScheme, scheme: scheme as "sqlite" }), {
+      name: "TypeError",
+      message: `Cannot register cache URL scheme: ${why}`,
+    });
   }
 });
 

@@ -12,7 +12,7 @@ import {
   SerializationError,
   type Serializer,
 } from "../mod.ts";
-import { expiration, mapKey, MAX_EXPIRATION } from "../backends/memcached/keys.ts";
+import { expiration, mapKey, MAX_EXPIRATION } from "../backends/memcached/_keys.ts";
 
 const big = { maxItemSize: "2m" };
 const prefix = () => `t${crypto.randomUUID().slice(0, 8)}:`;
@@ -1294,4 +1294,20 @@ Deno.test("MemcachedCache with a keyPrefix: a get cut off by close() names its k
   const error = await pending;
   assert.ok(error instanceof CacheError, String(error));
   assert.match(error.message, /^Cannot get key "the key": /);
+});
+
+Deno.test("mapKey hashes a key it cannot send to the same server key as before the toolkit (data stays readable)", () => {
+  // Computed with the earlier mapKey: "~" + base64url(SHA-256(Buffer.from(key, "utf16le"))).
+  const vectors: [string, string][] = [
+    ["café", "app:g1:~jJ8-7Y0LTHW93lO_IthHy1obExjp1c4BhhQsVgLKm6o"],
+    ["\ud800", "app:g1:~IFAi40KLfIJ2zyR7NuTlEttWUeXLNHLCU9nuiTqKx1A"],
+    ["\udfff\ud800x", "app:g1:~4L7JKonjS0wtB003JkAknB9IIN-B073HB6_KTM61z_0"],
+    ["a b", "app:g1:~h4fMnf0CFrqHZE2QKepVI-VfEDmrXap6hhhmU2qKI_s"],
+    ["~x", "app:g1:~mxJfC9Aw4_Anvej5NLUW2wXzXxcHUa1_cd29SGLWKTo"],
+    ["k".repeat(300), "app:g1:~Mn0SkgjwbQEHl1e_DJdLl4YBuQeyQrCAVQma_8gk9wU"],
+    ["😀", "app:g1:~gclihLWW7TFVo_DxHaDdE0lNyRYYMjo7_0yXASKQFcw"],
+    ["", "app:g1:~47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"],
+  ];
+  for (const [key, expected] of vectors) assert.equal(mapKey("app:g1:", key), expected, key);
+  assert.equal(mapKey("app:g1:", "plain"), "app:g1:plain");
 });

@@ -11,7 +11,7 @@ import {
   SerializationError,
   type Serializer,
 } from "../mod.ts";
-import { clientLoader, RedisConnection } from "../backends/redis/connection.ts";
+import { clientLoader, RedisConnection } from "../backends/redis/_connection.ts";
 
 const prefix = () => `test:${crypto.randomUUID()}:`;
 
@@ -228,6 +228,11 @@ serverTest(
         e instanceof CacheError && !(e instanceof CacheConnectionError) &&
         e.message.includes('"list"') && /WRONGTYPE/.test(e.message),
     );
+    // A reply's failure carries the call and key as fields (the script fallback reads the
+    // reply's code from the cause, never this message).
+    await assert.rejects(cache.inc("list"), { op: "inc", key: "list" });
+    await raw.scriptFlush();
+    await assert.rejects(cache.inc("list"), { op: "inc", key: "list", message: /WRONGTYPE/ });
   },
 );
 
@@ -407,7 +412,16 @@ serverTest("RedisCache.getMany() is one MGET", "redis", async (_t, [redis]) => {
 Deno.test("RedisCache checks its options", () => {
   assert.throws(() => new RedisCache({ timeout: 0 }), {
     name: "RangeError",
-    message: "Cannot create cache: timeout must be a finite number of milliseconds > 0, received 0",
+    message: "Cannot create RedisCache: timeout must be a finite number of ms > 0, received 0",
+  });
+  // The shared timeout check (backends/_toolkit/options.ts) and the one constructor prefix.
+  assert.throws(() => new RedisCache({ timeout: "1000" as unknown as number }), {
+    name: "RangeError",
+    message: 'Cannot create RedisCache: timeout must be a finite number of ms > 0, received "1000"',
+  });
+  assert.throws(() => new RedisCache({ keyPrefix: 1 as unknown as string }), {
+    name: "TypeError",
+    message: "Cannot create RedisCache: keyPrefix must be a string, received 1",
   });
   assert.throws(
     () => new RedisCache({ url: "http://x" }),
@@ -873,7 +887,7 @@ Deno.test("RedisCache rejects a client that is not a node-redis client at constr
         assert.ok(error instanceof TypeError, String(error));
         assert.match(
           error.message,
-          /^Cannot create cache: client must be a node-redis client \(from createClient, createCluster or createSentinel\), received /,
+          /^Cannot create RedisCache: client must be a node-redis client \(from createClient, createCluster or createSentinel\), received /,
         );
         return true;
       },

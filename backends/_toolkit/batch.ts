@@ -1,8 +1,7 @@
 /**
  * The error of a call on many keys or servers that failed part-way: what was
  * done and what failed, in the message and in structured fields. Shared by
- * every backend whose batches can fail part-way (`backends/memcached/batch.ts`
- * has the same function; it can re-export this one).
+ * every backend whose batches can fail part-way (memcached, filesystem, uWSGI).
  *
  * @module
  */

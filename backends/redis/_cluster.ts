@@ -19,20 +19,21 @@
  */
 import { Buffer } from "node:buffer";
 import {
-  _describe,
+  _opAndKey,
   CacheConnectionError,
   CacheError,
   redactCredentials,
   SerializationError,
 } from "../../cache.ts";
 import {
-  clientLoader,
+  connectOrDestroy,
   DeadlineError,
   DeadlineQueue,
-  REDIS_CLIENT,
+  loadRedisModule,
   type RedisArgument,
+  replyCode,
   withDeadline,
-} from "./connection.ts";
+} from "./_connection.ts";
 import { groupBySlot } from "./_slots.ts";
 
 /** A master as node-redis's cluster lists it. */
@@ -107,14 +108,6 @@ export const TRANSIENT_REPLIES: ReadonlySet<string> = new Set([
   "MASTERDOWN",
 ]);
 
-/** The code of a Redis error reply (`"MOVED"` of `"MOVED 3999 127.0.0.1:6381"`). */
-function replyCode(error: unknown): string | undefined {
-  const message = (error as Error)?.message;
-  if (typeof message !== "string") return undefined;
-  const code = /^[A-Z]+/.exec(message)?.[0];
-  return code;
-}
-
 /**
  * The error a cache call on a cluster rejects with when `cause` failed it:
  * a transient cluster state or a failure to reach a node as a
@@ -150,12 +143,12 @@ export function clusterFailure(
   isReply: (error: unknown) => boolean,
 ): Error {
   if (cause instanceof CacheError) return cause;
-  const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+  const what = _opAndKey(op, key);
   if (isReply(cause) && !TRANSIENT_REPLIES.has(replyCode(cause) ?? "")) {
     const message = `Cannot ${what}: redis replied ${redactCredentials((cause as Error).message)}`;
     return replyCode(cause) === "WRONGTYPE"
-      ? new SerializationError(`${message} (the key holds another redis type)`, { cause })
-      : new CacheError(message, { cause });
+      ? new SerializationError(`${message} (the key holds another redis type)`, { cause, op, key })
+      : new CacheError(message, { cause, op, key });
   }
   const reason = redactCredentials((cause as Error)?.message || String(cause));
   return new CacheConnectionError(`Cannot ${what}: ${where} is unavailable (${reason})`, { cause });
@@ -170,21 +163,9 @@ interface RedisModule {
 
 const ignore = () => {};
 
-/** Loads node-redis (see `clientLoader`): its cluster part. */
-async function loadModule(): Promise<RedisModule> {
-  let module: RedisModule;
-  try {
-    module = (await clientLoader.load()) as RedisModule;
-  } catch (error) {
-    throw new CacheError(
-      `cannot load the redis client ${REDIS_CLIENT}: ${(error as Error)?.message ?? error}`,
-      { cause: error },
-    );
-  }
-  if (typeof module?.createCluster !== "function") {
-    throw new CacheError(`cannot load the redis client ${REDIS_CLIENT}: no createCluster`);
-  }
-  return module;
+/** Loads node-redis (see `loadRedisModule`): its cluster part. */
+function loadModule(): Promise<RedisModule> {
+  return loadRedisModule("createCluster", (message, options) => new CacheError(message, options));
 }
 
 /** Options of {@linkcode ClusterConnection}. */
@@ -249,7 +230,7 @@ export class ClusterConnection {
     if (cause instanceof DeadlineError) {
       return new CacheConnectionError(
         `Cannot ${
-          key === undefined ? op : `${op} key ${_describe(key)}`
+          _opAndKey(op, key)
         }: ${this.where} is unavailable (no answer within ${this.timeout} ms)`,
         { cause },
       );
@@ -543,16 +524,7 @@ export class ClusterConnection {
       },
     });
     cluster.on("error", ignore); // every failure reaches a caller as a rejection
-    try {
-      await withDeadline(cluster.connect(), this.timeout);
-    } catch (error) {
-      cluster.destroy();
-      throw error;
-    }
-    if (this.#closed) {
-      cluster.destroy();
-      throw new Error("the cache was closed while connecting");
-    }
+    await connectOrDestroy(cluster, this.timeout, () => this.#closed);
     this.#client = cluster;
     return cluster;
   }

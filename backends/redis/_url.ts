@@ -7,7 +7,7 @@
  */
 import type { UrlScheme } from "../_url.ts";
 import { RedisCache } from "../redis.ts";
-import { redisTopologyOptions, type RedisTopologyUrlOptions } from "./options.ts";
+import { redisTopologyOptions, type RedisTopologyUrlOptions } from "./_options.ts";
 
 /** `redis://[user:password@]host[:port][/db]?keyPrefix=app:&defaultTtl=…&timeout=…` (or `rediss://`) */
 export type RedisUrlOptions =

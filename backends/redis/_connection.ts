@@ -7,8 +7,9 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { withDeadline as raceDeadline } from "../_toolkit/deadline.ts";
 import {
-  _describe,
+  _opAndKey,
   CacheConnectionError,
   CacheError,
   redactCredentials,
@@ -28,6 +29,51 @@ export const clientLoader: { load: () => Promise<unknown> } = {
   // connects to Redis does not resolve (or download) npm:redis.
   load: () => import(REDIS_CLIENT),
 };
+
+/**
+ * Loads node-redis through {@linkcode clientLoader} and checks it has `need`
+ * (`"createClient"`, `"createCluster"`); a failure is `fail(message)`, with the
+ * loader's error as its cause.
+ */
+export async function loadRedisModule<M>(
+  need: string,
+  fail: (message: string, options?: ErrorOptions) => Error,
+): Promise<M> {
+  let module: unknown;
+  try {
+    module = await clientLoader.load();
+  } catch (error) {
+    throw fail(
+      `cannot load the redis client ${REDIS_CLIENT}: ${(error as Error)?.message ?? error}`,
+      { cause: error },
+    );
+  }
+  if (typeof (module as Record<string, unknown> | undefined)?.[need] !== "function") {
+    throw fail(`cannot load the redis client ${REDIS_CLIENT}: no ${need}`);
+  }
+  return module as M;
+}
+
+/**
+ * Connects a client of our own within `ms`; destroys it when that fails, or
+ * when the cache was closed meanwhile (`closed()`), and throws.
+ */
+export async function connectOrDestroy(
+  client: { connect(): Promise<unknown>; destroy(): void },
+  ms: number,
+  closed: () => boolean,
+): Promise<void> {
+  try {
+    await withDeadline(client.connect(), ms);
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
+  if (closed()) {
+    client.destroy();
+    throw new Error("the cache was closed while connecting");
+  }
+}
 
 /** One argument of a Redis command. */
 export type RedisArgument = string | Buffer;
@@ -79,6 +125,20 @@ interface RedisModule {
   RESP_TYPES: { BLOB_STRING: number };
 }
 
+/**
+ * The code of a Redis error reply, its first word (`"MOVED"` of
+ * `"MOVED 3999 127.0.0.1:6381"`, `"NOSCRIPT"`). Of a `CacheError` the backend
+ * made from a reply, the code of the reply it carries as its `cause`; of a
+ * `CacheConnectionError`, none.
+ */
+export function replyCode(error: unknown): string | undefined {
+  if (error instanceof CacheConnectionError) return undefined; // not a reply
+  if (error instanceof CacheError) return replyCode(error.cause);
+  const message = (error as Error)?.message;
+  if (typeof message !== "string") return undefined;
+  return /^[A-Z]+(?= |$)/.exec(message)?.[0];
+}
+
 /** A wait that took longer than the timeout. */
 export class DeadlineError extends Error {
   /** @param ms The timeout that passed. */
@@ -96,18 +156,9 @@ export function withDeadline<T>(
   ms: number,
   onTimeout?: () => void,
 ): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      onTimeout?.();
-      reject(new DeadlineError(ms));
-    }, Math.max(0, ms));
-    promise.then((value) => {
-      clearTimeout(timer);
-      resolve(value);
-    }, (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+  return raceDeadline(promise, ms, () => {
+    onTimeout?.();
+    return new DeadlineError(ms);
   });
 }
 
@@ -501,13 +552,17 @@ export class RedisConnection {
    */
   failure(op: string, key: string | undefined, error: unknown): Error {
     if (error instanceof CacheError) return error;
-    const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+    const what = _opAndKey(op, key);
     const cause = this.#redact(error);
     if (this.isReply(error)) {
       const message = `Cannot ${what}: redis replied ${this.#hide((error as Error).message)}`;
-      return /^WRONGTYPE/.test((error as Error).message)
-        ? new SerializationError(`${message} (the key holds another redis type)`, { cause })
-        : new CacheError(message, { cause });
+      return replyCode(error) === "WRONGTYPE"
+        ? new SerializationError(`${message} (the key holds another redis type)`, {
+          cause,
+          op,
+          key,
+        })
+        : new CacheError(message, { cause, op, key });
     }
     if (error instanceof ClientLoadError) {
       return new CacheError(`Cannot ${what}: ${error.message}`, { cause });
@@ -597,36 +652,18 @@ export class RedisConnection {
       commandOptions: { timeout: 0, typeMapping },
     });
     client.on("error", ignore); // every failure reaches a caller as a rejection
-    try {
-      await withDeadline(client.connect(), this.timeout);
-    } catch (error) {
-      client.destroy();
-      throw error;
-    }
-    if (this.#closed) {
-      client.destroy();
-      throw new Error("the cache was closed while connecting");
-    }
+    await connectOrDestroy(client, this.timeout, () => this.#closed);
     this.#stalled = false;
     this.#base = this.#target = client;
     return client;
   }
 
   /** Loads the client package; a failure is a `ClientLoadError` that says so. */
-  async #load(): Promise<RedisModule> {
-    let module: RedisModule;
-    try {
-      module = (await clientLoader.load()) as RedisModule;
-    } catch (error) {
-      throw new ClientLoadError(
-        `cannot load the redis client ${REDIS_CLIENT}: ${(error as Error)?.message ?? error}`,
-        { cause: error },
-      );
-    }
-    if (typeof module?.createClient !== "function") {
-      throw new ClientLoadError(`cannot load the redis client ${REDIS_CLIENT}: no createClient`);
-    }
-    return module;
+  #load(): Promise<RedisModule> {
+    return loadRedisModule(
+      "createClient",
+      (message, options) => new ClientLoadError(message, options),
+    );
   }
 
   /** Forgets our client (after it lost its server, or on close). */

@@ -9,6 +9,8 @@
  * @module
  */
 import { CacheConnectionError, CacheError } from "../../cache.ts";
+import { withDeadline } from "../_toolkit/deadline.ts";
+import { grown, writeAll } from "../_toolkit/io.ts";
 
 /** One item of a `get` reply. */
 export interface Item {
@@ -152,11 +154,12 @@ export class TextConnection {
   /** Makes room for `total` bytes from the start of the unread data. */
   #reserve(total: number): void {
     if (this.#buf.length - this.#start >= total) return;
-    const next = new Uint8Array(Math.max(this.#buf.length * 2, total));
-    next.set(this.#buf.subarray(this.#start, this.#end));
+    this.#buf = grown(
+      this.#buf.subarray(this.#start, this.#end),
+      Math.max(this.#buf.length * 2, total),
+    );
     this.#end -= this.#start;
     this.#start = 0;
-    this.#buf = next;
   }
 
   /** Runs `flush_all`: every item on this server becomes invalid. */
@@ -321,7 +324,7 @@ export class TextConnection {
             clearTimeout(this.#watchdog);
             this.#watchdog = this.#arm(deadline - performance.now());
           }
-          await this.#write(command);
+          await writeAll(this.#conn!, command);
           return await read();
         } catch (error) {
           this.close();
@@ -369,29 +372,16 @@ export class TextConnection {
 
   /** Opens the connection within the remaining time (`Deno.connect` has no timeout of its own). */
   async #connect(): Promise<Deno.TcpConn> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     let late = false;
     const connecting = Deno.connect({ hostname: this.host, port: this.port });
     try {
-      return await Promise.race([
-        connecting,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            late = true;
-            this.#expired = true;
-            reject(new Error("connect timed out"));
-          }, Math.max(0, this.#deadline - performance.now()));
-        }),
-      ]);
+      return await withDeadline(connecting, this.#deadline - performance.now(), () => {
+        late = true;
+        this.#expired = true;
+        return new Error("connect timed out");
+      });
     } finally {
-      clearTimeout(timer);
       if (late) connecting.then((conn) => conn.close(), () => {});
-    }
-  }
-
-  async #write(bytes: Uint8Array): Promise<void> {
-    for (let written = 0; written < bytes.length;) {
-      written += await this.#conn!.write(bytes.subarray(written));
     }
   }
 
@@ -399,9 +389,9 @@ export class TextConnection {
     if (this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end === this.#buf.length) {
       const live = this.#end - this.#start;
-      const next = live * 2 > this.#buf.length ? new Uint8Array(this.#buf.length * 2) : this.#buf;
-      next.set(this.#buf.subarray(this.#start, this.#end));
-      this.#buf = next;
+      const unread = this.#buf.subarray(this.#start, this.#end);
+      if (live * 2 > this.#buf.length) this.#buf = grown(unread, this.#buf.length * 2);
+      else this.#buf.set(unread); // room enough: the unread bytes move to the front
       this.#start = 0;
       this.#end = live;
     }

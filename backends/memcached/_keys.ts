@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { Buffer } from "node:buffer";
+import { keyDigestText } from "../_toolkit/keys.ts";
 
 /** memcached's longest key, in bytes. */
 export const MAX_KEY_BYTES = 250;
@@ -36,7 +35,7 @@ export function mapKey(ns: string, key: string): string {
   ) {
     return ns + key;
   }
-  return ns + "~" + createHash("sha256").update(Buffer.from(key, "utf16le")).digest("base64url");
+  return ns + "~" + keyDigestText(key);
 }
 
 /** The key holding a prefix's generation: `~` right after the prefix, where no data key has one. */

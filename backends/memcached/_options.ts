@@ -4,8 +4,9 @@
  * @module
  */
 import { _describe, redactCredentials, scrubSecrets } from "../../cache.ts";
-import type { MemjsClient } from "./binary.ts";
-import { isPlain, MAX_PREFIX_BYTES } from "./keys.ts";
+import { checkTimeout } from "../_toolkit/options.ts";
+import type { MemjsClient } from "./_binary.ts";
+import { isPlain, MAX_PREFIX_BYTES } from "./_keys.ts";
 
 /** A server of the pool: `"host:port"`, or that with a ring weight. */
 export type MemcachedServer = string | { readonly address: string; readonly weight?: number };
@@ -52,7 +53,6 @@ export function checkOptions(
     client,
     servers,
     keyPrefix = "",
-    timeout = 5000,
     distribution = "ketama",
     downRetryDelay = 1000,
     generationTtl = 1000,
@@ -84,13 +84,7 @@ export function checkOptions(
       }`,
     );
   }
-  if (typeof timeout !== "number" || !(timeout > 0) || timeout === Infinity) {
-    throw new RangeError(
-      `Cannot create MemcachedCache: timeout must be a finite number of ms > 0, received ${
-        _describe(timeout)
-      }`,
-    );
-  }
+  const timeout = checkTimeout("MemcachedCache", options.timeout, 5000);
   if (distribution !== "ketama" && distribution !== "modulo") {
     throw fail(`distribution must be "ketama" or "modulo", received ${_describe(distribution)}`);
   }

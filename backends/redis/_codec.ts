@@ -152,7 +152,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  *
  * @example
  * ```ts
- * import { fromWtf8, wtf8 } from "./codec.ts";
+ * import { fromWtf8, wtf8 } from "./_codec.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(fromWtf8(wtf8("a\uD800b")), "a\uD800b");

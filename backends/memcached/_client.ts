@@ -6,7 +6,7 @@
  * @module
  */
 import { CacheError } from "../../cache.ts";
-import type { MemjsClient } from "./binary.ts";
+import type { MemjsClient } from "./_binary.ts";
 
 /**
  * The memjs the cache is tested with, as a full specifier: a bare `"memjs"`

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { _describe, CacheConnectionError, CacheError } from "../../cache.ts";
+import { _opAndKey, CacheConnectionError, CacheError } from "../../cache.ts";
 
 /** Binary-protocol opcodes used here. */
 export const OP = {
@@ -220,12 +220,12 @@ export class Channel {
     return new Promise((resolve, reject) => {
       const client = this.client;
       if (this.#closed) {
-        const what = userKey === undefined ? op : `${op} key ${_describe(userKey)}`;
+        const what = _opAndKey(op, userKey);
         return reject(new CacheError(`Cannot ${what}: the cache is closed`));
       }
       const server = client.servers[index]!;
       const fail = (why: string, cause?: unknown) => {
-        const what = userKey === undefined ? op : `${op} key ${_describe(userKey)}`;
+        const what = _opAndKey(op, userKey);
         reject(
           new CacheConnectionError(
             `Cannot ${what}: memcached at ${server.host}:${server.port} ${why}`,
@@ -303,7 +303,7 @@ export function expectStatus(
   expected: readonly number[],
 ): void {
   if (expected.includes(reply.status)) return;
-  const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+  const what = _opAndKey(op, key);
   throw new CacheError(
     `Cannot ${what}: memcached answered status 0x${reply.status.toString(16)} (${
       new TextDecoder().decode(reply.value)

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { _describe, CacheConnectionError } from "../../cache.ts";
-import type { MemjsClient } from "./binary.ts";
-import type { MemcachedDistribution } from "./options.ts";
+import { _opAndKey, CacheConnectionError } from "../../cache.ts";
+import type { MemjsClient } from "./_binary.ts";
+import type { MemcachedDistribution } from "./_options.ts";
 import { KetamaRing } from "./_ring.ts";
 
 /** The longest wait between two probes of a server marked down, unless `downRetryDelay` is longer. */
@@ -114,7 +114,7 @@ export class ServerPool {
       const wait = health.probing
         ? "a probe is under way"
         : `next probe in ${Math.ceil(health.retryAt - now)} ms`;
-      const what = key === undefined ? op : `${op} key ${_describe(key)}`;
+      const what = _opAndKey(op, key);
       return Promise.reject(
         new CacheConnectionError(
           `Cannot ${what}: memcached at ${

@@ -5,13 +5,14 @@
  */
 import { _describe, checkOptionNames, redactCredentials } from "../../cache.ts";
 import type { Serializer } from "../../serializers/serializer.ts";
+import { checkTimeout } from "../_toolkit/options.ts";
 import {
   isNodeClient,
   isSentinelClient,
   type RedisClientLike,
   type RedisSentinelLike,
   type SentinelOptions,
-} from "./connection.ts";
+} from "./_connection.ts";
 import {
   type ClusterConnectionOptions,
   isClusterClient,
@@ -108,31 +109,20 @@ export function checkRedisOptions(options: RedisCacheOptions): {
   timeout: number;
 } {
   checkOptionNames("RedisCache", options, REDIS_OPTION_NAMES);
-  const { url = DEFAULT_REDIS_URL, client, keyPrefix = "", timeout = 5000 } = options;
+  const { url = DEFAULT_REDIS_URL, client, keyPrefix = "" } = options;
   const { cluster, sentinel } = options;
   if (typeof keyPrefix !== "string") {
     throw new TypeError(
-      `Cannot create cache: keyPrefix must be a string, received ${_describe(keyPrefix)}`,
+      `Cannot create RedisCache: keyPrefix must be a string, received ${_describe(keyPrefix)}`,
     );
   }
-  if (typeof timeout !== "number") {
-    throw new TypeError(
-      `Cannot create cache: timeout must be a number of milliseconds, received ${
-        _describe(timeout)
-      }`,
-    );
-  }
-  if (!(timeout > 0) || timeout === Infinity) {
-    throw new RangeError(
-      `Cannot create cache: timeout must be a finite number of milliseconds > 0, received ${timeout}`,
-    );
-  }
+  const timeout = checkTimeout("RedisCache", options.timeout, 5000);
   const given = (["url", "client", "cluster", "sentinel"] as const).filter((name) =>
     options[name] !== undefined
   );
   if (given.length > 1) {
     throw new TypeError(
-      `Cannot create cache: give one of url, client, cluster or sentinel, received ${
+      `Cannot create RedisCache: give one of url, client, cluster or sentinel, received ${
         given.join(" and ")
       }`,
     );
@@ -142,7 +132,7 @@ export function checkRedisOptions(options: RedisCacheOptions): {
     !isSentinelClient(client)
   ) {
     throw new TypeError(
-      "Cannot create cache: client must be a node-redis client (from createClient, " +
+      "Cannot create RedisCache: client must be a node-redis client (from createClient, " +
         `createCluster or createSentinel), received ${_describe(client)}`,
     );
   }
@@ -153,7 +143,7 @@ export function checkRedisOptions(options: RedisCacheOptions): {
       !nodes.every((node) => typeof node?.url === "string" && /^rediss?:\/\//i.test(node.url))
     ) {
       throw new TypeError(
-        "Cannot create cache: cluster must be createCluster options with rootNodes " +
+        "Cannot create RedisCache: cluster must be createCluster options with rootNodes " +
           `[{ url: "redis://host:port" }, …], received rootNodes ${
             redactCredentials(_describe(nodes))
           }`,
@@ -172,7 +162,9 @@ export function checkRedisOptions(options: RedisCacheOptions): {
     const { name, sentinelRootNodes: nodes } = (sentinel ?? {}) as Partial<SentinelOptions>;
     if (typeof name !== "string" || name === "") {
       throw new TypeError(
-        `Cannot create cache: sentinel.name must be the master's name, received ${_describe(name)}`,
+        `Cannot create RedisCache: sentinel.name must be the master's name, received ${
+          _describe(name)
+        }`,
       );
     }
     if (
@@ -180,7 +172,7 @@ export function checkRedisOptions(options: RedisCacheOptions): {
       !nodes.every((node) => typeof node?.host === "string" && Number.isInteger(node?.port))
     ) {
       throw new TypeError(
-        "Cannot create cache: sentinel.sentinelRootNodes must be [{ host, port }, …], received " +
+        "Cannot create RedisCache: sentinel.sentinelRootNodes must be [{ host, port }, …], received " +
           _describe(nodes),
       );
     }
@@ -205,7 +197,7 @@ export function checkRedisOptions(options: RedisCacheOptions): {
   }
   const bad = (why: string) =>
     new TypeError(
-      `Cannot create cache: url must be a redis:// or rediss:// URL${why}, received ${
+      `Cannot create RedisCache: url must be a redis:// or rediss:// URL${why}, received ${
         // a url's userinfo runs to its last "@", spaces and quotes included
         redactCredentials(
           _describe(typeof url === "string" ? url.replace(/^([^:]*:\/\/).*@/s, "$1***@") : url),
@@ -250,7 +242,7 @@ export type RedisTopologyUrlOptions =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { redisTopologyOptions } from "./options.ts";
+ * import { redisTopologyOptions } from "./_options.ts";
  *
  * const fail = (why: string): never => {
  *   throw new TypeError(why);
