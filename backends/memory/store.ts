@@ -99,7 +99,7 @@ function checkCount(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
     throw new RangeError(
-      `Cannot create cache: ${name} must be an integer >= 0, received ${_describe(value)}`,
+      `Cannot create MemoryStore: ${name} must be an integer >= 0, received ${_describe(value)}`,
     );
   }
   return value;
@@ -175,7 +175,7 @@ export class MemoryStore {
     this.#onEvict = options.onEvict;
     if (options.now !== undefined && typeof options.now !== "function") {
       throw new TypeError(
-        `Cannot create cache: now must be a function, received ${_describe(options.now)}`,
+        `Cannot create MemoryStore: now must be a function, received ${_describe(options.now)}`,
       );
     }
     this.#now = options.now ?? this.#cachedNow;
@@ -183,7 +183,7 @@ export class MemoryStore {
     const factory = typeof policy === "function" ? policy : POLICIES[policy];
     if (!factory || (typeof policy === "string" && !Object.hasOwn(POLICIES, policy))) {
       throw new TypeError(
-        `Cannot create cache: unknown policy ${_describe(policy)}; expected one of ${
+        `Cannot create MemoryStore: unknown policy ${_describe(policy)}; expected one of ${
           Object.keys(POLICIES).map((name) => `"${name}"`).join(", ")
         } or a factory function`,
       );
@@ -287,7 +287,7 @@ export class MemoryStore {
     return this._addToCounter("dec", key, -checkDelta("dec", key, delta));
   }
 
-  #add(op: "inc" | "dec", key: string, by: number): number {
+  #addToCounter(op: "inc" | "dec", key: string, by: number): number {
     const slot = this.#live(key);
     if (slot === undefined) {
       const next = addDelta(op, key, 0, by);
@@ -386,7 +386,7 @@ export class MemoryStore {
   }
   /** `inc` (or `dec`, with the delta negated) without the checks; internal, for `MemoryCache`. */
   _addToCounter(op: "inc" | "dec", key: string, delta: number): number {
-    const next = this.#add(op, key, delta);
+    const next = this.#addToCounter(op, key, delta);
     if (this.#pending.length > 0) this.#notify(key);
     return next;
   }
