@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runConformance } from "../testing.ts";
-import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
+import { IN_CI, pauseProcess, type RunningServer, serverMissing, serverTest } from "./servers.ts";
 import {
   CacheBatchError,
   CacheConnectionError,
@@ -906,7 +906,7 @@ Deno.test({
       });
       await cache.set("a", 1);
       assert.deepEqual(await cache.getMany(["a"]), [1]);
-      server.child.kill("SIGSTOP");
+      await pauseProcess(server.child);
       const calls: [string, () => Promise<unknown>][] = [
         ["get", () => cache.get("a")],
         ["set", () => cache.set("a", 2)],

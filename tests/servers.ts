@@ -274,3 +274,18 @@ export function serverTest(
     },
   });
 }
+
+/**
+ * Sends SIGSTOP to `child` and waits (at most 2 s) until the kernel reports it stopped, so a
+ * request sent next cannot be served by a thread that had not yet been stopped.
+ */
+export async function pauseProcess(child: Deno.ChildProcess): Promise<void> {
+  child.kill("SIGSTOP");
+  for (let i = 0; i < 200; i++) {
+    const stat = await Deno.readTextFile(`/proc/${child.pid}/stat`).catch(() => "");
+    // pid (comm) STATE …: the state follows the last ")"
+    if (/^[tT]$/.test(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3))) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`process ${child.pid} did not stop within 2 s of SIGSTOP`);
+}

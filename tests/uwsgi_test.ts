@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { runConformance } from "../testing.ts";
-import { IN_CI, type RunningServer, serverMissing, serverTest } from "./servers.ts";
+import { IN_CI, pauseProcess, type RunningServer, serverMissing, serverTest } from "./servers.ts";
 import {
   CacheBatchError,
   CacheConnectionError,
@@ -430,7 +430,7 @@ Deno.test({
       const timeout = 1000;
       await using cache = new UwsgiCache({ server: `127.0.0.1:${port}`, cache: "c", timeout });
       assert.equal(await cache.set("k", "v"), true);
-      child.kill("SIGSTOP");
+      await pauseProcess(child);
       const started = Date.now();
       await Promise.all([
         ...Array.from(
