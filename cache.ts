@@ -5,6 +5,7 @@
  * @module
  */
 import type { GetOrSetOptions, Produce, ProduceContext } from "./backends/_get_or_set.ts";
+import type { NamespaceOptions } from "./backends/_namespace.ts";
 export type { GetOrSetOptions, Produce, ProduceContext };
 
 /** Counters kept by every cache instance since it was created. */
@@ -111,6 +112,11 @@ export interface Cache extends AsyncDisposable {
    * list (memcached, uWSGI).
    */
   keys(prefix?: string): AsyncIterable<string>;
+  /**
+   * A view of this cache under its own prefix whose `clear()` drops only the view's entries
+   * (one generation bump, no scan). See `NamespaceOptions` for the cross-process bound.
+   */
+  namespace(name: string, options?: NamespaceOptions): Cache;
 }
 
 /** Options every backend accepts. */

@@ -126,3 +126,4 @@ export {
   resolveTtl,
   scrubSecrets,
 } from "./cache.ts";
+export type { NamespaceOptions, NamespaceView } from "./backends/_namespace.ts";

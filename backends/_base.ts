@@ -37,6 +37,7 @@ import {
   Producer,
 } from "./_get_or_set.ts";
 import { defaultSerializer } from "../serializers/default.ts";
+import { createNamespace, type NamespaceOptions, type NamespaceView } from "./_namespace.ts";
 
 /**
  * The store a {@linkcode BaseCache} works on, as text (see `_storeId`), or
@@ -46,6 +47,12 @@ export let _storeIdOf: (cache: BaseCache) => string | undefined;
 
 /** Whether `close()` was called on `cache`. Internal, for memoize's hit path. */
 export let _isClosed: (cache: BaseCache) => boolean;
+
+/** The clock of `cache` (its `now` option). Internal, for namespace views. */
+export let _clockOf: (cache: BaseCache) => () => number;
+
+/** Reads `key` of `cache` as getOrSet does (an envelope unopened). Internal, for namespace views. */
+export let _entryOf: (cache: BaseCache, key: string) => unknown | Promise<unknown>;
 
 const identities = new WeakMap<object, number>();
 let nextIdentity = 0;
@@ -237,6 +244,8 @@ export abstract class BaseCache implements Cache {
   static {
     _storeIdOf = (cache) => cache._storeId();
     _isClosed = (cache) => cache._closed;
+    _clockOf = (cache) => cache.#now;
+    _entryOf = (cache, key) => cache._getEntry(key);
   }
 
   /** Throws a `CacheError` when the cache is closed. */
@@ -588,6 +597,17 @@ export abstract class BaseCache implements Cache {
       `Cannot ${_opAndKey(op, key)}: ${this.constructor.name} does not support ${op}(): ${reason}`,
       { op, key },
     );
+  }
+
+  /**
+   * A view of this cache under its own prefix whose `clear()` drops only its entries, by one
+   * generation bump (no scan); see {@linkcode NamespaceOptions} for how late another process
+   * sees that `clear()`. Views nest: `cache.namespace("a").namespace("b")`.
+   *
+   * @throws {TypeError} `name` is not a string, or an unknown option.
+   */
+  namespace(name: string, options?: NamespaceOptions): NamespaceView {
+    return createNamespace(this, name, options);
   }
 }
 

@@ -79,8 +79,11 @@ interface Row {
 export class SqliteCache extends BaseCache {
   #database: DatabaseSync;
   #owned: boolean;
-  /** The name that keeps this cache's rows apart in the table. */
-  readonly namespace: string;
+  /**
+   * The `namespace` option: the name that keeps this cache's rows apart in the table (not
+   * `namespace`, which every cache has as a method).
+   */
+  readonly scope: string;
   #now: () => number;
   #serializer: SyncSerializer;
   #select: StatementSync;
@@ -103,7 +106,7 @@ export class SqliteCache extends BaseCache {
         `Cannot create SqliteCache: namespace must be a string, received ${typeof namespace}`,
       );
     }
-    this.namespace = namespace;
+    this.scope = namespace;
     this.#now = options.now ?? Date.now;
     this.#serializer = options.serializer ?? defaultSerializer;
     this.#owned = options.database === undefined;
@@ -122,9 +125,9 @@ export class SqliteCache extends BaseCache {
 
   // SQLite text cannot hold a NUL and would merge lone surrogates: JSON text escapes both.
   #live(key: string): Row | undefined {
-    const row = this.#select.get(this.namespace, JSON.stringify(key)) as Row | undefined;
+    const row = this.#select.get(this.scope, JSON.stringify(key)) as Row | undefined;
     if (row === undefined || row.expires === 0 || row.expires > this.#now()) return row;
-    this.#remove.run(this.namespace, JSON.stringify(key));
+    this.#remove.run(this.scope, JSON.stringify(key));
     return undefined;
   }
 
@@ -146,7 +149,7 @@ export class SqliteCache extends BaseCache {
         }, not a Uint8Array`,
       );
     }
-    this.#upsert.run(this.namespace, JSON.stringify(key), bytes, expires);
+    this.#upsert.run(this.scope, JSON.stringify(key), bytes, expires);
   }
 
   #read(key: string, row: Row): unknown {
@@ -187,7 +190,7 @@ export class SqliteCache extends BaseCache {
   /** Removes one key; `true` when a live entry was removed. */
   protected override _delete(key: string): Promise<boolean> {
     const live = this.#live(key) !== undefined;
-    this.#remove.run(this.namespace, JSON.stringify(key));
+    this.#remove.run(this.scope, JSON.stringify(key));
     return Promise.resolve(live);
   }
 
@@ -198,7 +201,7 @@ export class SqliteCache extends BaseCache {
 
   /** Removes this namespace's rows, and no other. */
   protected override _clear(): Promise<boolean> {
-    this.#removeAll.run(this.namespace);
+    this.#removeAll.run(this.scope);
     return Promise.resolve(true);
   }
 

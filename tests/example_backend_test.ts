@@ -41,7 +41,7 @@ Deno.test("SqliteCache (examples/) conforms", async (t) => {
     // A row whose bytes no serializer wrote: intact, but not this cache's data.
     corrupt: (cache, key) => {
       database.prepare("INSERT OR REPLACE INTO cachelib_entries VALUES (?, ?, ?, 0)")
-        .run((cache as SqliteCache).namespace, JSON.stringify(key), new Uint8Array([0xff, 0, 1]));
+        .run((cache as SqliteCache).scope, JSON.stringify(key), new Uint8Array([0xff, 0, 1]));
       return Promise.resolve("foreign");
     },
   });
@@ -208,7 +208,7 @@ Deno.test("clear.isolation holds a backend to its declared clearScope", async (t
       makeSibling: (cache, { now }) =>
         sibling === "own namespace"
           ? new SqliteCache({ database, namespace: crypto.randomUUID(), now })
-          : new SqliteCache({ database, namespace: (cache as SqliteCache).namespace, now }),
+          : new SqliteCache({ database, namespace: (cache as SqliteCache).scope, now }),
       quirks: { clearScope },
       skip: [{ reason: "only clear.isolation", groups: others as never[] }],
     });
