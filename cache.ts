@@ -6,6 +6,7 @@
  */
 import type { GetOrSetOptions, Produce, ProduceContext } from "./backends/_get_or_set.ts";
 import type { NamespaceOptions } from "./backends/_namespace.ts";
+import type { SetOptions } from "./backends/_tags.ts";
 export type { GetOrSetOptions, Produce, ProduceContext };
 
 /** Counters kept by every cache instance since it was created. */
@@ -56,14 +57,14 @@ export interface Cache extends AsyncDisposable {
   getDict<T = unknown>(
     keys: readonly string[],
   ): Promise<Map<string, T | undefined>>;
-  /** Stores `value`; `true` when stored. */
-  set(key: string, value: unknown, ttl?: number): Promise<boolean>;
+  /** Stores `value`; `true` when stored. The third argument: a ttl in ms, or `{ ttl, tags }`. */
+  set(key: string, value: unknown, ttl?: number | SetOptions): Promise<boolean>;
   /** Stores `value` only when `key` holds no live entry; `true` when stored. */
-  add(key: string, value: unknown, ttl?: number): Promise<boolean>;
+  add(key: string, value: unknown, ttl?: number | SetOptions): Promise<boolean>;
   /** Stores every entry; resolves to the keys that were stored. */
   setMany(
     entries: Iterable<readonly [string, unknown]> | Record<string, unknown>,
-    ttl?: number,
+    ttl?: number | SetOptions,
   ): Promise<string[]>;
   /** Removes `key`; `true` when a live entry was removed. */
   delete(key: string): Promise<boolean>;
@@ -117,6 +118,11 @@ export interface Cache extends AsyncDisposable {
    * (one generation bump, no scan). See `NamespaceOptions` for the cross-process bound.
    */
   namespace(name: string, options?: NamespaceOptions): Cache;
+  /**
+   * Drops every entry stored with any of `tags` (`set(key, value, { tags })`): one version bump
+   * per tag, no scan. Rejects with a TypeError unless `tags` is an array of non-empty strings.
+   */
+  invalidateTags(tags: readonly string[]): Promise<void>;
 }
 
 /** Options every backend accepts. */

@@ -127,3 +127,4 @@ export {
   scrubSecrets,
 } from "./cache.ts";
 export type { NamespaceOptions, NamespaceView } from "./backends/_namespace.ts";
+export type { SetOptions } from "./backends/_tags.ts";

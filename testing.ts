@@ -164,6 +164,15 @@ export const CONFORMANCE_CASES = {
     plainReads:
       "plain reads open getOrSet's entries: a fresh one is its value, a stale one is a miss for get, getMany, has and inc",
   },
+  tags: {
+    setGet: "set(key, value, { ttl, tags }) then get(), has() and getOrSet() give the value",
+    invalidate: "invalidateTags() drops the entries of those tags only; untagged entries stay",
+    getMany:
+      "getMany() and getDict() of tagged, untagged and missing keys give each its own answer",
+    ttlForms:
+      "the ttl-number form still works, and { ttl } expires like it; add and setMany take tags",
+    badTags: "bad tags and unknown options are a TypeError naming the call, and store nothing",
+  },
 } as const;
 
 /** A group of cases, e.g. `"counters"`: a backend can skip a whole group, with its reason. */
@@ -1662,7 +1671,123 @@ const GROUPS: { [G in ConformanceGroup]: (suite: Suite) => Cases<G> } = {
   close,
   ttlOps,
   production,
+  tags: tagsGroup,
 };
+
+function tagsGroup({ stores, serverClock, short, pastShort, pass }: Suite): Cases<"tags"> {
+  const hit = <T>(value: T) => stores ? value : undefined;
+  return {
+    setGet: {
+      run: async (cache) => {
+        assert.equal(
+          await cache.set("u", { name: "Ada" }, { ttl: 60_000, tags: ["user:1"] }),
+          true,
+        );
+        assert.deepStrictEqual(await cache.get("u"), hit({ name: "Ada" }));
+        assert.equal(await cache.has("u"), stores);
+        assert.deepStrictEqual(
+          await cache.getOrSet("u", () => "produced"),
+          hit({ name: "Ada" }) ?? "produced",
+        );
+        await cache.set("zero", 0, { tags: ["a", "b", "a"] });
+        assert.equal(await cache.get("zero"), hit(0));
+      },
+    },
+    invalidate: {
+      run: async (cache) => {
+        await cache.set("one", 1, { tags: ["user:1"] });
+        await cache.set("both", 2, { tags: ["user:1", "user:2"] });
+        await cache.set("two", 3, { tags: ["user:2"] });
+        await cache.set("plain", 4);
+        await cache.invalidateTags(["user:1", "never-used"]);
+        assert.equal(await cache.get("one"), undefined);
+        assert.equal(await cache.has("both"), false);
+        assert.equal(await cache.get("two"), hit(3));
+        assert.equal(await cache.get("plain"), hit(4));
+        assert.equal(await cache.getOrSet("one", () => "again"), "again");
+        // A tag can be used again after it was invalidated.
+        await cache.set("one", 5, { tags: ["user:1"] });
+        assert.equal(await cache.get("one"), hit(5));
+        await cache.invalidateTags([]);
+        assert.equal(await cache.get("one"), hit(5));
+      },
+    },
+    getMany: {
+      run: async (cache) => {
+        await cache.set("a", "A", { tags: ["t1"] });
+        await cache.set("b", "B", { tags: ["t2"] });
+        await cache.set("c", "C", { tags: ["t1", "t3"] });
+        await cache.set("plain", "P");
+        await cache.invalidateTags(["t3"]);
+        assert.deepStrictEqual(
+          await cache.getMany(["a", "b", "c", "plain", "missing", "a"]),
+          stores ? ["A", "B", undefined, "P", undefined, "A"] : Array(6).fill(undefined),
+        );
+        const dict = await cache.getDict(["b", "c"]);
+        assert.deepStrictEqual([...dict], [["b", hit("B")], ["c", undefined]]);
+      },
+    },
+    ttlForms: {
+      run: async (cache, clock) => {
+        const ttl = serverClock ? short : 1_000;
+        await cache.set("n", "number", ttl);
+        await cache.set("o", "object", { ttl });
+        await cache.set("t", "tagged", { ttl, tags: ["x"] });
+        assert.deepStrictEqual(await cache.getMany(["n", "o", "t"]), [
+          hit("number"),
+          hit("object"),
+          hit("tagged"),
+        ]);
+        await pass(clock, serverClock ? pastShort : 1_001);
+        assert.deepStrictEqual(await cache.getMany(["n", "o", "t"]), [
+          undefined,
+          undefined,
+          undefined,
+        ]);
+        assert.equal(await cache.add("added", 1, { tags: ["x"] }), true);
+        assert.equal(await cache.add("added", 2, { tags: ["x"] }), !stores);
+        assert.deepStrictEqual(
+          await cache.setMany({ m1: 1, m2: 2 }, { tags: ["y"] }),
+          ["m1", "m2"],
+        );
+        assert.deepStrictEqual(await cache.getMany(["added", "m1", "m2"]), [
+          hit(1),
+          hit(1),
+          hit(2),
+        ]);
+        await cache.invalidateTags(["x", "y"]);
+        assert.deepStrictEqual(await cache.getMany(["added", "m1", "m2"]), [
+          undefined,
+          undefined,
+          undefined,
+        ]);
+      },
+    },
+    badTags: {
+      run: async (cache) => {
+        for (const tags of ["user", [""], [1], [null], {}] as unknown[]) {
+          await assert.rejects(cache.set("k", 1, { tags } as never), (error: Error) => {
+            assert.ok(error instanceof TypeError, String(error));
+            assert.match(error.message, /Cannot set key "k": (every tag|tags must)/);
+            return true;
+          });
+          await assert.rejects(cache.invalidateTags(tags as never), (error: Error) => {
+            assert.ok(error instanceof TypeError, String(error));
+            assert.match(error.message, /Cannot invalidateTags: (every tag|tags must)/);
+            return true;
+          });
+        }
+        await assert.rejects(cache.set("k", 1, { tag: ["a"] } as never), {
+          name: "TypeError",
+          message: /Cannot set key "k": unknown option "tag" \(accepted: tags, ttl\)/,
+        });
+        await assert.rejects(cache.add("k", 1, { ttl: -1, tags: ["a"] }), RangeError);
+        await assert.rejects(cache.setMany({ k: 1 }, { tags: "a" } as never), TypeError);
+        assert.equal(await cache.get("k"), undefined);
+      },
+    },
+  };
+}
 
 /** Polls `check` every few ms until it holds (a background refresh has landed); fails after ~10 s. */
 async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {

@@ -38,6 +38,18 @@ import {
 } from "./_get_or_set.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 import { createNamespace, type NamespaceOptions, type NamespaceView } from "./_namespace.ts";
+import {
+  checkTags,
+  isTagged,
+  randomStart,
+  type SetOptions,
+  splitSetOptions,
+  stillValid,
+  TAG_MARK,
+  type TaggedEntry,
+  tagKey,
+  tagsOf,
+} from "./_tags.ts";
 
 /**
  * The store a {@linkcode BaseCache} works on, as text (see `_storeId`), or
@@ -157,7 +169,14 @@ export abstract class BaseCache implements Cache {
       defaultTtl: this.defaultTtl,
       read: (key) => {
         const found = this._getEntry(key);
-        if (found instanceof Promise) return found.then((value) => this.#countStored(value));
+        if (isTagged(found)) return this.#openTagged(found).then((v) => this.#countStored(v));
+        if (found instanceof Promise) {
+          return found.then((value) =>
+            isTagged(value)
+              ? this.#openTagged(value).then((v) => this.#countStored(v))
+              : this.#countStored(value)
+          );
+        }
         return this.#counts ? this.#countStored(found) : found;
       },
       write: (key, value, ttl) => this.set(key, value, ttl),
@@ -264,10 +283,19 @@ export abstract class BaseCache implements Cache {
       if (this._closed) this._checkOpen("get", key);
       let value = this._get(key);
       if (value instanceof Promise) {
-        return value.then((found) => this.#countRead(found)) as Promise<T | undefined>;
+        return value.then((found) =>
+          typeof found === "object" && isTagged(found)
+            ? this.#openTagged(found).then((v) => this.#countRead(v))
+            : this.#countRead(found)
+        ) as Promise<T | undefined>;
       }
       // A getOrSet envelope is opened (a stale one is a miss); a plain value costs one typeof.
-      if (typeof value === "object" && isEnvelope(value)) value = openEntry(value, this.#now());
+      if (typeof value === "object") {
+        if (isTagged(value)) {
+          return this.#openTagged(value).then((v) => this.#countRead(v)) as Promise<T | undefined>;
+        }
+        if (isEnvelope(value)) value = openEntry(value, this.#now());
+      }
       if (this.#counts) this.#countRead(value);
       return Promise.resolve(value as T | undefined);
     } catch (error) {
@@ -295,6 +323,7 @@ export abstract class BaseCache implements Cache {
     if (keys.length === 0) return [];
     let values = this._getMany(keys);
     if (values instanceof Promise) values = await values;
+    await this.#openAllTagged(values);
     let now: number | undefined;
     for (let i = 0; i < values.length; i++) {
       const value = values[i];
@@ -323,12 +352,12 @@ export abstract class BaseCache implements Cache {
   }
 
   /** Stores `value` under `key`. */
-  set(key: string, value: unknown, ttl?: number): Promise<boolean> {
+  set(key: string, value: unknown, ttl?: number | SetOptions): Promise<boolean> {
     return this.#store("set", key, value, ttl);
   }
 
   /** Stores `value` only when `key` holds no live entry. */
-  add(key: string, value: unknown, ttl?: number): Promise<boolean> {
+  add(key: string, value: unknown, ttl?: number | SetOptions): Promise<boolean> {
     return this.#store("add", key, value, ttl);
   }
 
@@ -337,13 +366,18 @@ export abstract class BaseCache implements Cache {
     op: "set" | "add",
     key: string,
     value: unknown,
-    ttl: number | undefined,
+    third: number | SetOptions | undefined,
   ): Promise<boolean> {
     checkKey(op, key);
-    const ms = resolveTtl(op, key, ttl, this.defaultTtl);
+    const { ttl, tags } = splitSetOptions(op, key, third);
+    const ms = resolveTtl(op, key, ttl as number | undefined, this.defaultTtl);
     checkValue(op, key, value);
     this._checkOpen(op, key);
-    let stored = op === "set" ? this._set(key, value, ms) : this._add(key, value, ms);
+    let stored = tags !== undefined
+      ? this._setTagged(op, key, value, ms, tags)
+      : op === "set"
+      ? this._set(key, value, ms)
+      : this._add(key, value, ms);
     if (stored instanceof Promise) stored = await stored;
     if (stored && this.#counts) this._stats.sets++;
     return stored;
@@ -352,11 +386,17 @@ export abstract class BaseCache implements Cache {
   /** Stores every entry. */
   async setMany(
     entries: Iterable<readonly [string, unknown]> | Record<string, unknown>,
-    ttl?: number,
+    third?: number | SetOptions,
   ): Promise<string[]> {
     const pairs = entriesOf("setMany", entries);
     const first = pairs[0]?.[0];
-    const ms = resolveTtl("setMany", typeof first === "string" ? first : "", ttl, this.defaultTtl);
+    const { ttl, tags } = splitSetOptions("setMany", undefined, third);
+    const ms = resolveTtl(
+      "setMany",
+      typeof first === "string" ? first : "",
+      ttl as number | undefined,
+      this.defaultTtl,
+    );
     for (const [key, value] of pairs) {
       checkKey("setMany", key);
       checkValue("setMany", key, value);
@@ -365,7 +405,10 @@ export abstract class BaseCache implements Cache {
     if (pairs.length === 0) return [];
     // A key given twice is stored once, with its last value.
     const unique = pairs.length > 1 ? [...new Map(pairs)] : pairs;
-    let stored = this._setMany(unique, ms);
+    let stored = tags !== undefined
+      ? Promise.all(unique.map(([key, value]) => this._setTagged("set", key, value, ms, tags)))
+        .then((results) => unique.filter((_, i) => results[i]).map(([key]) => key))
+      : this._setMany(unique, ms);
     if (stored instanceof Promise) stored = await stored;
     if (this.#counts) this._stats.sets += stored.length;
     return stored;
@@ -419,7 +462,9 @@ export abstract class BaseCache implements Cache {
       if (error instanceof SerializationError) return true;
       throw error;
     }
-    return !isEnvelope(stored) || openEntry(stored, this.#now()) !== undefined;
+    if (isTagged(stored)) stored = await this.#openTagged(stored);
+    return stored !== undefined &&
+      (!isEnvelope(stored) || openEntry(stored, this.#now()) !== undefined);
   }
 
   /** Removes this cache's entries. */
@@ -608,6 +653,82 @@ export abstract class BaseCache implements Cache {
    */
   namespace(name: string, options?: NamespaceOptions): NamespaceView {
     return createNamespace(this, name, options);
+  }
+
+  // Tags (issue 17): `set(key, value, { tags })` stores the tags' versions with the value; a
+  // read compares them with the current ones (one batched read); `invalidateTags` bumps them.
+
+  /**
+   * Drops every entry stored with any of `tags` (one `inc` of each tag's version; entries age
+   * out by their ttl). Entries without those tags are untouched.
+   *
+   * @throws {TypeError} `tags` is not an array of non-empty strings.
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    const checked = checkTags("invalidateTags", undefined, tags);
+    this._checkOpen("invalidateTags");
+    if (checked.length === 0) return;
+    await this._invalidateTags(checked);
+  }
+
+  /** Bumps each tag's version (checked, distinct, non-empty). */
+  protected async _invalidateTags(tags: readonly string[]): Promise<void> {
+    await Promise.all(tags.map((tag) => this._addToCounter(tagKey(tag), 1, 0, "inc")));
+  }
+
+  /**
+   * Stores `value` with `tags` (checked, distinct, non-empty) by `op`'s hook: the default wraps
+   * it with the tags' current versions (created with a random start when missing). A cache over
+   * another `Cache` (TieredCache, namespace views) overrides this to pass the tags down.
+   */
+  protected async _setTagged(
+    op: "set" | "add",
+    key: string,
+    value: unknown,
+    ttl: number,
+    tags: readonly string[],
+  ): Promise<boolean> {
+    const keys = tags.map(tagKey);
+    const versions = await this._getMany(keys);
+    for (let i = 0; i < tags.length; i++) {
+      if (typeof versions[i] === "number") continue;
+      const start = randomStart();
+      let created = this._add(keys[i]!, start, 0);
+      if (created instanceof Promise) created = await created;
+      versions[i] = created ? start : await this._get(keys[i]!);
+    }
+    const entry: TaggedEntry = {
+      [TAG_MARK]: tags.flatMap((tag, i) => [tag, versions[i] as number]),
+      v: value,
+    };
+    return op === "set" ? await this._set(key, entry, ttl) : await this._add(key, entry, ttl);
+  }
+
+  /** The value of a tagged entry, or `undefined` when one of its tags was invalidated. */
+  async #openTagged(entry: TaggedEntry): Promise<unknown> {
+    const tags = tagsOf([entry]);
+    const versions = await this._getMany(tags.map(tagKey));
+    return stillValid(entry, new Map(tags.map((tag, i) => [tag, versions[i]])))
+      ? entry.v
+      : undefined;
+  }
+
+  /** Opens every tagged entry of `values` in place, with one read of all their tags' versions. */
+  async #openAllTagged(values: unknown[]): Promise<void> {
+    let tagged: TaggedEntry[] | undefined;
+    for (const value of values) {
+      if (typeof value === "object" && isTagged(value)) (tagged ??= []).push(value);
+    }
+    if (tagged === undefined) return;
+    const tags = tagsOf(tagged);
+    const read = await this._getMany(tags.map(tagKey));
+    const versions = new Map(tags.map((tag, i) => [tag, read[i]]));
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (typeof value === "object" && isTagged(value)) {
+        values[i] = stillValid(value, versions) ? value.v : undefined;
+      }
+    }
   }
 }
 

@@ -18,6 +18,7 @@
  */
 import { _describe, type Cache, CacheError, checkDefaultTtl, checkOptionNames } from "../cache.ts";
 import { _clockOf, _entryOf, _storeIdOf, BaseCache, type CounterOp } from "./_base.ts";
+import { isTagged } from "./_tags.ts";
 
 /** Options of `cache.namespace(name, options)`. */
 export interface NamespaceOptions {
@@ -233,9 +234,30 @@ function defineView() {
 
     protected override _getEntry(key: string) {
       return this.#with(key, (full) => {
-        if (this.parent instanceof BaseCache) return _entryOf(this.parent, full);
-        return this.parent.get(full);
+        if (!(this.parent instanceof BaseCache)) return this.parent.get(full);
+        // A tagged entry is the parent's to open (its tags are the parent's).
+        const entry = _entryOf(this.parent, full);
+        if (entry instanceof Promise) {
+          return entry.then((found) => isTagged(found) ? this.parent.get(full) : found);
+        }
+        return isTagged(entry) ? this.parent.get(full) : entry;
       });
+    }
+
+    /** Tags are the parent's, under this view's prefix: the parent wraps and opens entries. */
+    protected override _setTagged(
+      op: "set" | "add",
+      key: string,
+      value: unknown,
+      ttl: number,
+      tags: readonly string[],
+    ): Promise<boolean> {
+      const options = { ttl, tags: tags.map((tag) => this.#head + tag) };
+      return Promise.resolve(this.#with(key, (full) => this.parent[op](full, value, options)));
+    }
+
+    protected override _invalidateTags(tags: readonly string[]): Promise<void> {
+      return this.parent.invalidateTags(tags.map((tag) => this.#head + tag));
     }
 
     protected _set(key: string, value: unknown, ttl: number) {

@@ -331,6 +331,31 @@ export class TieredCache extends BaseCache {
     return live;
   }
 
+  /**
+   * Tags live in L2 (it wraps and opens tagged entries); every L1 drops its copy of `key`, and
+   * this L1 is not filled: the next read takes L2's answer.
+   */
+  protected override async _setTagged(
+    op: "set" | "add",
+    key: string,
+    value: unknown,
+    ttl: number,
+    tags: readonly string[],
+  ): Promise<boolean> {
+    const stored = await this.#shared(() => this.#l2[op](key, value, { ttl, tags }), () => false);
+    await this.#invalidate([key]);
+    return stored;
+  }
+
+  /**
+   * L2 bumps the tags; then every L1 is cleared (one bus message): L1 does not know which of its
+   * entries (filled from L2 reads) carry the tags.
+   */
+  protected override async _invalidateTags(tags: readonly string[]): Promise<void> {
+    await this.#shared(() => this.#l2.invalidateTags(tags), () => undefined);
+    await this.#invalidate(undefined);
+  }
+
   /** L2's keys. */
   protected override _keys(prefix: string): AsyncIterable<string> {
     return this.#l2.keys(prefix);
