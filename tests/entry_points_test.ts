@@ -87,6 +87,7 @@ Deno.test("a program that imports only @cachelib/cachelib/memory resolves no npm
       "_get_or_set.ts",
       "_lock.ts",
       "_namespace.ts",
+      "_tags.ts",
       "memory.ts",
       "memory/_copy.ts",
       "memory/mod.ts",
@@ -118,7 +119,7 @@ Deno.test("each backend entry point loads its own backend only, and no npm packa
       const foreign = backendFilesOf(graph).filter((path) =>
         path !== file && !path.startsWith(`${dir}/`) && path !== "_base.ts" && !used(path) &&
         path !== "_contract.ts" && path !== "_get_or_set.ts" && path !== "_lock.ts" &&
-        path !== "_namespace.ts" && !path.startsWith("_toolkit/") // shared by every backend
+        path !== "_namespace.ts" && path !== "_tags.ts" && !path.startsWith("_toolkit/") // shared by every backend
       );
       assert.deepEqual(foreign, []);
       assert.ok(backendFilesOf(graph).includes(`${dir}/mod.ts`));
