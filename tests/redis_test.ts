@@ -858,7 +858,19 @@ Deno.test({
         assert.match(error.message, new RegExp(`no answer within ${timeout} ms`));
       }
       Deno.kill(child.pid, "SIGCONT");
-      assert.equal(await cache.get("a"), 1, "the same instance works again");
+      // The server first answers what queued while it was stopped; on a loaded machine the
+      // first call after SIGCONT may still run out of its 300 ms, so retry (bounded).
+      let value: unknown;
+      for (let i = 0;; i++) {
+        try {
+          value = await cache.get("a");
+          break;
+        } catch (error) {
+          if (i === 20 || !(error instanceof CacheConnectionError)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      assert.equal(value, 1, "the same instance works again");
     } finally {
       await cache.close();
       try {
