@@ -3,7 +3,6 @@
 // shape with one constructor-error prefix.
 import assert from "node:assert/strict";
 import {
-  BaseCache,
   ByteCache,
   CacheError,
   DenoKvCache,
@@ -13,6 +12,7 @@ import {
   SerializationError,
   UwsgiCache,
 } from "../mod.ts";
+import { MapCache } from "./fixtures/map_cache.ts";
 
 Deno.test("MemoryCache, NullCache and FileSystemCache take get() and stats() from the base class", () => {
   for (const Class of [MemoryCache, NullCache, FileSystemCache]) {
@@ -45,34 +45,7 @@ Deno.test("MemoryCache keeps one set of counters: the store's", async () => {
 });
 
 Deno.test("a BaseCache subclass may answer its hooks synchronously", async () => {
-  class SyncMap extends BaseCache {
-    #map = new Map<string, unknown>();
-    protected _get(key: string) {
-      return this.#map.get(key);
-    }
-    protected _set(key: string, value: unknown) {
-      this.#map.set(key, value);
-      return true;
-    }
-    protected _add(key: string, value: unknown) {
-      return this.#map.has(key) ? false : this._set(key, value);
-    }
-    protected _delete(key: string) {
-      return this.#map.delete(key);
-    }
-    protected _has(key: string) {
-      return this.#map.has(key);
-    }
-    protected _clear() {
-      this.#map.clear();
-      return true;
-    }
-    protected _addToCounter(key: string, delta: number) {
-      const next = ((this.#map.get(key) as number | undefined) ?? 0) + delta;
-      this.#map.set(key, next);
-      return next;
-    }
-  }
+  class SyncMap extends MapCache {}
   await using cache = new SyncMap();
   const pending = cache.get("a");
   assert.ok(pending instanceof Promise);

@@ -22,6 +22,7 @@ import {
 import { encodeEntry } from "../backends/filesystem/_format.ts";
 import { entryName } from "../backends/filesystem/_files.ts";
 import { defaultSerializer } from "../serializers/default.ts";
+import { MapCache } from "./fixtures/map_cache.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ttl_ops_test_" });
@@ -233,34 +234,7 @@ Deno.test("ttlOps.unsupported holds a backend to its declaration, in both direct
 });
 
 /** A backend that implements only the required hooks. */
-class Hookless extends BaseCache {
-  #map = new Map<string, unknown>();
-  protected _get(key: string) {
-    return this.#map.get(key);
-  }
-  protected _set(key: string, value: unknown) {
-    this.#map.set(key, value);
-    return true;
-  }
-  protected _add(key: string, value: unknown) {
-    return this.#map.has(key) ? false : this._set(key, value);
-  }
-  protected _delete(key: string) {
-    return this.#map.delete(key);
-  }
-  protected _has(key: string) {
-    return this.#map.has(key);
-  }
-  protected _clear() {
-    this.#map.clear();
-    return true;
-  }
-  protected _addToCounter(key: string, delta: number) {
-    const next = ((this.#map.get(key) as number | undefined) ?? 0) + delta;
-    this.#map.set(key, next);
-    return next;
-  }
-}
+class Hookless extends MapCache {}
 
 Deno.test("MemoryCache.keys(): closing the cache mid-iteration rejects the next step", async () => {
   const cache = new MemoryCache();
