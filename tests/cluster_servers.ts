@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { IN_CI, serverMissing } from "./servers.ts";
+import { IN_CI, serverMissing, terminate } from "./servers.ts";
 
 /** One process started by this harness. */
 export interface Node {
@@ -167,22 +167,7 @@ class ProcessNode implements Node {
     const child = this.#child;
     this.#child = undefined;
     if (!child) return;
-    for (const signal of ["SIGCONT", "SIGTERM"] as const) {
-      try {
-        child.kill(signal);
-      } catch {
-        // already gone
-      }
-    }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 3000);
-    await child.status;
-    clearTimeout(timer);
+    await terminate(child);
   }
 
   async restart(): Promise<void> {

@@ -197,20 +197,7 @@ export async function startServer(
     const running = child;
     child = undefined;
     if (!running) return;
-    try {
-      running.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        running.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 3000);
-    await running.status;
-    clearTimeout(timer);
+    await terminate(running);
     // uWSGI's workers can outlive the master for a moment: wait until the port is free.
     await waitForClosed(port);
   };
@@ -288,4 +275,23 @@ export async function pauseProcess(child: Deno.ChildProcess): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error(`process ${child.pid} did not stop within 2 s of SIGSTOP`);
+}
+
+/**
+ * Stops `child` by its own pid: SIGCONT (a paused process cannot die of SIGTERM), SIGTERM, then
+ * SIGKILL if it is still running 3 s later; resolves once it has exited.
+ */
+export async function terminate(child: Deno.ChildProcess): Promise<void> {
+  const send = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  };
+  send("SIGCONT");
+  send("SIGTERM");
+  const timer = setTimeout(() => send("SIGKILL"), 3000);
+  await child.status;
+  clearTimeout(timer);
 }
