@@ -2,38 +2,13 @@
 // this file starts itself. Run: deno bench --allow-all bench/redis_bench.ts
 import { createClient } from "redis";
 import { startServer } from "../tests/servers.ts";
+import { loadRedisBefore } from "./_redis_before.ts";
 import { defaultSerializer, RedisCache, type Serializer } from "../mod.ts";
 
 // "before": RedisCache as of BEFORE (strings and integers skipped a custom serializer), loaded
 // from git into a temp dir with its imports pointed at this checkout, to compare in one run.
 const BEFORE = "2cefa6c";
-async function loadBefore(): Promise<typeof RedisCache | undefined> {
-  const root = new URL("../", import.meta.url);
-  const dir = await Deno.makeTempDir({ prefix: "redis-before-" });
-  const files = ["redis.ts", "redis/_codec.ts", "redis/_connection.ts", "redis/_options.ts"];
-  try {
-    await Deno.mkdir(`${dir}/redis`);
-    for (const file of [...files, "redis/_scripts.ts"]) {
-      const out = await new Deno.Command("git", {
-        args: ["show", `${BEFORE}:backends/${file}`],
-        cwd: root.pathname,
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      if (!out.success) return undefined; // a shallow clone: no "before" rows
-      const source = new TextDecoder().decode(out.stdout)
-        .replaceAll('"../../cache.ts"', `"${new URL("cache.ts", root)}"`)
-        .replaceAll('"../../serializers/', `"${new URL("serializers/", root)}`)
-        .replaceAll('"../cache.ts"', `"${new URL("cache.ts", root)}"`)
-        .replaceAll('"./_base.ts"', `"${new URL("backends/_base.ts", root)}"`);
-      await Deno.writeTextFile(`${dir}/${file}`, source);
-    }
-    return (await import(`file://${dir}/redis.ts`)).RedisCache;
-  } finally {
-    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-  }
-}
-const Before = await loadBefore();
+const Before = await loadRedisBefore(BEFORE);
 
 const server = await startServer("redis");
 // deno bench has no "after all" hook: stop() sends SIGTERM synchronously

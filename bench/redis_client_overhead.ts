@@ -10,36 +10,13 @@
 //   deno run --allow-all bench/redis_client_overhead.ts
 import { createClient } from "redis";
 import { startServer } from "../tests/servers.ts";
+import { loadRedisBefore } from "./_redis_before.ts";
 import { RedisCache } from "../mod.ts";
 
 const ROUNDS = 20;
 const BEFORE = "e9950bc";
 
-async function loadBefore(): Promise<typeof RedisCache | undefined> {
-  const root = new URL("../", import.meta.url);
-  const dir = await Deno.makeTempDir({ prefix: "redis-before-" });
-  globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-  await Deno.mkdir(`${dir}/redis`);
-  const files = ["redis.ts", "redis/_codec.ts", "redis/_connection.ts", "redis/_options.ts"];
-  for (const file of [...files, "redis/_scripts.ts"]) {
-    const out = await new Deno.Command("git", {
-      args: ["show", `${BEFORE}:backends/${file}`],
-      cwd: root.pathname,
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (!out.success) return undefined; // a shallow clone: no "before" rows
-    const source = new TextDecoder().decode(out.stdout)
-      .replaceAll('"../../cache.ts"', `"${new URL("cache.ts", root)}"`)
-      .replaceAll('"../../serializers/', `"${new URL("serializers/", root)}`)
-      .replaceAll('"../serializers/', `"${new URL("serializers/", root)}`)
-      .replaceAll('"../cache.ts"', `"${new URL("cache.ts", root)}"`)
-      .replaceAll('"./_base.ts"', `"${new URL("backends/_base.ts", root)}"`);
-    await Deno.writeTextFile(`${dir}/${file}`, source);
-  }
-  return (await import(`file://${dir}/redis.ts`)).RedisCache;
-}
-const Before = await loadBefore();
+const Before = await loadRedisBefore(BEFORE);
 const SINGLE = 500;
 const CONCURRENT = 25;
 
