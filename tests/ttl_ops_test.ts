@@ -8,7 +8,6 @@ import { createClient } from "redis";
 import { serverTest } from "./servers.ts";
 import { CONFORMANCE_CASES, type ConformanceQuirks, runConformance } from "../testing.ts";
 import {
-  BaseCache,
   type Cache,
   CacheUnsupportedError,
   DenoKvCache,
