@@ -364,6 +364,36 @@ topologyTest(
       assert.equal((await Array.fromAsync(sibling.keys())).length, keys.length);
     });
 
+    await t.step(
+      "over a cluster client without cluster-wide SCAN chains (node-redis 5), every master is listed",
+      async () => {
+        const client = createCluster({ rootNodes });
+        await client.connect();
+        // node-redis 5 sends a keyless SCAN to one node, its cursor that node's: do just that
+        const v5 = new Proxy(client, {
+          get(target, name) {
+            if (name === "sendCommand") {
+              return async (first: string, readonly: boolean, args: string[], options?: object) => {
+                if (args[0] !== "SCAN") return target.sendCommand(first, readonly, args, options);
+                return (await target.nodeClient(target.masters[0]!)).sendCommand(args, options);
+              };
+            }
+            const value = Reflect.get(target, name, target);
+            return typeof value === "function" ? value.bind(target) : value;
+          },
+        });
+        try {
+          await using over = new RedisCache({ client: v5, keyPrefix });
+          assert.deepEqual(
+            (await Array.fromAsync(over.keys())).sort(),
+            [...keys, ...hostile].sort(),
+          );
+        } finally {
+          client.destroy();
+        }
+      },
+    );
+
     await t.step("a key whose slot moved to another master is still listed once", async () => {
       const slots = await redisCommand(cluster.masters[0]!.port, "CLUSTER", "SLOTS") as [
         number,
