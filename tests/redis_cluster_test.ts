@@ -15,6 +15,7 @@ import {
 } from "./cluster_servers.ts";
 import { type Cache, CacheConnectionError, cacheFromUrl, RedisCache } from "../mod.ts";
 import { keySlot } from "../backends/redis/_slots.ts";
+import { checkNoBookkeepingListed } from "./fixtures/bookkeeping.ts";
 
 const prefix = () => `test:${crypto.randomUUID()}:`;
 
@@ -416,6 +417,11 @@ topologyTest(
         (await Array.fromAsync(fresh.keys(key))).sort(),
         keys.filter((k) => k.startsWith(key)).sort(),
       );
+    });
+
+    await t.step("lists no bookkeeping (tag versions, namespaces, locks)", async () => {
+      await using bare = new RedisCache({ cluster: { rootNodes }, keyPrefix: `bk${id}:` });
+      await checkNoBookkeepingListed(bare);
     });
 
     await t.step("a master that does not answer rejects the step, naming it", async () => {
