@@ -2,7 +2,9 @@
 // for the whole file: the conformance suite three ways (cluster options, a
 // createCluster client, a redis+cluster:// URL), keys on every master, clear()
 // on every master, exact inc and one-winner add across processes, and a
-// master failover (last: it changes the cluster).
+// master failover (last: it changes the cluster). keys() has a cluster of its own
+// (3 masters, no replica): every master, escaped prefixes, a moved slot, no bookkeeping,
+// a hung master.
 import assert from "node:assert/strict";
 import { createCluster } from "redis";
 import { runConformance } from "../testing.ts";
