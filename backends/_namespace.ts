@@ -4,13 +4,13 @@
  *
  * A view stores `key` in its parent as `"\0cachelib:ns\0" + name.length + ":" + name + "\0" +
  * generation + "\0" + key`. The generation is an integer in the parent under the reserved key
- * `"\0cachelib:gen\0" + name`, created with a random start and no ttl. Both begin with the
- * reserved prefix (`RESERVED_PREFIX` in `_tags.ts`), so the parent's `keys()` lists neither; the
- * view's `keys()` lists its own live entries of the current generation, by the names it was given. `clear()` is one `inc`
+ * `"\0cachelib:gen\0" + name`, created with a random start and no ttl. `clear()` is one `inc`
  * of it (atomic where the parent's `inc` is): every old entry becomes unreachable at once and
- * ages out by its ttl or by eviction — no scan. The view caches the generation for
- * `generationTtl` ms (default 1 000), so a namespaced read costs one parent read; another
- * process sees a `clear()` within that bound. Views of one name over one parent in one process
+ * ages out by its ttl or by eviction — no scan. Both keys begin with the reserved prefix
+ * (`RESERVED_PREFIX` in `_tags.ts`), so the parent's `keys()` lists neither; the view's `keys()`
+ * lists its own live entries of the current generation, by the names they were given. The view
+ * caches the generation for `generationTtl` ms (default 1 000), so a namespaced read costs one
+ * parent read; another process sees a `clear()` within that bound. Views of one name over one parent in one process
  * share that cache, so once `clear()` resolves here, no read here returns an old entry.
  *
  * Built only on the public `Cache` interface, so it works over every backend, and over a view
