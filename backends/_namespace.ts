@@ -10,8 +10,9 @@
  * (`RESERVED_PREFIX` in `_tags.ts`), so the parent's `keys()` lists neither; the view's `keys()`
  * lists its own live entries of the current generation, by the names they were given. The view
  * caches the generation for `generationTtl` ms (default 1 000), so a namespaced read costs one
- * parent read; another process sees a `clear()` within that bound. Views of one name over one parent in one process
- * share that cache, so once `clear()` resolves here, no read here returns an old entry.
+ * parent read; another process sees a `clear()` within that bound. Views of one name over one
+ * parent in one process share that cache, so once `clear()` resolves here, no read here returns
+ * an old entry.
  *
  * Built only on the public `Cache` interface, so it works over every backend, and over a view
  * (nested namespaces: `a.namespace("b")` keeps b's generation inside a, so clearing a clears b).

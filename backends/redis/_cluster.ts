@@ -9,7 +9,8 @@
  *   commands as one pipeline and the nodes work in parallel;
  * - `clear()` runs on every master (`FLUSHDB ASYNC`, or `SCAN` + `UNLINK`
  *   per slot for a prefix) and fails if any master fails;
- * - `keys()` scans every master in turn, one `SCAN` page per step ({@linkcode ClusterConnection.scan});
+ * - `keys()` scans every master in turn, one `SCAN` page per step
+ *   ({@linkcode ClusterConnection.scan});
  * - the cluster's transient states (CLUSTERDOWN, TRYAGAIN, MOVED/ASK left
  *   after node-redis's redirections, READONLY, LOADING, MASTERDOWN) are
  *   connection errors, not wrong answers: {@linkcode clusterFailure}.
