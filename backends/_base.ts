@@ -40,6 +40,7 @@ import { defaultSerializer } from "../serializers/default.ts";
 import { createNamespace, type NamespaceOptions, type NamespaceView } from "./_namespace.ts";
 import {
   checkTags,
+  isReserved,
   isTagged,
   randomStart,
   type SetOptions,
@@ -603,6 +604,8 @@ export abstract class BaseCache implements Cache {
   /**
    * This cache's live keys starting with `prefix` (default: every key), in no set order.
    * Checks run when the iteration starts; every step is bounded like a call of its own.
+   * cachelib's own bookkeeping (keys beginning with `"\0cachelib:"`: tag versions, namespace
+   * generations and entries, distributed locks) is not listed unless `prefix` begins with it.
    *
    * @throws {CacheUnsupportedError} The backend cannot list its keys (when iterated).
    */
@@ -613,8 +616,11 @@ export abstract class BaseCache implements Cache {
     this._checkOpen("keys");
     let listed = this._keys(prefix);
     if (listed instanceof Promise) listed = await listed;
+    // cachelib's bookkeeping (tag versions, namespaces, locks) only when asked for by prefix
+    const hide = !isReserved(prefix);
     for await (const key of listed) {
       if (this._closed) this._checkOpen("keys");
+      if (hide && isReserved(key)) continue;
       yield key;
     }
   }

@@ -9,8 +9,9 @@
  *   absent entry, the filesystem's locked read-then-write. A lock whose holder crashed expires
  *   with its lease, so it blocks no one past it.
  * - **The lock key** of `key` is `"\u0000cachelib:lock\u0000" + key`. It lives in the same
- *   namespace (and under the same `keyPrefix`) as user keys, so user keys that begin with
- *   `"\u0000cachelib:lock\u0000"` are reserved; no other key can equal a lock key.
+ *   namespace (and under the same `keyPrefix`) as user keys, under cachelib's reserved prefix
+ *   `"\u0000cachelib:"` (`RESERVED_PREFIX` in `_tags.ts`): `keys()` does not list it, and user
+ *   keys that begin with that prefix are reserved; no other key can equal a lock key.
  * - **Waiters** poll `read()` with exponential backoff from 5 ms to 200 ms (each pause drawn
  *   from its upper half, so waiters that started together spread out), and try `add` again
  *   after each miss: a released or expired lock is taken by the next waiter, which reads once
@@ -29,6 +30,7 @@
  * @module
  */
 import { _describe, type Cache, CacheTimeoutError, checkKey } from "../cache.ts";
+import { RESERVED_PREFIX } from "./_tags.ts";
 
 /** The first pause of a waiter, ms. */
 const FIRST_PAUSE = 5;
@@ -42,7 +44,7 @@ const RELEASE_MARGIN = 250;
  */
 const DELETE_IF_EQUALS = Symbol.for("cachelib.deleteIfEquals");
 /** What every lock key begins with. */
-const LOCK_PREFIX = "\u0000cachelib:lock\u0000";
+const LOCK_PREFIX = `${RESERVED_PREFIX}lock\u0000`;
 
 /**
  * Runs `produce` once across every process that shares `cache`, for a `key` whose value is

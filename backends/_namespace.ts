@@ -2,14 +2,17 @@
  * Namespaces: `cache.namespace("users")` is a {@linkcode Cache} view over its parent whose
  * keys live under their own prefix and whose `clear()` drops only them, on every backend.
  *
- * A view stores `key` in its parent as `"\0ns\0" + name.length + ":" + name + "\0" + generation
- * + "\0" + key`. The generation is an integer in the parent under the reserved key
+ * A view stores `key` in its parent as `"\0cachelib:ns\0" + name.length + ":" + name + "\0" +
+ * generation + "\0" + key`. The generation is an integer in the parent under the reserved key
  * `"\0cachelib:gen\0" + name`, created with a random start and no ttl. `clear()` is one `inc`
  * of it (atomic where the parent's `inc` is): every old entry becomes unreachable at once and
- * ages out by its ttl or by eviction — no scan. The view caches the generation for
- * `generationTtl` ms (default 1 000), so a namespaced read costs one parent read; another
- * process sees a `clear()` within that bound. Views of one name over one parent in one process
- * share that cache, so once `clear()` resolves here, no read here returns an old entry.
+ * ages out by its ttl or by eviction — no scan. Both keys begin with the reserved prefix
+ * (`RESERVED_PREFIX` in `_tags.ts`), so the parent's `keys()` lists neither; the view's `keys()`
+ * lists its own live entries of the current generation, by the names they were given. The view
+ * caches the generation for `generationTtl` ms (default 1 000), so a namespaced read costs one
+ * parent read; another process sees a `clear()` within that bound. Views of one name over one
+ * parent in one process share that cache, so once `clear()` resolves here, no read here returns
+ * an old entry.
  *
  * Built only on the public `Cache` interface, so it works over every backend, and over a view
  * (nested namespaces: `a.namespace("b")` keeps b's generation inside a, so clearing a clears b).
@@ -18,7 +21,7 @@
  */
 import { _describe, type Cache, CacheError, checkDefaultTtl, checkOptionNames } from "../cache.ts";
 import { _clockOf, _entryOf, _storeIdOf, BaseCache, type CounterOp } from "./_base.ts";
-import { isTagged } from "./_tags.ts";
+import { isTagged, RESERVED_PREFIX } from "./_tags.ts";
 
 /** Options of `cache.namespace(name, options)`. */
 export interface NamespaceOptions {
@@ -48,7 +51,7 @@ const DEFAULT_GENERATION_TTL = 1_000;
 const NAME_CACHE = 1_024;
 
 /** The parent key of a namespace's generation. */
-export const generationKey = (name: string): string => `\u0000cachelib:gen\u0000${name}`;
+export const generationKey = (name: string): string => `${RESERVED_PREFIX}gen\u0000${name}`;
 
 /** What the views of one name over one parent share in a process. */
 interface Generation {
@@ -152,7 +155,7 @@ function defineView() {
       this.#generationTtl = options.generationTtl ?? DEFAULT_GENERATION_TTL;
       this.#generation = generationOf(parent, name);
       this.#genKey = generationKey(name);
-      this.#head = `\u0000ns\u0000${name.length}:${name}\u0000`;
+      this.#head = `${RESERVED_PREFIX}ns\u0000${name.length}:${name}\u0000`;
     }
 
     /** The current generation: cached (no await) while fresh, else read from the parent. */

@@ -17,8 +17,33 @@ import { _describe, _opAndKey } from "../cache.ts";
 /** The property that marks a tagged entry. */
 export const TAG_MARK = "\u0000cachelib:tagged";
 
+/**
+ * What every key cachelib stores for its own bookkeeping begins with: tag versions (`tag\0`),
+ * namespace generations (`gen\0`) and namespaced entries (`ns\0`, see `_namespace.ts`),
+ * distributed locks (`lock\0`, see `_lock.ts`). `keys(prefix)` does not list a key that begins
+ * with it unless `prefix` does too (see `isReserved`); keys beginning with it are reserved.
+ */
+export const RESERVED_PREFIX = "\u0000cachelib:";
+
+/**
+ * Whether `key` is cachelib's bookkeeping (begins with {@linkcode RESERVED_PREFIX}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isReserved } from "./_tags.ts";
+ *
+ * assert.equal(isReserved("\u0000cachelib:tag\u0000red"), true);
+ * assert.equal(isReserved("\u0000cachelib"), false);
+ * assert.equal(isReserved("user:1"), false);
+ * ```
+ */
+export function isReserved(key: string): boolean {
+  return key.charCodeAt(0) === 0 && key.startsWith(RESERVED_PREFIX);
+}
+
 /** The key of `tag`'s version counter. */
-export const tagKey = (tag: string): string => `\u0000cachelib:tag\u0000${tag}`;
+export const tagKey = (tag: string): string => `${RESERVED_PREFIX}tag\u0000${tag}`;
 
 /** A stored tagged entry: its tags with the versions they had, and the value. */
 export interface TaggedEntry {

@@ -471,16 +471,29 @@ export class RedisCache extends ByteCache {
   }
 
   /**
-   * `SCAN MATCH <keyPrefix><prefix>*` (glob characters escaped), one page per step, each
-   * bounded by `timeout`; the key prefix is stripped from what it finds. A key under the
-   * prefix that no string maps to (bytes another program wrote) is skipped.
+   * `SCAN MATCH <keyPrefix><prefix>*` (glob characters escaped, so a prefix holding `*?[]\`
+   * matches only itself), one page per step, each bounded by `timeout`; the key prefix is
+   * stripped from what it finds. A key under the prefix that no string maps to (bytes another
+   * program wrote) is skipped. On a cluster, every master in turn
+   * ({@linkcode ClusterConnection.scan}); a master that fails rejects the step, naming it.
    */
   protected override async *_keys(prefix: string): AsyncGenerator<string> {
     const pattern = escapeGlob(this.keyPrefix + prefix) + "*";
     const match = pattern.isWellFormed() ? pattern : wtf8(pattern);
     const skip = wtf8(this.keyPrefix).length;
-    // TODO(cluster): on Redis Cluster, SCAN each master in turn (as RedisCluster.clear does
-    // in backends/redis/_cluster.ts) and yield every master's pages; this is the one node.
+    const found = function* (keys: readonly unknown[]) {
+      for (const bytes of keys as Uint8Array[]) {
+        const key = fromWtf8(bytes.subarray(skip));
+        // SCAN may return a key twice (rehashing): callers get it as Redis gives it
+        if (key !== undefined && key.startsWith(prefix)) yield key;
+      }
+    };
+    if (this.#cluster) {
+      for await (const page of this.#cluster.scan("keys", match, Number(SCAN_COUNT))) {
+        yield* found(page);
+      }
+      return;
+    }
     let cursor = "0";
     do {
       const [next, keys] = await this.#call(
@@ -490,11 +503,7 @@ export class RedisCache extends ByteCache {
         (reply: [Uint8Array, Uint8Array[]]) => reply,
       );
       cursor = String(next);
-      for (const bytes of keys) {
-        const key = fromWtf8(bytes.subarray(skip));
-        // SCAN may return a key twice (rehashing): callers get it as Redis gives it
-        if (key !== undefined && key.startsWith(prefix)) yield key;
-      }
+      yield* found(keys);
     } while (cursor !== "0");
   }
 }

@@ -3,6 +3,7 @@ import { runConformance } from "../testing.ts";
 import { serverTest } from "./servers.ts";
 import { type Cache, FileSystemCache, MemoryCache, RedisCache } from "../mod.ts";
 import { generationKey } from "../backends/_namespace.ts";
+import { checkNoBookkeepingListed } from "./fixtures/bookkeeping.ts";
 
 Deno.test("a namespace over MemoryCache conforms", async (t) => {
   await runConformance(t, {
@@ -148,3 +149,11 @@ serverTest(
     assert.equal(await a.get("k"), "w");
   },
 );
+
+Deno.test("keys() of a namespace view lists no bookkeeping, of its own or of views nested in it", async () => {
+  await using parent = new MemoryCache();
+  await parent.set("outside", 1);
+  const view = parent.namespace("app");
+  await checkNoBookkeepingListed(view);
+  assert.deepEqual(await Array.fromAsync(parent.keys()), ["outside"], "the parent's own key only");
+});

@@ -2,7 +2,9 @@
 // for the whole file: the conformance suite three ways (cluster options, a
 // createCluster client, a redis+cluster:// URL), keys on every master, clear()
 // on every master, exact inc and one-winner add across processes, and a
-// master failover (last: it changes the cluster).
+// master failover (last: it changes the cluster). keys() has a cluster of its own
+// (3 masters, no replica): every master, escaped prefixes, a moved slot, no bookkeeping,
+// a hung master.
 import assert from "node:assert/strict";
 import { createCluster } from "redis";
 import { runConformance } from "../testing.ts";
@@ -15,6 +17,7 @@ import {
 } from "./cluster_servers.ts";
 import { type Cache, CacheConnectionError, cacheFromUrl, RedisCache } from "../mod.ts";
 import { keySlot } from "../backends/redis/_slots.ts";
+import { checkNoBookkeepingListed } from "./fixtures/bookkeeping.ts";
 
 const prefix = () => `test:${crypto.randomUUID()}:`;
 
@@ -287,3 +290,161 @@ topologyTest("RedisCache on a Redis Cluster", "redis-cluster", async (t) => {
     raw.destroy();
   }
 });
+
+/** Moves `slot` from the master `from` to the master `to`, keys included (a resharding). */
+async function moveSlot(
+  masters: readonly { port: number; id: string }[],
+  slot: number,
+  from: { port: number; id: string },
+  to: { port: number; id: string },
+) {
+  const s = String(slot);
+  await redisCommand(to.port, "CLUSTER", "SETSLOT", s, "IMPORTING", from.id);
+  await redisCommand(from.port, "CLUSTER", "SETSLOT", s, "MIGRATING", to.id);
+  for (;;) {
+    const keys = await redisCommand(from.port, "CLUSTER", "GETKEYSINSLOT", s, "100") as string[];
+    if (keys.length === 0) break;
+    await redisCommand(
+      from.port,
+      "MIGRATE",
+      "127.0.0.1",
+      String(to.port),
+      "",
+      "0",
+      "5000",
+      "KEYS",
+      ...keys,
+    );
+  }
+  for (const master of masters) {
+    await redisCommand(master.port, "CLUSTER", "SETSLOT", s, "NODE", to.id);
+  }
+}
+
+topologyTest(
+  "RedisCache.keys() on a Redis Cluster: every master, escaped prefixes, a moved slot, a master down",
+  "redis-cluster",
+  async (t) => {
+    await using cluster = await startRedisCluster({ masters: 3 });
+    const rootNodes = cluster.rootNodes;
+    const id = crypto.randomUUID();
+    // Unescaped, this prefix's pattern `t[ab]*?\<id>:*` would also match the sibling's keys.
+    const keyPrefix = `t[ab]*?\\${id}:`;
+    await using cache = new RedisCache({ cluster: { rootNodes }, keyPrefix });
+    await using sibling = new RedisCache({ cluster: { rootNodes }, keyPrefix: `tbXY${id}:` });
+    const keys = spread(400);
+    const hostile = ["a*", "a?", "a[1]", "a[", "a\\", "ab", "a]"];
+    const list = async (prefix?: string) => (await Array.fromAsync(cache.keys(prefix))).sort();
+
+    await t.step("lists exactly the keys written, spread over every master", async () => {
+      await cache.setMany([...keys, ...hostile].map((k, i): [string, number] => [k, i]));
+      await sibling.setMany(keys.map((k): [string, number] => [k, 0]));
+      for (const [i, size] of (await dbsizes(cluster.masters)).entries()) {
+        assert.ok(size > 100, `master ${cluster.masters[i]!.address} holds ${size} keys`);
+      }
+      const listed = await Array.fromAsync(cache.keys());
+      assert.equal(listed.length, keys.length + hostile.length, "each key once");
+      assert.deepEqual(listed.sort(), [...keys, ...hostile].sort());
+      assert.deepEqual(await list("k39"), [
+        "k39",
+        "k390",
+        "k391",
+        "k392",
+        "k393",
+        "k394",
+        "k395",
+        "k396",
+        "k397",
+        "k398",
+        "k399",
+      ]);
+      assert.deepEqual(await list("a*"), ["a*"], "* is literal");
+      assert.deepEqual(await list("a?"), ["a?"], "? is literal");
+      assert.deepEqual(await list("a["), ["a[", "a[1]"], "[ is literal");
+      assert.deepEqual(await list("a\\"), ["a\\"], "\\ is literal");
+      assert.deepEqual(await list("a]"), ["a]"]);
+      assert.deepEqual(await list("nothing"), []);
+      assert.equal((await Array.fromAsync(sibling.keys())).length, keys.length);
+    });
+
+    await t.step(
+      "over a cluster client without cluster-wide SCAN chains (node-redis 5), every master is listed",
+      async () => {
+        const client = createCluster({ rootNodes });
+        await client.connect();
+        // node-redis 5 sends a keyless SCAN to one node, its cursor that node's: do just that
+        const v5 = new Proxy(client, {
+          get(target, name) {
+            if (name === "sendCommand") {
+              return async (first: string, readonly: boolean, args: string[], options?: object) => {
+                if (args[0] !== "SCAN") return target.sendCommand(first, readonly, args, options);
+                return (await target.nodeClient(target.masters[0]!)).sendCommand(args, options);
+              };
+            }
+            const value = Reflect.get(target, name, target);
+            return typeof value === "function" ? value.bind(target) : value;
+          },
+        });
+        try {
+          await using over = new RedisCache({ client: v5, keyPrefix });
+          assert.deepEqual(
+            (await Array.fromAsync(over.keys())).sort(),
+            [...keys, ...hostile].sort(),
+          );
+        } finally {
+          client.destroy();
+        }
+      },
+    );
+
+    await t.step("a key whose slot moved to another master is still listed once", async () => {
+      const slots = await redisCommand(cluster.masters[0]!.port, "CLUSTER", "SLOTS") as [
+        number,
+        number,
+        [string, number],
+      ][];
+      const key = keys[0]!;
+      const slot = keySlot(keyPrefix + key);
+      const owner = slots.find(([low, high]) => slot >= low && slot <= high)![2][1];
+      const from = cluster.masters.find((m) => m.port === owner)!;
+      const to = cluster.masters.find((m) => m.port !== owner)!;
+      await moveSlot(cluster.masters, slot, from, to);
+      assert.equal(await redisCommand(to.port, "CLUSTER", "COUNTKEYSINSLOT", String(slot)), 1);
+      // the cache's slot map is stale now: listing scans every master whatever the map says
+      const listed = await Array.fromAsync(cache.keys());
+      assert.deepEqual(listed.sort(), [...keys, ...hostile].sort());
+      assert.equal(await cache.get(key), 0, "MOVED is followed");
+      await using fresh = new RedisCache({ cluster: { rootNodes }, keyPrefix });
+      assert.deepEqual(
+        (await Array.fromAsync(fresh.keys(key))).sort(),
+        keys.filter((k) => k.startsWith(key)).sort(),
+      );
+    });
+
+    await t.step("lists no bookkeeping (tag versions, namespaces, locks)", async () => {
+      await using bare = new RedisCache({ cluster: { rootNodes }, keyPrefix: `bk${id}:` });
+      await checkNoBookkeepingListed(bare);
+    });
+
+    await t.step("a master that does not answer rejects the step, naming it", async () => {
+      await using short = new RedisCache({ cluster: { rootNodes }, keyPrefix, timeout: 500 });
+      assert.equal(await short.has("k1"), true); // connected to every master
+      const victim = cluster.masters[1]!;
+      victim.pause();
+      try {
+        await assert.rejects(Array.fromAsync(short.keys()), (e: Error) => {
+          assert.ok(e instanceof CacheConnectionError, String(e));
+          assert.equal(
+            e.message,
+            `Cannot keys: redis cluster at ${cluster.masters.map((m) => m.address).join(", ")} ` +
+              `is unavailable (master ${victim.address} gave no answer within 500 ms)`,
+          );
+          return true;
+        });
+      } finally {
+        victim.resume();
+      }
+      await cluster.waitForOk();
+    });
+  },
+);

@@ -16,12 +16,14 @@ import {
   MemoryCache,
   MemoryStore,
   RedisCache,
+  TieredCache,
   UwsgiCache,
 } from "../mod.ts";
 import { encodeEntry } from "../backends/filesystem/_format.ts";
 import { entryName } from "../backends/filesystem/_files.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 import { MapCache } from "./fixtures/map_cache.ts";
+import { checkNoBookkeepingListed } from "./fixtures/bookkeeping.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ttl_ops_test_" });
@@ -242,4 +244,40 @@ Deno.test("MemoryCache.keys(): closing the cache mid-iteration rejects the next 
   assert.equal((await keys.next()).done, false);
   await cache.close();
   await assert.rejects(keys.next(), /Cannot keys: the cache is closed/);
+});
+
+// keys() never lists bookkeeping (tag versions, namespace generations and entries, locks), and a
+// namespace view lists only its own live entries: on every backend that lists keys.
+
+Deno.test("keys() lists no bookkeeping: MemoryCache", async () => {
+  await using cache = new MemoryCache();
+  await checkNoBookkeepingListed(cache);
+});
+
+Deno.test("keys() lists no bookkeeping: FileSystemCache", async () => {
+  await withDir(async (dir) => {
+    await using cache = new FileSystemCache({ dir });
+    await checkNoBookkeepingListed(cache);
+  });
+});
+
+Deno.test("keys() lists no bookkeeping: DenoKvCache", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ttl_ops_kv_" });
+  try {
+    await using kv = await Deno.openKv(`${dir}/kv.sqlite3`);
+    await using cache = new DenoKvCache({ kv, prefix: ["bookkeeping"] });
+    await checkNoBookkeepingListed(cache);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("keys() lists no bookkeeping: TieredCache (memory over memory)", async () => {
+  await using cache = new TieredCache({ l1: new MemoryCache(), l2: new MemoryCache() });
+  await checkNoBookkeepingListed(cache);
+});
+
+serverTest("keys() lists no bookkeeping: RedisCache", "redis", async (_t, [redis]) => {
+  await using cache = new RedisCache({ url: redis!.url, keyPrefix: `bk:${crypto.randomUUID()}:` });
+  await checkNoBookkeepingListed(cache);
 });

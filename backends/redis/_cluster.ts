@@ -9,6 +9,8 @@
  *   commands as one pipeline and the nodes work in parallel;
  * - `clear()` runs on every master (`FLUSHDB ASYNC`, or `SCAN` + `UNLINK`
  *   per slot for a prefix) and fails if any master fails;
+ * - `keys()` scans every master in turn, one `SCAN` page per step
+ *   ({@linkcode ClusterConnection.scan});
  * - the cluster's transient states (CLUSTERDOWN, TRYAGAIN, MOVED/ASK left
  *   after node-redis's redirections, READONLY, LOADING, MASTERDOWN) are
  *   connection errors, not wrong answers: {@linkcode clusterFailure}.
@@ -474,6 +476,69 @@ export class ClusterConnection {
         ),
       );
     }
+  }
+
+  /**
+   * Lists the keys matching `match` on every master, one master after the other: yields one
+   * `SCAN` page (possibly empty) per step. Each page has one deadline, `timeout` ms from when
+   * it is asked for, covering whatever it needs (connecting, the node's client, the `SCAN`).
+   * The masters are those node-redis knows when the iteration starts; every one is scanned
+   * whatever the slot map says, so a key whose slot moved before the iteration is found on its
+   * new master. A master that fails or does not answer rejects the step with a
+   * `CacheConnectionError` naming it (`host:port`, no credentials); an error reply that is not a
+   * transient cluster state is a `CacheError` with the reply.
+   *
+   * @param op The cache operation, for messages.
+   * @param match The `SCAN MATCH` pattern (already glob-escaped).
+   * @param count The `SCAN COUNT` hint (default 1000).
+   */
+  async *scan(op: string, match: RedisArgument, count = 1000): AsyncGenerator<RedisArgument[]> {
+    const page = async <T>(work: Promise<T>, master?: ClusterMasterLike): Promise<T> => {
+      try {
+        return await withDeadline(work, deadline - performance.now());
+      } catch (error) {
+        throw this.#masterFailure(op, master, error);
+      }
+    };
+    let deadline = performance.now() + this.timeout;
+    const cluster = await page(this.connect());
+    const masters = [...cluster.masters];
+    if (masters.length === 0) throw this.failure(op, undefined, new Error("it has no masters"));
+    for (const master of masters) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await page(
+          cluster.nodeClient(master).then((client) =>
+            client.sendCommand(["SCAN", cursor, "MATCH", match, "COUNT", String(count)], {
+              typeMapping: this.#typeMapping,
+              timeout: 0,
+            }) as Promise<[RedisArgument, RedisArgument[]]>
+          ),
+          master,
+        );
+        cursor = String(next);
+        yield keys;
+        deadline = performance.now() + this.timeout; // the caller asks for the next page
+      } while (cursor !== "0");
+    }
+  }
+
+  /** The error of a step of {@linkcode scan} that failed on `master` (or before reaching one). */
+  #masterFailure(op: string, master: ClusterMasterLike | undefined, cause: unknown): Error {
+    if (master === undefined || cause instanceof CacheError) {
+      return this.failure(op, undefined, cause);
+    }
+    if (this.isReply(cause) && !this.#transient(cause)) return this.failure(op, undefined, cause);
+    const address = redactCredentials(master.address);
+    const reason = cause instanceof DeadlineError
+      ? `gave no answer within ${this.timeout} ms`
+      : `failed: ${redactCredentials((cause as Error)?.message || String(cause))}`;
+    return new CacheConnectionError(
+      `Cannot ${
+        _opAndKey(op, undefined)
+      }: ${this.where} is unavailable (master ${address} ${reason})`,
+      { cause },
+    );
   }
 
   #transient(error: unknown): boolean {
