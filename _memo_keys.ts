@@ -221,3 +221,133 @@ function encodeObject(walk: Walk, object: object): string {
     }, whose state a key cannot see (only plain objects, arrays, Date, Map, Set, RegExp, URL, typed arrays and primitives are keyed)`,
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots: a key derived once from an argument object is reused while the object is unchanged.
+//
+// A snapshot is a flat list recorded from the arguments after a successful derivation:
+// primitives as themselves, and for each container a marker (an object, so never equal to a
+// primitive), its size, then its content (a plain object: each own enumerable field's name,
+// then its value, in `for…in` order; an array: each element). `_unchanged` walks the
+// arguments the same way, reading what the derivation reads (`[[Get]]`, so getters too) and
+// comparing in place with `Object.is`: no allocation. Anything else (Map, Set, RegExp, typed
+// arrays, URL, class instances, deep or large values) is not recorded: those arguments are
+// derived in full on every call.
+
+/** Markers of a snapshot (objects, so never `Object.is` a primitive). */
+const PLAIN_OBJECT = { snapshot: "plain object" };
+const NULL_OBJECT = { snapshot: "null-prototype object" };
+const ARRAY = { snapshot: "array" };
+const DATE = { snapshot: "Date" };
+/** A snapshot of more than this many entries, or nesting deeper, is not kept. */
+const SNAPSHOT_SIZE = 512;
+const SNAPSHOT_DEPTH = 16;
+const dateTime = Date.prototype.getTime;
+const dateText = Date.prototype.toISOString;
+const hasOwn = Object.hasOwn;
+const protoOf = Object.getPrototypeOf;
+
+/**
+ * Records what the key of `args` was derived from, or `undefined` when the arguments hold
+ * something a snapshot does not cover. Call it only after the key was derived (so cycles and
+ * unkeyable values were already refused).
+ */
+export function _snapshot(args: readonly unknown[]): unknown[] | undefined {
+  const snap: unknown[] = [ARRAY, args.length];
+  for (let i = 0; i < args.length; i++) {
+    if (!record(args[i], snap, 0)) return undefined;
+  }
+  return snap;
+}
+
+function record(value: unknown, snap: unknown[], depth: number): boolean {
+  if (typeof value !== "object" || value === null) {
+    snap.push(value);
+    return true;
+  }
+  if (depth >= SNAPSHOT_DEPTH || snap.length >= SNAPSHOT_SIZE) return false;
+  if (Array.isArray(value)) {
+    snap.push(ARRAY, value.length);
+    for (let i = 0; i < value.length; i++) {
+      if (!record(value[i], snap, depth + 1)) return false;
+    }
+    return true;
+  }
+  const proto = protoOf(value);
+  if (proto === Object.prototype || proto === null) {
+    snap.push(proto === null ? NULL_OBJECT : PLAIN_OBJECT, 0);
+    const at = snap.length - 1;
+    let count = 0;
+    for (const name in value) {
+      // An inherited enumerable field (a polluted Object.prototype): not covered.
+      if (!hasOwn(value, name)) return false;
+      snap.push(name);
+      if (!record((value as Record<string, unknown>)[name], snap, depth + 1)) return false;
+      count++;
+    }
+    snap[at] = count;
+    return true;
+  }
+  if (
+    proto === Date.prototype && (value as Date).getTime === dateTime &&
+    (value as Date).toISOString === dateText
+  ) {
+    snap.push(DATE, dateTime.call(value));
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Whether `args` still hold exactly what `snap` recorded, so their key is the one derived
+ * then. Reads fields the way the derivation does and allocates nothing.
+ */
+export function _unchanged(args: readonly unknown[], snap: unknown[]): boolean {
+  if (args.length !== snap[1]) return false;
+  let at = 2;
+  for (let i = 0; i < args.length; i++) {
+    at = same(args[i], snap, at);
+    if (at < 0) return false;
+  }
+  return true;
+}
+
+/** The position after `value`'s entries in `snap`, or -1 when `value` differs. */
+function same(value: unknown, snap: unknown[], at: number): number {
+  const mark = snap[at];
+  if (typeof mark !== "object" || mark === null) return Object.is(value, mark) ? at + 1 : -1;
+  if (typeof value !== "object" || value === null) return -1;
+  if (mark === ARRAY) {
+    if (!Array.isArray(value) || value.length !== snap[at + 1]) return -1;
+    at += 2;
+    for (let i = 0; i < value.length; i++) {
+      at = same(value[i], snap, at);
+      if (at < 0) return -1;
+    }
+    return at;
+  }
+  if (mark === PLAIN_OBJECT || mark === NULL_OBJECT) {
+    if (
+      Array.isArray(value) || protoOf(value) !== (mark === NULL_OBJECT ? null : Object.prototype)
+    ) {
+      return -1;
+    }
+    const count = snap[at + 1] as number;
+    at += 2;
+    let seen = 0;
+    for (const name in value) {
+      if (seen++ === count || name !== snap[at] || !hasOwn(value, name)) return -1;
+      at = same((value as Record<string, unknown>)[name], snap, at + 1);
+      if (at < 0) return -1;
+    }
+    return seen === count ? at : -1;
+  }
+  // DATE
+  if (
+    protoOf(value) !== Date.prototype || (value as Date).getTime !== dateTime ||
+    (value as Date).toISOString !== dateText
+  ) {
+    return -1;
+  }
+  return Object.is(dateTime.call(value), snap[at + 1]) ? at + 2 : -1;
+}

@@ -7,7 +7,7 @@
 import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
 import { _isClosed, _storeIdOf, BaseCache } from "./backends/_base.ts";
-import { _argsKeyer } from "./_memo_keys.ts";
+import { _argsKeyer, _snapshot, _unchanged } from "./_memo_keys.ts";
 import { type GetOrSetOptions, isEnvelope, resolveOptions } from "./backends/_get_or_set.ts";
 
 /**
@@ -216,6 +216,13 @@ export function _memoCore(
     ? new Map<unknown, string>()
     : undefined;
 
+  // The key last derived from arguments led by each object argument, with a snapshot of
+  // what it was derived from: while the arguments are unchanged, the key is reused (no walk,
+  // no strings). Content-keyed all the same: a mutated argument fails the snapshot check.
+  const derived = recent === undefined
+    ? undefined
+    : new WeakMap<object, { snapshot: unknown[]; key: string }>();
+
   const keyOf = (self: unknown, args: readonly unknown[]): string => {
     // Map keys 0 and -0 alike, which typed keys tell apart: -0 never uses the map.
     if (recent !== undefined && args.length === 1 && !Object.is(args[0], -0)) {
@@ -229,6 +236,21 @@ export function _memoCore(
         return key;
       }
     }
+    // An object argument seen before and unchanged since reuses its key (see `_snapshot`).
+    let held: object | undefined;
+    if (recent !== undefined) {
+      for (let i = 0; i < args.length; i++) {
+        const arg = args[i];
+        if (typeof arg === "object" && arg !== null) {
+          held = arg;
+          break;
+        }
+      }
+      if (held !== undefined) {
+        const known = derived!.get(held);
+        if (known !== undefined && _unchanged(args, known.snapshot)) return known.key;
+      }
+    }
     let part: unknown;
     if (custom === undefined) part = keyer(args);
     else {
@@ -239,7 +261,18 @@ export function _memoCore(
     }
     const start = prefixOf(self);
     const head = thisKey === undefined ? start : `${start}@${JSON.stringify(thisKey(self))}`;
-    return `${head}(${part})`;
+    const key = `${head}(${part})`;
+    if (held !== undefined) {
+      const snapshot = _snapshot(args);
+      const known = derived!.get(held);
+      if (snapshot === undefined) {
+        if (known !== undefined) derived!.delete(held);
+      } else if (known !== undefined) {
+        known.snapshot = snapshot;
+        known.key = key;
+      } else derived!.set(held, { snapshot, key });
+    }
+    return key;
   };
 
   // The hit path over a MemoryCache reads its store synchronously: no getOrSet machinery,
