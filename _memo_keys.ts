@@ -12,8 +12,16 @@
 import { _describe } from "./cache.ts";
 import { TYPED_ARRAYS } from "./serializers/_typed_arrays.ts";
 
-/** Turns an argument list into a key; throws a `TypeError` for what cannot be keyed. */
-export type ArgsKeyer = (args: readonly unknown[]) => string;
+/**
+ * Turns an argument list into a key; throws a `TypeError` for what cannot be keyed. Given
+ * `out`, it also records in `out.snapshot` what the key was derived from (see
+ * {@linkcode _unchanged}), or sets it to `undefined` when the arguments hold something a
+ * snapshot does not cover.
+ */
+export type ArgsKeyer = (
+  args: readonly unknown[],
+  out?: { snapshot?: unknown[] | undefined },
+) => string;
 
 const TYPED_ARRAY_TYPES = new Set<unknown>(TYPED_ARRAYS);
 
@@ -28,19 +36,23 @@ const TYPED_ARRAY_TYPES = new Set<unknown>(TYPED_ARRAYS);
  */
 export function _argsKeyer(typed: boolean): ArgsKeyer {
   const scalar = typed ? typedScalar : untypedScalar;
-  return (args) => {
+  return (args, out) => {
     // The common case (one string or number) skips the walk.
-    if (args.length === 1) {
+    if (args.length === 1 && out === undefined) {
       const text = scalar(args[0]);
       if (text !== undefined) return text;
     }
+    const snap = out === undefined ? undefined : [ARRAY, args.length];
     try {
-      return encodeArgs({ scalar, depth: 0, path: undefined, open: undefined }, args);
+      const key = encodeArgs({ scalar, depth: 0, path: undefined, open: undefined, snap }, args);
+      if (out !== undefined) out.snapshot = snap?.length === 0 ? undefined : snap;
+      return key;
     } catch (error) {
       if (error !== RETRY) throw error;
       // Something cannot be keyed, or nesting is deep: walk again, tracking
       // where we are (for the message) and which objects are open (for cycles).
-      return encodeArgs({ scalar, depth: 0, path: [], open: [] }, args);
+      if (out !== undefined) out.snapshot = undefined;
+      return encodeArgs({ scalar, depth: 0, path: [], open: [], snap: undefined }, args);
     }
   };
 }
@@ -56,6 +68,11 @@ interface Walk {
   /** The argument number, then `[index]` / `.field` segments. */
   path: (string | number)[] | undefined;
   open: object[] | undefined;
+  /**
+   * The snapshot being recorded (fast walk only): emptied, and no longer written, once the
+   * arguments hold something it does not cover.
+   */
+  snap: unknown[] | undefined;
 }
 
 /** Thrown by the fast walk to ask for the tracked walk. */
@@ -75,7 +92,10 @@ function encodeArgs(walk: Walk, args: readonly unknown[]): string {
 /** Encodes `value`, one level below the current one (`segment` names it, for errors). */
 function encodeAt(walk: Walk, segment: string | number, value: unknown): string {
   const text = walk.scalar(value);
-  if (text !== undefined) return text;
+  if (text !== undefined) {
+    if (walk.snap !== undefined && walk.snap.length !== 0) walk.snap.push(value);
+    return text;
+  }
   const { path, open } = walk;
   if (path === undefined || open === undefined) {
     if (typeof value !== "object" || walk.depth >= FAST_DEPTH) throw RETRY;
@@ -169,8 +189,22 @@ function sortedJoin(parts: string[]): string {
   return parts.sort().join(",");
 }
 
+/** Records `entries` in the walk's snapshot, or gives up on it when it gets too big or deep. */
+function note(walk: Walk, a: unknown, b: unknown): void {
+  const snap = walk.snap;
+  if (snap === undefined || snap.length === 0) return;
+  if (walk.depth > SNAPSHOT_DEPTH || snap.length >= SNAPSHOT_SIZE) snap.length = 0;
+  else snap.push(a, b);
+}
+
+/** The walk's snapshot does not cover this value: none is kept. */
+function uncovered(walk: Walk): void {
+  if (walk.snap !== undefined) walk.snap.length = 0;
+}
+
 function encodeObject(walk: Walk, object: object): string {
   if (Array.isArray(object)) {
+    note(walk, ARRAY, object.length);
     let text = "[";
     for (let i = 0; i < object.length; i++) {
       if (i > 0) text += ",";
@@ -181,9 +215,11 @@ function encodeObject(walk: Walk, object: object): string {
   const proto = Object.getPrototypeOf(object);
   if (proto === Object.prototype || proto === null) {
     const names = sortNames(Object.keys(object));
+    note(walk, proto === null ? NULL_OBJECT : PLAIN_OBJECT, names.length);
     let text = "{";
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
+      if (walk.snap !== undefined && walk.snap.length !== 0) walk.snap.push(name);
       if (i > 0) text += ",";
       text += `${quote(name)}:${
         encodeAt(walk, `.${name}`, (object as Record<string, unknown>)[name])
@@ -193,8 +229,14 @@ function encodeObject(walk: Walk, object: object): string {
   }
   if (object instanceof Date) {
     const time = object.getTime();
+    if (
+      proto === Date.prototype && object.getTime === dateTime && object.toISOString === dateText
+    ) {
+      note(walk, DATE, time);
+    } else uncovered(walk);
     return `Date(${Number.isNaN(time) ? "NaN" : object.toISOString()})`;
   }
+  uncovered(walk);
   if (object instanceof Map) {
     const parts: string[] = [];
     for (const [k, v] of object) {
@@ -225,91 +267,39 @@ function encodeObject(walk: Walk, object: object): string {
 // ---------------------------------------------------------------------------------------------
 // Snapshots: a key derived once from an argument object is reused while the object is unchanged.
 //
-// A snapshot is a flat list recorded from the arguments after a successful derivation:
-// primitives as themselves, and for each container a marker (an object, so never equal to a
-// primitive), its size, then its content (a plain object: each own enumerable field's name,
-// then its value, in `for…in` order; an array: each element). `_unchanged` walks the
-// arguments the same way, reading what the derivation reads (`[[Get]]`, so getters too) and
-// comparing in place with `Object.is`: no allocation. Anything else (Map, Set, RegExp, typed
-// arrays, URL, class instances, deep or large values) is not recorded: those arguments are
-// derived in full on every call.
+// A snapshot is a flat list recorded by the derivation itself (the fast walk), so it holds
+// exactly the values the key was made of, each read once: primitives as themselves, and for
+// each container a marker (an object, so never `Object.is` a primitive), its size, then its
+// content (a plain object: each own enumerable field's name, in the sorted order the key uses,
+// then its value; an array: each element; a Date: its time). `_unchanged` reads the arguments
+// the same way (`[[Get]]`, so getters too) and compares in place: no allocation. Anything else
+// (Map, Set, RegExp, typed arrays, URL, a Date with its own methods, values deeper than 16 or
+// larger than 512 entries) is not covered: such arguments are derived in full on every call.
 
 /** Markers of a snapshot (objects, so never `Object.is` a primitive). */
 const PLAIN_OBJECT = { snapshot: "plain object" };
 const NULL_OBJECT = { snapshot: "null-prototype object" };
 const ARRAY = { snapshot: "array" };
 const DATE = { snapshot: "Date" };
-/** A snapshot of more than this many entries, or nesting deeper, is not kept. */
 const SNAPSHOT_SIZE = 512;
 const SNAPSHOT_DEPTH = 16;
 const dateTime = Date.prototype.getTime;
 const dateText = Date.prototype.toISOString;
-const hasOwn = Object.hasOwn;
 const protoOf = Object.getPrototypeOf;
+const isEnumerable = Object.prototype.propertyIsEnumerable;
 
 /**
- * Records what the key of `args` was derived from, or `undefined` when the arguments hold
- * something a snapshot does not cover. Call it only after the key was derived (so cycles and
- * unkeyable values were already refused).
+ * Whether `args` still hold what `snapshot` recorded, so their key is the one derived then.
+ * Reads fields the way the derivation does and allocates nothing.
  */
-export function _snapshot(args: readonly unknown[]): unknown[] | undefined {
-  const snap: unknown[] = [ARRAY, args.length];
-  for (let i = 0; i < args.length; i++) {
-    if (!record(args[i], snap, 0)) return undefined;
-  }
-  return snap;
-}
-
-function record(value: unknown, snap: unknown[], depth: number): boolean {
-  if (typeof value !== "object" || value === null) {
-    snap.push(value);
-    return true;
-  }
-  if (depth >= SNAPSHOT_DEPTH || snap.length >= SNAPSHOT_SIZE) return false;
-  if (Array.isArray(value)) {
-    snap.push(ARRAY, value.length);
-    for (let i = 0; i < value.length; i++) {
-      if (!record(value[i], snap, depth + 1)) return false;
-    }
-    return true;
-  }
-  const proto = protoOf(value);
-  if (proto === Object.prototype || proto === null) {
-    snap.push(proto === null ? NULL_OBJECT : PLAIN_OBJECT, 0);
-    const at = snap.length - 1;
-    let count = 0;
-    for (const name in value) {
-      // An inherited enumerable field (a polluted Object.prototype): not covered.
-      if (!hasOwn(value, name)) return false;
-      snap.push(name);
-      if (!record((value as Record<string, unknown>)[name], snap, depth + 1)) return false;
-      count++;
-    }
-    snap[at] = count;
-    return true;
-  }
-  if (
-    proto === Date.prototype && (value as Date).getTime === dateTime &&
-    (value as Date).toISOString === dateText
-  ) {
-    snap.push(DATE, dateTime.call(value));
-    return true;
-  }
-  return false;
-}
-
-/**
- * Whether `args` still hold exactly what `snap` recorded, so their key is the one derived
- * then. Reads fields the way the derivation does and allocates nothing.
- */
-export function _unchanged(args: readonly unknown[], snap: unknown[]): boolean {
-  if (args.length !== snap[1]) return false;
+export function _unchanged(args: readonly unknown[], snapshot: unknown[]): boolean {
+  if (args.length !== snapshot[1]) return false;
   let at = 2;
   for (let i = 0; i < args.length; i++) {
-    at = same(args[i], snap, at);
+    at = same(args[i], snapshot, at);
     if (at < 0) return false;
   }
-  return true;
+  return at === snapshot.length;
 }
 
 /** The position after `value`'s entries in `snap`, or -1 when `value` differs. */
@@ -317,37 +307,40 @@ function same(value: unknown, snap: unknown[], at: number): number {
   const mark = snap[at];
   if (typeof mark !== "object" || mark === null) return Object.is(value, mark) ? at + 1 : -1;
   if (typeof value !== "object" || value === null) return -1;
+  const size = snap[at + 1] as number;
+  at += 2;
   if (mark === ARRAY) {
-    if (!Array.isArray(value) || value.length !== snap[at + 1]) return -1;
-    at += 2;
-    for (let i = 0; i < value.length; i++) {
+    if (!Array.isArray(value) || value.length !== size) return -1;
+    for (let i = 0; i < size; i++) {
       at = same(value[i], snap, at);
       if (at < 0) return -1;
     }
     return at;
   }
-  if (mark === PLAIN_OBJECT || mark === NULL_OBJECT) {
-    if (
-      Array.isArray(value) || protoOf(value) !== (mark === NULL_OBJECT ? null : Object.prototype)
-    ) {
-      return -1;
-    }
-    const count = snap[at + 1] as number;
-    at += 2;
-    let seen = 0;
-    for (const name in value) {
-      if (seen++ === count || name !== snap[at] || !hasOwn(value, name)) return -1;
-      at = same((value as Record<string, unknown>)[name], snap, at + 1);
-      if (at < 0) return -1;
-    }
-    return seen === count ? at : -1;
+  if (mark === DATE) {
+    return protoOf(value) === Date.prototype && (value as Date).getTime === dateTime &&
+        (value as Date).toISOString === dateText && Object.is(dateTime.call(value), size)
+      ? at
+      : -1;
   }
-  // DATE
+  // A plain object: the same kind, as many own enumerable fields (an inherited enumerable
+  // one, from a polluted Object.prototype, fails), and each recorded name still one of them.
   if (
-    protoOf(value) !== Date.prototype || (value as Date).getTime !== dateTime ||
-    (value as Date).toISOString !== dateText
+    Array.isArray(value) || protoOf(value) !== (mark === NULL_OBJECT ? null : Object.prototype)
   ) {
     return -1;
   }
-  return Object.is(dateTime.call(value), snap[at + 1]) ? at + 2 : -1;
+  let count = 0;
+  for (const name in value) {
+    if (!isEnumerable.call(value, name)) return -1;
+    count++;
+  }
+  if (count !== size) return -1;
+  for (let i = 0; i < size; i++) {
+    const name = snap[at] as string;
+    if (!isEnumerable.call(value, name)) return -1;
+    at = same((value as Record<string, unknown>)[name], snap, at + 1);
+    if (at < 0) return -1;
+  }
+  return at;
 }

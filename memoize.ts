@@ -7,7 +7,7 @@
 import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
 import { _isClosed, _storeIdOf, BaseCache } from "./backends/_base.ts";
-import { _argsKeyer, _snapshot, _unchanged } from "./_memo_keys.ts";
+import { _argsKeyer, _unchanged } from "./_memo_keys.ts";
 import { type GetOrSetOptions, isEnvelope, resolveOptions } from "./backends/_get_or_set.ts";
 
 /**
@@ -236,7 +236,7 @@ export function _memoCore(
         return key;
       }
     }
-    // An object argument seen before and unchanged since reuses its key (see `_snapshot`).
+    // An object argument seen before and unchanged since reuses its key (see `_unchanged`).
     let held: object | undefined;
     if (recent !== undefined) {
       for (let i = 0; i < args.length; i++) {
@@ -252,7 +252,8 @@ export function _memoCore(
       }
     }
     let part: unknown;
-    if (custom === undefined) part = keyer(args);
+    const out = held === undefined ? undefined : { snapshot: undefined as unknown[] | undefined };
+    if (custom === undefined) part = keyer(args, out);
     else {
       part = custom.apply(self, args as unknown[]);
       if (typeof part !== "string") {
@@ -262,8 +263,8 @@ export function _memoCore(
     const start = prefixOf(self);
     const head = thisKey === undefined ? start : `${start}@${JSON.stringify(thisKey(self))}`;
     const key = `${head}(${part})`;
-    if (held !== undefined) {
-      const snapshot = _snapshot(args);
+    if (out !== undefined && held !== undefined) {
+      const snapshot = out.snapshot;
       const known = derived!.get(held);
       if (snapshot === undefined) {
         if (known !== undefined) derived!.delete(held);
