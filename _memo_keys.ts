@@ -214,8 +214,14 @@ function encodeObject(walk: Walk, object: object): string {
   }
   const proto = Object.getPrototypeOf(object);
   if (proto === Object.prototype || proto === null) {
-    const names = sortNames(Object.keys(object));
-    note(walk, proto === null ? NULL_OBJECT : PLAIN_OBJECT, names.length);
+    const names = Object.keys(object);
+    const snap = walk.snap;
+    if (snap !== undefined && snap.length !== 0) {
+      // The names in enumeration order, which the check compares with `for…in`.
+      note(walk, proto === null ? NULL_OBJECT : PLAIN_OBJECT, names.length);
+      for (let i = 0; i < names.length && snap.length !== 0; i++) snap.push(names[i]);
+    }
+    sortNames(names);
     let text = "{";
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
@@ -270,8 +276,9 @@ function encodeObject(walk: Walk, object: object): string {
 // A snapshot is a flat list recorded by the derivation itself (the fast walk), so it holds
 // exactly the values the key was made of, each read once: primitives as themselves, and for
 // each container a marker (an object, so never `Object.is` a primitive), its size, then its
-// content (a plain object: each own enumerable field's name, in the sorted order the key uses,
-// then its value; an array: each element; a Date: its time). `_unchanged` reads the arguments
+// content (a plain object: its own enumerable field names in enumeration order, then each
+// name again in the sorted order the key uses, followed by its value; an array: each element;
+// a Date: its time). `_unchanged` reads the arguments
 // the same way (`[[Get]]`, so getters too) and compares in place: no allocation. Anything else
 // (Map, Set, RegExp, typed arrays, URL, a Date with its own methods, values deeper than 16 or
 // larger than 512 entries) is not covered: such arguments are derived in full on every call.
@@ -286,7 +293,6 @@ const SNAPSHOT_DEPTH = 16;
 const dateTime = Date.prototype.getTime;
 const dateText = Date.prototype.toISOString;
 const protoOf = Object.getPrototypeOf;
-const isEnumerable = Object.prototype.propertyIsEnumerable;
 
 /**
  * Whether `args` still hold what `snapshot` recorded, so their key is the one derived then.
@@ -294,6 +300,8 @@ const isEnumerable = Object.prototype.propertyIsEnumerable;
  */
 export function _unchanged(args: readonly unknown[], snapshot: unknown[]): boolean {
   if (args.length !== snapshot[1]) return false;
+  // An enumerable field on Object.prototype would show in every plain object's `for…in`.
+  for (const _ in Object.prototype) return false;
   let at = 2;
   for (let i = 0; i < args.length; i++) {
     at = same(args[i], snapshot, at);
@@ -323,8 +331,9 @@ function same(value: unknown, snap: unknown[], at: number): number {
       ? at
       : -1;
   }
-  // A plain object: the same kind, as many own enumerable fields (an inherited enumerable
-  // one, from a polluted Object.prototype, fails), and each recorded name still one of them.
+  // A plain object of the same kind whose `for…in` gives the recorded names in order: with
+  // no enumerable field on Object.prototype (checked by `_unchanged`), those are exactly its
+  // own enumerable fields, the ones the key was made of. Then the values, in the key's order.
   if (
     Array.isArray(value) || protoOf(value) !== (mark === NULL_OBJECT ? null : Object.prototype)
   ) {
@@ -332,14 +341,13 @@ function same(value: unknown, snap: unknown[], at: number): number {
   }
   let count = 0;
   for (const name in value) {
-    if (!isEnumerable.call(value, name)) return -1;
+    if (count === size || name !== snap[at + count]) return -1;
     count++;
   }
   if (count !== size) return -1;
+  at += size;
   for (let i = 0; i < size; i++) {
-    const name = snap[at] as string;
-    if (!isEnumerable.call(value, name)) return -1;
-    at = same((value as Record<string, unknown>)[name], snap, at + 1);
+    at = same((value as Record<string, unknown>)[snap[at] as string], snap, at + 1);
     if (at < 0) return -1;
   }
   return at;

@@ -902,8 +902,13 @@ function mutate(random: () => number, boxes: object[], args: unknown[]): void {
       const kept = o[first!];
       delete o[first!];
       o[first!] = kept;
-    } else if (r < 0.8) Object.setPrototypeOf(o, r < 0.75 ? null : Object.prototype);
-    else o[names[0]!] = v;
+    } else if (r < 0.75) Object.setPrototypeOf(o, r < 0.725 ? null : Object.prototype);
+    else if (r < 0.8) {
+      // Renamed, with the same value.
+      const kept = o[names[0]!];
+      delete o[names[0]!];
+      o[`${names[0]}'`] = kept;
+    } else o[names[0]!] = v;
   }
 }
 
@@ -951,13 +956,29 @@ Deno.test("memoize: arguments a snapshot does not cover are derived in full ever
     const q = { a: 1 };
     assert.equal(f.keyFor(q), 'f({"a":"1"})');
     const proto = Object.prototype as Record<string, unknown>;
-    Object.defineProperty(proto, "polluted", { value: 1, enumerable: true, configurable: true });
+    // The same name and value, now inherited: for…in still gives "a" with 1.
+    Object.defineProperty(proto, "a", { value: 1, enumerable: true, configurable: true });
     try {
       delete (q as Record<string, unknown>).a;
       assert.equal(f.keyFor(q), "f({})");
     } finally {
-      delete proto.polluted;
+      delete proto.a;
     }
+    assert.equal(f.keyFor(q), "f({})");
+  });
+  await t.step("a field renamed, its value undefined", () => {
+    const q: Record<string, unknown> = { a: undefined };
+    assert.equal(f.keyFor(q), 'f({"a":undefined})');
+    delete q.a;
+    q.b = undefined;
+    assert.equal(f.keyFor(q), 'f({"b":undefined})');
+  });
+  await t.step("a field made non-enumerable, another added", () => {
+    const q: Record<string, unknown> = { a: 1 };
+    assert.equal(f.keyFor(q), 'f({"a":"1"})');
+    Object.defineProperty(q, "a", { enumerable: false });
+    q.b = 1;
+    assert.equal(f.keyFor(q), 'f({"b":"1"})');
   });
   await t.step("a proxy that changes its answers", () => {
     let n = 1;
