@@ -25,6 +25,17 @@ export type ArgsKeyer = (
 
 const TYPED_ARRAY_TYPES = new Set<unknown>(TYPED_ARRAYS);
 
+/** Markers of a snapshot (objects, so never `Object.is` a primitive). */
+const PLAIN_OBJECT = { snapshot: "plain object" };
+const NULL_OBJECT = { snapshot: "null-prototype object" };
+const ARRAY = { snapshot: "array" };
+const DATE = { snapshot: "Date" };
+const SNAPSHOT_SIZE = 512;
+const SNAPSHOT_DEPTH = 16;
+const dateTime = Date.prototype.getTime;
+const dateText = Date.prototype.toISOString;
+const protoOf = Object.getPrototypeOf;
+
 /**
  * Makes the keyer used by `memoize`.
  *
@@ -43,9 +54,10 @@ export function _argsKeyer(typed: boolean): ArgsKeyer {
       if (text !== undefined) return text;
     }
     const snap = out === undefined ? undefined : [ARRAY, args.length];
+    const walk: Walk = { scalar, depth: 0, path: undefined, open: undefined, snap };
     try {
-      const key = encodeArgs({ scalar, depth: 0, path: undefined, open: undefined, snap }, args);
-      if (out !== undefined) out.snapshot = snap?.length === 0 ? undefined : snap;
+      const key = encodeArgs(walk, args);
+      if (out !== undefined) out.snapshot = walk.snap;
       return key;
     } catch (error) {
       if (error !== RETRY) throw error;
@@ -69,8 +81,8 @@ interface Walk {
   path: (string | number)[] | undefined;
   open: object[] | undefined;
   /**
-   * The snapshot being recorded (fast walk only): emptied, and no longer written, once the
-   * arguments hold something it does not cover.
+   * The snapshot being recorded (fast walk only), `undefined` once the arguments hold
+   * something it does not cover.
    */
   snap: unknown[] | undefined;
 }
@@ -93,7 +105,7 @@ function encodeArgs(walk: Walk, args: readonly unknown[]): string {
 function encodeAt(walk: Walk, segment: string | number, value: unknown): string {
   const text = walk.scalar(value);
   if (text !== undefined) {
-    if (walk.snap !== undefined && walk.snap.length !== 0) walk.snap.push(value);
+    if (walk.snap !== undefined) walk.snap.push(value);
     return text;
   }
   const { path, open } = walk;
@@ -192,19 +204,14 @@ function sortedJoin(parts: string[]): string {
 /** Records `entries` in the walk's snapshot, or gives up on it when it gets too big or deep. */
 function note(walk: Walk, a: unknown, b: unknown): void {
   const snap = walk.snap;
-  if (snap === undefined || snap.length === 0) return;
-  if (walk.depth > SNAPSHOT_DEPTH || snap.length >= SNAPSHOT_SIZE) snap.length = 0;
+  if (snap === undefined) return;
+  if (walk.depth > SNAPSHOT_DEPTH || snap.length >= SNAPSHOT_SIZE) walk.snap = undefined;
   else snap.push(a, b);
-}
-
-/** The walk's snapshot does not cover this value: none is kept. */
-function uncovered(walk: Walk): void {
-  if (walk.snap !== undefined) walk.snap.length = 0;
 }
 
 function encodeObject(walk: Walk, object: object): string {
   if (Array.isArray(object)) {
-    note(walk, ARRAY, object.length);
+    if (walk.snap !== undefined) note(walk, ARRAY, object.length);
     let text = "[";
     for (let i = 0; i < object.length; i++) {
       if (i > 0) text += ",";
@@ -215,17 +222,17 @@ function encodeObject(walk: Walk, object: object): string {
   const proto = Object.getPrototypeOf(object);
   if (proto === Object.prototype || proto === null) {
     const names = Object.keys(object);
-    const snap = walk.snap;
-    if (snap !== undefined && snap.length !== 0) {
+    if (walk.snap !== undefined) {
       // The names in enumeration order, which the check compares with `for…in`.
       note(walk, proto === null ? NULL_OBJECT : PLAIN_OBJECT, names.length);
-      for (let i = 0; i < names.length && snap.length !== 0; i++) snap.push(names[i]);
+      const snap = walk.snap;
+      if (snap !== undefined) { for (let i = 0; i < names.length; i++) snap.push(names[i]); }
     }
     sortNames(names);
     let text = "{";
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
-      if (walk.snap !== undefined && walk.snap.length !== 0) walk.snap.push(name);
+      if (walk.snap !== undefined) walk.snap.push(name);
       if (i > 0) text += ",";
       text += `${quote(name)}:${
         encodeAt(walk, `.${name}`, (object as Record<string, unknown>)[name])
@@ -239,10 +246,10 @@ function encodeObject(walk: Walk, object: object): string {
       proto === Date.prototype && object.getTime === dateTime && object.toISOString === dateText
     ) {
       note(walk, DATE, time);
-    } else uncovered(walk);
+    } else walk.snap = undefined;
     return `Date(${Number.isNaN(time) ? "NaN" : object.toISOString()})`;
   }
-  uncovered(walk);
+  walk.snap = undefined;
   if (object instanceof Map) {
     const parts: string[] = [];
     for (const [k, v] of object) {
@@ -282,17 +289,6 @@ function encodeObject(walk: Walk, object: object): string {
 // the same way (`[[Get]]`, so getters too) and compares in place: no allocation. Anything else
 // (Map, Set, RegExp, typed arrays, URL, a Date with its own methods, values deeper than 16 or
 // larger than 512 entries) is not covered: such arguments are derived in full on every call.
-
-/** Markers of a snapshot (objects, so never `Object.is` a primitive). */
-const PLAIN_OBJECT = { snapshot: "plain object" };
-const NULL_OBJECT = { snapshot: "null-prototype object" };
-const ARRAY = { snapshot: "array" };
-const DATE = { snapshot: "Date" };
-const SNAPSHOT_SIZE = 512;
-const SNAPSHOT_DEPTH = 16;
-const dateTime = Date.prototype.getTime;
-const dateText = Date.prototype.toISOString;
-const protoOf = Object.getPrototypeOf;
 
 /**
  * Whether `args` still hold what `snapshot` recorded, so their key is the one derived then.

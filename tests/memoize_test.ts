@@ -575,7 +575,7 @@ Deno.test("memoize and @memoized reject unknown option names, listing the accept
   assert.throws(() => memoize(Math.abs, { tll: 5 } as never), {
     name: "TypeError",
     message:
-      'Cannot create memoized function abs: unknown option "tll" (accepted: cache, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed)',
+      'Cannot create memoized function abs: unknown option "tll" (accepted: cache, freeze, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed)',
   });
   assert.throws(
     () => {
@@ -590,7 +590,7 @@ Deno.test("memoize and @memoized reject unknown option names, listing the accept
     {
       name: "TypeError",
       message:
-        /unknown option "bindthis" \(accepted: bindThis, cache, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed\)/,
+        /unknown option "bindthis" \(accepted: bindThis, cache, freeze, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed\)/,
     },
   );
 });
@@ -994,6 +994,7 @@ Deno.test("memoize: arguments a snapshot does not cover are derived in full ever
         return ++n;
       },
     };
+    const f = memoize(function f(..._args: unknown[]) {});
     assert.equal(f.keyFor(q), 'f({"n":"1"})');
     // The check reads n (2, not the recorded 1), then the derivation reads it (3).
     assert.equal(f.keyFor(q), 'f({"n":"3"})');
@@ -1031,5 +1032,57 @@ Deno.test("memoize: arguments a snapshot does not cover are derived in full ever
         message: /argument 1\.self refers back/,
       });
     }
+  });
+});
+
+Deno.test("memoize({ freeze: true }) hands every caller one deep-frozen result; the default copies", async (t) => {
+  const made = { hits: [1, 2], meta: { page: 1 }, $memoize: "own" };
+  const produce = (n: number) => n === 0 ? made : n === 1 ? { at: new Date(0) } : undefined;
+  await t.step("over a MemoryCache: the same frozen object, writes throw", async () => {
+    const f = memoize(produce, { freeze: true });
+    const [a, b] = [await f(0), await f(0)] as (typeof made)[];
+    assert.equal(a, b, "one object for every caller");
+    assert.deepEqual(a, { hits: [1, 2], meta: { page: 1 }, $memoize: "own" });
+    assert.ok(Object.isFrozen(a) && Object.isFrozen(a.hits) && Object.isFrozen(a.meta));
+    assert.throws(() => a.hits.push(3), TypeError);
+    assert.throws(() => (a.meta.page = 2), TypeError);
+    assert.deepEqual(await f(0), { hits: [1, 2], meta: { page: 1 }, $memoize: "own" });
+    // fn's own object is neither frozen nor shared: the result is a copy.
+    assert.notEqual(a, made);
+    assert.ok(!Object.isFrozen(made) && !Object.isFrozen(made.hits));
+    made.hits.push(9);
+    assert.deepEqual((await f(0) as typeof made).hits, [1, 2]);
+    made.hits.pop();
+    assert.equal(await f(2), undefined, "undefined results still cached");
+  });
+  await t.step("a result holding a Date is copied per call as without freeze", async () => {
+    const f = memoize(produce, { freeze: true });
+    const [a, b] = [await f(1), await f(1)] as { at: Date }[];
+    assert.notEqual(a, b);
+    assert.ok(!Object.isFrozen(a));
+    assert.deepEqual(a, { at: new Date(0) });
+  });
+  await t.step("over a byte cache: frozen too", async () => {
+    await using cache = new SharedBytesCache(new Map());
+    const f = memoize(produce, { freeze: true, cache });
+    await f(0);
+    const a = await f(0) as typeof made;
+    assert.deepEqual(a, { hits: [1, 2], meta: { page: 1 }, $memoize: "own" });
+    assert.ok(Object.isFrozen(a) && Object.isFrozen(a.hits));
+  });
+  await t.step("the default: each caller its own mutable copy", async () => {
+    const f = memoize(produce);
+    const a = await f(0) as typeof made;
+    a.hits.push(3);
+    const b = await f(0) as typeof made;
+    assert.notEqual(a, b);
+    assert.deepEqual(b.hits, [1, 2]);
+    assert.ok(!Object.isFrozen(b));
+  });
+  await t.step("a non-boolean freeze is a TypeError", () => {
+    assert.throws(
+      () => memoize(produce, { freeze: 1 as unknown as boolean }),
+      { name: "TypeError", message: /freeze must be a boolean, received 1/ },
+    );
   });
 });
