@@ -31,8 +31,8 @@ export interface MemoizeOptions<Args extends unknown[] = unknown[]>
    * `true` hands every caller the same deep-frozen result instead of a copy each: a result
    * that is plain data (objects, arrays, strings, finite numbers, booleans, `null`) is copied
    * once and frozen (`Object.freeze` at every level), so a hit over a `MemoryCache` copies
-   * nothing, and a caller that writes to it gets a `TypeError` rather than changing what
-   * others read. Other results (a `Date`, `Map`, … anywhere inside) are copied per hit as
+   * nothing, and a caller that writes to it gets a `TypeError` (in strict-mode code, such as
+   * any module) rather than changing what others read. Other results (a `Date`, `Map`, … anywhere inside) are copied per hit as
    * without it. Default `false`: a `MemoryCache` hands each caller its own mutable copy.
    */
   freeze?: boolean | undefined;
@@ -98,8 +98,9 @@ function shareable(value: unknown, owned: boolean): unknown {
   return copy;
 }
 
+/** Freezes plain data at every level (no cycles: `_isJsonSafe` refused them). */
 function deepFreeze(value: unknown): void {
-  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+  if (typeof value !== "object" || value === null) return;
   Object.freeze(value);
   for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
 }
