@@ -57,7 +57,12 @@ export function _argsKeyer(typed: boolean): ArgsKeyer {
     const walk: Walk = { scalar, depth: 0, path: undefined, open: undefined, snap };
     try {
       const key = encodeArgs(walk, args);
-      if (out !== undefined) out.snapshot = walk.snap;
+      // A snapshot as large as the arguments costs about what deriving their key does.
+      if (out !== undefined) {
+        out.snapshot = walk.snap !== undefined && walk.snap.length <= SNAPSHOT_SIZE
+          ? walk.snap
+          : undefined;
+      }
       return key;
     } catch (error) {
       if (error !== RETRY) throw error;
@@ -201,11 +206,11 @@ function sortedJoin(parts: string[]): string {
   return parts.sort().join(",");
 }
 
-/** Records `entries` in the walk's snapshot, or gives up on it when it gets too big or deep. */
+/** Records a container's marker and size in the walk's snapshot, or gives up on it when deep or large. */
 function note(walk: Walk, a: unknown, b: unknown): void {
   const snap = walk.snap;
   if (snap === undefined) return;
-  if (walk.depth > SNAPSHOT_DEPTH || snap.length >= SNAPSHOT_SIZE) walk.snap = undefined;
+  if (walk.depth > SNAPSHOT_DEPTH || snap.length > SNAPSHOT_SIZE) walk.snap = undefined;
   else snap.push(a, b);
 }
 

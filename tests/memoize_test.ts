@@ -1022,6 +1022,19 @@ Deno.test("memoize: arguments a snapshot does not cover are derived in full ever
     q.n = Number("x");
     assert.equal(typed.keyFor(q), 'typed({"n":NaN})');
   });
+  await t.step("a large array and deep nesting", () => {
+    const big = Array.from({ length: 1_000 }, (_, i) => i);
+    assert.equal(f.keyFor(big), f.keyFor([...big]));
+    big[999] = -1;
+    assert.ok(f.keyFor(big).endsWith(',"-1"])'));
+    const deep: Record<string, unknown> = {};
+    let inner = deep;
+    for (let i = 0; i < 20; i++) inner = (inner.x = {}) as Record<string, unknown>;
+    const before = f.keyFor(deep);
+    inner.y = 1;
+    assert.notEqual(f.keyFor(deep), before);
+    assert.ok(f.keyFor(deep).includes('{"y":"1"}'));
+  });
   await t.step("a cycle is refused every time", () => {
     const q: Record<string, unknown> = { a: 1 };
     assert.equal(f.keyFor(q), 'f({"a":"1"})');
