@@ -6,9 +6,11 @@
  */
 import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
-import { _isClosed, _storeIdOf, BaseCache } from "./backends/_base.ts";
-import { _argsKeyer } from "./_memo_keys.ts";
+import { _isClosed, _storeIdOf, BaseCache, ByteCache } from "./backends/_base.ts";
+import { _argsKeyer, _unchanged } from "./_memo_keys.ts";
 import { type GetOrSetOptions, isEnvelope, resolveOptions } from "./backends/_get_or_set.ts";
+import { _copyPlain, _shareable } from "./backends/memory/_copy.ts";
+import { _isJsonSafe } from "./serializers/_json_safe.ts";
 
 /**
  * Options of {@linkcode memoize}. Besides its own, it takes `getOrSet`'s production options
@@ -25,6 +27,15 @@ export interface MemoizeOptions<Args extends unknown[] = unknown[]>
   key?: ((...args: Args) => string) | undefined;
   /** `true` keys `f(1)` and `f("1")` apart. Default `false`. */
   typed?: boolean | undefined;
+  /**
+   * `true` hands every caller the same deep-frozen result instead of a copy each: a result
+   * that is plain data (objects, arrays, strings, finite numbers, booleans, `null`) is copied
+   * once and frozen (`Object.freeze` at every level), so a hit over a `MemoryCache` copies
+   * nothing, and a caller that writes to it gets a `TypeError` (in strict-mode code, such as
+   * any module) rather than changing what others read. Other results (a `Date`, `Map`, … anywhere inside) are copied per hit as
+   * without it. Default `false`: a `MemoryCache` hands each caller its own mutable copy.
+   */
+  freeze?: boolean | undefined;
   /**
    * Starts every key; functions sharing a cache need different prefixes (a second,
    * different function under a prefix already used on the same cache is a `TypeError`).
@@ -68,6 +79,32 @@ function decodeResult(stored: unknown): unknown {
   return wrapper[MARK] === 0 ? undefined : wrapper.value;
 }
 
+/**
+ * `value` as deep-frozen plain data registered as {@linkcode _shareable}: itself when it
+ * already is, frozen in place when `owned` (a fresh copy nobody else holds), else a frozen
+ * copy. Anything else (a primitive, a `Date` or `Map` inside) is returned as it is.
+ */
+function shareable(value: unknown, owned: boolean): unknown {
+  if (typeof value !== "object" || value === null || _shareable.has(value)) return value;
+  let copy: unknown;
+  try {
+    if (!_isJsonSafe(value)) return value;
+    copy = owned ? value : _copyPlain(value);
+  } catch {
+    return value; // a getter that throws: the cache reports it when storing
+  }
+  deepFreeze(copy);
+  _shareable.add(copy as object);
+  return copy;
+}
+
+/** Freezes plain data at every level (no cycles: `_isJsonSafe` refused them). */
+function deepFreeze(value: unknown): void {
+  if (typeof value !== "object" || value === null) return;
+  Object.freeze(value);
+  for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
+}
+
 /** The `getOrSet` options memoize passes through unchanged. */
 const GET_OR_SET_EXTRAS = [
   "grace",
@@ -90,8 +127,23 @@ function settle<T>(run: () => T): Promise<Awaited<T>> {
 /** How many argument keys a memoized function remembers (see `recent` in `_memoCore`). */
 const RECENT_KEYS = 256;
 
+/** How many argument lists holding objects a memoized function remembers the keys of. */
+const RECENT_SNAPSHOTS = 2;
+/** After this many calls in a row whose arguments matched no snapshot, … */
+const SNAPSHOT_STREAK = 4;
+/** … this many calls neither check nor record snapshots. */
+const SNAPSHOT_PAUSE = 256;
+
 /** The option names `memoize` reads. */
-const MEMOIZE_OPTIONS = ["cache", "key", "prefix", "ttl", "typed", ...GET_OR_SET_EXTRAS] as const;
+const MEMOIZE_OPTIONS = [
+  "cache",
+  "freeze",
+  "key",
+  "prefix",
+  "ttl",
+  "typed",
+  ...GET_OR_SET_EXTRAS,
+] as const;
 
 type Owners = Map<string, WeakRef<(...args: never[]) => unknown>>;
 
@@ -166,7 +218,7 @@ export function _memoCore(
     throw new TypeError(`${what}: options must be an object, received ${_describe(options)}`);
   }
   checkOptionNames(`memoized ${_describe(fn)}`, options, accepted);
-  const { cache = new MemoryCache(), ttl, key, typed = false } = options;
+  const { cache = new MemoryCache(), ttl, key, typed = false, freeze = false } = options;
   if (typeof cache?.getOrSet !== "function") {
     throw new TypeError(`${what}: cache must be a Cache, received ${_describe(cache)}`);
   }
@@ -177,6 +229,9 @@ export function _memoCore(
   }
   if (ttl !== undefined && (!(ttl >= 0) || ttl === Infinity)) {
     throw new RangeError(`${what}: ttl must be a finite number >= 0, received ${ttl}`);
+  }
+  if (typeof freeze !== "boolean") {
+    throw new TypeError(`${what}: freeze must be a boolean, received ${_describe(freeze)}`);
   }
   if (key !== undefined && typeof key !== "function") {
     throw new TypeError(`${what}: key must be a function, received ${_describe(key)}`);
@@ -216,6 +271,17 @@ export function _memoCore(
     ? new Map<unknown, string>()
     : undefined;
 
+  // The keys of the last few argument lists that held an object, each with a snapshot of
+  // what it was derived from (see `_unchanged`): arguments equal to one of them, the same
+  // objects unchanged or new objects with the same content, reuse its key (no walk, no
+  // strings). Content-keyed all the same: a mutated argument fails the check.
+  // Arguments that change every call would pay for a failed check and a recording each
+  // time: after STREAK such calls in a row, snapshots rest for the next PAUSE calls.
+  const snapshots: { snapshot: unknown[]; key: string }[] = [];
+  let nextSnapshot = 0;
+  let streak = 0;
+  let pause = 0;
+
   const keyOf = (self: unknown, args: readonly unknown[]): string => {
     // Map keys 0 and -0 alike, which typed keys tell apart: -0 never uses the map.
     if (recent !== undefined && args.length === 1 && !Object.is(args[0], -0)) {
@@ -229,8 +295,35 @@ export function _memoCore(
         return key;
       }
     }
+    let withObject = false;
+    if (recent !== undefined) {
+      for (let i = 0; i < args.length; i++) {
+        const arg = args[i];
+        if (typeof arg === "object" && arg !== null) {
+          withObject = true;
+          break;
+        }
+      }
+      if (withObject && pause > 0) {
+        pause--;
+        withObject = false;
+      } else if (withObject) {
+        for (let i = 0; i < snapshots.length; i++) {
+          const known = snapshots[i]!;
+          if (_unchanged(args, known.snapshot)) {
+            streak = 0;
+            return known.key;
+          }
+        }
+        if (++streak >= SNAPSHOT_STREAK) {
+          streak = 0;
+          pause = SNAPSHOT_PAUSE;
+        }
+      }
+    }
     let part: unknown;
-    if (custom === undefined) part = keyer(args);
+    const out = withObject ? { snapshot: undefined as unknown[] | undefined } : undefined;
+    if (custom === undefined) part = keyer(args, out);
     else {
       part = custom.apply(self, args as unknown[]);
       if (typeof part !== "string") {
@@ -239,7 +332,12 @@ export function _memoCore(
     }
     const start = prefixOf(self);
     const head = thisKey === undefined ? start : `${start}@${JSON.stringify(thisKey(self))}`;
-    return `${head}(${part})`;
+    const key = `${head}(${part})`;
+    if (out?.snapshot !== undefined) {
+      snapshots[nextSnapshot] = { snapshot: out.snapshot, key };
+      nextSnapshot = (nextSnapshot + 1) % RECENT_SNAPSHOTS;
+    }
+    return key;
   };
 
   // The hit path over a MemoryCache reads its store synchronously: no getOrSet machinery,
@@ -250,6 +348,11 @@ export function _memoCore(
     (perCall.staleWhileRevalidate !== undefined || perCall.grace !== undefined ||
       perCall.refreshAhead !== undefined);
   const memory = cache instanceof MemoryCache && !onHits ? cache : undefined;
+  // With `freeze`, what a ByteCache read gives is a fresh decode: frozen in place, not copied.
+  const fresh = cache instanceof ByteCache;
+  const decode = freeze
+    ? (stored: unknown) => decodeResult(shareable(stored, fresh))
+    : decodeResult;
 
   return {
     cache,
@@ -266,15 +369,19 @@ export function _memoCore(
         const hit = memory.store.get(key);
         // An entry getOrSet wrote with stale metadata (another memoize of this prefix with
         // hit options) is opened by getOrSet, never handed out raw.
-        if (!isEnvelope(hit)) return Promise.resolve(decodeResult(hit));
+        if (!isEnvelope(hit)) {
+          return Promise.resolve(freeze ? decode(hit) : decodeResult(hit));
+        }
       }
       // Single-flight comes from the cache: concurrent callers of one key share one call.
       return cache.getOrSet(
         key,
-        async () => encodeResult(await call.apply(self, args as unknown[])),
+        freeze
+          ? async () => shareable(encodeResult(await call.apply(self, args as unknown[])), false)
+          : async () => encodeResult(await call.apply(self, args as unknown[])),
         perCall,
       )
-        .then(decodeResult);
+        .then(decode);
     },
   };
 }

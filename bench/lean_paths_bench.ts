@@ -19,6 +19,12 @@ import {
   MemoryCache,
   type Serializer,
 } from "../mod.ts";
+import { loadLeanBefore } from "./_lean_before.ts";
+
+// "before" rows: memoize.ts, _memo_keys.ts and serializers/default.ts as of this commit (the
+// object-argument key reuse, `freeze` and the short-text decoder came after it).
+const BEFORE = "beb9516";
+const before = await loadLeanBefore(BEFORE);
 
 // --- memoize hit ---------------------------------------------------------------------------
 const cache = new MemoryCache({ maxEntries: 1000, defaultTtl: 0 });
@@ -46,8 +52,19 @@ const searchMId = memoizee(
     length: 2,
   },
 );
+const searchFrozen = memoize(function searchFrozen(q: typeof query, page: number) {
+  return { q, page, hits: [1, 2, 3] };
+}, { cache, freeze: true });
+// The same function and argument through the old memoize (its own cache: the key is the same).
+const searchBefore = before?.memoize(function search(q: typeof query, page: number) {
+  return { q, page, hits: [1, 2, 3] };
+}, { cache: new MemoryCache({ maxEntries: 1000, defaultTtl: 0 }) });
+// A new argument object per call (an object literal at the call site): no key to reuse.
+const fresh = () => ({ kind: "user", id: 12, fields: ["name", "email"] });
 await square(12);
 await search(query, 1);
+await searchFrozen(query, 1);
+await searchBefore?.(query, 1);
 await squareM(12);
 await searchM(query, 1);
 await searchMId(query, 1);
@@ -62,6 +79,13 @@ const small = {
 };
 const smallText = JSON.stringify(small);
 const smallBytes = defaultSerializer.serialize(small);
+const accented = { ...small, name: "Zoë Ångström" };
+const accentedText = JSON.stringify(accented);
+const accentedBytes = defaultSerializer.serialize(accented);
+const medium = { ...small, bio: "lorem ipsum ".repeat(20) }; // ~330 bytes: above SHORT_TEXT
+const mediumText = JSON.stringify(medium);
+const mediumBytes = defaultSerializer.serialize(medium);
+const oldSerializer = before?.defaultSerializer;
 const megaString = "x".repeat(1_000_000);
 const megaBytes = defaultSerializer.serialize(megaString);
 const megaUtf8 = new TextEncoder().encode(JSON.stringify(megaString));
@@ -144,6 +168,14 @@ if (Deno.args.includes("--gc")) {
   await perHit("harness floor (await of a settled promise)", () => one);
   await perHit("memoize hit, square(12)", () => square(12));
   await perHit("memoize hit, search({…}, 1)", () => search(query, 1));
+  await perHit("memoize hit, freeze: true, search({…}, 1)", () => searchFrozen(query, 1));
+  if (searchBefore) {
+    await perHit(`before (${BEFORE}): memoize hit, search({…}, 1)`, () => searchBefore(query, 1));
+  }
+  await perHit("memoize hit, search(fresh object, 1)", () => search(fresh(), 1));
+  if (searchBefore) {
+    await perHit(`before: memoize hit, search(fresh object, 1)`, () => searchBefore(fresh(), 1));
+  }
   await perHit("memoizee hit, squareM(12)", () => squareM(12));
   await perHit("memoizee hit (JSON normalizer), searchM({…}, 1)", () => searchM(query, 1));
   await perHit("raw MemoryCache.get", () => cache.get('square("12")'));
@@ -191,6 +223,37 @@ if (Deno.args.includes("--min")) {
       ["memoizee hit (promise, JSON normalizer), object arg", () => searchM(query, 1)],
       ["memoizee hit (promise, by identity), object arg", () => searchMId(query, 1)],
       ["memoize hit, search({…}, 1)", () => search(query, 1)],
+      ["memoize hit, freeze: true", () => searchFrozen(query, 1)],
+      ...(searchBefore
+        ? [[`before (${BEFORE}): memoize hit, search({…}, 1)`, () => searchBefore(query, 1)] as Run]
+        : []),
+    ],
+    2000,
+    60,
+  );
+  let n = 0;
+  const distinct = () => ({ kind: "user", id: n++, fields: ["name", "email"] });
+  await minimum(
+    [
+      ["memoize keyFor, new content every call (derived)", () => search.keyFor(distinct(), 1)],
+      ...(searchBefore
+        ? [
+          [
+            `before: keyFor, new content every call`,
+            () => searchBefore.keyFor(distinct(), 1),
+          ] as Run,
+        ]
+        : []),
+    ],
+    2000,
+    60,
+  );
+  await minimum(
+    [
+      ["memoize hit, search(fresh object, 1)", () => search(fresh(), 1)],
+      ...(searchBefore
+        ? [[`before: memoize hit, search(fresh object, 1)`, () => searchBefore(fresh(), 1)] as Run]
+        : []),
     ],
     2000,
     60,
@@ -203,10 +266,31 @@ if (Deno.args.includes("--min")) {
         () => defaultSerializer.deserialize(smallBytes),
       ],
       ["before: fatal TextDecoder + JSON.parse", () => JSON.parse(fatalDecoder.decode(smallBytes))],
+      ...(oldSerializer
+        ? [[`before (${BEFORE}): deserialize`, () => oldSerializer.deserialize(smallBytes)] as Run]
+        : []),
     ],
     2000,
     60,
   );
+  for (
+    const [what, text, bytes] of [
+      ["small object, accented names", accentedText, accentedBytes],
+      ["~330-byte object", mediumText, mediumBytes],
+    ] as const
+  ) {
+    await minimum(
+      [
+        [`JSON.parse, ${what}`, () => JSON.parse(text)],
+        [`defaultSerializer.deserialize, ${what}`, () => defaultSerializer.deserialize(bytes)],
+        ...(oldSerializer
+          ? [[`before (${BEFORE}): deserialize`, () => oldSerializer.deserialize(bytes)] as Run]
+          : []),
+      ],
+      2000,
+      60,
+    );
+  }
   await minimum(
     [
       ["plain TextDecoder.decode, 1 MB", () => plainDecoder.decode(megaUtf8)],
@@ -215,6 +299,14 @@ if (Deno.args.includes("--min")) {
         () => defaultSerializer.deserialize(megaBytes),
       ],
       ["before: fatal TextDecoder, 1 MB", () => fatalDecoder.decode(megaUtf8)],
+      ...(oldSerializer
+        ? [
+          [
+            `before (${BEFORE}): deserialize, 1 MB`,
+            () => oldSerializer.deserialize(megaBytes),
+          ] as Run,
+        ]
+        : []),
     ],
     5,
     60,

@@ -71,21 +71,58 @@ const ERRORS = new Map<string, ErrorConstructor>([
 const CryptoKeyClass = (globalThis as { CryptoKey?: abstract new () => object }).CryptoKey;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8");
-const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+// `ignoreBOM`: a string that starts with U+FEFF keeps it (the default decoder drops a leading
+// byte order mark, which turned a stored "\uFEFFa" into "a").
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Up to this many bytes, text is decoded by {@linkcode shortUtf8} when there is one. */
+const SHORT_TEXT = 256;
 
 /**
- * `bytes` as text; bytes that are not UTF-8 throw. The strict (`fatal`)
- * decoder costs 3–9× the lenient one, so it runs only when it could matter:
- * the lenient decoder turns every malformed sequence into U+FFFD, so text
- * without one came from valid UTF-8, and text with one is decoded again
- * strictly (a real U+FFFD passes, a malformed sequence throws). Measured in
- * bench/lean_paths_bench.ts: building short ASCII text in JS
- * (`String.fromCharCode.apply`) was slower than the decoder call.
+ * `Buffer.prototype.utf8Slice` of `node:buffer` (lenient, like the lenient `TextDecoder`, and
+ * keeping a leading U+FEFF), when the runtime has one that behaves so: on short input it costs
+ * ~60% of a `TextDecoder.decode` call (its per-call overhead dominates there), on long input
+ * more (docs/benchmarks.md, "Serializers and memoize: lean paths"). Looked up through
+ * `process.getBuiltinModule`, so a runtime without `node:` modules (a browser) loads this
+ * module all the same and decodes with `TextDecoder`.
  */
-function utf8Text(bytes: Uint8Array): string {
-  const text = decoder.decode(bytes);
-  if (text.includes("\uFFFD")) strictDecoder.decode(bytes);
+const shortUtf8 = nodeUtf8Slice();
+
+type Slice = (this: Uint8Array, start: number, end: number) => string;
+
+function nodeUtf8Slice(): Slice | undefined {
+  try {
+    const process = (globalThis as {
+      process?: { getBuiltinModule?: (id: string) => unknown };
+    }).process;
+    const buffer = process?.getBuiltinModule?.("node:buffer") as
+      | { Buffer?: { prototype?: { utf8Slice?: unknown } } }
+      | undefined;
+    const slice = buffer?.Buffer?.prototype?.utf8Slice;
+    if (typeof slice !== "function") return undefined;
+    // The contract utf8Text relies on: malformed bytes become U+FFFD, a BOM is kept.
+    const probe = new Uint8Array([0xef, 0xbb, 0xbf, 0x61, 0xff, 0xc3, 0xa9, 0xed, 0xa0, 0x80]);
+    const text = (slice as Slice).call(probe, 0, probe.length);
+    return text.startsWith("\uFEFFa\uFFFD\u00E9\uFFFD") ? slice as Slice : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `bytes[start..end)` as text; bytes that are not UTF-8 throw. The strict (`fatal`) decoder
+ * costs 3–9× the lenient one, so it runs only when it could matter: a lenient decoder turns
+ * every malformed sequence into U+FFFD, so text without one came from valid UTF-8, and text
+ * with one is decoded again strictly (a real U+FFFD passes, a malformed sequence throws).
+ * Measured in bench/lean_paths_bench.ts: building short ASCII text in JS
+ * (`String.fromCharCode.apply`) was slower than either decoder call.
+ */
+function utf8Text(bytes: Uint8Array, start: number, end: number): string {
+  const text = shortUtf8 !== undefined && end - start <= SHORT_TEXT
+    ? shortUtf8.call(bytes, start, end)
+    : decoder.decode(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
+  if (text.includes("\uFFFD")) strictDecoder.decode(bytes.subarray(start, end));
   return text;
 }
 
@@ -94,11 +131,11 @@ function utf8Text(bytes: Uint8Array): string {
  * surrogates encoded as themselves, which the strict decoder refuses). JSON text never needs
  * this (JSON escapes lone surrogates), so only the binary form accepts it.
  */
-function binaryText(bytes: Uint8Array): string {
+function binaryText(bytes: Uint8Array, start: number, end: number): string {
   try {
-    return utf8Text(bytes);
+    return utf8Text(bytes, start, end);
   } catch (error) {
-    return wtf8Text(bytes) ?? throwAgain(error);
+    return wtf8Text(bytes.subarray(start, end)) ?? throwAgain(error);
   }
 }
 
@@ -414,12 +451,12 @@ class Reader {
       let s = "";
       for (let i = start; i < start + n; i++) {
         const c = this.buf[i]!;
-        if (c > 0x7f) return binaryText(this.buf.subarray(start, start + n));
+        if (c > 0x7f) return binaryText(this.buf, start, start + n);
         s += String.fromCharCode(c);
       }
       return s;
     }
-    return binaryText(this.buf.subarray(start, start + n));
+    return binaryText(this.buf, start, start + n);
   }
 
   f64(): number {
@@ -630,7 +667,11 @@ export const defaultSerializer: SyncSerializer = {
   },
   deserialize(bytes: Uint8Array): unknown {
     try {
-      if (bytes[0] !== MAGIC) return JSON.parse(utf8Text(bytes));
+      if (bytes[0] !== MAGIC) {
+        const text = utf8Text(bytes, 0, bytes.length);
+        // A byte order mark before JSON text (never written here) is skipped, as it always was.
+        return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+      }
       if (bytes[1] !== VERSION) throw new Error(`unknown format version ${bytes[1]}`);
       const r = new Reader(bytes);
       const value = r.value();

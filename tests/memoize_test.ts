@@ -10,6 +10,7 @@ import {
   MemoryCache,
   NullCache,
 } from "../mod.ts";
+import { _argsKeyer, _unchanged } from "../_memo_keys.ts";
 
 /** A promise with its resolve/reject handles, to hold a call in flight. */
 function deferred<T>() {
@@ -574,7 +575,7 @@ Deno.test("memoize and @memoized reject unknown option names, listing the accept
   assert.throws(() => memoize(Math.abs, { tll: 5 } as never), {
     name: "TypeError",
     message:
-      'Cannot create memoized function abs: unknown option "tll" (accepted: cache, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed)',
+      'Cannot create memoized function abs: unknown option "tll" (accepted: cache, freeze, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed)',
   });
   assert.throws(
     () => {
@@ -589,7 +590,7 @@ Deno.test("memoize and @memoized reject unknown option names, listing the accept
     {
       name: "TypeError",
       message:
-        /unknown option "bindthis" \(accepted: bindThis, cache, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed\)/,
+        /unknown option "bindthis" \(accepted: bindThis, cache, freeze, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed\)/,
     },
   );
 });
@@ -772,4 +773,329 @@ Deno.test("memoize over a persistent cache: a second process does not call fn", 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("memoize: an object argument mutated between calls gets the new result", async (t) => {
+  const runs: string[] = [];
+  const search = memoize(function search(q: Record<string, unknown>, page?: unknown) {
+    runs.push(JSON.stringify([q, page ?? null]));
+    return { q: structuredClone(q), page };
+  });
+  const q: Record<string, unknown> = { kind: "user", id: 12, fields: ["name"], at: new Date(0) };
+  const mutations: [string, () => void][] = [
+    ["a field changes", () => q.id = 13],
+    ["a field is added", () => q.extra = true],
+    ["a field is deleted", () => delete q.id],
+    ["a nested array grows", () => (q.fields as string[]).push("email")],
+    ["a nested array element changes", () => (q.fields as string[])[0] = "nick"],
+    ["a Date moves", () => (q.at as Date).setTime(1)],
+    ["a field becomes a nested object", () => q.kind = { type: "user" }],
+    ["a nested object's field changes", () => (q.kind as { type: string }).type = "admin"],
+    ["a number becomes -0", () => q.id = -0],
+    [
+      "a field becomes a getter",
+      () => Object.defineProperty(q, "id", { get: () => 7, enumerable: true }),
+    ],
+  ];
+  const first = await search(q, 1);
+  assert.equal(runs.length, 1);
+  assert.deepEqual(await search(q, 1), first, "unchanged: the cached result");
+  assert.equal(runs.length, 1);
+  for (const [name, mutate] of mutations) {
+    await t.step(name, async () => {
+      const before = runs.length;
+      mutate();
+      const result = await search(q, 1) as { q: unknown };
+      assert.equal(runs.length, before + 1, "fn runs for the mutated argument");
+      assert.deepEqual(result.q, structuredClone({ ...q }));
+      await search(q, 1);
+      assert.equal(runs.length, before + 1, "and the mutated argument is then a hit");
+    });
+  }
+  await t.step("the other argument changes", async () => {
+    const before = runs.length;
+    await search(q, 2);
+    assert.equal(runs.length, before + 1);
+    await search(q, 1);
+    await search(q, 1);
+    assert.equal(runs.length, before + 1, "page 1 is still cached under its own key");
+  });
+});
+
+/** A seeded random argument list, with the containers it holds (to mutate later). */
+function randomArgs(random: () => number): { args: unknown[]; boxes: object[] } {
+  const boxes: object[] = [];
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const names = ["a", "b", "id", "1", "0", "z y", 'q"', "é", "toString", "constructor"];
+  const scalar = (): unknown =>
+    pick([
+      () => Math.floor(random() * 5),
+      () => pick([-0, 0, NaN, Infinity, -Infinity, 1.5, 2 ** 53]),
+      () => pick(["", "a", "1", "x\ny", "é", '"', "\uD800", "null"]),
+      () => pick([true, false, null, undefined]),
+      () => BigInt(Math.floor(random() * 3)),
+    ])();
+  const value = (depth: number): unknown => {
+    if (depth > 2 || random() < 0.4) return scalar();
+    const kind = pick([
+      "object",
+      "object",
+      "array",
+      "array",
+      "null",
+      "date",
+      "map",
+      "set",
+      "sparse",
+    ]);
+    let box: object;
+    if (kind === "object" || kind === "null") {
+      const o: Record<string, unknown> = kind === "null" ? Object.create(null) : {};
+      const n = Math.floor(random() * 4);
+      for (let i = 0; i < n; i++) o[pick(names)] = value(depth + 1);
+      if (random() < 0.1) Object.defineProperty(o, Symbol("s"), { value: 1, enumerable: true });
+      if (random() < 0.1) Object.defineProperty(o, "hidden", { value: 2, enumerable: false });
+      if (random() < 0.1) {
+        Object.defineProperty(o, "got", { get: () => 3, enumerable: true, configurable: true });
+      }
+      box = o;
+    } else if (kind === "array" || kind === "sparse") {
+      const a: unknown[] = kind === "sparse" ? new Array(1 + Math.floor(random() * 3)) : [];
+      const n = kind === "sparse" ? 1 : Math.floor(random() * 4);
+      for (let i = 0; i < n; i++) a[kind === "sparse" ? a.length - 1 : i] = value(depth + 1);
+      box = a;
+    } else if (kind === "date") box = new Date(pick([0, 1, NaN, 8.64e15]));
+    else if (kind === "map") box = new Map([[scalar(), value(depth + 1)]]);
+    else box = new Set([scalar(), scalar()]);
+    boxes.push(box);
+    return box;
+  };
+  const args = Array.from({ length: 1 + Math.floor(random() * 3) }, () => value(0));
+  return { args, boxes };
+}
+
+/** Changes one container in place, or nothing; sometimes to the same content. */
+function mutate(random: () => number, boxes: object[], args: unknown[]): void {
+  const r = random();
+  if (boxes.length === 0 || r < 0.15) return;
+  const box = boxes[Math.floor(random() * boxes.length)]!;
+  const values = [0, -0, NaN, "a", 1n, undefined, null, [], {}, new Date(0)];
+  const v = values[Math.floor(random() * values.length)];
+  if (r < 0.2) {
+    args[Math.floor(random() * args.length)] = v;
+  } else if (box instanceof Date) box.setTime(box.getTime() + (r < 0.5 ? 0 : 1));
+  else if (box instanceof Map) box.set("k", v);
+  else if (box instanceof Set) box.add(v);
+  else if (Array.isArray(box)) {
+    if (r < 0.4) box.push(v);
+    else if (r < 0.6) box.pop();
+    else if (box.length > 0) box[0] = v;
+    else box.length = 2; // sparse
+  } else {
+    const o = box as Record<string, unknown>;
+    const names = Object.keys(o);
+    if (r < 0.4 || names.length === 0) o[["a", "b", "new"][Math.floor(random() * 3)]!] = v;
+    else if (r < 0.6) delete o[names[0]!];
+    else if (r < 0.7) {
+      // The same content, another field order: the same key.
+      const [first] = names;
+      const kept = o[first!];
+      delete o[first!];
+      o[first!] = kept;
+    } else if (r < 0.75) Object.setPrototypeOf(o, r < 0.725 ? null : Object.prototype);
+    else if (r < 0.8) {
+      // Renamed, with the same value.
+      const kept = o[names[0]!];
+      delete o[names[0]!];
+      o[`${names[0]}'`] = kept;
+    } else o[names[0]!] = v;
+  }
+}
+
+Deno.test("memoize: a reused key always equals the full derivation (seeded fuzz, typed and untyped)", () => {
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const outcome = (derive: () => string): string => {
+    try {
+      return derive();
+    } catch (error) {
+      return `throws ${(error as Error).message}`;
+    }
+  };
+  let kept = 0;
+  let changed = 0;
+  for (const typed of [false, true]) {
+    const f = memoize(function f(..._args: unknown[]) {}, { typed });
+    const full = _argsKeyer(typed);
+    for (let i = 0; i < 3_000; i++) {
+      const { args, boxes } = randomArgs(random);
+      // The same argument objects across calls, mutated (or not) in between.
+      for (let round = 0; round < 4; round++) {
+        const want = outcome(() => `f(${full(args)})`);
+        assert.equal(outcome(() => f.keyFor(...args)), want, `typed ${typed}, case ${i}.${round}`);
+        // The property the reuse rests on: a snapshot that still matches means the same key.
+        const out: { snapshot?: unknown[] } = {};
+        const key = outcome(() => full(args, out));
+        assert.equal(`f(${key})`, want);
+        mutate(random, boxes, args);
+        if (out.snapshot === undefined) continue;
+        if (_unchanged(args, out.snapshot)) {
+          kept++;
+          assert.equal(outcome(() => full(args)), key, `typed ${typed}, case ${i}.${round}`);
+        } else changed++;
+      }
+    }
+  }
+  // Both sides of the check were exercised many times.
+  assert.ok(kept > 2_000 && changed > 2_000, `kept ${kept}, changed ${changed}`);
+});
+
+Deno.test("memoize: arguments a snapshot does not cover are derived in full every time", async (t) => {
+  const f = memoize(function f(..._args: unknown[]) {});
+  await t.step("a polluted Object.prototype", () => {
+    const q = { a: 1 };
+    assert.equal(f.keyFor(q), 'f({"a":"1"})');
+    const proto = Object.prototype as Record<string, unknown>;
+    // The same name and value, now inherited: for…in still gives "a" with 1.
+    Object.defineProperty(proto, "a", { value: 1, enumerable: true, configurable: true });
+    try {
+      delete (q as Record<string, unknown>).a;
+      assert.equal(f.keyFor(q), "f({})");
+    } finally {
+      delete proto.a;
+    }
+    assert.equal(f.keyFor(q), "f({})");
+  });
+  await t.step("a field renamed, its value undefined", () => {
+    const q: Record<string, unknown> = { a: undefined };
+    assert.equal(f.keyFor(q), 'f({"a":undefined})');
+    delete q.a;
+    q.b = undefined;
+    assert.equal(f.keyFor(q), 'f({"b":undefined})');
+  });
+  await t.step("a field made non-enumerable, another added", () => {
+    const q: Record<string, unknown> = { a: 1 };
+    assert.equal(f.keyFor(q), 'f({"a":"1"})');
+    Object.defineProperty(q, "a", { enumerable: false });
+    q.b = 1;
+    assert.equal(f.keyFor(q), 'f({"b":"1"})');
+  });
+  await t.step("a proxy that changes its answers", () => {
+    let n = 1;
+    const q = new Proxy({ a: 1 }, { get: (_target, name) => name === "a" ? n : undefined });
+    assert.equal(f.keyFor(q), 'f({"a":"1"})');
+    n = 2;
+    assert.equal(f.keyFor(q), 'f({"a":"2"})');
+  });
+  await t.step("a getter with a fresh value each read", () => {
+    let n = 0;
+    const q = {
+      get n() {
+        return ++n;
+      },
+    };
+    const f = memoize(function f(..._args: unknown[]) {});
+    assert.equal(f.keyFor(q), 'f({"n":"1"})');
+    // The check reads n (2, not the recorded 1), then the derivation reads it (3).
+    assert.equal(f.keyFor(q), 'f({"n":"3"})');
+  });
+  await t.step("a Date with its own toISOString", () => {
+    const d = new Date(0);
+    assert.equal(f.keyFor(d), "f(Date(1970-01-01T00:00:00.000Z))");
+    Object.defineProperty(d, "toISOString", { value: () => "then" });
+    assert.equal(f.keyFor(d), "f(Date(then))");
+  });
+  await t.step("a Map mutated in place", () => {
+    const m = new Map([["a", 1]]);
+    assert.equal(f.keyFor(m), 'f(Map("a"=>"1"))');
+    m.set("a", 2);
+    assert.equal(f.keyFor(m), 'f(Map("a"=>"2"))');
+  });
+  await t.step("typed: a field that goes from 0 to -0, NaN to NaN", () => {
+    const typed = memoize(function typed(..._args: unknown[]) {}, { typed: true });
+    const q = { n: 0 };
+    assert.equal(typed.keyFor(q), 'typed({"n":0})');
+    q.n = -0;
+    assert.equal(typed.keyFor(q), 'typed({"n":-0})');
+    q.n = NaN;
+    assert.equal(typed.keyFor(q), 'typed({"n":NaN})');
+    q.n = Number("x");
+    assert.equal(typed.keyFor(q), 'typed({"n":NaN})');
+  });
+  await t.step("a large array and deep nesting", () => {
+    const big = Array.from({ length: 1_000 }, (_, i) => i);
+    assert.equal(f.keyFor(big), f.keyFor([...big]));
+    big[999] = -1;
+    assert.ok(f.keyFor(big).endsWith(',"-1"])'));
+    const deep: Record<string, unknown> = {};
+    let inner = deep;
+    for (let i = 0; i < 20; i++) inner = (inner.x = {}) as Record<string, unknown>;
+    const before = f.keyFor(deep);
+    inner.y = 1;
+    assert.notEqual(f.keyFor(deep), before);
+    assert.ok(f.keyFor(deep).includes('{"y":"1"}'));
+  });
+  await t.step("a cycle is refused every time", () => {
+    const q: Record<string, unknown> = { a: 1 };
+    assert.equal(f.keyFor(q), 'f({"a":"1"})');
+    q.self = q;
+    for (let i = 0; i < 2; i++) {
+      assert.throws(() => f.keyFor(q), {
+        name: "TypeError",
+        message: /argument 1\.self refers back/,
+      });
+    }
+  });
+});
+
+Deno.test("memoize({ freeze: true }) hands every caller one deep-frozen result; the default copies", async (t) => {
+  const made = { hits: [1, 2], meta: { page: 1 }, $memoize: "own" };
+  const produce = (n: number) => n === 0 ? made : n === 1 ? { at: new Date(0) } : undefined;
+  await t.step("over a MemoryCache: the same frozen object, writes throw", async () => {
+    const f = memoize(produce, { freeze: true });
+    const [a, b] = [await f(0), await f(0)] as (typeof made)[];
+    assert.equal(a, b, "one object for every caller");
+    assert.deepEqual(a, { hits: [1, 2], meta: { page: 1 }, $memoize: "own" });
+    assert.ok(Object.isFrozen(a) && Object.isFrozen(a.hits) && Object.isFrozen(a.meta));
+    assert.throws(() => a.hits.push(3), TypeError);
+    assert.throws(() => (a.meta.page = 2), TypeError);
+    assert.deepEqual(await f(0), { hits: [1, 2], meta: { page: 1 }, $memoize: "own" });
+    // fn's own object is neither frozen nor shared: the result is a copy.
+    assert.notEqual(a, made);
+    assert.ok(!Object.isFrozen(made) && !Object.isFrozen(made.hits));
+    made.hits.push(9);
+    assert.deepEqual((await f(0) as typeof made).hits, [1, 2]);
+    made.hits.pop();
+    assert.equal(await f(2), undefined, "undefined results still cached");
+  });
+  await t.step("a result holding a Date is copied per call as without freeze", async () => {
+    const f = memoize(produce, { freeze: true });
+    const [a, b] = [await f(1), await f(1)] as { at: Date }[];
+    assert.notEqual(a, b);
+    assert.ok(!Object.isFrozen(a));
+    assert.deepEqual(a, { at: new Date(0) });
+  });
+  await t.step("over a byte cache: frozen too", async () => {
+    await using cache = new SharedBytesCache(new Map());
+    const f = memoize(produce, { freeze: true, cache });
+    await f(0);
+    const a = await f(0) as typeof made;
+    assert.deepEqual(a, { hits: [1, 2], meta: { page: 1 }, $memoize: "own" });
+    assert.ok(Object.isFrozen(a) && Object.isFrozen(a.hits));
+  });
+  await t.step("the default: each caller its own mutable copy", async () => {
+    const f = memoize(produce);
+    const a = await f(0) as typeof made;
+    a.hits.push(3);
+    const b = await f(0) as typeof made;
+    assert.notEqual(a, b);
+    assert.deepEqual(b.hits, [1, 2]);
+    assert.ok(!Object.isFrozen(b));
+  });
+  await t.step("a non-boolean freeze is a TypeError", () => {
+    assert.throws(
+      () => memoize(produce, { freeze: 1 as unknown as boolean }),
+      { name: "TypeError", message: /freeze must be a boolean, received 1/ },
+    );
+  });
 });

@@ -338,3 +338,72 @@ Deno.test("defaultSerializer reads from a node Buffer without aliasing its pool"
   assert.equal(back.bytes.buffer.byteLength, 3, "the ArrayBuffer is a copy of exactly its bytes");
   assert.deepStrictEqual(new Uint16Array(back.raw), new Uint16Array([7, 8]));
 });
+
+Deno.test("defaultSerializer keeps a string's leading U+FEFF (a byte order mark) in every form", async (t) => {
+  const values: [string, unknown][] = [
+    ["a long string (binary form)", "\uFEFF" + "x".repeat(2_000)],
+    ["a short non-ASCII string in the binary form", { at: new Date(0), text: "\uFEFFé" }],
+    ["a short string in JSON", "\uFEFFa"],
+    ["a field name in the binary form", { at: new Date(0), ["\uFEFFé"]: 1 }],
+    ["JSON with a long string", { text: "\uFEFF" + "é".repeat(300) }],
+  ];
+  for (const [name, value] of values) {
+    await t.step(name, () => {
+      assert.deepStrictEqual(
+        defaultSerializer.deserialize(defaultSerializer.serialize(value)),
+        value,
+      );
+    });
+  }
+  await t.step("JSON bytes that start with a byte order mark still read", () => {
+    const bytes = Uint8Array.of(0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"a":[1]}'));
+    assert.deepStrictEqual(defaultSerializer.deserialize(bytes), { a: [1] });
+  });
+});
+
+Deno.test("defaultSerializer decodes text of every length like a strict UTF-8 decoder (seeded fuzz)", () => {
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  let seed = 11;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  // Mostly ASCII with some valid and some broken multi-byte sequences, at lengths around
+  // the short-text threshold (256 bytes) and past it.
+  const pieces = [
+    [0x61],
+    [0x7a],
+    [0x20],
+    [0xc3, 0xa9],
+    [0xe2, 0x82, 0xac],
+    [0xf0, 0x9f, 0x98, 0x80],
+    [0xef, 0xbf, 0xbd], // a real U+FFFD
+    [0xff],
+    [0xc3],
+    [0xe2, 0x82],
+    [0xc0, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0x80],
+    [0xf4, 0x90, 0x80, 0x80],
+  ];
+  let refused = 0;
+  for (let i = 0; i < 4_000; i++) {
+    const length = [1, 10, 100, 250, 256, 257, 300, 2_000][i % 8]!;
+    const body: number[] = [];
+    while (body.length < length) {
+      const piece = random() < 0.9
+        ? pieces[Math.floor(random() * 3)]!
+        : pieces[Math.floor(random() * pieces.length)]!;
+      body.push(...piece);
+    }
+    const bytes = Uint8Array.of(0x22, ...body, 0x22); // a JSON string literal
+    let expected: unknown;
+    try {
+      expected = JSON.parse(strict.decode(bytes));
+    } catch {
+      expected = SerializationError;
+    }
+    if (expected === SerializationError) {
+      refused++;
+      assert.throws(() => defaultSerializer.deserialize(bytes), SerializationError, `case ${i}`);
+    } else assert.equal(defaultSerializer.deserialize(bytes), expected, `case ${i}`);
+  }
+  assert.ok(refused > 1_000 && refused < 3_800, `refused ${refused} of 4 000`);
+});

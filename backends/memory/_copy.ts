@@ -30,10 +30,18 @@ export function _copyPlain(value: unknown): unknown {
 }
 
 /**
- * How an object is copied: plain data by the fast copier, anything else by `structuredClone`.
- * A value whose getter throws is left to `_copyIn`, which reports it for its key.
+ * Deep-frozen plain data nobody can change (data fields only, every object frozen), which the
+ * store keeps and hands out as it is: `memoize`'s `freeze` option registers its results here.
+ */
+export const _shareable = new WeakSet<object>();
+
+/**
+ * How an object is copied: plain data by the fast copier, anything else by `structuredClone`,
+ * a {@linkcode _shareable} value not at all. A value whose getter throws is left to `_copyIn`,
+ * which reports it for its key.
  */
 export function _copyMode(value: object): CopyMode {
+  if (_shareable.has(value)) return AS_IS;
   try {
     return _isJsonSafe(value) ? PLAIN : CLONE;
   } catch {
@@ -47,6 +55,7 @@ export function _copyMode(value: object): CopyMode {
  * naming the key, with the original error as `cause`.
  */
 export function _copyIn(op: string, key: string, value: object, mode: CopyMode): unknown {
+  if (mode === AS_IS) return value;
   let copy: unknown;
   try {
     copy = mode === PLAIN ? _copyPlain(value) : structuredClone(value);
