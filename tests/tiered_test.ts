@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { runConformance } from "../testing.ts";
 import { serverTest } from "./servers.ts";
+import { Inbox, startPeer } from "./fixtures/tiered_driver.ts";
 import {
   BroadcastChannelBus,
   CacheConnectionError,
@@ -261,31 +262,6 @@ serverTest(
   },
 );
 
-/** Resolves with the next item `take` accepts, or rejects after 10 s (the timer is cleared). */
-class Inbox<T> {
-  #items: T[] = [];
-  #waiters: (() => void)[] = [];
-  push(item: T): void {
-    this.#items.push(item);
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
-  async next(what: string, take: (item: T) => boolean): Promise<T> {
-    const deadline = Date.now() + 10_000;
-    while (true) {
-      const i = this.#items.findIndex(take);
-      if (i >= 0) return this.#items.splice(i, 1)[0]!;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${what} within 10 s`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-    }
-  }
-}
-
 Deno.test("TieredCache over BroadcastChannel: a Worker's L1 never returns the old value once the message arrived", async () => {
   const dir = await Deno.makeTempDir({ prefix: "cachelib_tiered_" });
   const kvPath = `${dir}/kv.sqlite3`;
@@ -323,58 +299,6 @@ Deno.test("TieredCache over BroadcastChannel: a Worker's L1 never returns the ol
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** A peer process (tests/fixtures/tiered_peer.ts) over Redis, driven by stdin lines. */
-async function startPeer(url: string, name: string, keyPrefix: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      new URL("./fixtures/tiered_peer.ts", import.meta.url).pathname,
-      url,
-      name,
-      keyPrefix,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const inbox = new Inbox<string>();
-  const reading = (async () => {
-    let buffer = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let newline;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        inbox.push(buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-      }
-    }
-  })();
-  const stdin = child.stdin.getWriter();
-  const encoder = new TextEncoder();
-  await inbox.next("ready", (line) => line === "ready");
-  return {
-    inbox,
-    async get(key: string): Promise<unknown> {
-      await stdin.write(encoder.encode(`get ${key}\n`));
-      return JSON.parse((await inbox.next("value", (l) => l.startsWith("value "))).slice(6));
-    },
-    async stop(): Promise<void> {
-      await stdin.close();
-      const status = await child.status;
-      await reading;
-      assert.equal(status.code, 0);
-    },
-    kill(): void {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    },
-  };
-}
 
 serverTest(
   "TieredCache over Redis pub/sub: another process's L1 never returns the old value once the message arrived",

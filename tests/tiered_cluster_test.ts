@@ -1,0 +1,201 @@
+// TieredCache over a real Redis Cluster (3 masters, 1 replica each) with the sharded pub/sub
+// RedisBus, started once for the file: the channel lives on one shard; a second process never
+// returns the old value once the message arrived; a slot migration (the server pushes
+// `sunsubscribe`, the old owner answers MOVED) and a killed shard master (failover) each clear
+// L1 and the bus resubscribes on the new owner (last: they change the cluster).
+import assert from "node:assert/strict";
+import {
+  redisCommand,
+  type Reply,
+  startRedisCluster,
+  topologyTest,
+  waitUntil,
+} from "./cluster_servers.ts";
+import { type Peer, startPeer } from "./fixtures/tiered_driver.ts";
+import { MemoryCache, RedisBus, RedisCache, TieredCache } from "../mod.ts";
+
+/** The `PUBSUB SHARDNUMSUB` count of `channel` on a node. */
+async function shardSubscribers(port: number, channel: string): Promise<number> {
+  const reply = await redisCommand(port, "PUBSUB", "SHARDNUMSUB", channel) as Reply[];
+  return Number(reply[1]);
+}
+
+topologyTest(
+  "TieredCache over a Redis Cluster: sharded pub/sub across processes, through a slot migration and a failover",
+  "redis-cluster",
+  async (t) => {
+    await using cluster = await startRedisCluster({ masters: 3, replicas: 1, nodeTimeout: 1000 });
+    const channel = `test:${crypto.randomUUID()}`;
+    const keyPrefix = `test:${crypto.randomUUID()}:`;
+    const url = `redis+cluster://${cluster.masters.map((n) => n.address).join(",")}`;
+    const l1 = new MemoryCache();
+    const bus = new RedisBus({ cluster: { rootNodes: cluster.rootNodes }, channel, timeout: 1000 });
+    const a = new TieredCache({
+      l1,
+      l2: new RedisCache({ cluster: { rootNodes: cluster.rootNodes }, keyPrefix, timeout: 1000 }),
+      bus,
+    });
+    let peer: Peer | undefined;
+    let round = 0;
+    /** This side writes; once the peer handled the message, it reads the new value. */
+    const rounds = async (count: number) => {
+      for (let i = 0; i < count; i++, round++) {
+        assert.equal(await peer!.get("k"), `v${round}`); // now in the peer's L1
+        assert.equal(await peer!.l1("k"), `v${round}`);
+        await a.set("k", `v${round + 1}`);
+        await peer!.inbox.next("delivery", (l) => l.startsWith("delivered "));
+        assert.equal(await peer!.get("k"), `v${round + 1}`, `round ${round}: old value evicted`);
+      }
+    };
+    const slot = Number(
+      await redisCommand(cluster.masters[0]!.port, "CLUSTER", "KEYSLOT", channel),
+    );
+    const nodeOf = (address: string | undefined) =>
+      cluster.nodes.find((n) => n.address === address);
+    try {
+      await bus.ready();
+      peer = await startPeer(url, channel, keyPrefix);
+
+      await t.step("the channel is a shard channel of the slot's master only", async () => {
+        assert.equal(bus.sharded, true);
+        const owner = nodeOf(bus.shard)!;
+        assert.ok(owner, `subscribed on ${bus.shard}`);
+        const slots = await redisCommand(owner.port, "CLUSTER", "SLOTS") as [
+          number,
+          number,
+          [string, number],
+        ][];
+        assert.ok(
+          slots.some(([low, high, [, port]]) => port === owner.port && slot >= low && slot <= high),
+          "the owner serves the channel's slot",
+        );
+        for (const master of cluster.masters) {
+          assert.equal(
+            await shardSubscribers(master.port, channel),
+            master === owner ? 2 : 0,
+            `SHARDNUMSUB on ${master.address}`,
+          );
+          const plain = await redisCommand(master.port, "PUBSUB", "NUMSUB", channel) as Reply[];
+          assert.equal(Number(plain[1]), 0, "no plain subscription");
+        }
+      });
+
+      await t.step(
+        "another process never returns the old value once the message arrived",
+        async () => {
+          await a.set("k", "v0");
+          await peer!.inbox.next("delivery", (l) => l.startsWith("delivered "));
+          await rounds(20);
+        },
+      );
+
+      await t.step(
+        "a slot migration: both sides clear L1 and resubscribe on the new owner",
+        async () => {
+          const source = nodeOf(bus.shard)!;
+          const target = cluster.masters.find((m) => m !== source)!;
+          assert.equal(l1.store.get("k"), `v${round}`);
+          assert.equal(await peer!.get("k"), `v${round}`);
+          peer!.inbox.drain();
+          await redisCommand(
+            target.port,
+            "CLUSTER",
+            "SETSLOT",
+            String(slot),
+            "IMPORTING",
+            source.id,
+          );
+          await redisCommand(
+            source.port,
+            "CLUSTER",
+            "SETSLOT",
+            String(slot),
+            "MIGRATING",
+            target.id,
+          );
+          while (true) {
+            const keys = await redisCommand(
+              source.port,
+              "CLUSTER",
+              "GETKEYSINSLOT",
+              String(slot),
+              "100",
+            ) as string[];
+            if (keys.length === 0) break;
+            await redisCommand(
+              source.port,
+              "MIGRATE",
+              target.host,
+              String(target.port),
+              "",
+              "0",
+              "5000",
+              "KEYS",
+              ...keys,
+            );
+          }
+          for (
+            const node of [
+              target,
+              source,
+              ...cluster.masters.filter((m) => m !== source && m !== target),
+            ]
+          ) {
+            await redisCommand(node.port, "CLUSTER", "SETSLOT", String(slot), "NODE", target.id);
+          }
+          await peer!.inbox.next("reset", (l) => l === "reset");
+          await waitUntil(
+            "this side to resubscribe on the new owner",
+            () => bus.live && bus.shard === target.address,
+            30_000,
+          );
+          await waitUntil("the peer to resubscribe", () => peer!.live(), 30_000);
+          assert.equal(l1.store.get("k"), undefined, "this L1 was cleared");
+          assert.equal(await peer!.l1("k"), null, "the peer's L1 was cleared");
+          assert.equal(await shardSubscribers(target.port, channel), 2);
+          assert.equal(await shardSubscribers(source.port, channel), 0);
+          await rounds(5);
+        },
+      );
+
+      await t.step(
+        "a killed shard master: both sides clear L1, the bus follows the failover",
+        async () => {
+          const victim = nodeOf(bus.shard)!;
+          assert.equal(await peer!.get("k"), `v${round}`);
+          assert.equal(l1.store.get("k"), `v${round}`);
+          // the replica has every key before the master goes
+          assert.equal(await redisCommand(victim.port, "WAIT", "1", "5000"), 1);
+          peer!.inbox.drain();
+          await victim.kill();
+          await waitUntil("this side to notice", () => !bus.live, 10_000);
+          assert.equal(l1.store.get("k"), undefined, "this L1 was cleared");
+          await peer!.inbox.next("reset", (l) => l === "reset");
+          assert.equal(await peer!.l1("k"), null, "the peer's L1 was cleared");
+          await waitUntil(
+            "this side to resubscribe after the failover",
+            () => bus.live && bus.shard !== victim.address,
+            60_000,
+          );
+          await waitUntil("the peer to resubscribe", () => peer!.live(), 30_000);
+          const owner = nodeOf(bus.shard)!;
+          assert.equal(owner.role, "replica", "the promoted replica");
+          assert.equal(await shardSubscribers(owner.port, channel), 2);
+          // L2 and the publisher may need a moment to learn the new topology
+          await waitUntil(
+            "a write to go through",
+            () => a.set("k", `v${round}`).then(() => true),
+            30_000,
+          );
+          await peer!.inbox.next("delivery", (l) => l.startsWith("delivered "));
+          await rounds(5);
+        },
+      );
+
+      await peer.stop();
+    } finally {
+      peer?.kill();
+      await a.close();
+    }
+  },
+);
