@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { runConformance } from "../testing.ts";
 import { serverTest } from "./servers.ts";
+import { redisCommand, waitUntil } from "./cluster_servers.ts";
 import { Inbox, startPeer } from "./fixtures/tiered_driver.ts";
 import {
   BroadcastChannelBus,
@@ -278,7 +279,7 @@ Deno.test("TieredCache over BroadcastChannel: a Worker's L1 never returns the ol
   });
   try {
     worker.postMessage({ kvPath, channel: name });
-    await inbox.next("ready", (m) => "ready" in m);
+    await inbox.next("ready", (m) => "ready" in m, 30_000); // the Worker's module may be checked first
     const get = async (key: string) => {
       worker.postMessage({ get: key });
       return (await inbox.next("value", (m) => "value" in m)).value;
@@ -332,6 +333,114 @@ serverTest(
     }
   },
 );
+
+serverTest(
+  "TieredCache over Redis: invalidateTags in one process drops the tagged entries from another process's L1",
+  "redis",
+  async (_t, [redis]) => {
+    const name = channel();
+    const keyPrefix = prefix();
+    const bus = new RedisBus({ url: redis!.url, channel: name });
+    await using a = new TieredCache({
+      l1: new MemoryCache(),
+      l2: new RedisCache({ url: redis!.url, keyPrefix }),
+      bus,
+    });
+    await bus.ready();
+    const peer = await startPeer(redis!.url, name, keyPrefix);
+    try {
+      await a.set("u1", "Ada", { ttl: 60_000, tags: ["user:42"] });
+      await a.set("u2", "Grace", { ttl: 60_000, tags: ["user:42", "team:7"] });
+      await a.set("other", "kept", { ttl: 60_000, tags: ["team:7"] });
+      await a.set("plain", "kept");
+      for (const [key, value] of [["u1", "Ada"], ["u2", "Grace"], ["other", "kept"]]) {
+        assert.equal(await peer.get(key!), value);
+        assert.equal(await peer.l1(key!), value, `${key} is in the peer's L1`);
+      }
+      assert.equal(await peer.get("plain"), "kept");
+      peer.inbox.drain();
+      await a.invalidateTags(["user:42"]);
+      await peer.inbox.next("delivery", (l) => l.startsWith("delivered "));
+      assert.equal(await peer.l1("u1"), null, "dropped from the peer's L1");
+      assert.equal(await peer.get("u1"), null);
+      assert.equal(await peer.get("u2"), null);
+      assert.equal(await peer.get("other"), "kept", "another tag's entry is read again from L2");
+      assert.equal(await peer.get("plain"), "kept");
+      assert.equal(await a.get("u1"), undefined);
+      assert.equal(await a.get("other"), "kept");
+      await peer.stop();
+    } finally {
+      peer.kill();
+    }
+  },
+);
+
+serverTest(
+  "TieredCache over Redis: a tag invalidation lost while another process's subscriber was cut off is undone by its reconnect",
+  "redis",
+  async (_t, [redis]) => {
+    const name = channel();
+    const keyPrefix = prefix();
+    const bus = new RedisBus({ url: redis!.url, channel: name });
+    await using a = new TieredCache({
+      l1: new MemoryCache(),
+      l2: new RedisCache({ url: redis!.url, keyPrefix }),
+      bus,
+    });
+    await bus.ready();
+    const peer = await startPeer(redis!.url, name, keyPrefix);
+    try {
+      await a.set("u1", "Ada", { ttl: 60_000, tags: ["user:42"] });
+      assert.equal(await peer.get("u1"), "Ada");
+      assert.equal(await peer.l1("u1"), "Ada");
+      // The peer is frozen while the server drops its subscriber: the message below reaches no one
+      // there, and the peer learns of the cut only when it runs again.
+      Deno.kill(peer.pid, "SIGSTOP");
+      try {
+        const killed = await redisCommand(redis!.port, "CLIENT", "KILL", "TYPE", "pubsub");
+        assert.ok(Number(killed) >= 1, "subscribers dropped");
+        peer.inbox.drain();
+        await a.invalidateTags(["user:42"]);
+      } finally {
+        Deno.kill(peer.pid, "SIGCONT");
+      }
+      // both subscribers (this one's and the peer's) are back
+      await waitUntil("the peer to resubscribe", async () => {
+        const [, count] = await redisCommand(redis!.port, "PUBSUB", "NUMSUB", name) as unknown[];
+        return Number(count) === 2 && await peer.live();
+      });
+      assert.equal(peer.inbox.drain().filter((l) => l.startsWith("delivered ")).length, 0, "lost");
+      assert.equal(await peer.l1("u1"), null, "the reconnect cleared the peer's L1");
+      assert.equal(await peer.get("u1"), null, "L2 knows the tag was invalidated");
+      await peer.stop();
+    } finally {
+      peer.kill();
+    }
+  },
+);
+
+Deno.test("TieredCache: a lost invalidateTags message leaves a stale tagged value in the other L1 for l1MaxTtl at most", async () => {
+  let t = 1_000_000;
+  const now = () => t;
+  const shared = new MemoryCache({ now });
+  const deaf = { subscribe: () => {}, publish: () => {}, close: () => {}, live: true }; // loses all
+  await using a = new TieredCache({ l1: new MemoryCache({ now }), l2: shared, bus: deaf, now });
+  await using b = new TieredCache({
+    l1: new MemoryCache({ now }),
+    l2: shared,
+    bus: { ...deaf },
+    l1MaxTtl: 10_000,
+    now,
+  });
+  await a.set("u1", "Ada", { ttl: 600_000, tags: ["user:42"] });
+  assert.equal(await b.get("u1"), "Ada"); // in b's L1 for 10 s at most
+  await a.invalidateTags(["user:42"]);
+  assert.equal(await a.get("u1"), undefined);
+  t += 9_999;
+  assert.equal(await b.get("u1"), "Ada", "stale: the message was lost (documented)");
+  t += 1;
+  assert.equal(await b.get("u1"), undefined, "L1 entry expired; L2 knows the tag was invalidated");
+});
 
 serverTest(
   "TieredCache over a restarted Redis: the bus reconnect clears L1, and no L1 fill while it is down",
