@@ -4,6 +4,7 @@
 // `sunsubscribe`, the old owner answers MOVED) and a killed shard master (failover) each clear
 // L1 and the bus resubscribes on the new owner (last: they change the cluster).
 import assert from "node:assert/strict";
+import { createCluster } from "redis";
 import {
   redisCommand,
   type Reply,
@@ -90,11 +91,50 @@ topologyTest(
       );
 
       await t.step(
+        "a createCluster client given as `client` carries the bus too, and stays open",
+        async () => {
+          const client = createCluster({ rootNodes: cluster.rootNodes });
+          client.on("error", () => {});
+          try {
+            const given = new RedisBus({ client, channel, timeout: 1000 });
+            const l1c = new MemoryCache();
+            const c = new TieredCache({
+              l1: l1c,
+              l2: new RedisCache({ client, keyPrefix }),
+              bus: given,
+            });
+            try {
+              await given.ready();
+              assert.equal(given.shard, bus.shard);
+              assert.equal(await c.get("k"), `v${round}`);
+              assert.equal(l1c.store.get("k"), `v${round}`);
+              await a.set("k", `v${round + 1}`);
+              await waitUntil(
+                "the message to reach the third cache",
+                () => l1c.store.get("k") === undefined,
+              );
+              assert.equal(await c.get("k"), `v${round + 1}`);
+              await c.set("k", `v${round + 2}`); // published on the given client
+              await peer!.inbox.next("delivery", (l) => l.startsWith("delivered "));
+              assert.equal(await peer!.get("k"), `v${round + 2}`);
+              round += 2;
+            } finally {
+              await c.close();
+            }
+            assert.equal(client.isOpen, true, "close() left the given client open");
+          } finally {
+            client.destroy();
+          }
+        },
+      );
+
+      await t.step(
         "a slot migration: both sides clear L1 and resubscribe on the new owner",
         async () => {
           const source = nodeOf(bus.shard)!;
           const target = cluster.masters.find((m) => m !== source)!;
-          assert.equal(l1.store.get("k"), `v${round}`);
+          assert.equal(await a.get("k"), `v${round}`);
+          assert.equal(l1.store.get("k"), `v${round}`, "in this L1");
           assert.equal(await peer!.get("k"), `v${round}`);
           peer!.inbox.drain();
           await redisCommand(
@@ -163,7 +203,8 @@ topologyTest(
         async () => {
           const victim = nodeOf(bus.shard)!;
           assert.equal(await peer!.get("k"), `v${round}`);
-          assert.equal(l1.store.get("k"), `v${round}`);
+          assert.equal(await a.get("k"), `v${round}`);
+          assert.equal(l1.store.get("k"), `v${round}`, "in this L1");
           // the replica has every key before the master goes
           assert.equal(await redisCommand(victim.port, "WAIT", "1", "5000"), 1);
           peer!.inbox.drain();

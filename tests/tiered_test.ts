@@ -147,7 +147,6 @@ Deno.test("TieredCache: a write on one instance evicts the key from the other's 
 });
 
 Deno.test("TieredCache ignores its own messages and clears L1 on a sequence gap or a reset", async () => {
-  const published: string[] = [];
   let handler: { message(text: string): void; reset(): void } | undefined;
   const bus = {
     subscribe: (h: typeof handler) => void (handler = h),
@@ -193,6 +192,84 @@ Deno.test("TieredCache checks its options", () => {
   assert.throws(
     () => new TieredCache({ l1: new MemoryCache(), l2: new MemoryCache(), l1MaxTtl: -1 }),
     RangeError,
+  );
+});
+
+Deno.test("RedisBus checks its options and picks sharded pub/sub for a cluster", async (t) => {
+  await t.step("one of url, cluster or client", () => {
+    assert.throws(() => new RedisBus({}), {
+      name: "TypeError",
+      message: "Cannot create RedisBus: give one of url, cluster or client, received none",
+    });
+    assert.throws(
+      () =>
+        new RedisBus({
+          url: "redis://127.0.0.1:6379",
+          cluster: { rootNodes: [{ url: "redis://127.0.0.1:7000" }] },
+        }),
+      { name: "TypeError", message: /received url and cluster$/ },
+    );
+  });
+  await t.step("bad urls, rootNodes and clients are TypeErrors without credentials", () => {
+    for (
+      const url of ["http://x", "redis+cluster://", "redis+cluster://a:1/0", "redis+sentinel://s/m"]
+    ) {
+      assert.throws(() => new RedisBus({ url }), {
+        name: "TypeError",
+        message:
+          /^Cannot create RedisBus: url must be a redis:\/\/, rediss:\/\/ or redis\+cluster:/,
+      });
+    }
+    assert.throws(() => new RedisBus({ cluster: { rootNodes: [] } }), {
+      name: "TypeError",
+      message: /^Cannot create RedisBus: cluster must be createCluster options with rootNodes/,
+    });
+    assert.throws(
+      () => new RedisBus({ client: { sendCommand() {} } }),
+      (e: Error) =>
+        e instanceof TypeError && /client must be a node-redis cluster client/.test(e.message),
+    );
+    assert.throws(
+      () => new RedisBus({ url: "redis+cluster://u:s3cret@h:1", timeout: 0 }),
+      (e: Error) => e instanceof RangeError && !e.message.includes("s3cret"),
+    );
+  });
+  await t.step("plain pub/sub for redis://, sharded for a cluster", async () => {
+    const plain = new RedisBus({ url: "redis://127.0.0.1:6379" });
+    assert.equal(plain.sharded, false);
+    assert.equal(plain.shard, undefined);
+    await plain.close();
+    const byUrl = new RedisBus({ url: "redis+cluster://user:pw@10.0.0.1:7000,10.0.0.2" });
+    assert.equal(byUrl.sharded, true);
+    assert.equal(byUrl.channel, "cachelib:invalidate");
+    await byUrl.close();
+    const byOptions = new RedisBus({ cluster: { rootNodes: [{ url: "redis://10.0.0.1:7000" }] } });
+    assert.equal(byOptions.sharded, true);
+    await byOptions.close();
+  });
+  await t.step(
+    "an unreachable cluster: ready() rejects within the timeout, naming no password",
+    async () => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as Deno.NetAddr).port;
+      listener.close(); // a port nothing listens on
+      const bus = new RedisBus({ url: `redis+cluster://u:s3cret@127.0.0.1:${port}`, timeout: 300 });
+      await using cache = new TieredCache({ l1: new MemoryCache(), l2: new MemoryCache(), bus });
+      await assert.rejects(
+        bus.ready(),
+        (e: Error) =>
+          /^Cannot subscribe: redis sharded pub\/sub at 127\.0\.0\.1:\d+: /.test(e.message) &&
+          !e.message.includes("s3cret"),
+      );
+      assert.equal(bus.live, false);
+      await assert.rejects(
+        cache.set("k", 1),
+        (e: Error) =>
+          e instanceof CacheConnectionError &&
+          /Cannot invalidate 1 key\(s\) on the bus: redis sharded/.test(e.message) &&
+          !e.message.includes("s3cret"),
+      );
+    },
   );
 });
 
