@@ -147,6 +147,7 @@ Deno.test("TieredCache: a write on one instance evicts the key from the other's 
 });
 
 Deno.test("TieredCache ignores its own messages and clears L1 on a sequence gap or a reset", async () => {
+  const published: string[] = [];
   let handler: { message(text: string): void; reset(): void } | undefined;
   const bus = {
     subscribe: (h: typeof handler) => void (handler = h),
@@ -196,7 +197,12 @@ Deno.test("TieredCache checks its options", () => {
 });
 
 Deno.test("RedisBus checks its options and picks sharded pub/sub for a cluster", async (t) => {
-  await t.step("one of url, cluster or client", () => {
+  await t.step("one of url, cluster or client; no unknown option", () => {
+    assert.throws(
+      () => new RedisBus({ url: "redis://127.0.0.1:6379", chanel: "x" } as never),
+      (e: Error) =>
+        e instanceof TypeError && /RedisBus/.test(e.message) && /chanel/.test(e.message),
+    );
     assert.throws(() => new RedisBus({}), {
       name: "TypeError",
       message: "Cannot create RedisBus: give one of url, cluster or client, received none",

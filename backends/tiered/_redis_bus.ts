@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { redactCredentials } from "../../cache.ts";
+import { checkOptionNames, redactCredentials } from "../../cache.ts";
 import { withDeadline } from "../_toolkit/deadline.ts";
 import type { BusHandler, InvalidationBus } from "./_bus.ts";
 import { type ClusterClient, type ClusterSource, ShardedPubSub } from "./_sharded_bus.ts";
@@ -45,6 +45,8 @@ interface PubSubClient {
   destroy(): void;
   isReady: boolean;
 }
+
+const OPTION_NAMES = ["url", "cluster", "client", "channel", "timeout"] as const;
 
 /** `redis+cluster://[user:password@]h1:p1,h2:p2` → `createCluster` options. */
 function clusterUrl(url: string): ClusterSource | undefined {
@@ -97,6 +99,19 @@ function isClusterClient(value: unknown): value is ClusterClient {
  * await using cache = new TieredCache({ l1: new MemoryCache(), l2: new RedisCache({ url }), bus });
  * await bus.ready();
  * ```
+ *
+ * @example On a Redis Cluster: sharded pub/sub on the channel's shard
+ * ```ts ignore
+ * import { RedisBus, TieredCache } from "@cachelib/cachelib/tiered";
+ * import { RedisCache } from "@cachelib/cachelib/redis";
+ * import { MemoryCache } from "@cachelib/cachelib/memory";
+ *
+ * const cluster = { rootNodes: [{ url: "redis://10.0.0.1:7000" }, { url: "redis://10.0.0.2:7000" }] };
+ * const bus = new RedisBus({ cluster, channel: "users" }); // or url: "redis+cluster://10.0.0.1:7000,…"
+ * await using cache = new TieredCache({ l1: new MemoryCache(), l2: new RedisCache({ cluster }), bus });
+ * await bus.ready();
+ * console.log(bus.sharded, bus.shard); // true "10.0.0.2:7000" (the master of the channel's slot)
+ * ```
  */
 export class RedisBus implements InvalidationBus {
   /** The pub/sub channel. */
@@ -119,6 +134,7 @@ export class RedisBus implements InvalidationBus {
    * @throws {TypeError} A missing url or a bad channel or timeout.
    */
   constructor(options: RedisBusOptions) {
+    checkOptionNames("RedisBus", options, OPTION_NAMES);
     const { url, cluster, client, channel = "cachelib:invalidate", timeout = 2_000 } = options ??
       {};
     const given = (["url", "cluster", "client"] as const).filter((name) =>
