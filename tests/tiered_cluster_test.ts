@@ -5,6 +5,7 @@
 // L1 and the bus resubscribes on the new owner (last: they change the cluster).
 import assert from "node:assert/strict";
 import { createCluster } from "redis";
+import { runConformance } from "../testing.ts";
 import {
   redisCommand,
   type Reply,
@@ -56,6 +57,31 @@ topologyTest(
     try {
       await bus.ready();
       peer = await startPeer(url, channel, keyPrefix);
+
+      await t.step("conforms: memory over the cluster, sharded bus", async (t) => {
+        await runConformance(t, {
+          name: "TieredCache(memory/redis-cluster)",
+          make: async ({ defaultTtl }) => {
+            const bus = new RedisBus({
+              cluster: { rootNodes: cluster.rootNodes },
+              channel: `test:${crypto.randomUUID()}`,
+            });
+            const cache = new TieredCache({
+              l1: new MemoryCache(),
+              l2: new RedisCache({
+                cluster: { rootNodes: cluster.rootNodes },
+                keyPrefix: `test:${crypto.randomUUID()}:`,
+                defaultTtl,
+              }),
+              bus,
+            });
+            await bus.ready();
+            await cache.has("warm-up"); // connects L2 before the cases that read the clock
+            return cache;
+          },
+          quirks: { clock: "server" },
+        });
+      });
 
       await t.step("the channel is a shard channel of the slot's master only", async () => {
         assert.equal(bus.sharded, true);

@@ -214,7 +214,12 @@ export class ShardedPubSub {
   /** Starts the subscribe loop. */
   subscribe(handler: BusHandler): void {
     this.#loop = this.#run(handler);
+    // open the publisher now, so the first write does not pay for discovering the cluster
+    this.#opening = this.#cluster().then(() => {}, () => {});
   }
+
+  /** The publisher's first connect (settled), started by `subscribe`. */
+  #opening: Promise<void> | undefined;
 
   async #run(handler: BusHandler): Promise<void> {
     let target: Address | undefined;
@@ -274,11 +279,16 @@ export class ShardedPubSub {
   }
 
   /**
-   * Resolves once subscribed; rejects with the last failure when `timeout` ms pass first.
+   * Resolves once subscribed (and the publisher's first connect has settled); rejects with the
+   * last failure when the subscription is not active within `timeout` ms.
    *
    * @throws {Error} Not subscribed within the timeout.
    */
   async ready(): Promise<void> {
+    const opening = this.#opening;
+    if (opening) {
+      await withDeadline(opening, this.#timeout, () => this.#late("connect")).catch(() => {});
+    }
     if (this.live) return;
     let wake!: () => void;
     const subscribed = new Promise<void>((resolve) => (wake = resolve));
