@@ -225,6 +225,46 @@ topologyTest(
       );
 
       await t.step(
+        "a hung shard master: the heartbeat notices, both sides clear L1, the bus follows the failover",
+        async () => {
+          const victim = nodeOf(bus.shard)!;
+          assert.equal(await peer!.get("k"), `v${round}`);
+          assert.equal(await a.get("k"), `v${round}`);
+          assert.equal(l1.store.get("k"), `v${round}`, "in this L1");
+          assert.equal(await redisCommand(victim.port, "WAIT", "1", "5000"), 1);
+          peer!.inbox.drain();
+          victim.pause(); // its sockets stay open: only the heartbeat can tell
+          try {
+            await waitUntil("this side to notice", () => !bus.live, 20_000);
+            assert.equal(l1.store.get("k"), undefined, "this L1 was cleared");
+            await peer!.inbox.next("reset", (l) => l === "reset", 20_000);
+            assert.equal(await peer!.l1("k"), null, "the peer's L1 was cleared");
+            await waitUntil(
+              "this side to resubscribe after the failover",
+              () => bus.live && bus.shard !== victim.address,
+              60_000,
+            );
+          } finally {
+            victim.resume();
+          }
+          await waitUntil("the peer to resubscribe", () => peer!.live(), 30_000);
+          await waitUntil(
+            "a write to go through",
+            () => a.set("k", `v${round}`).then(() => true),
+            30_000,
+          );
+          await peer!.inbox.next("delivery", (l) => l.startsWith("delivered "));
+          await rounds(3);
+          // the old master rejoins as the new master's replica (the next step fails over to it)
+          await waitUntil("the old master to rejoin as a replica", async () => {
+            const role = await redisCommand(victim.port, "ROLE") as Reply[];
+            return role[0] === "slave" &&
+              Number(await redisCommand(nodeOf(bus.shard)!.port, "WAIT", "1", "1000")) === 1;
+          }, 30_000);
+        },
+      );
+
+      await t.step(
         "a killed shard master: both sides clear L1, the bus follows the failover",
         async () => {
           const victim = nodeOf(bus.shard)!;
@@ -246,7 +286,7 @@ topologyTest(
           );
           await waitUntil("the peer to resubscribe", () => peer!.live(), 30_000);
           const owner = nodeOf(bus.shard)!;
-          assert.equal(owner.role, "replica", "the promoted replica");
+          assert.notEqual(owner, victim, "another node");
           assert.equal(await shardSubscribers(owner.port, channel), 2);
           // L2 and the publisher may need a moment to learn the new topology
           await waitUntil(

@@ -23,6 +23,9 @@ import type { BusHandler } from "./_bus.ts";
 /** The client package, by a full specifier loaded at run time (see redis/_connection.ts). */
 const REDIS_CLIENT = "npm:redis@6.3.1";
 
+/** How often the subscriber checks that its node answers (ms). */
+const HEARTBEAT_MS = 2_000;
+
 /** `host:port` of a cluster node. */
 interface Address {
   host: string;
@@ -251,7 +254,8 @@ export class ShardedPubSub {
         retries = 0;
         this.#live = true;
         for (const wake of this.#wake) wake();
-        const why = await Promise.race([disrupted, this.#closing]);
+        const stopBeating = this.#heartbeat(client, () => lost("closed"));
+        const why = await Promise.race([disrupted, this.#closing]).finally(stopBeating);
         this.#live = false;
         if (this.#closed) break;
         handler.reset();
@@ -276,6 +280,31 @@ export class ShardedPubSub {
       }
       retries++;
     }
+  }
+
+  /**
+   * PINGs the subscribed node every {@linkcode HEARTBEAT_MS}; no answer within `timeout` calls
+   * `dead`: a hung (SIGSTOPped, partitioned) master keeps its socket open and would leave the
+   * subscriber deaf with no error. Returns the function that stops it.
+   */
+  #heartbeat(client: NodeClient, dead: () => void): () => void {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const beat = () => {
+      timer = setTimeout(() => {
+        withDeadline(client.sendCommand(["PING"]), this.#timeout, () => this.#late("PING"))
+          .then(() => stopped || beat(), (error) => {
+            if (stopped) return;
+            this.#lastError = error;
+            dead();
+          });
+      }, HEARTBEAT_MS);
+    };
+    beat();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }
 
   /**
