@@ -104,8 +104,7 @@ export class ShardedPubSub {
   #lastError: unknown;
   /** Woken by every subscription (for `ready()`). */
   #wake = new Set<() => void>();
-  /** The master the subscriber was last subscribed on (for tests and messages). */
-  owner: string | undefined;
+  #owner: string | undefined;
 
   constructor(channel: string, source: ClusterSource, timeout: number, where: string) {
     this.#channel = channel;
@@ -127,9 +126,15 @@ export class ShardedPubSub {
       if (parsed.password && defaults.password === undefined) {
         defaults.password = decodeURIComponent(parsed.password);
       }
-      this.#learn({ host: parsed.hostname, port: Number(parsed.port || 6379) });
+      const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1"); // an IPv6 address unbracketed
+      this.#learn({ host, port: Number(parsed.port || 6379) });
     }
     this.#nodeOptions = defaults;
+  }
+
+  /** `"host:port"` of the master the subscriber is (or was last) subscribed on. */
+  get owner(): string | undefined {
+    return this.#owner;
   }
 
   /** Whether the subscriber is subscribed on the slot's master now. */
@@ -181,6 +186,12 @@ export class ShardedPubSub {
 
   /** The master of the channel's slot, asked of the known nodes in turn. */
   async #discover(): Promise<Address> {
+    if ("client" in this.#source) { // a given client's masters, once it knows them
+      for (const { address } of this.#source.client.masters ?? []) {
+        const colon = address.lastIndexOf(":");
+        this.#learn({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
+      }
+    }
     let last: unknown = new Error("no node is known");
     for (const address of [...this.#known.values()]) {
       if (this.#closed) break;
@@ -250,7 +261,7 @@ export class ShardedPubSub {
         if (subscribedOnce) handler.reset();
         subscribedOnce = true;
         target = owner;
-        this.owner = key(owner);
+        this.#owner = key(owner);
         retries = 0;
         this.#live = true;
         for (const wake of this.#wake) wake();
