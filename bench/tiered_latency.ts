@@ -63,7 +63,7 @@ try {
     const resolved = now();
     let line = await nextLine();
     while (!line.startsWith("delivered ")) line = await nextLine(); // e.g. a "reset"
-    const delivered = Number(line.slice("delivered ".length));
+    const delivered = Number(line.split(" ")[1]); // delivered <time> <message>
     if (round < 20) continue; // warm-up
     fromCall.push(delivered - start);
     fromResolve.push(delivered - resolved);

@@ -39,11 +39,21 @@ topologyTest(
     });
     let peer: Peer | undefined;
     let round = 0;
+    /**
+     * Waits until the peer handled a message about a fresh marker key written now: a message
+     * published earlier (a write retried through a failover may publish late) has arrived by then.
+     */
+    const settle = async () => {
+      const marker = `marker:${crypto.randomUUID()}`;
+      await a.set(marker, 1);
+      await peer!.inbox.next("the marker's delivery", (l) => l.includes(`"${marker}"`));
+      peer!.inbox.drain();
+    };
     /** This side writes; once the peer handled the message, it reads the new value. */
     const rounds = async (count: number) => {
       for (let i = 0; i < count; i++, round++) {
-        assert.equal(await peer!.get("k"), `v${round}`); // now in the peer's L1
-        assert.equal(await peer!.l1("k"), `v${round}`);
+        assert.equal(await peer!.get("k"), `v${round}`, `round ${round}: the peer reads`);
+        assert.equal(await peer!.l1("k"), `v${round}`, `round ${round}: in the peer's L1`);
         await a.set("k", `v${round + 1}`);
         await peer!.inbox.next("delivery", (l) => l.startsWith("delivered "));
         assert.equal(await peer!.get("k"), `v${round + 1}`, `round ${round}: old value evicted`);
@@ -135,6 +145,7 @@ topologyTest(
               assert.equal(await c.get("k"), `v${round}`);
               assert.equal(l1c.store.get("k"), `v${round}`);
               await a.set("k", `v${round + 1}`);
+              await peer!.inbox.next("delivery", (l) => l.startsWith("delivered "));
               await waitUntil(
                 "the message to reach the third cache",
                 () => l1c.store.get("k") === undefined,
@@ -253,7 +264,7 @@ topologyTest(
             () => a.set("k", `v${round}`).then(() => true),
             30_000,
           );
-          await peer!.inbox.next("delivery", (l) => l.startsWith("delivered "));
+          await settle();
           await rounds(3);
           // the old master rejoins as the new master's replica (the next step fails over to it)
           await waitUntil("the old master to rejoin as a replica", async () => {
@@ -294,7 +305,7 @@ topologyTest(
             () => a.set("k", `v${round}`).then(() => true),
             30_000,
           );
-          await peer!.inbox.next("delivery", (l) => l.startsWith("delivered "));
+          await settle();
           await rounds(5);
         },
       );
