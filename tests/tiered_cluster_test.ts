@@ -265,6 +265,12 @@ topologyTest(
             30_000,
           );
           await settle();
+          // the peer's L2 (its own cluster client) may need a moment too; an error is no value
+          await waitUntil(
+            "the peer's L2 to follow",
+            async () => (await peer!.get("k")) === `v${round}`,
+            30_000,
+          );
           await rounds(3);
           // the old master rejoins as the new master's replica (the next step fails over to it)
           await waitUntil("the old master to rejoin as a replica", async () => {
@@ -306,6 +312,12 @@ topologyTest(
             30_000,
           );
           await settle();
+          // the peer's L2 (its own cluster client) may need a moment too; an error is no value
+          await waitUntil(
+            "the peer's L2 to follow",
+            async () => (await peer!.get("k")) === `v${round}`,
+            30_000,
+          );
           await rounds(5);
         },
       );
