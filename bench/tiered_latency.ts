@@ -2,12 +2,21 @@
 // a peer process (tests/fixtures/tiered_peer.ts) reports when its cache has handled each bus
 // message. Clocks: performance.timeOrigin + performance.now() in both (one machine).
 //   deno run --allow-all bench/tiered_latency.ts [rounds=500]
+// With --cluster: a local Redis Cluster (3 masters, no replicas), RedisCache on the cluster and
+// the sharded pub/sub bus (SPUBLISH / SSUBSCRIBE on the channel's shard).
+//   deno run --allow-all bench/tiered_latency.ts --cluster [rounds=500]
 import { MemoryCache, RedisBus, RedisCache, TieredCache } from "../mod.ts";
 import { startServer } from "../tests/servers.ts";
+import { startRedisCluster } from "../tests/cluster_servers.ts";
 
-const rounds = Number(Deno.args[0] ?? 500);
+const clustered = Deno.args.includes("--cluster");
+const rounds = Number(Deno.args.find((arg) => !arg.startsWith("--")) ?? 500);
 const now = () => performance.timeOrigin + performance.now();
-const redis = await startServer("redis");
+const server = clustered ? await startRedisCluster({ masters: 3 }) : await startServer("redis");
+const rootNodes = "rootNodes" in server ? server.rootNodes : undefined;
+const url = "url" in server
+  ? server.url
+  : `redis+cluster://${server.masters.map((n) => n.address).join(",")}`;
 const channel = `bench:${crypto.randomUUID()}`;
 const keyPrefix = `bench:${crypto.randomUUID()}:`;
 const child = new Deno.Command(Deno.execPath(), {
@@ -15,7 +24,7 @@ const child = new Deno.Command(Deno.execPath(), {
     "run",
     "--allow-all",
     new URL("../tests/fixtures/tiered_peer.ts", import.meta.url).pathname,
-    redis.url,
+    url,
     channel,
     keyPrefix,
   ],
@@ -35,10 +44,12 @@ async function nextLine(): Promise<string> {
   buffer = buffer.slice(i + 1);
   return line;
 }
-const bus = new RedisBus({ url: redis.url, channel });
+const bus = new RedisBus({ url, channel });
 const cache = new TieredCache({
   l1: new MemoryCache(),
-  l2: new RedisCache({ url: redis.url, keyPrefix }),
+  l2: rootNodes
+    ? new RedisCache({ cluster: { rootNodes }, keyPrefix })
+    : new RedisCache({ url, keyPrefix }),
   bus,
 });
 try {
@@ -50,8 +61,9 @@ try {
     const start = now();
     await cache.set("k", round);
     const resolved = now();
-    const line = await nextLine();
-    const delivered = Number(line.slice("delivered ".length));
+    let line = await nextLine();
+    while (!line.startsWith("delivered ")) line = await nextLine(); // e.g. a "reset"
+    const delivered = Number(line.split(" ")[1]); // delivered <time> <message>
     if (round < 20) continue; // warm-up
     fromCall.push(delivered - start);
     fromResolve.push(delivered - resolved);
@@ -59,7 +71,9 @@ try {
   const pct = (values: number[], p: number) =>
     values.toSorted((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
   const ms = (x: number) => `${x.toFixed(3)} ms`;
-  console.log(`rounds: ${rounds}`);
+  console.log(
+    `${clustered ? `cluster, sharded pub/sub on ${bus.shard}` : "one server"}; rounds: ${rounds}`,
+  );
   console.log(
     `set() called → peer evicted: p50 ${ms(pct(fromCall, 0.5))}, p99 ${ms(pct(fromCall, 0.99))}`,
   );
@@ -73,5 +87,5 @@ try {
   await child.stdin.close();
   await lines.cancel();
   await child.status;
-  await redis.stop();
+  await server.stop();
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { runConformance } from "../testing.ts";
 import { serverTest } from "./servers.ts";
+import { redisCommand, waitUntil } from "./cluster_servers.ts";
+import { Inbox, startPeer } from "./fixtures/tiered_driver.ts";
 import {
   BroadcastChannelBus,
   CacheConnectionError,
@@ -194,6 +196,89 @@ Deno.test("TieredCache checks its options", () => {
   );
 });
 
+Deno.test("RedisBus checks its options and picks sharded pub/sub for a cluster", async (t) => {
+  await t.step("one of url, cluster or client; no unknown option", () => {
+    assert.throws(
+      () => new RedisBus({ url: "redis://127.0.0.1:6379", chanel: "x" } as never),
+      (e: Error) =>
+        e instanceof TypeError && /RedisBus/.test(e.message) && /chanel/.test(e.message),
+    );
+    assert.throws(() => new RedisBus({}), {
+      name: "TypeError",
+      message: "Cannot create RedisBus: give one of url, cluster or client, received none",
+    });
+    assert.throws(
+      () =>
+        new RedisBus({
+          url: "redis://127.0.0.1:6379",
+          cluster: { rootNodes: [{ url: "redis://127.0.0.1:7000" }] },
+        }),
+      { name: "TypeError", message: /received url and cluster$/ },
+    );
+  });
+  await t.step("bad urls, rootNodes and clients are TypeErrors without credentials", () => {
+    for (
+      const url of ["http://x", "redis+cluster://", "redis+cluster://a:1/0", "redis+sentinel://s/m"]
+    ) {
+      assert.throws(() => new RedisBus({ url }), {
+        name: "TypeError",
+        message:
+          /^Cannot create RedisBus: url must be a redis:\/\/, rediss:\/\/ or redis\+cluster:/,
+      });
+    }
+    assert.throws(() => new RedisBus({ cluster: { rootNodes: [] } }), {
+      name: "TypeError",
+      message: /^Cannot create RedisBus: cluster must be createCluster options with rootNodes/,
+    });
+    assert.throws(
+      () => new RedisBus({ client: { sendCommand() {} } }),
+      (e: Error) =>
+        e instanceof TypeError && /client must be a node-redis cluster client/.test(e.message),
+    );
+    assert.throws(
+      () => new RedisBus({ url: "redis+cluster://u:s3cret@h:1", timeout: 0 }),
+      (e: Error) => e instanceof RangeError && !e.message.includes("s3cret"),
+    );
+  });
+  await t.step("plain pub/sub for redis://, sharded for a cluster", async () => {
+    const plain = new RedisBus({ url: "redis://127.0.0.1:6379" });
+    assert.equal(plain.sharded, false);
+    assert.equal(plain.shard, undefined);
+    await plain.close();
+    const byUrl = new RedisBus({ url: "redis+cluster://user:pw@10.0.0.1:7000,10.0.0.2" });
+    assert.equal(byUrl.sharded, true);
+    assert.equal(byUrl.channel, "cachelib:invalidate");
+    await byUrl.close();
+    const byOptions = new RedisBus({ cluster: { rootNodes: [{ url: "redis://10.0.0.1:7000" }] } });
+    assert.equal(byOptions.sharded, true);
+    await byOptions.close();
+  });
+  await t.step(
+    "an unreachable cluster: ready() rejects within the timeout, naming no password",
+    async () => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as Deno.NetAddr).port;
+      listener.close(); // a port nothing listens on
+      const bus = new RedisBus({ url: `redis+cluster://u:s3cret@127.0.0.1:${port}`, timeout: 300 });
+      await using cache = new TieredCache({ l1: new MemoryCache(), l2: new MemoryCache(), bus });
+      await assert.rejects(
+        bus.ready(),
+        (e: Error) =>
+          /^Cannot subscribe: redis sharded pub\/sub at 127\.0\.0\.1:\d+: /.test(e.message) &&
+          !e.message.includes("s3cret"),
+      );
+      assert.equal(bus.live, false);
+      await assert.rejects(
+        cache.set("k", 1),
+        (e: Error) =>
+          e instanceof CacheConnectionError &&
+          /Cannot invalidate 1 key\(s\) on the bus: redis sharded/.test(e.message) &&
+          !e.message.includes("s3cret"),
+      );
+    },
+  );
+});
+
 /** A TCP listener that accepts and never answers: a hung server. */
 function silentServer() {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -261,31 +346,6 @@ serverTest(
   },
 );
 
-/** Resolves with the next item `take` accepts, or rejects after 10 s (the timer is cleared). */
-class Inbox<T> {
-  #items: T[] = [];
-  #waiters: (() => void)[] = [];
-  push(item: T): void {
-    this.#items.push(item);
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
-  async next(what: string, take: (item: T) => boolean): Promise<T> {
-    const deadline = Date.now() + 10_000;
-    while (true) {
-      const i = this.#items.findIndex(take);
-      if (i >= 0) return this.#items.splice(i, 1)[0]!;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${what} within 10 s`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-    }
-  }
-}
-
 Deno.test("TieredCache over BroadcastChannel: a Worker's L1 never returns the old value once the message arrived", async () => {
   const dir = await Deno.makeTempDir({ prefix: "cachelib_tiered_" });
   const kvPath = `${dir}/kv.sqlite3`;
@@ -302,7 +362,7 @@ Deno.test("TieredCache over BroadcastChannel: a Worker's L1 never returns the ol
   });
   try {
     worker.postMessage({ kvPath, channel: name });
-    await inbox.next("ready", (m) => "ready" in m);
+    await inbox.next("ready", (m) => "ready" in m, 30_000); // the Worker's module may be checked first
     const get = async (key: string) => {
       worker.postMessage({ get: key });
       return (await inbox.next("value", (m) => "value" in m)).value;
@@ -323,58 +383,6 @@ Deno.test("TieredCache over BroadcastChannel: a Worker's L1 never returns the ol
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** A peer process (tests/fixtures/tiered_peer.ts) over Redis, driven by stdin lines. */
-async function startPeer(url: string, name: string, keyPrefix: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      new URL("./fixtures/tiered_peer.ts", import.meta.url).pathname,
-      url,
-      name,
-      keyPrefix,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const inbox = new Inbox<string>();
-  const reading = (async () => {
-    let buffer = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let newline;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        inbox.push(buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-      }
-    }
-  })();
-  const stdin = child.stdin.getWriter();
-  const encoder = new TextEncoder();
-  await inbox.next("ready", (line) => line === "ready");
-  return {
-    inbox,
-    async get(key: string): Promise<unknown> {
-      await stdin.write(encoder.encode(`get ${key}\n`));
-      return JSON.parse((await inbox.next("value", (l) => l.startsWith("value "))).slice(6));
-    },
-    async stop(): Promise<void> {
-      await stdin.close();
-      const status = await child.status;
-      await reading;
-      assert.equal(status.code, 0);
-    },
-    kill(): void {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    },
-  };
-}
 
 serverTest(
   "TieredCache over Redis pub/sub: another process's L1 never returns the old value once the message arrived",
@@ -408,6 +416,114 @@ serverTest(
     }
   },
 );
+
+serverTest(
+  "TieredCache over Redis: invalidateTags in one process drops the tagged entries from another process's L1",
+  "redis",
+  async (_t, [redis]) => {
+    const name = channel();
+    const keyPrefix = prefix();
+    const bus = new RedisBus({ url: redis!.url, channel: name });
+    await using a = new TieredCache({
+      l1: new MemoryCache(),
+      l2: new RedisCache({ url: redis!.url, keyPrefix }),
+      bus,
+    });
+    await bus.ready();
+    const peer = await startPeer(redis!.url, name, keyPrefix);
+    try {
+      await a.set("u1", "Ada", { ttl: 60_000, tags: ["user:42"] });
+      await a.set("u2", "Grace", { ttl: 60_000, tags: ["user:42", "team:7"] });
+      await a.set("other", "kept", { ttl: 60_000, tags: ["team:7"] });
+      await a.set("plain", "kept");
+      for (const [key, value] of [["u1", "Ada"], ["u2", "Grace"], ["other", "kept"]]) {
+        assert.equal(await peer.get(key!), value);
+        assert.equal(await peer.l1(key!), value, `${key} is in the peer's L1`);
+      }
+      assert.equal(await peer.get("plain"), "kept");
+      peer.inbox.drain();
+      await a.invalidateTags(["user:42"]);
+      await peer.inbox.next("delivery", (l) => l.startsWith("delivered "));
+      assert.equal(await peer.l1("u1"), null, "dropped from the peer's L1");
+      assert.equal(await peer.get("u1"), null);
+      assert.equal(await peer.get("u2"), null);
+      assert.equal(await peer.get("other"), "kept", "another tag's entry is read again from L2");
+      assert.equal(await peer.get("plain"), "kept");
+      assert.equal(await a.get("u1"), undefined);
+      assert.equal(await a.get("other"), "kept");
+      await peer.stop();
+    } finally {
+      peer.kill();
+    }
+  },
+);
+
+serverTest(
+  "TieredCache over Redis: a tag invalidation lost while another process's subscriber was cut off is undone by its reconnect",
+  "redis",
+  async (_t, [redis]) => {
+    const name = channel();
+    const keyPrefix = prefix();
+    const bus = new RedisBus({ url: redis!.url, channel: name });
+    await using a = new TieredCache({
+      l1: new MemoryCache(),
+      l2: new RedisCache({ url: redis!.url, keyPrefix }),
+      bus,
+    });
+    await bus.ready();
+    const peer = await startPeer(redis!.url, name, keyPrefix);
+    try {
+      await a.set("u1", "Ada", { ttl: 60_000, tags: ["user:42"] });
+      assert.equal(await peer.get("u1"), "Ada");
+      assert.equal(await peer.l1("u1"), "Ada");
+      // The peer is frozen while the server drops its subscriber: the message below reaches no one
+      // there, and the peer learns of the cut only when it runs again.
+      Deno.kill(peer.pid, "SIGSTOP");
+      try {
+        const killed = await redisCommand(redis!.port, "CLIENT", "KILL", "TYPE", "pubsub");
+        assert.ok(Number(killed) >= 1, "subscribers dropped");
+        peer.inbox.drain();
+        await a.invalidateTags(["user:42"]);
+      } finally {
+        Deno.kill(peer.pid, "SIGCONT");
+      }
+      // both subscribers (this one's and the peer's) are back
+      await waitUntil("the peer to resubscribe", async () => {
+        const [, count] = await redisCommand(redis!.port, "PUBSUB", "NUMSUB", name) as unknown[];
+        return Number(count) === 2 && await peer.live();
+      });
+      assert.equal(peer.inbox.drain().filter((l) => l.startsWith("delivered ")).length, 0, "lost");
+      assert.equal(await peer.l1("u1"), null, "the reconnect cleared the peer's L1");
+      assert.equal(await peer.get("u1"), null, "L2 knows the tag was invalidated");
+      await peer.stop();
+    } finally {
+      peer.kill();
+    }
+  },
+);
+
+Deno.test("TieredCache: a lost invalidateTags message leaves a stale tagged value in the other L1 for l1MaxTtl at most", async () => {
+  let t = 1_000_000;
+  const now = () => t;
+  const shared = new MemoryCache({ now });
+  const deaf = { subscribe: () => {}, publish: () => {}, close: () => {}, live: true }; // loses all
+  await using a = new TieredCache({ l1: new MemoryCache({ now }), l2: shared, bus: deaf, now });
+  await using b = new TieredCache({
+    l1: new MemoryCache({ now }),
+    l2: shared,
+    bus: { ...deaf },
+    l1MaxTtl: 10_000,
+    now,
+  });
+  await a.set("u1", "Ada", { ttl: 600_000, tags: ["user:42"] });
+  assert.equal(await b.get("u1"), "Ada"); // in b's L1 for 10 s at most
+  await a.invalidateTags(["user:42"]);
+  assert.equal(await a.get("u1"), undefined);
+  t += 9_999;
+  assert.equal(await b.get("u1"), "Ada", "stale: the message was lost (documented)");
+  t += 1;
+  assert.equal(await b.get("u1"), undefined, "L1 entry expired; L2 knows the tag was invalidated");
+});
 
 serverTest(
   "TieredCache over a restarted Redis: the bus reconnect clears L1, and no L1 fill while it is down",

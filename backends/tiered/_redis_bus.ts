@@ -1,20 +1,35 @@
 /**
  * The invalidation transport over Redis pub/sub (`PUBLISH` / `SUBSCRIBE`), on two node-redis
- * connections: one subscribed, one publishing.
+ * connections: one subscribed, one publishing; on a Redis Cluster, sharded pub/sub
+ * (`backends/tiered/_sharded_bus.ts`).
  *
  * @module
  */
-import { redactCredentials } from "../../cache.ts";
+import { checkOptionNames, redactCredentials } from "../../cache.ts";
 import { withDeadline } from "../_toolkit/deadline.ts";
 import type { BusHandler, InvalidationBus } from "./_bus.ts";
+import { type ClusterClient, type ClusterSource, ShardedPubSub } from "./_sharded_bus.ts";
 
 /** The client package, by a full specifier loaded at run time (see redis/connection.ts). */
 const REDIS_CLIENT = "npm:redis@6.3.1";
 
-/** Options of {@linkcode RedisBus}. */
+/** Options of {@linkcode RedisBus}: one of `url`, `cluster` or `client`. */
 export interface RedisBusOptions {
-  /** The server, e.g. `"redis://127.0.0.1:6379"`. */
-  url: string;
+  /**
+   * The server, e.g. `"redis://127.0.0.1:6379"` (pub/sub), or a cluster's root nodes,
+   * `"redis+cluster://[user:password@]host:port,host:port"` (sharded pub/sub), as RedisCache takes.
+   */
+  url?: string | undefined;
+  /**
+   * A Redis Cluster (sharded pub/sub): node-redis `createCluster` options, at least
+   * `{ rootNodes: [{ url: "redis://10.0.0.1:6379" }, …] }`, as RedisCache's `cluster` option.
+   */
+  cluster?: (Record<string, unknown> & { rootNodes: { url: string }[] }) | undefined;
+  /**
+   * A node-redis cluster client (from `createCluster`): it publishes, and its root nodes and
+   * `defaults` are those of the subscriber's own connection (sharded pub/sub). Left open by `close()`.
+   */
+  client?: unknown;
   /** The pub/sub channel every instance of one cache shares. Default `"cachelib:invalidate"`. */
   channel?: string | undefined;
   /** The deadline in ms of connecting and of each publish. Default 2 000. */
@@ -31,11 +46,47 @@ interface PubSubClient {
   isReady: boolean;
 }
 
+const OPTION_NAMES = ["url", "cluster", "client", "channel", "timeout"] as const;
+
+/** `redis+cluster://[user:password@]h1:p1,h2:p2` → `createCluster` options. */
+function clusterUrl(url: string): ClusterSource | undefined {
+  const match = /^redis\+cluster:\/\/(?:([^@/?#]*)@)?([^@/?#]+)\/?$/i.exec(url);
+  if (!match) return undefined;
+  const nodes = match[2]!.split(",").map((spec) => {
+    const node = /^(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(\d{1,5}))?$/.exec(spec);
+    return node ? `redis://${node[1]}:${node[2] ?? 6379}` : undefined;
+  });
+  if (nodes.some((node) => node === undefined)) return undefined;
+  const defaults: Record<string, unknown> = {};
+  const userinfo = match[1];
+  if (userinfo) {
+    const colon = userinfo.indexOf(":");
+    try {
+      const user = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon));
+      const password = colon < 0 ? "" : decodeURIComponent(userinfo.slice(colon + 1));
+      if (user !== "") defaults.username = user;
+      if (password !== "") defaults.password = password;
+    } catch {
+      return undefined;
+    }
+  }
+  return { cluster: { rootNodes: nodes.map((url) => ({ url: url! })), defaults } };
+}
+
+/** Whether `value` looks like a node-redis cluster client. */
+function isClusterClient(value: unknown): value is ClusterClient {
+  const v = value as Record<string, unknown> | null;
+  return typeof v === "object" && v !== null && typeof v.sendCommand === "function" &&
+    typeof v.nodeClient === "function" && typeof v.connect === "function" && "masters" in v;
+}
+
 /**
  * The transport over Redis pub/sub: a message published by one process reaches the subscribers
  * of every process connected to the same server. On a reconnect of the subscriber (messages may
  * have been lost) the cache clears its L1, and while it is disconnected the cache fills no L1.
- * Redis Cluster's sharded pub/sub is not supported.
+ * On a Redis Cluster (`redis+cluster://`, `cluster` or a cluster `client`) it uses sharded pub/sub
+ * (`SSUBSCRIBE`/`SPUBLISH`): the channel's slot picks the shard; the subscriber follows failovers
+ * and slot migrations, clearing L1 each time.
  *
  * @example A bus for a TieredCache over Redis
  * ```ts ignore
@@ -48,10 +99,26 @@ interface PubSubClient {
  * await using cache = new TieredCache({ l1: new MemoryCache(), l2: new RedisCache({ url }), bus });
  * await bus.ready();
  * ```
+ *
+ * @example On a Redis Cluster: sharded pub/sub on the channel's shard
+ * ```ts ignore
+ * import { RedisBus, TieredCache } from "@cachelib/cachelib/tiered";
+ * import { RedisCache } from "@cachelib/cachelib/redis";
+ * import { MemoryCache } from "@cachelib/cachelib/memory";
+ *
+ * const cluster = { rootNodes: [{ url: "redis://10.0.0.1:7000" }, { url: "redis://10.0.0.2:7000" }] };
+ * const bus = new RedisBus({ cluster, channel: "users" }); // or url: "redis+cluster://10.0.0.1:7000,…"
+ * await using cache = new TieredCache({ l1: new MemoryCache(), l2: new RedisCache({ cluster }), bus });
+ * await bus.ready();
+ * console.log(bus.sharded, bus.shard); // true "10.0.0.2:7000" (the master of the channel's slot)
+ * ```
  */
 export class RedisBus implements InvalidationBus {
   /** The pub/sub channel. */
   readonly channel: string;
+  /** Whether this is sharded pub/sub on a Redis Cluster. */
+  readonly sharded: boolean;
+  readonly #sharded: ShardedPubSub | undefined;
   readonly #url: string;
   readonly #timeout: number;
   #publisher: Promise<PubSubClient> | undefined;
@@ -67,9 +134,45 @@ export class RedisBus implements InvalidationBus {
    * @throws {TypeError} A missing url or a bad channel or timeout.
    */
   constructor(options: RedisBusOptions) {
-    const { url, channel = "cachelib:invalidate", timeout = 2_000 } = options ?? {};
-    if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
-      throw new TypeError("Cannot create RedisBus: url must be a redis:// or rediss:// URL");
+    checkOptionNames("RedisBus", options, OPTION_NAMES);
+    const { url, cluster, client, channel = "cachelib:invalidate", timeout = 2_000 } = options ??
+      {};
+    const given = (["url", "cluster", "client"] as const).filter((name) =>
+      options?.[name] !== undefined
+    );
+    if (given.length !== 1) {
+      throw new TypeError(
+        `Cannot create RedisBus: give one of url, cluster or client, received ${
+          given.length === 0 ? "none" : given.join(" and ")
+        }`,
+      );
+    }
+    let source: ClusterSource | undefined;
+    if (url !== undefined) {
+      source = typeof url === "string" ? clusterUrl(url) : undefined;
+      if (source === undefined && (typeof url !== "string" || !/^rediss?:\/\//.test(url))) {
+        throw new TypeError(
+          "Cannot create RedisBus: url must be a redis://, rediss:// or " +
+            "redis+cluster://host:port[,host:port…] URL",
+        );
+      }
+    } else if (cluster !== undefined) {
+      const nodes = (cluster as { rootNodes?: unknown })?.rootNodes;
+      if (
+        !Array.isArray(nodes) || nodes.length === 0 ||
+        !nodes.every((node) => typeof node?.url === "string" && /^rediss?:\/\//i.test(node.url))
+      ) {
+        throw new TypeError(
+          'Cannot create RedisBus: cluster must be createCluster options with rootNodes [{ url: "redis://host:port" }, …]',
+        );
+      }
+      source = { cluster };
+    } else if (isClusterClient(client)) {
+      source = { client };
+    } else {
+      throw new TypeError(
+        "Cannot create RedisBus: client must be a node-redis cluster client (from createCluster)",
+      );
     }
     if (typeof channel !== "string" || channel === "") {
       throw new TypeError("Cannot create RedisBus: channel must be a non-empty string");
@@ -79,14 +182,36 @@ export class RedisBus implements InvalidationBus {
         `Cannot create RedisBus: timeout must be a finite number > 0, received ${timeout}`,
       );
     }
-    this.#url = url;
+    this.#url = url ?? "";
     this.channel = channel;
     this.#timeout = timeout;
+    this.sharded = source !== undefined;
+    if (source !== undefined) {
+      this.#sharded = new ShardedPubSub(channel, source, timeout, this.#clusterWhere(source));
+    }
+  }
+
+  #clusterWhere(source: ClusterSource): string {
+    if ("client" in source) return "redis sharded pub/sub on the cluster client given as `client`";
+    const nodes = source.cluster.rootNodes.map(({ url }) => {
+      const parsed = URL.canParse(url) ? new URL(url) : undefined;
+      return parsed ? `${parsed.hostname}:${parsed.port || 6379}` : "?";
+    });
+    return `redis sharded pub/sub at ${nodes.join(", ")}`;
   }
 
   /** Whether the subscriber is connected and subscribed. */
   get live(): boolean {
+    if (this.#sharded) return this.#sharded.live;
     return this.#live && !this.#closed;
+  }
+
+  /**
+   * On a cluster, `"host:port"` of the master the subscriber is (or was last) subscribed on.
+   * `undefined` before the first subscription and for plain pub/sub.
+   */
+  get shard(): string | undefined {
+    return this.#sharded?.owner;
   }
 
   /** The server, credentials removed, for messages. */
@@ -114,6 +239,11 @@ export class RedisBus implements InvalidationBus {
   subscribe(handler: BusHandler): void {
     if (this.#subscribed !== undefined) {
       throw new TypeError("Cannot subscribe RedisBus: it already has a subscriber");
+    }
+    if (this.#sharded) {
+      this.#subscribed = Promise.resolve();
+      this.#sharded.subscribe(handler);
+      return;
     }
     this.#subscribed = (async () => {
       const client = await this.#client(true);
@@ -151,11 +281,13 @@ export class RedisBus implements InvalidationBus {
    * @throws {Error} The subscriber could not connect.
    */
   async ready(): Promise<void> {
+    if (this.#sharded) return await this.#sharded.ready();
     await this.#subscribed;
   }
 
   /** Publishes `text` on the channel. */
   async publish(text: string): Promise<void> {
+    if (this.#sharded) return await this.#sharded.publish(text);
     const connect = () =>
       this.#client(false).then(async (client) => {
         client.on("error", () => {});
@@ -187,6 +319,7 @@ export class RedisBus implements InvalidationBus {
     if (this.#closed) return;
     this.#closed = true;
     this.#live = false;
+    if (this.#sharded) return await this.#sharded.close();
     await this.#subscribed?.catch(() => {});
     this.#subscriber?.destroy();
     const publisher = await this.#publisher?.catch(() => undefined);
