@@ -81,6 +81,12 @@ export class _WindowTinyLfu {
     this.queues.push(WINDOW, slot);
   }
 
+  /** {@linkcode insert} without recording the use in the sketch (for an engine that never admits). */
+  insertUncounted(slot: number, hash: number): void {
+    this.hashes[slot] = hash;
+    this.queues.push(WINDOW, slot);
+  }
+
   /** A use of the entry in `slot`. */
   access(slot: number): void {
     const hash = this.hashes[slot]!;
@@ -161,6 +167,8 @@ export class _WindowTinyLfu {
     // Counters only: the doorkeeper's bit favours whatever was seen since the last aging, and
     // right after an aging that is every candidate (a loop lost 2.5 points to the churn).
     const candidateFrequency = sketch.count(candidate);
+    // A candidate never counted loses to any victim (and is not warm): skip the victim's count.
+    if (candidateFrequency === 0) return false;
     const victimFrequency = sketch.count(victim);
     if (candidateFrequency > victimFrequency) return true;
     if (candidateFrequency < WARM) return false;
