@@ -53,7 +53,7 @@ export class _WindowTinyLfu {
   constructor(capacity: number, keys: number, window: number, seed: number) {
     this.queues = new _Queues(3, capacity);
     this.hashes = new Int32Array(capacity);
-    this.sketch = new _FrequencySketch(keys, AGE);
+    this.sketch = new _FrequencySketch(keys, AGE, true);
     this.window = window;
     this.#random = seed | 0 || 1;
   }

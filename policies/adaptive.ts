@@ -255,6 +255,9 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   #engine: _WindowTinyLfu;
   #seed: number;
   #reads = new Int32Array(READ_BUFFER);
+  /** The sampled hashes among the buffered hits, and their spreads (filled while draining). */
+  #sampled = new Int32Array(READ_BUFFER);
+  #sampledSpreads = new Int32Array(READ_BUFFER);
   #readCount = 0;
   #minis: _Mini[];
   #miniSet: _Minis;
@@ -389,16 +392,22 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     // miniatures. They share no state, so this is exactly applying each hit at once; but the
     // first pass's memory reads do not wait on each other, which in a large cache (where each
     // is a cache miss) lets the processor overlap them.
+    // The first pass also collects the sampled hits, so the third need not look at the others.
     const sketch = engine.sketch;
+    const sampled = this.#sampled;
+    const spreads = this.#sampledSpreads;
+    let found = 0;
     for (let i = 0; i < count; i++) {
       const hash = hashes[reads[i]!]!;
-      sketch.incrementSeen(hash, _spreadOf(hash));
+      const spread = _spreadOf(hash);
+      sketch.incrementSeen(hash, spread);
+      if (hash < below) {
+        sampled[found] = hash;
+        spreads[found++] = spread;
+      }
     }
     for (let i = 0; i < count; i++) engine.reorder(reads[i]!);
-    for (let i = 0; i < count; i++) {
-      const hash = hashes[reads[i]!]!;
-      if (hash < below) this.#sample(hash, _spreadOf(hash));
-    }
+    for (let i = 0; i < found; i++) this.#sample(sampled[i]!, spreads[i]!);
   }
 
   #rate = 0;
