@@ -51,16 +51,21 @@ export const _tuning = {
   /** The best must lead the current window by `margin × √(sum of both scores)` hits to move. */
   margin: 0.25,
   /**
-   * After `stable` decisions in a row that leave the window where it is, the miniatures rest for
-   * `rest` periods of sampled requests (not replayed), then refill for a period before deciding
-   * again. `rest: 0` never rests.
+   * The miniatures rest (sampled requests are not replayed) for `rest` periods once the current
+   * window has been settled for `stable` decisions in a row — it leads every other candidate by
+   * the margin, or trails none by more than `tie` of its score — then refill for a period before
+   * deciding again. `rest: 0` never rests.
    */
   stable: 4,
   rest: 6,
-  clear: true,
+  /** Rests only when one request in `2 ** restMaxShift` or more is sampled. */
+  restMaxShift: 5,
   tie: 0.02,
+  /**
+   * A rest ends early when the real cache's hit rate over a period differs from the one before
+   * the rest by more than `drift` standard deviations (binomial, pooled): the workload changed.
+   */
   drift: 3,
-  warm: 1,
   /** When set, each decision's candidate index is appended (for the benchmarks). */
   trace: undefined as number[] | undefined,
 };
@@ -273,6 +278,8 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   #margin: number;
   #stableFor: number;
   #restFor: number;
+  #tie: number;
+  #drift: number;
   /** Decisions in a row that kept the window. */
   #stable = 0;
   /** Sampled requests still to skip while the miniatures rest. */
@@ -285,6 +292,9 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   /** The real hit rate of the period before the rest, and its number of requests. */
   #baseRate = 0;
   #baseCount = 0;
+  /** The real hit rate and requests of the last period (set by `#periodRate`). */
+  #rate = 0;
+  #count = 0;
 
   /**
    * Creates an empty policy.
@@ -325,7 +335,11 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     this.#decay = tuning.decay;
     this.#margin = tuning.margin;
     this.#stableFor = tuning.stable;
-    this.#restFor = Math.round(tuning.rest * this.#period);
+    this.#tie = tuning.tie;
+    this.#drift = tuning.drift;
+    // Only where the miniatures cost much: one request in 32 sampled or more (below ~4 096
+    // entries). At one in 64 they are a few percent of a request, and resting costs hit ratio.
+    this.#restFor = shift <= tuning.restMaxShift ? Math.round(tuning.rest * this.#period) : 0;
   }
 
   /** The window's current share of the entries. */
@@ -410,8 +424,6 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     for (let i = 0; i < found; i++) this.#sample(sampled[i]!, spreads[i]!);
   }
 
-  #rate = 0;
-  #count = 0;
   /** Sets `#rate` and `#count` to the real hit rate and requests since the last call. */
   #periodRate(): void {
     const hits = this.#realHits - this.#markHits;
@@ -429,18 +441,20 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     if (n === 0 || m === 0) return false;
     const pooled = (this.#rate * n + this.#baseRate * m) / (n + m);
     const sigma = Math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / m));
-    return Math.abs(this.#rate - this.#baseRate) > _tuning.drift * sigma + 1e-9;
+    return Math.abs(this.#rate - this.#baseRate) > this.#drift * sigma + 1e-9;
   }
 
-  /** Whether candidate `current` leads every other by the margin. */
-  #clearWinner(current: number): boolean {
-    if (!_tuning.clear) return true;
+  /**
+   * Whether the window choice `current` is settled: against every other candidate it either
+   * leads by the margin or scores within `tie` of it (resting then costs at most that much).
+   */
+  #settled(current: number): boolean {
     const minis = this.#minis;
     const mine = minis[current]!.score;
     for (let i = 0; i < minis.length; i++) {
       if (i === current) continue;
       const other = minis[i]!.score;
-      if (Math.abs(mine - other) <= _tuning.tie * mine) continue;
+      if (Math.abs(mine - other) <= this.#tie * mine) continue;
       if (mine - other <= this.#margin * Math.sqrt(mine + other)) return false;
     }
     return true;
@@ -453,7 +467,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
       if (--this.#untilDecision <= 0) {
         this.#untilDecision = this.#period;
         // The workload changed under the resting miniatures: wake them now.
-        if (_tuning.drift > 0 && this.#drifted()) this.#resting = 0;
+        if (this.#drifted()) this.#resting = 0;
       }
       if (this.#resting === 0) {
         // Back from a rest: the miniatures are stale, so the next period only refills them.
@@ -488,13 +502,14 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     if (lead > this.#margin * Math.sqrt(minis[best]!.score + minis[current]!.score)) {
       this.#current = current + Math.sign(best - current);
       this.#stable = 0;
-    } else if (this.#restFor > 0 && this.#clearWinner(current) && ++this.#stable >= this.#stableFor) {
+    } else if (!this.#settled(current)) {
+      this.#stable = 0;
+    } else if (++this.#stable >= this.#stableFor && this.#restFor > 0) {
+      // Settled for a while: rest the miniatures, and remember the real hit rate to watch.
       this.#stable = 0;
       this.#resting = this.#restFor;
       this.#baseRate = this.#rate;
       this.#baseCount = this.#count;
-    } else if (!this.#clearWinner(current)) {
-      this.#stable = 0;
     }
     this.#engine.window = this.#candidates[this.#current]!;
     _tuning.trace?.push(this.#current);

