@@ -10,12 +10,16 @@
 // A round is timed in CPU time of this process (user + system, `process.cpuUsage`), not wall
 // time: on an oversubscribed machine (load 10–20 on 2 cores) wall time mostly measures how long
 // the process waited for a core. CLOCK=wall times by the wall clock instead. POLICY=lru (or any
-// policy name) runs MemoryStore with that policy instead of the default.
+// policy name) runs MemoryStore with that policy instead of the default. MINIS=off keeps the
+// default but samples one request in 512 into 2-entry miniatures (their cost out of the way), to
+// see what the W-TinyLFU main cache alone costs.
 import process from "node:process";
 import { LRUCache } from "lru-cache";
 import { MemoryStore } from "../mod.ts";
+import { _tuning } from "../policies/adaptive.ts";
 
 const wall = Deno.env.get("CLOCK") === "wall";
+if (Deno.env.get("MINIS") === "off") _tuning.miniMin = _tuning.miniMax = 1;
 /** Milliseconds of this process's CPU time (or the wall clock with CLOCK=wall). */
 const clock = (): number => {
   if (wall) return performance.now();

@@ -46,6 +46,9 @@ export class _FrequencySketch {
   #doorkeeper: Int32Array;
   #blockMask: number;
   #doorMask: number;
+  /** The second doorkeeper bit varies only within these low bits of the first's index. */
+  #doorLine: number;
+  #blockedDoor: boolean;
   #uses = 0;
   #sampleSize: number;
 
@@ -53,7 +56,7 @@ export class _FrequencySketch {
    * Sizes the sketch for about `capacity` keys, aged every `age × width` recorded uses (`width`
    * being about 4 × `capacity`).
    */
-  constructor(capacity: number, age = 10) {
+  constructor(capacity: number, age = 10, blockedDoor = false) {
     let width = 16;
     while (width < 4 * capacity) width *= 2;
     this.#counters = new Uint8Array(2 * width);
@@ -61,6 +64,9 @@ export class _FrequencySketch {
     // A doorkeeper of 8 bits per counter row slot, probed twice.
     this.#doorkeeper = new Int32Array(width / 4);
     this.#doorMask = width * 8 - 1;
+    // Blocked: both bits of a key in one 512-bit cache line, so a probe costs one cache miss.
+    this.#blockedDoor = blockedDoor;
+    this.#doorLine = blockedDoor ? Math.min(511, this.#doorMask) : this.#doorMask;
     this.#sampleSize = age * width;
   }
 
@@ -78,7 +84,8 @@ export class _FrequencySketch {
   incrementSpread(hash: number, spread: number): void {
     const door = this.#doorkeeper;
     const a = spread & this.#doorMask;
-    const b = ((spread >>> 13) ^ hash) & this.#doorMask;
+    const line = this.#doorLine;
+    const b = (a & ~line) | (((spread >>> 13) ^ hash) & line);
     if ((((door[a >>> 5]! >>> (a & 31)) & (door[b >>> 5]! >>> (b & 31))) & 1) === 0) {
       // A first sighting only enters the doorkeeper.
       door[a >>> 5]! |= 1 << (a & 31);
@@ -114,7 +121,8 @@ export class _FrequencySketch {
     const spread = _spreadOf(hash);
     const door = this.#doorkeeper;
     const a = spread & this.#doorMask;
-    const b = ((spread >>> 13) ^ hash) & this.#doorMask;
+    const line = this.#doorLine;
+    const b = (a & ~line) | (((spread >>> 13) ^ hash) & line);
     return this.#min(hash, spread) +
       ((door[a >>> 5]! >>> (a & 31)) & (door[b >>> 5]! >>> (b & 31)) & 1);
   }
@@ -164,6 +172,7 @@ export class _FrequencySketch {
       door.set(oldDoor, oldDoor.length);
       this.#doorkeeper = door;
       this.#doorMask = 2 * this.#doorMask + 1;
+      this.#doorLine = this.#blockedDoor ? Math.min(511, this.#doorMask) : this.#doorMask;
       this.#sampleSize *= 2;
     }
   }

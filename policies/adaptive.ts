@@ -50,6 +50,22 @@ export const _tuning = {
   decay: 0.8,
   /** The best must lead the current window by `margin × √(sum of both scores)` hits to move. */
   margin: 0.25,
+  /**
+   * The miniatures rest (sampled requests are not replayed) for `rest` periods once the current
+   * window has been settled for `stable` decisions in a row — it leads every other candidate by
+   * the margin, or trails none by more than `tie` of its score — then refill for a period before
+   * deciding again. `rest: 0` never rests.
+   */
+  stable: 4,
+  rest: 6,
+  /** Rests only when one request in `2 ** restMaxShift` or more is sampled. */
+  restMaxShift: 5,
+  tie: 0.02,
+  /**
+   * A rest ends early when the real cache's hit rate over a period differs from the one before
+   * the rest by more than `drift` standard deviations (binomial, pooled): the workload changed.
+   */
+  drift: 3,
   /** When set, each decision's candidate index is appended (for the benchmarks). */
   trace: undefined as number[] | undefined,
 };
@@ -77,9 +93,15 @@ class _Mini {
   capacity: number;
   hits = 0;
   score = 0;
+  /**
+   * Whether its sketch is used: a 100 % window is plain LRU, which never admits by frequency,
+   * so its sketch would be written and never read.
+   */
+  counted: boolean;
 
   constructor(capacity: number, ids: number, window: number, seed: number) {
     this.capacity = capacity;
+    this.counted = window < 1;
     this.engine = new _WindowTinyLfu(capacity + 1, capacity + 1, window, seed);
     this.slotOfId = new Int32Array(ids).fill(-1);
     this.idOfSlot = new Int32Array(capacity + 1);
@@ -156,14 +178,16 @@ class _Minis {
       const slot = mini.slotOfId[id]!;
       if (slot >= 0) {
         mini.hits++;
-        engine.touch(slot, hash, spread);
+        if (mini.counted) engine.touch(slot, hash, spread);
+        else engine.reorder(slot);
         continue;
       }
       const fresh = mini.free.pop() ?? mini.used++;
       mini.slotOfId[id] = fresh;
       mini.idOfSlot[fresh] = id;
       holders[id]!++;
-      engine.insertSpread(fresh, hash, spread);
+      if (mini.counted) engine.insertSpread(fresh, hash, spread);
+      else engine.insertUncounted(fresh, hash);
       if (++mini.count > mini.capacity) {
         const victim = engine.victim();
         engine.remove(victim);
@@ -236,6 +260,9 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   #engine: _WindowTinyLfu;
   #seed: number;
   #reads = new Int32Array(READ_BUFFER);
+  /** The sampled hashes among the buffered hits, and their spreads (filled while draining). */
+  #sampled = new Int32Array(READ_BUFFER);
+  #sampledSpreads = new Int32Array(READ_BUFFER);
   #readCount = 0;
   #minis: _Mini[];
   #miniSet: _Minis;
@@ -249,6 +276,25 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   #candidates: number[];
   #decay: number;
   #margin: number;
+  #stableFor: number;
+  #restFor: number;
+  #tie: number;
+  #drift: number;
+  /** Decisions in a row that kept the window. */
+  #stable = 0;
+  /** Sampled requests still to skip while the miniatures rest. */
+  #resting = 0;
+  /** The real cache's hits and misses, and their values at the last period's end. */
+  #realHits = 0;
+  #realMisses = 0;
+  #markHits = 0;
+  #markMisses = 0;
+  /** The real hit rate of the period before the rest, and its number of requests. */
+  #baseRate = 0;
+  #baseCount = 0;
+  /** The real hit rate and requests of the last period (set by `#periodRate`). */
+  #rate = 0;
+  #count = 0;
 
   /**
    * Creates an empty policy.
@@ -288,6 +334,12 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     this.#period = this.#untilDecision = Math.max(1, Math.round(tuning.period * miniEntries));
     this.#decay = tuning.decay;
     this.#margin = tuning.margin;
+    this.#stableFor = tuning.stable;
+    this.#tie = tuning.tie;
+    this.#drift = tuning.drift;
+    // Only where the miniatures cost much: one request in 32 sampled or more (below ~4 096
+    // entries). At one in 64 they are a few percent of a request, and resting costs hit ratio.
+    this.#restFor = shift <= tuning.restMaxShift ? Math.round(tuning.rest * this.#period) : 0;
   }
 
   /** The window's current share of the entries. */
@@ -305,6 +357,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     const hash = _hashKey(key, this.#seed);
     const spread = _spreadOf(hash);
     this.#engine.insertSpread(slot, hash, spread);
+    this.#realMisses++;
     if (hash < this.#sampleBelow) this.#sample(hash, spread);
   }
 
@@ -336,6 +389,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     this.#engine.window = this.#candidates[this.#start]!;
     this.#warming = true;
     this.#untilDecision = this.#period;
+    this.#stable = this.#resting = 0;
   }
 
   /** Applies the buffered hits, in order. */
@@ -343,6 +397,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     const count = this.#readCount;
     if (count === 0) return;
     this.#readCount = 0;
+    this.#realHits += count;
     const reads = this.#reads;
     const engine = this.#engine;
     const hashes = engine.hashes;
@@ -351,20 +406,76 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     // miniatures. They share no state, so this is exactly applying each hit at once; but the
     // first pass's memory reads do not wait on each other, which in a large cache (where each
     // is a cache miss) lets the processor overlap them.
+    // The first pass also collects the sampled hits, so the third need not look at the others.
     const sketch = engine.sketch;
+    const sampled = this.#sampled;
+    const spreads = this.#sampledSpreads;
+    let found = 0;
     for (let i = 0; i < count; i++) {
       const hash = hashes[reads[i]!]!;
-      sketch.incrementSeen(hash, _spreadOf(hash));
+      const spread = _spreadOf(hash);
+      sketch.incrementSeen(hash, spread);
+      if (hash < below) {
+        sampled[found] = hash;
+        spreads[found++] = spread;
+      }
     }
     for (let i = 0; i < count; i++) engine.reorder(reads[i]!);
-    for (let i = 0; i < count; i++) {
-      const hash = hashes[reads[i]!]!;
-      if (hash < below) this.#sample(hash, _spreadOf(hash));
+    for (let i = 0; i < found; i++) this.#sample(sampled[i]!, spreads[i]!);
+  }
+
+  /** Sets `#rate` and `#count` to the real hit rate and requests since the last call. */
+  #periodRate(): void {
+    const hits = this.#realHits - this.#markHits;
+    const count = hits + this.#realMisses - this.#markMisses;
+    this.#markHits = this.#realHits;
+    this.#markMisses = this.#realMisses;
+    this.#count = count;
+    this.#rate = count > 0 ? hits / count : 0;
+  }
+
+  /** Whether the real hit rate of the period just ended differs from the one before the rest. */
+  #drifted(): boolean {
+    this.#periodRate();
+    const n = this.#count, m = this.#baseCount;
+    if (n === 0 || m === 0) return false;
+    const pooled = (this.#rate * n + this.#baseRate * m) / (n + m);
+    const sigma = Math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / m));
+    return Math.abs(this.#rate - this.#baseRate) > this.#drift * sigma + 1e-9;
+  }
+
+  /**
+   * Whether the window choice `current` is settled: against every other candidate it either
+   * leads by the margin or scores within `tie` of it (resting then costs at most that much).
+   */
+  #settled(current: number): boolean {
+    const minis = this.#minis;
+    const mine = minis[current]!.score;
+    for (let i = 0; i < minis.length; i++) {
+      if (i === current) continue;
+      const other = minis[i]!.score;
+      if (Math.abs(mine - other) <= this.#tie * mine) continue;
+      if (mine - other <= this.#margin * Math.sqrt(mine + other)) return false;
     }
+    return true;
   }
 
   /** Replays one sampled request through the miniature caches; decides every period. */
   #sample(hash: number, spread: number): void {
+    if (this.#resting > 0) {
+      this.#resting--;
+      if (--this.#untilDecision <= 0) {
+        this.#untilDecision = this.#period;
+        // The workload changed under the resting miniatures: wake them now.
+        if (this.#drifted()) this.#resting = 0;
+      }
+      if (this.#resting === 0) {
+        // Back from a rest: the miniatures are stale, so the next period only refills them.
+        this.#warming = true;
+        this.#untilDecision = this.#period;
+      }
+      return;
+    }
     const minis = this.#minis;
     this.#miniSet.request(hash, spread);
     if (--this.#untilDecision > 0) return;
@@ -373,9 +484,11 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
       // The first period fills the miniature caches: its hits say nothing about windows.
       this.#warming = false;
       for (const mini of minis) mini.hits = 0;
+      this.#periodRate();
       return;
     }
     let best = 0;
+    if (this.#restFor > 0) this.#periodRate();
     for (let i = 0; i < minis.length; i++) {
       const mini = minis[i]!;
       mini.score = mini.score * this.#decay + mini.hits;
@@ -388,6 +501,15 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     // window flushes the main space, which a large cache takes long to refill.
     if (lead > this.#margin * Math.sqrt(minis[best]!.score + minis[current]!.score)) {
       this.#current = current + Math.sign(best - current);
+      this.#stable = 0;
+    } else if (!this.#settled(current)) {
+      this.#stable = 0;
+    } else if (++this.#stable >= this.#stableFor && this.#restFor > 0) {
+      // Settled for a while: rest the miniatures, and remember the real hit rate to watch.
+      this.#stable = 0;
+      this.#resting = this.#restFor;
+      this.#baseRate = this.#rate;
+      this.#baseCount = this.#count;
     }
     this.#engine.window = this.#candidates[this.#current]!;
     _tuning.trace?.push(this.#current);
