@@ -574,7 +574,7 @@ Deno.test("memoize and @memoized reject unknown option names, listing the accept
   assert.throws(() => memoize(Math.abs, { tll: 5 } as never), {
     name: "TypeError",
     message:
-      'Cannot create memoized function abs: unknown option "tll" (accepted: cache, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed)',
+      'Cannot create memoized function abs: unknown option "tll" (accepted: cache, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, tags, timeout, ttl, typed)',
   });
   assert.throws(
     () => {
@@ -589,7 +589,7 @@ Deno.test("memoize and @memoized reject unknown option names, listing the accept
     {
       name: "TypeError",
       message:
-        /unknown option "bindthis" \(accepted: bindThis, cache, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed\)/,
+        /unknown option "bindthis" \(accepted: bindThis, cache, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, tags, timeout, ttl, typed\)/,
     },
   );
 });
