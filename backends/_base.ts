@@ -357,8 +357,17 @@ export abstract class BaseCache implements Cache {
     if (keys.length === 0) return [];
     let values = this._getMany(keys);
     if (values instanceof Promise) values = await values;
-    // An engine that counts its own reads counted a hit for every entry it held.
-    const held = this.#counts ? 0 : values.filter((value) => value !== undefined).length;
+    // An engine that counts its own reads counted a hit for every entry it held: the tagged and
+    // getOrSet entries among them that open to nothing are misses.
+    let wrapped: number[] | undefined;
+    if (!this.#counts) {
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        if (typeof value === "object" && (isTagged(value) || isEnvelope(value))) {
+          (wrapped ??= []).push(i);
+        }
+      }
+    }
     await this.#openAllTagged(values);
     let now: number | undefined;
     for (let i = 0; i < values.length; i++) {
@@ -367,9 +376,8 @@ export abstract class BaseCache implements Cache {
         values[i] = openEntry(value, now ??= this.#now());
       }
     }
-    if (held > 0) {
-      const missed = held - values.filter((value) => value !== undefined).length;
-      for (let i = 0; i < missed; i++) this.#hitWasMiss();
+    if (wrapped !== undefined) {
+      for (const i of wrapped) if (values[i] === undefined) this.#hitWasMiss();
     }
     if (this.#counts) {
       for (const value of values) {
@@ -709,11 +717,19 @@ export abstract class BaseCache implements Cache {
   async ttl(key: string): Promise<number | undefined> {
     checkKey("ttl", key);
     this._checkOpen("ttl", key);
-    let left = this._ttl(key);
-    if (left instanceof Promise) left = await left;
+    // A getOrSet entry lives to its logical expiry, not its physical one: one more read, sent
+    // with the ttl's.
+    const peeked = this.#peekQuietly(key);
+    let left: number | undefined | Promise<number | undefined>;
+    try {
+      left = this._ttl(key);
+      if (left instanceof Promise) left = await left;
+    } catch (error) {
+      peeked.catch(() => {});
+      throw error;
+    }
+    const stored = await peeked;
     if (left === undefined) return undefined;
-    // A getOrSet entry lives to its logical expiry, not its physical one: one more read.
-    const stored = await this.#peekQuietly(key);
     if (typeof stored !== "object" || stored === null) return left;
     const inner = isTagged(stored) ? await this.#openTagged(stored) : stored;
     if (inner === undefined) return undefined;
