@@ -333,4 +333,24 @@ Deno.test("DenoKvCache and FileSystemCache: concurrent add()s from two instances
     await Deno.remove(dir, { recursive: true });
   }
 });
+Deno.test("MemoryCache stats: a stale entry read by get, getMany or has is a miss, and so is a stale serve", async () => {
+  const now = { t: 1_000_000 };
+  await using cache = new MemoryCache({ now: () => now.t });
+  const options = { ttl: 100, staleWhileRevalidate: 1000 };
+  assert.equal(await cache.getOrSet("k", () => "v1", options), "v1");
+  now.t += 150;
+  const before = cache.stats();
+  assert.equal(await cache.get("k"), undefined);
+  assert.deepEqual(await cache.getMany(["k"]), [undefined]);
+  assert.equal(await cache.has("k"), false);
+  const after = cache.stats();
+  assert.deepEqual(
+    [after.hits - before.hits, after.misses - before.misses],
+    [0, 3],
+    "three misses, no hit",
+  );
+  assert.equal(await cache.getOrSet("k", () => "v2", options), "v1", "served stale");
+  const served = cache.stats();
+  assert.deepEqual([served.hits - after.hits, served.misses - after.misses], [0, 1]);
+});
 // ---- end of Session 2 (gos) ----
