@@ -720,14 +720,10 @@ export abstract class BaseCache implements Cache {
     // A getOrSet entry lives to its logical expiry, not its physical one: one more read, sent
     // with the ttl's.
     const peeked = this.#peekQuietly(key);
-    let left: number | undefined | Promise<number | undefined>;
-    try {
-      left = this._ttl(key);
-      if (left instanceof Promise) left = await left;
-    } catch (error) {
-      peeked.catch(() => {});
-      throw error;
-    }
+    // Handled now: it may reject while the ttl read is awaited (awaited below all the same).
+    peeked.catch(() => {});
+    let left = this._ttl(key);
+    if (left instanceof Promise) left = await left;
     const stored = await peeked;
     if (left === undefined) return undefined;
     if (typeof stored !== "object" || stored === null) return left;
