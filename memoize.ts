@@ -14,8 +14,9 @@ import { _isJsonSafe } from "./serializers/_json_safe.ts";
 
 /**
  * Options of {@linkcode memoize}. Besides its own, it takes `getOrSet`'s production options
- * (`staleWhileRevalidate`, `grace`, `timeout`, `refreshAhead`, `lock`, `onRefreshError`; see
- * {@linkcode GetOrSetOptions}), applied to every call.
+ * (`staleWhileRevalidate`, `grace`, `timeout`, `refreshAhead`, `lock`, `onRefreshError`, `tags`;
+ * see {@linkcode GetOrSetOptions}), applied to every call: with `tags`, `invalidateTags` of one
+ * of them drops every stored result.
  */
 export interface MemoizeOptions<Args extends unknown[] = unknown[]>
   extends Omit<GetOrSetOptions, "ttl"> {
@@ -112,6 +113,7 @@ const GET_OR_SET_EXTRAS = [
   "onRefreshError",
   "refreshAhead",
   "staleWhileRevalidate",
+  "tags",
   "timeout",
 ] as const;
 
@@ -346,7 +348,7 @@ export function _memoCore(
   // (options that act on hits, such as a refresh ahead of expiry, must turn it off).
   const onHits = typeof perCall === "object" &&
     (perCall.staleWhileRevalidate !== undefined || perCall.grace !== undefined ||
-      perCall.refreshAhead !== undefined);
+      perCall.refreshAhead !== undefined || perCall.tags !== undefined);
   const memory = cache instanceof MemoryCache && !onHits ? cache : undefined;
   // With `freeze`, what a ByteCache read gives is a fresh decode: frozen in place, not copied.
   const fresh = cache instanceof ByteCache;

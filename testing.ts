@@ -46,6 +46,7 @@ import assert from "node:assert/strict";
 import {
   type Cache,
   CacheError,
+  type CacheStats,
   CacheTimeoutError,
   CacheUnsupportedError,
   SerializationError,
@@ -173,6 +174,20 @@ export const CONFORMANCE_CASES = {
       "the ttl-number form still works, and { ttl } expires like it; add and setMany take tags",
     badTags: "bad tags and unknown options are a TypeError naming the call, and store nothing",
   },
+  // ---- Session 2 (gos): getOrSet with tags, entries no read returns, stats of stale reads ----
+  deadEntries: {
+    getOrSetTags:
+      "getOrSet() stores with its tags (or the producer's); an invalidated entry is never served, not even stale",
+    oneAnswer:
+      "a stale getOrSet entry or an invalidated tagged entry is absent for get, has, getMany, inc, ttl and touch",
+    add:
+      "add() over a stale getOrSet entry or an invalidated tagged entry stores; over a fresh one it does not",
+    concurrentAdd:
+      "of 10 concurrent add() calls over a stale or invalidated entry exactly one stores",
+    stats:
+      "stats() counts a stale or invalidated read as a miss, a stale value getOrSet serves too, and no tag-version read",
+  },
+  // ---- end of Session 2 (gos) ----
 } as const;
 
 /** A group of cases, e.g. `"counters"`: a backend can skip a whole group, with its reason. */
@@ -1672,7 +1687,188 @@ const GROUPS: { [G in ConformanceGroup]: (suite: Suite) => Cases<G> } = {
   ttlOps,
   production,
   tags: tagsGroup,
+  deadEntries,
 };
+
+// ---- Session 2 (gos): getOrSet with tags, entries no read returns, stats of stale reads ----
+
+function deadEntries(
+  { options, stores, atomic, serverClock, short, pastShort, pass }: Suite,
+): Cases<"deadEntries"> {
+  const unless = stores ? undefined : "the backend stores nothing, so nothing is ever stale";
+  // ttl() and touch() are checked where the backend supports them.
+  const ttlOps = options.quirks?.unsupported?.ttl === undefined;
+  const touchOps = options.quirks?.unsupported?.touch === undefined;
+  const swr = { ttl: short, staleWhileRevalidate: 20 * short };
+  const down = () => Promise.reject(new Error("source down"));
+  return {
+    getOrSetTags: {
+      unless,
+      run: async (cache, clock) => {
+        const options = { ...swr, grace: 20 * short, tags: ["user:1"] };
+        assert.equal(await cache.getOrSet("u", () => "v1", options), "v1");
+        assert.equal(await cache.get("u"), "v1");
+        await cache.invalidateTags(["user:1"]);
+        assert.equal(await cache.get("u"), undefined, "stored with its tags");
+        assert.equal(await cache.has("u"), false);
+        let calls = 0;
+        assert.equal(await cache.getOrSet("u", () => (calls++, "v2"), options), "v2");
+        assert.equal(calls, 1, "an invalidated entry is a miss for getOrSet");
+        // v2 is now stale, within staleWhileRevalidate and grace: invalidated, it is gone.
+        await pass(clock, pastShort);
+        await cache.invalidateTags(["user:1"]);
+        assert.equal(
+          await cache.getOrSet("u", () => "v3", options),
+          "v3",
+          "not served stale within staleWhileRevalidate once invalidated",
+        );
+        await pass(clock, pastShort);
+        await cache.invalidateTags(["user:1"]);
+        await assert.rejects(
+          cache.getOrSet("u", down, options),
+          { message: "source down" },
+          "grace does not cover an invalidated entry",
+        );
+        assert.equal(await cache.get("u"), undefined);
+        // The producer sets the tags from its result; they replace the call's.
+        const fromRows = (context: ProduceContext<string>) => {
+          assert.deepEqual(context.tags, ["list"]);
+          context.tags = [...context.tags, "row:7"];
+          return "rows";
+        };
+        assert.equal(await cache.getOrSet("r", fromRows, { tags: ["list"] }), "rows");
+        assert.equal(await cache.getOrSet("other", () => "o", { tags: ["row:8"] }), "o");
+        await cache.invalidateTags(["row:7"]);
+        assert.deepEqual(await cache.getMany(["r", "other"]), [undefined, "o"]);
+        assert.equal(
+          await cache.getOrSet("p", (context) => (assert.deepEqual(context.tags, []), "plain")),
+          "plain",
+        );
+        await assert.rejects(cache.getOrSet("b", () => 1, { tags: [""] }), {
+          name: "TypeError",
+          message: /Cannot getOrSet key "b": every tag must be a non-empty string/,
+        });
+        await assert.rejects(
+          cache.getOrSet("b", (context) => (context.tags = [1] as never, 1)),
+          { name: "TypeError", message: /Cannot getOrSet key "b": every tag/ },
+        );
+        assert.equal(await cache.get("b"), undefined, "bad tags store nothing");
+      },
+    },
+    oneAnswer: {
+      unless,
+      run: async (cache, clock) => {
+        assert.equal(await cache.getOrSet("s", () => "old", swr), "old");
+        assert.equal(await cache.getOrSet("n", () => 7, swr), 7);
+        assert.equal(await cache.getOrSet("t", () => "t", swr), "t");
+        await cache.set("x", 5, { ttl: 20 * short, tags: ["gone"] });
+        await cache.invalidateTags(["gone"]);
+        await pass(clock, pastShort);
+        for (const key of ["s", "x"]) {
+          assert.equal(await cache.get(key), undefined, key);
+          assert.equal(await cache.has(key), false, key);
+          if (ttlOps) assert.equal(await cache.ttl(key), undefined, `ttl(${key})`);
+        }
+        assert.deepEqual(await cache.getMany(["s", "x", "s"]), [undefined, undefined, undefined]);
+        if (touchOps) {
+          assert.equal(await cache.touch("t", 60_000), false, "touch of a stale entry");
+          assert.equal(await cache.touch("x", 60_000), false, "touch of an invalidated entry");
+        }
+        assert.equal(await cache.get("t"), undefined, "touch revived nothing");
+        assert.equal(await cache.inc("n"), 1, "a counter over a stale entry starts from 0");
+        assert.equal(await cache.inc("x", 2), 2, "a counter over an invalidated entry too");
+        if (!ttlOps || !touchOps) return;
+        // A fresh getOrSet entry: ttl() is its logical ttl, touch() gives it a new one.
+        assert.equal(await cache.getOrSet("f", () => "f", swr), "f");
+        const left = await cache.ttl("f");
+        assert.ok(left !== undefined && left > 0 && left <= short, `ttl("f") = ${left}`);
+        assert.equal(await cache.touch("f", 3 * short), true);
+        await pass(clock, pastShort);
+        assert.equal(await cache.get("f"), "f", "touch extended the ttl get obeys");
+        assert.equal(await cache.touch("f", 0), true);
+        assert.equal(await cache.ttl("f"), 0, "touch(key, 0): never expires");
+      },
+    },
+    add: {
+      unless,
+      run: async (cache, clock) => {
+        assert.equal(await cache.getOrSet("s", () => "old", swr), "old");
+        assert.equal(
+          await cache.getOrSet("f", () => "fresh", { ttl: 60_000, grace: 60_000 }),
+          "fresh",
+        );
+        await cache.set("x", "tagged", { ttl: 20 * short, tags: ["gone"] });
+        await cache.set("y", "kept", { ttl: 20 * short, tags: ["kept"] });
+        await cache.invalidateTags(["gone"]);
+        assert.equal(await cache.add("x", "new x", { tags: ["gone"] }), true, "over invalidated");
+        assert.equal(await cache.get("x"), "new x");
+        assert.equal(await cache.add("x", "newer x"), false);
+        assert.equal(await cache.add("y", "no"), false, "a live tagged entry stays");
+        await pass(clock, pastShort);
+        assert.equal(await cache.add("f", "no"), false, "a fresh getOrSet entry stays");
+        assert.equal(await cache.get("f"), "fresh");
+        assert.equal(await cache.add("s", "new", 60_000), true, "over a stale entry");
+        assert.equal(await cache.get("s"), "new");
+        assert.equal(await cache.add("s", "newer"), false);
+        assert.equal(await cache.getOrSet("s", () => "produced", swr), "new");
+        assert.equal(await cache.get("y"), "kept");
+      },
+    },
+    concurrentAdd: {
+      unless: unless ?? (atomic ? undefined : "add is not atomic on this backend"),
+      run: async (cache, clock) => {
+        assert.equal(await cache.getOrSet("s", () => "old", swr), "old");
+        await cache.set("x", "tagged", { ttl: 20 * short, tags: ["gone"] });
+        await cache.invalidateTags(["gone"]);
+        await pass(clock, pastShort);
+        for (const key of ["s", "x"]) {
+          const added = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => cache.add(key, `${key}${i}`)),
+          );
+          assert.equal(added.filter(Boolean).length, 1, `${key}: ${added}`);
+          assert.equal(await cache.get(key), `${key}${added.indexOf(true)}`);
+        }
+      },
+    },
+    stats: {
+      unless,
+      run: async (cache, clock) => {
+        const delta = (before: CacheStats) => {
+          const now = cache.stats();
+          return { hits: now.hits - before.hits, misses: now.misses - before.misses };
+        };
+        assert.equal(await cache.getOrSet("s", () => "v", swr), "v");
+        assert.equal(await cache.getOrSet("w", () => "w", swr), "w");
+        await cache.set("t", "tv", { ttl: 20 * short, tags: ["tt"] });
+        let before = cache.stats();
+        assert.equal(await cache.get("s"), "v");
+        assert.equal(await cache.get("t"), "tv");
+        assert.deepEqual(await cache.getMany(["t", "s"]), ["tv", "v"]);
+        assert.equal(await cache.has("t"), true);
+        assert.deepEqual(delta(before), { hits: 5, misses: 0 }, "tag versions are not counted");
+        await pass(clock, pastShort);
+        before = cache.stats();
+        assert.equal(await cache.getOrSet("w", () => "w2", swr), "w", "served stale");
+        assert.deepEqual(delta(before), { hits: 0, misses: 1 }, "a stale serve is a miss");
+        await eventually("the refresh stores w2", async () => (await cache.get("w")) === "w2");
+        await cache.invalidateTags(["tt"]);
+        before = cache.stats();
+        assert.equal(await cache.get("s"), undefined);
+        assert.equal(await cache.get("t"), undefined);
+        assert.equal(await cache.has("s"), false);
+        assert.equal(await cache.has("t"), false);
+        assert.deepEqual(await cache.getMany(["s", "t"]), [undefined, undefined]);
+        assert.deepEqual(delta(before), { hits: 0, misses: 6 }, "stale and invalidated: misses");
+        if (serverClock) return; // the refreshed entry may expire before the next read
+        before = cache.stats();
+        assert.equal(await cache.getOrSet("w", () => "w3", swr), "w2");
+        assert.deepEqual(delta(before), { hits: 1, misses: 0 }, "a fresh getOrSet read is a hit");
+      },
+    },
+  };
+}
+
+// ---- end of Session 2 (gos) ----
 
 function tagsGroup({ stores, serverClock, short, pastShort, pass }: Suite): Cases<"tags"> {
   const hit = <T>(value: T) => stores ? value : undefined;

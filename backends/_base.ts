@@ -30,11 +30,14 @@ import {
 } from "../cache.ts";
 import { _freshOutput, _synchronous, type Serializer } from "../serializers/serializer.ts";
 import {
+  type Envelope,
+  ENVELOPE_MARK,
   type GetOrSetOptions,
   isEnvelope,
   openEntry,
   type Produce,
   Producer,
+  wrapEntry,
 } from "./_get_or_set.ts";
 import { defaultSerializer } from "../serializers/default.ts";
 import { createNamespace, type NamespaceOptions, type NamespaceView } from "./_namespace.ts";
@@ -64,7 +67,10 @@ export let _isClosed: (cache: BaseCache) => boolean;
 /** The clock of `cache` (its `now` option). Internal, for namespace views. */
 export let _clockOf: (cache: BaseCache) => () => number;
 
-/** Reads `key` of `cache` as getOrSet does (an envelope unopened). Internal, for namespace views. */
+/**
+ * Reads `key` of `cache` as getOrSet does: a tagged entry opened (`undefined` when invalidated),
+ * a getOrSet envelope unopened. Internal, for namespace views.
+ */
 export let _entryOf: (cache: BaseCache, key: string) => unknown | Promise<unknown>;
 
 const identities = new WeakMap<object, number>();
@@ -170,17 +176,19 @@ export abstract class BaseCache implements Cache {
       defaultTtl: this.defaultTtl,
       read: (key) => {
         const found = this._getEntry(key);
-        if (isTagged(found)) return this.#openTagged(found).then((v) => this.#countStored(v));
+        if (isTagged(found)) return this.#openTagged(found).then((v) => this.#countStored(v, true));
         if (found instanceof Promise) {
           return found.then((value) =>
             isTagged(value)
-              ? this.#openTagged(value).then((v) => this.#countStored(v))
+              ? this.#openTagged(value).then((v) => this.#countStored(v, true))
               : this.#countStored(value)
           );
         }
-        return this.#counts ? this.#countStored(found) : found;
+        return this.#counts || (typeof found === "object" && isEnvelope(found))
+          ? this.#countStored(found)
+          : found;
       },
-      write: (key, value, ttl) => this.set(key, value, ttl),
+      write: (key, value, ttl, tags) => this.set(key, value, tags ? { ttl, tags } : ttl),
     });
   }
 
@@ -265,7 +273,12 @@ export abstract class BaseCache implements Cache {
     _storeIdOf = (cache) => cache._storeId();
     _isClosed = (cache) => cache._closed;
     _clockOf = (cache) => cache.#now;
-    _entryOf = (cache, key) => cache._getEntry(key);
+    _entryOf = (cache, key) => {
+      const found = cache._getEntry(key);
+      if (isTagged(found)) return cache.#openTagged(found);
+      if (!(found instanceof Promise)) return found;
+      return found.then((value) => isTagged(value) ? cache.#openTagged(value) : value);
+    };
   }
 
   /** Throws a `CacheError` when the cache is closed. */
@@ -286,16 +299,21 @@ export abstract class BaseCache implements Cache {
       if (value instanceof Promise) {
         return value.then((found) =>
           typeof found === "object" && isTagged(found)
-            ? this.#openTagged(found).then((v) => this.#countRead(v))
+            ? this.#openTagged(found).then((v) => this.#countRead(v, true))
             : this.#countRead(found)
         ) as Promise<T | undefined>;
       }
       // A getOrSet envelope is opened (a stale one is a miss); a plain value costs one typeof.
       if (typeof value === "object") {
         if (isTagged(value)) {
-          return this.#openTagged(value).then((v) => this.#countRead(v)) as Promise<T | undefined>;
+          return this.#openTagged(value).then((v) => this.#countRead(v, true)) as Promise<
+            T | undefined
+          >;
         }
-        if (isEnvelope(value)) value = openEntry(value, this.#now());
+        if (isEnvelope(value)) {
+          value = openEntry(value, this.#now());
+          if (value === undefined && !this.#counts) this.#hitWasMiss();
+        }
       }
       if (this.#counts) this.#countRead(value);
       return Promise.resolve(value as T | undefined);
@@ -306,15 +324,31 @@ export abstract class BaseCache implements Cache {
 
   /**
    * Opens a getOrSet envelope (a stale one is a miss), counts the read as a hit or a miss
-   * (when the base class counts) and returns the value.
+   * and returns the value. `wrapped`: the key held a tagged entry (opened by the caller).
    */
-  #countRead(value: unknown): unknown {
-    if (typeof value === "object" && isEnvelope(value)) value = openEntry(value, this.#now());
+  #countRead(value: unknown, wrapped = false): unknown {
+    if (typeof value === "object" && isEnvelope(value)) {
+      value = openEntry(value, this.#now());
+      wrapped = true;
+    }
     if (this.#counts) {
       if (value === undefined) this._stats.misses++;
       else this._stats.hits++;
-    }
+    } else if (wrapped && value === undefined) this.#hitWasMiss();
     return value;
+  }
+
+  /**
+   * Corrections to an engine's own counters (MemoryCache's store), which see a stored entry
+   * where a caller sees a miss (a stale envelope, an invalidated tagged entry) and count the
+   * reads of tag versions: `stats()` applies them. Unused when the base class counts.
+   */
+  readonly #fix = { hits: 0, misses: 0 };
+
+  /** An engine counted a hit for a read its caller sees as a miss. */
+  #hitWasMiss(): void {
+    this.#fix.hits--;
+    this.#fix.misses++;
   }
 
   /** The values of `keys`, in order. */
@@ -324,6 +358,17 @@ export abstract class BaseCache implements Cache {
     if (keys.length === 0) return [];
     let values = this._getMany(keys);
     if (values instanceof Promise) values = await values;
+    // An engine that counts its own reads counted a hit for every entry it held: the tagged and
+    // getOrSet entries among them that open to nothing are misses.
+    let wrapped: number[] | undefined;
+    if (!this.#counts) {
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        if (typeof value === "object" && (isTagged(value) || isEnvelope(value))) {
+          (wrapped ??= []).push(i);
+        }
+      }
+    }
     await this.#openAllTagged(values);
     let now: number | undefined;
     for (let i = 0; i < values.length; i++) {
@@ -331,6 +376,9 @@ export abstract class BaseCache implements Cache {
       if (typeof value === "object" && isEnvelope(value)) {
         values[i] = openEntry(value, now ??= this.#now());
       }
+    }
+    if (wrapped !== undefined) {
+      for (const i of wrapped) if (values[i] === undefined) this.#hitWasMiss();
     }
     if (this.#counts) {
       for (const value of values) {
@@ -378,10 +426,82 @@ export abstract class BaseCache implements Cache {
       ? this._setTagged(op, key, value, ms, tags)
       : op === "set"
       ? this._set(key, value, ms)
-      : this._add(key, value, ms);
+      : this.#add(key, value, ms);
     if (stored instanceof Promise) stored = await stored;
     if (stored && this.#counts) this._stats.sets++;
     return stored;
+  }
+
+  /**
+   * `_add`, and when it finds the key taken, `_addOverDead`: a key that holds only an entry no
+   * read returns (a stale getOrSet envelope, an invalidated tagged entry) is free for `add`.
+   */
+  #add(key: string, value: unknown, ttl: number): boolean | Promise<boolean> {
+    const added = this._add(key, value, ttl);
+    if (added instanceof Promise) {
+      return added.then((done) => done || this._addOverDead(key, value, ttl, this.#dead));
+    }
+    return added || this._addOverDead(key, value, ttl, this.#dead);
+  }
+
+  /**
+   * Called by `add` after `_add` found `key` taken: stores `value` in place of the entry held
+   * there when `dead(stored)` says no read returns it (a stale getOrSet envelope, an invalidated
+   * tagged entry), and resolves whether it stored. A backend whose `add` is atomic overrides
+   * this with a compare-and-set on the entry it judged (Redis: a script comparing the bytes;
+   * memcached: CAS; Deno KV: a versionstamp check; filesystem: the bytes under the key's lock;
+   * MemoryCache: the stored object), so of two concurrent `add`s over one dead entry exactly
+   * one stores. This default reads with `_peek`, then deletes and adds: not atomic (two `add`s
+   * racing over one dead entry may both store); a cache over another `Cache` (a namespace view,
+   * TieredCache) returns `false`, because the cache below already did this in its own `add`.
+   */
+  protected _addOverDead(
+    key: string,
+    value: unknown,
+    ttl: number,
+    dead: (stored: unknown) => boolean | Promise<boolean>,
+  ): boolean | Promise<boolean> {
+    return this.#deleteAndAdd(key, value, ttl, dead);
+  }
+
+  async #deleteAndAdd(
+    key: string,
+    value: unknown,
+    ttl: number,
+    dead: (stored: unknown) => boolean | Promise<boolean>,
+  ): Promise<boolean> {
+    let stored: unknown;
+    try {
+      stored = await this._peek(key);
+    } catch (error) {
+      if (error instanceof SerializationError) return false;
+      throw error;
+    }
+    if (stored === undefined || !(await dead(stored))) return false;
+    await this._delete(key);
+    return await this._add(key, value, ttl);
+  }
+
+  /** `#isDead`, bound, for `_addOverDead`. */
+  readonly #dead = (stored: unknown): boolean | Promise<boolean> => this.#isDead(stored);
+
+  /**
+   * Whether a stored value is an entry no plain read returns although the key holds it: a stale
+   * getOrSet envelope, or a tagged entry one of whose tags was invalidated (or whose value is a
+   * stale envelope). `add`, `inc`/`dec`, `has`, `ttl` and `touch` call such a key absent.
+   */
+  #isDead(stored: unknown): boolean | Promise<boolean> {
+    if (typeof stored !== "object" || stored === null) return false;
+    if (isTagged(stored)) {
+      return this.#openTagged(stored).then((value) => value === undefined || this.#isStale(value));
+    }
+    return this.#isStale(stored);
+  }
+
+  /** Whether `value` is a getOrSet envelope past its ttl. */
+  #isStale(value: unknown): boolean {
+    return typeof value === "object" && isEnvelope(value) &&
+      openEntry(value, this.#now()) === undefined;
   }
 
   /** Stores every entry. */
@@ -442,7 +562,10 @@ export abstract class BaseCache implements Cache {
     this._checkOpen("has", key);
     let found = this._has(key);
     if (found instanceof Promise) found = await found;
-    if (found) found = await this.#notStale(key);
+    if (found) {
+      found = await this.#notStale(key);
+      if (!found && !this.#counts) this.#hitWasMiss();
+    }
     if (this.#counts) {
       if (found) this._stats.hits++;
       else this._stats.misses++;
@@ -463,9 +586,7 @@ export abstract class BaseCache implements Cache {
       if (error instanceof SerializationError) return true;
       throw error;
     }
-    if (isTagged(stored)) stored = await this.#openTagged(stored);
-    return stored !== undefined &&
-      (!isEnvelope(stored) || openEntry(stored, this.#now()) !== undefined);
+    return stored !== undefined && !(await this.#isDead(stored));
   }
 
   /** Removes this cache's entries. */
@@ -530,7 +651,10 @@ export abstract class BaseCache implements Cache {
     return this.#producer.run(key, produce, resolved);
   }
 
-  /** Deletes `key` when it holds a stale getOrSet envelope; `true` when it did. */
+  /**
+   * Deletes `key` when it holds an entry no read returns (a stale getOrSet envelope, an
+   * invalidated tagged entry); `true` when it did.
+   */
   async #dropStale(key: string): Promise<boolean> {
     let stored: unknown;
     try {
@@ -538,23 +662,36 @@ export abstract class BaseCache implements Cache {
     } catch {
       return false;
     }
-    if (!isEnvelope(stored) || openEntry(stored, this.#now()) !== undefined) return false;
+    if (stored === undefined || !(await this.#isDead(stored))) return false;
     await this._delete(key);
     return true;
   }
 
-  /** Counts what getOrSet read (a fresh envelope or a value is a hit) and returns it unopened. */
-  #countStored(value: unknown): unknown {
+  /**
+   * Counts what getOrSet read and returns it unopened: a value or a fresh envelope is a hit;
+   * nothing, a stale envelope (even one served stale) or an invalidated tagged entry (`wrapped`:
+   * the key held a tagged entry, opened by the caller) is a miss.
+   */
+  #countStored(value: unknown, wrapped = false): unknown {
+    const miss = openEntry(value, this.#now()) === undefined;
     if (this.#counts) {
-      if (openEntry(value, this.#now()) === undefined) this._stats.misses++;
+      if (miss) this._stats.misses++;
       else this._stats.hits++;
-    }
+    } else if (miss && (wrapped || value !== undefined)) this.#hitWasMiss();
     return value;
   }
 
-  /** Counters of this instance since it was created. */
+  /**
+   * Counters of this instance since it was created. A read counts one hit when it returns a
+   * value and one miss when it does not; a stale value getOrSet serves (staleWhileRevalidate,
+   * grace) is a miss: the entry was past its ttl.
+   */
   stats(): CacheStats {
-    return this.#engineStats ? this.#engineStats() : { ...this._stats };
+    if (!this.#engineStats) return { ...this._stats };
+    const stats = this.#engineStats();
+    stats.hits += this.#fix.hits;
+    stats.misses += this.#fix.misses;
+    return stats;
   }
 
   /** Releases what the cache opened. Idempotent. */
@@ -581,9 +718,32 @@ export abstract class BaseCache implements Cache {
   async ttl(key: string): Promise<number | undefined> {
     checkKey("ttl", key);
     this._checkOpen("ttl", key);
+    // A getOrSet entry lives to its logical expiry, not its physical one: one more read, sent
+    // with the ttl's.
+    const peeked = this.#peekQuietly(key);
+    // Handled now: it may reject while the ttl read is awaited (awaited below all the same).
+    peeked.catch(() => {});
     let left = this._ttl(key);
     if (left instanceof Promise) left = await left;
-    return left;
+    const stored = await peeked;
+    if (left === undefined) return undefined;
+    if (typeof stored !== "object" || stored === null) return left;
+    const inner = isTagged(stored) ? await this.#openTagged(stored) : stored;
+    if (inner === undefined) return undefined;
+    if (!isEnvelope(inner)) return left;
+    const remaining = inner[ENVELOPE_MARK] + inner.t - this.#now();
+    if (remaining <= 0) return undefined;
+    return left === 0 ? remaining : Math.max(1, Math.min(left, remaining));
+  }
+
+  /** `_peek`, with an entry the serializer rejects read as a plain (present) value. */
+  async #peekQuietly(key: string): Promise<unknown> {
+    try {
+      return await this._peek(key);
+    } catch (error) {
+      if (error instanceof SerializationError) return null;
+      throw error;
+    }
   }
 
   /**
@@ -596,9 +756,34 @@ export abstract class BaseCache implements Cache {
     checkKey("touch", key);
     const ms = resolveTtl("touch", key, ttl, this.defaultTtl);
     this._checkOpen("touch", key);
+    // An entry no read returns is not live; a getOrSet entry's logical ttl is in the entry.
+    const stored = await this.#peekQuietly(key);
+    if (typeof stored === "object" && stored !== null) {
+      if (await this.#isDead(stored)) return false;
+      const inner = isTagged(stored) ? stored.v : stored;
+      if (isEnvelope(inner)) return await this.#retouch(key, stored, inner, ms);
+    }
     let live = this._touch(key, ms);
     if (live instanceof Promise) live = await live;
     return live;
+  }
+
+  /**
+   * `touch` of a fresh getOrSet entry: rewritten with the new logical ttl from now and the same
+   * stale window after it (`ttl` 0: the bare value, never expiring), tags kept. A read-then-write,
+   * not atomic against a concurrent write of the key (the later write wins).
+   */
+  async #retouch(key: string, stored: object, entry: Envelope, ttl: number): Promise<boolean> {
+    let left = this._ttl(key);
+    if (left instanceof Promise) left = await left;
+    if (left === undefined) return false;
+    const now = this.#now();
+    const window = left === 0 ? 0 : Math.max(0, left - (entry[ENVELOPE_MARK] + entry.t - now));
+    const inner = ttl === 0 ? entry.v : wrapEntry(entry.v, now, ttl);
+    const next = isTagged(stored) ? { [TAG_MARK]: stored[TAG_MARK], v: inner } : inner;
+    let done = this._set(key, next, ttl === 0 ? 0 : ttl + window);
+    if (done instanceof Promise) done = await done;
+    return done;
   }
 
   /**
@@ -695,25 +880,41 @@ export abstract class BaseCache implements Cache {
     tags: readonly string[],
   ): Promise<boolean> {
     const keys = tags.map(tagKey);
-    const versions = await this._getMany(keys);
+    const versions = await this.#versions(tags);
     for (let i = 0; i < tags.length; i++) {
       if (typeof versions[i] === "number") continue;
       const start = randomStart();
       let created = this._add(keys[i]!, start, 0);
       if (created instanceof Promise) created = await created;
-      versions[i] = created ? start : await this._get(keys[i]!);
+      versions[i] = created ? start : (await this.#versions([tags[i]!]))[0];
     }
     const entry: TaggedEntry = {
       [TAG_MARK]: tags.flatMap((tag, i) => [tag, versions[i] as number]),
       v: value,
     };
-    return op === "set" ? await this._set(key, entry, ttl) : await this._add(key, entry, ttl);
+    return op === "set" ? await this._set(key, entry, ttl) : await this.#add(key, entry, ttl);
+  }
+
+  /**
+   * The current versions of `tags` (one `_getMany`). They are bookkeeping, not reads of the
+   * caller's: an engine that counts its own reads has them taken back out of its counters.
+   */
+  async #versions(tags: readonly string[]): Promise<unknown[]> {
+    let versions = this._getMany(tags.map(tagKey));
+    if (versions instanceof Promise) versions = await versions;
+    if (!this.#counts) {
+      for (const version of versions) {
+        if (version === undefined) this.#fix.misses--;
+        else this.#fix.hits--;
+      }
+    }
+    return versions;
   }
 
   /** The value of a tagged entry, or `undefined` when one of its tags was invalidated. */
   async #openTagged(entry: TaggedEntry): Promise<unknown> {
     const tags = tagsOf([entry]);
-    const versions = await this._getMany(tags.map(tagKey));
+    const versions = await this.#versions(tags);
     return stillValid(entry, new Map(tags.map((tag, i) => [tag, versions[i]])))
       ? entry.v
       : undefined;
@@ -727,7 +928,7 @@ export abstract class BaseCache implements Cache {
     }
     if (tagged === undefined) return;
     const tags = tagsOf(tagged);
-    const read = await this._getMany(tags.map(tagKey));
+    const read = await this.#versions(tags);
     const versions = new Map(tags.map((tag, i) => [tag, read[i]]));
     for (let i = 0; i < values.length; i++) {
       const value = values[i];

@@ -12,6 +12,7 @@
  */
 import { _describe, type Cache, CacheTimeoutError, checkValue, resolveTtl } from "../cache.ts";
 import { produceOnce } from "./_lock.ts";
+import { checkTags } from "./_tags.ts";
 
 /** How much longer a distributed lock's lease is than the producer's hard timeout. */
 const LEASE_MARGIN = 1_000;
@@ -29,6 +30,12 @@ export interface ProduceContext<T> {
    * result (an HTTP `Cache-Control: max-age`, a token's expiry); checked like any ttl.
    */
   ttl: number;
+  /**
+   * The tags the result is stored with (`invalidateTags` of any of them drops it); starts as the
+   * call's `tags` (empty when none). Set it from the result (the tags of the rows it was built
+   * from); checked like the option.
+   */
+  tags: readonly string[];
   /** Returns the result to the callers without storing it (an error page, a partial answer). */
   skip(): void;
 }
@@ -52,6 +59,12 @@ export interface RefreshErrorInfo {
 export interface GetOrSetOptions {
   /** Lifetime of the value in ms; `0` = never expire. Default: the cache's `defaultTtl`. */
   ttl?: number | undefined;
+  /**
+   * Tags the produced value is stored with, as by `set(key, value, { ttl, tags })`:
+   * `invalidateTags` of any of them drops it. An invalidated entry is gone: never served,
+   * not even stale within `staleWhileRevalidate` or `grace` (the next call produces).
+   */
+  tags?: readonly string[] | undefined;
   /**
    * For this many ms after the ttl, a call returns the stale value at once and refreshes it
    * in the background (one refresh per key, however many callers). Default 0.
@@ -93,6 +106,7 @@ export const GET_OR_SET_OPTIONS = [
   "onRefreshError",
   "refreshAhead",
   "staleWhileRevalidate",
+  "tags",
   "timeout",
   "ttl",
 ] as const;
@@ -149,6 +163,8 @@ export function openEntry(value: unknown, now: number): unknown {
 /** Options after checks, with defaults filled in. */
 export interface Resolved {
   ttl: number;
+  /** Checked, distinct, non-empty; `undefined` when none. */
+  tags: string[] | undefined;
   swr: number;
   grace: number;
   soft: number;
@@ -168,8 +184,13 @@ export interface ProducerHost {
   defaultTtl: number;
   /** Reads the stored value (an envelope unopened), counting a hit or a miss. */
   read(key: string): unknown;
-  /** Stores a value (already wrapped when it should be). */
-  write(key: string, value: unknown, ttl: number): Promise<unknown>;
+  /** Stores a value (already wrapped when it should be), with its tags when it has some. */
+  write(
+    key: string,
+    value: unknown,
+    ttl: number,
+    tags: readonly string[] | undefined,
+  ): Promise<unknown>;
 }
 
 /** One produce call in flight for a key. */
@@ -372,6 +393,7 @@ export class Producer {
       signal: controller.signal,
       stale,
       ttl: o.ttl,
+      tags: o.tags === undefined ? [] : [...o.tags],
       skip: () => {
         skipped = true;
       },
@@ -399,11 +421,15 @@ export class Producer {
     if (skipped) return value;
     checkValue("getOrSet", key, value);
     const ttl = context.ttl === o.ttl ? o.ttl : resolveTtl("getOrSet", key, context.ttl, 0);
+    const given: unknown = context.tags;
+    const tags = Array.isArray(given) && given.length === 0
+      ? undefined
+      : checkTags("getOrSet", key, given);
     const window = Math.max(o.swr, o.grace);
     if (ttl === 0 || (window === 0 && o.refreshAhead === 0)) {
-      await this.#host.write(key, value, ttl);
+      await this.#host.write(key, value, ttl, tags);
     } else {
-      await this.#host.write(key, wrapEntry(value, this.#host.now(), ttl), ttl + window);
+      await this.#host.write(key, wrapEntry(value, this.#host.now(), ttl), ttl + window, tags);
     }
     return value;
   }
@@ -471,8 +497,14 @@ export function resolveOptions(
       `${where}: onRefreshError must be a function, received ${_describe(o.onRefreshError)}`,
     );
   }
+  let tags: string[] | undefined;
+  if (o.tags !== undefined) {
+    tags = checkTags("getOrSet", key, o.tags);
+    if (tags.length === 0) tags = undefined;
+  }
   return {
     ttl: resolveTtl("getOrSet", key, o.ttl, defaultTtl),
+    tags,
     swr: ms("staleWhileRevalidate", o.staleWhileRevalidate),
     grace: ms("grace", o.grace),
     soft,
@@ -498,6 +530,8 @@ function badMs(where: string, name: string, value: unknown): never {
 function valuesOf(o: GetOrSetOptions): unknown[] {
   const t = o.timeout;
   return [
+    o.tags,
+    o.tags === undefined ? undefined : [...o.tags],
     o.ttl,
     o.staleWhileRevalidate,
     o.grace,
@@ -513,14 +547,23 @@ function valuesOf(o: GetOrSetOptions): unknown[] {
 /** Whether `o` still holds the values it was checked with. */
 function unchanged(o: GetOrSetOptions, v: unknown[]): boolean {
   const t = o.timeout;
-  return o.ttl === v[0] && o.staleWhileRevalidate === v[1] && o.grace === v[2] && t === v[3] &&
-    t?.soft === v[4] && t?.hard === v[5] && o.refreshAhead === v[6] && o.lock === v[7] &&
-    o.onRefreshError === v[8];
+  return o.tags === v[0] && sameTags(o.tags, v[1] as string[] | undefined) && o.ttl === v[2] &&
+    o.staleWhileRevalidate === v[3] && o.grace === v[4] && t === v[5] && t?.soft === v[6] &&
+    t?.hard === v[7] && o.refreshAhead === v[8] && o.lock === v[9] && o.onRefreshError === v[10];
+}
+
+/** Whether a tags array still holds what it held when checked (an array changed in place). */
+function sameTags(now: readonly string[] | undefined, then: string[] | undefined): boolean {
+  if (now === undefined || then === undefined) return now === then;
+  if (now.length !== then.length) return false;
+  for (let i = 0; i < now.length; i++) if (now[i] !== then[i]) return false;
+  return true;
 }
 
 function plain(ttl: number): Resolved {
   return {
     ttl,
+    tags: undefined,
     swr: 0,
     grace: 0,
     soft: 0,

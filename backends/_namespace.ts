@@ -21,7 +21,7 @@
  */
 import { _describe, type Cache, CacheError, checkDefaultTtl, checkOptionNames } from "../cache.ts";
 import { _clockOf, _entryOf, _storeIdOf, BaseCache, type CounterOp } from "./_base.ts";
-import { isTagged, RESERVED_PREFIX } from "./_tags.ts";
+import { RESERVED_PREFIX } from "./_tags.ts";
 
 /** Options of `cache.namespace(name, options)`. */
 export interface NamespaceOptions {
@@ -238,12 +238,9 @@ function defineView() {
     protected override _getEntry(key: string) {
       return this.#with(key, (full) => {
         if (!(this.parent instanceof BaseCache)) return this.parent.get(full);
-        // A tagged entry is the parent's to open (its tags are the parent's).
-        const entry = _entryOf(this.parent, full);
-        if (entry instanceof Promise) {
-          return entry.then((found) => isTagged(found) ? this.parent.get(full) : found);
-        }
-        return isTagged(entry) ? this.parent.get(full) : entry;
+        // A tagged entry is the parent's to open (its tags are the parent's): `_entryOf` does,
+        // and leaves a getOrSet envelope in it unopened, so it can be served stale.
+        return _entryOf(this.parent, full);
       });
     }
 
@@ -273,6 +270,11 @@ function defineView() {
 
     protected _delete(key: string) {
       return this.#with(key, (full) => this.parent.delete(full));
+    }
+
+    /** The parent's `add` already stored over an entry no read returns. */
+    protected override _addOverDead(): boolean {
+      return false;
     }
 
     protected _has(key: string) {

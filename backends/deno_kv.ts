@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { _opAndKey, addDelta, CacheConnectionError, CacheError, scrubSecrets } from "../cache.ts";
+import {
+  _opAndKey,
+  addDelta,
+  CacheConnectionError,
+  CacheError,
+  scrubSecrets,
+  SerializationError,
+} from "../cache.ts";
 import { withDeadline } from "./_toolkit/deadline.ts";
 import { _identityOf, ByteCache, type CounterOp } from "./_base.ts";
 import { type DenoKvCacheOptions, resolveOptions } from "./deno_kv/_options.ts";
@@ -209,6 +216,34 @@ export class DenoKvCache extends ByteCache {
     });
   }
 
+  /**
+   * `add` over an entry no read returns (a stale getOrSet envelope, an invalidated tagged
+   * entry): read, judged and replaced in one commit checked against the read's versionstamp,
+   * so of concurrent `add`s over one such entry exactly one stores.
+   */
+  async #addOverDead(
+    key: string,
+    value: unknown,
+    ttl: number,
+    dead: (stored: unknown) => boolean | Promise<boolean>,
+  ): Promise<boolean> {
+    let bytes = this._encode("add", key, value);
+    if (bytes instanceof Promise) bytes = await bytes;
+    const ready = bytes;
+    return await this.#write("add", key, "value", async (current) => {
+      const store: [boolean, Action] = [true, { bytes: ready, expires: this.#expiry(ttl) }];
+      if (!current.live || !current.bytes) return current.live ? [false, undefined] : store;
+      let found: unknown;
+      try {
+        found = await this._decode(key, current.bytes);
+      } catch (error) {
+        if (error instanceof SerializationError) return [false, undefined];
+        throw error;
+      }
+      return (await dead(found)) ? store : [false, undefined];
+    });
+  }
+
   /** Removes one key. */
   #delete(key: string): Promise<boolean> {
     return this.#write("delete", key, "verify", (current) => {
@@ -273,6 +308,16 @@ export class DenoKvCache extends ByteCache {
   /** Writes one entry if the key holds no live entry. */
   protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
     return this.#timed("add", key, () => this.#add(key, value, ttl));
+  }
+
+  /** `add` over an entry no read returns, by a checked commit. */
+  protected override _addOverDead(
+    key: string,
+    value: unknown,
+    ttl: number,
+    dead: (stored: unknown) => boolean | Promise<boolean>,
+  ): Promise<boolean> {
+    return this.#timed("add", key, () => this.#addOverDead(key, value, ttl, dead));
   }
 
   /** Removes one key. */

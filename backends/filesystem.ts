@@ -441,6 +441,26 @@ export class FileSystemCache extends ByteCache {
     });
   }
 
+  /**
+   * `add` over an entry no read returns (a stale getOrSet envelope, an invalidated tagged
+   * entry): read and judged outside the key's lock, then written under it only if the file
+   * still holds the bytes judged, so of concurrent `add`s over one such entry one stores.
+   */
+  protected override async _addOverDead(
+    key: string,
+    value: unknown,
+    ttl: number,
+    dead: (stored: unknown) => boolean | Promise<boolean>,
+  ): Promise<boolean> {
+    let payload = this._encode("add", key, value);
+    if (payload instanceof Promise) payload = await payload;
+    const ready = payload;
+    return await this.#readThenWrite("add", key, async (found, now) => {
+      const free = found === undefined || (found.error === undefined && await dead(found.value));
+      return (path: string) => free && this.#write("add", key, path, this.#expiry(ttl, now), ready);
+    });
+  }
+
   /** Removes one key; `true` when it held a live entry (read and verified like `get`). */
   protected _delete(key: string): Promise<boolean> {
     return this.#delete("delete", key);

@@ -13,6 +13,7 @@ import {
   CacheConnectionError,
   CacheError,
   checkOptionNames,
+  SerializationError,
 } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
@@ -634,6 +635,62 @@ export class MemcachedCache extends ByteCache {
   /** Stores one entry with memcached's atomic `add`. */
   protected _add(key: string, value: unknown, ttl: number): Promise<boolean> {
     return this.#encodeAndStore("add", key, value, ttl);
+  }
+
+  /**
+   * `add` over an entry no read returns (a stale getOrSet envelope, an invalidated tagged
+   * entry): read with its CAS, judged, then replaced by a `set` carrying that CAS, so of
+   * concurrent `add`s over one such entry exactly one stores. A key that emptied meanwhile
+   * gets `add` again; a foreign or undecodable item stays taken.
+   */
+  protected override async _addOverDead(
+    key: string,
+    value: unknown,
+    ttl: number,
+    dead: (stored: unknown) => boolean | Promise<boolean>,
+  ): Promise<boolean> {
+    const deadline = this.#deadline();
+    const found = await this.#onServer("add", key, deadline, async (channel, index, mkey) => {
+      const reply = await channel.send(index, "add", key, mkey, OP.get, EMPTY, EMPTY, deadline);
+      expectStatus(reply, "add", key, [STATUS.ok, STATUS.notFound]);
+      return reply.status === STATUS.ok ? reply : undefined;
+    });
+    if (found === undefined) return await this._add(key, value, ttl);
+    let current: unknown;
+    try {
+      current = this.#decode(key, found.flags, found.value);
+      if (current instanceof Promise) current = await current;
+    } catch (error) {
+      if (error instanceof SerializationError) return false;
+      throw error;
+    }
+    if (!(await dead(current))) return false;
+    let encoded = this.#encode("add", key, value);
+    if (encoded instanceof Promise) encoded = await encoded;
+    const extras = storeExtras(encoded.flags, expiration(ttl));
+    const bytes = encoded.bytes;
+    return await this.#onServer("add", key, deadline, async (channel, index, mkey) => {
+      const reply = await channel.send(
+        index,
+        "add",
+        key,
+        mkey,
+        OP.set,
+        extras,
+        bytes,
+        deadline,
+        found.cas,
+      );
+      expectStatus(reply, "add", key, [
+        STATUS.ok,
+        STATUS.exists,
+        STATUS.notFound,
+        STATUS.notStored,
+        STATUS.tooLarge,
+        STATUS.outOfMemory,
+      ]);
+      return reply.status === STATUS.ok;
+    });
   }
 
   /** Encodes, then stores; awaits only an asynchronous serializer. */

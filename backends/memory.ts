@@ -107,6 +107,29 @@ export class MemoryCache extends BaseCache {
     return this.store._peek(key);
   }
 
+  /**
+   * `add` over an entry no read returns (a stale getOrSet envelope, an invalidated tagged
+   * entry): replaced while the store still holds that very object, so of two concurrent `add`s
+   * one stores. Synchronous unless judging the entry needs its tags' versions.
+   */
+  protected override _addOverDead(
+    key: string,
+    value: unknown,
+    ttl: number,
+    dead: (stored: unknown) => boolean | Promise<boolean>,
+  ): boolean | Promise<boolean> {
+    const stored = this.store._peek(key);
+    if (stored === undefined) return this.store._add(key, value, ttl);
+    const verdict = dead(stored);
+    if (typeof verdict === "boolean") return verdict && this.store._set(key, value, ttl);
+    return verdict.then((isDead) => {
+      if (!isDead) return false;
+      const now = this.store._peek(key);
+      if (now === stored) return this.store._set(key, value, ttl);
+      return now === undefined && this.store._add(key, value, ttl);
+    });
+  }
+
   /** Checks one key. */
   protected _has(key: string): boolean {
     return this.store._has(key);

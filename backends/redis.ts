@@ -25,6 +25,7 @@ import { INC_SCRIPT, INC_SHA, TYPES_SCRIPT, TYPES_SHA } from "./redis/_scripts.t
 
 import { checkRedisOptions, type RedisCacheOptions } from "./redis/_options.ts";
 import { DELETE_IF_EQUALS_SCRIPT, DELETE_IF_EQUALS_SHA } from "./redis/_scripts.ts";
+import { REPLACE_IF_EQUALS_SCRIPT, REPLACE_IF_EQUALS_SHA } from "./redis/_scripts.ts";
 
 export type { RedisClientLike, RedisSentinelLike } from "./redis/_connection.ts";
 export type { RedisClusterLike } from "./redis/_cluster.ts";
@@ -308,6 +309,46 @@ export class RedisCache extends ByteCache {
     if (stored instanceof Promise) stored = await stored;
     const args = ["SET", this.#key(key), stored, "NX", ...this.#expiry(ttl)];
     return await this.#call("add", key, args, isOk);
+  }
+
+  /**
+   * `add` over an entry no read returns (a stale getOrSet envelope, an invalidated tagged
+   * entry): `GET`, judge, then one script that replaces it only while the key still holds those
+   * very bytes, so of concurrent `add`s over one such entry exactly one stores. A key that
+   * emptied meanwhile gets `SET NX` again; a foreign type or undecodable bytes stay taken.
+   */
+  protected override async _addOverDead(
+    key: string,
+    value: unknown,
+    ttl: number,
+    dead: (stored: unknown) => boolean | Promise<boolean>,
+  ): Promise<boolean> {
+    const deadline = performance.now() + this.timeout;
+    let raw: Reply;
+    try {
+      raw = await this.#call("add", key, ["GET", this.#key(key)], (r: Reply) => r, deadline, true);
+    } catch (error) {
+      if (replyCode(error) === "WRONGTYPE") return false;
+      throw error;
+    }
+    if (raw === null) return await this._add(key, value, ttl);
+    // Only a value written through the serializer can be a getOrSet or a tagged entry.
+    if (!isTagged(raw)) return false;
+    let current: unknown;
+    try {
+      current = this.#read(key, raw);
+      if (current instanceof Promise) current = await current;
+    } catch (error) {
+      if (error instanceof SerializationError) return false;
+      throw error;
+    }
+    if (!(await dead(current))) return false;
+    let stored = this.#value("add", key, value);
+    if (stored instanceof Promise) stored = await stored;
+    const [, ms] = this.#expiry(ttl);
+    const args = ["1", this.#key(key), raw as RedisArgument, stored, ms ?? "0"];
+    const sha = REPLACE_IF_EQUALS_SHA;
+    return await this.#script("add", key, sha, REPLACE_IF_EQUALS_SCRIPT, args, deadline) === 1;
   }
 
   /** One pipeline of `SET … PX`; every value is encoded before anything is sent. */

@@ -259,6 +259,11 @@ export class TieredCache extends BaseCache {
     return true;
   }
 
+  /** L2's `add` already stored over an entry no read returns (see `BaseCache._addOverDead`). */
+  protected override _addOverDead(): boolean {
+    return false;
+  }
+
   /** One L2 `setMany`, then one bus message and this L1. */
   protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
     const stored = await this.#shared(

@@ -4,8 +4,12 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { serverTest } from "./servers.ts";
 import {
+  type Cache,
   CacheError,
   CacheTimeoutError,
+  DenoKvCache,
+  FileSystemCache,
+  MemcachedCache,
   memoize,
   memoized,
   MemoryCache,
@@ -191,3 +195,162 @@ Deno.test("getOrSet re-checks an options object whose values changed since its l
   options.grace = 10;
   assert.equal(await cache.getOrSet("k", () => 2, options), 1);
 });
+
+// ---- Session 2 (gos): getOrSet with tags, add over a stale entry across instances ----
+
+Deno.test("getOrSet with tags: grace and staleWhileRevalidate still serve an entry that was not invalidated", async (t) => {
+  const now = { t: 1_000_000 };
+  await using memory = new MemoryCache({ now: () => now.t });
+  for (
+    const [name, cache] of [["MemoryCache", memory], [
+      "a namespace view",
+      memory.namespace("v"),
+    ]] as const
+  ) {
+    await t.step(name, async () => {
+      const options = { ttl: 100, grace: 1000, tags: ["user:1"] };
+      assert.equal(await cache.getOrSet("g", () => "v1", options), "v1");
+      await cache.set("other", 1, { tags: ["user:2"] });
+      await cache.invalidateTags(["user:2"]);
+      now.t += 150;
+      const down = () => Promise.reject(new Error("down"));
+      assert.equal(await cache.getOrSet("g", down, options), "v1", "within grace, not invalidated");
+      const swr = { ttl: 100, staleWhileRevalidate: 1000, tags: ["user:1"] };
+      assert.equal(await cache.getOrSet("s", () => "s1", swr), "s1");
+      now.t += 150;
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => release = resolve);
+      assert.equal(await cache.getOrSet("s", async () => (await gate, "s2"), swr), "s1");
+      release();
+      await gate;
+      for (let i = 0; i < 100 && (await cache.get("s")) !== "s2"; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      assert.equal(await cache.get("s"), "s2", "the refresh was stored, with its tags");
+      await cache.invalidateTags(["user:1"]);
+      assert.deepEqual(await cache.getMany(["g", "s"]), [undefined, undefined]);
+      await assert.rejects(cache.getOrSet("g", down, options), { message: "down" });
+    });
+  }
+});
+
+Deno.test("memoize and @memoized pass tags through: invalidateTags drops their results", async () => {
+  await using cache = new MemoryCache();
+  let runs = 0;
+  const load = memoize((id: number) => `user ${id} v${++runs}`, {
+    cache,
+    prefix: "load",
+    tags: ["users"],
+  });
+  assert.equal(await load(1), "user 1 v1");
+  assert.equal(await load(1), "user 1 v1");
+  await cache.invalidateTags(["users"]);
+  assert.equal(await load(1), "user 1 v2");
+  class Repo {
+    @memoized({ cache, tags: ["repo"] })
+    find(id: number): Promise<string> {
+      return Promise.resolve(`row ${id} v${++runs}`);
+    }
+  }
+  const repo = new Repo();
+  assert.equal(await repo.find(7), "row 7 v3");
+  assert.equal(await repo.find(7), "row 7 v3");
+  await cache.invalidateTags(["repo"]);
+  assert.equal(await repo.find(7), "row 7 v4");
+  assert.equal(await load(1), "user 1 v2", "another tag's results stay");
+  await assert.rejects(
+    Promise.resolve().then(() => memoize((n: number) => n, { cache, prefix: "bad", tags: [""] })),
+    { name: "TypeError", message: /every tag must be a non-empty string/ },
+  );
+});
+
+/**
+ * Two instances over one store: a stale getOrSet entry and an invalidated tagged entry, then 10
+ * concurrent `add`s of each key from each instance; exactly one of the 20 stores.
+ */
+async function raceOverDead(
+  a: Cache,
+  b: Cache,
+  letTtlPass: () => Promise<void>,
+  ttl: number,
+): Promise<void> {
+  const tag = `t${crypto.randomUUID()}`;
+  assert.equal(await a.getOrSet("s", () => "old", { ttl, staleWhileRevalidate: 600_000 }), "old");
+  await a.set("x", "tagged", { ttl: 600_000, tags: [tag] });
+  await b.invalidateTags([tag]);
+  await letTtlPass();
+  for (const key of ["s", "x"]) {
+    const added = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).add(key, `${key}${i}`, 600_000)),
+    );
+    assert.equal(added.filter(Boolean).length, 1, `${key}: ${added}`);
+    const winner = `${key}${added.indexOf(true)}`;
+    assert.equal(await a.get(key), winner);
+    assert.equal(await b.get(key), winner);
+  }
+}
+
+serverTest(
+  "RedisCache: concurrent add()s from two instances over a stale or invalidated entry, one stores",
+  "redis",
+  async (_t, [redis]) => {
+    const keyPrefix = `t:${crypto.randomUUID()}:`;
+    await using a = new RedisCache({ url: redis!.url, keyPrefix });
+    await using b = new RedisCache({ url: redis!.url, keyPrefix });
+    await raceOverDead(a, b, () => new Promise((resolve) => setTimeout(resolve, 300)), 100);
+  },
+);
+
+serverTest(
+  "MemcachedCache: concurrent add()s from two instances over a stale or invalidated entry, one stores",
+  "memcached",
+  async (_t, [memcached]) => {
+    const keyPrefix = `t${crypto.randomUUID().slice(0, 8)}:`;
+    await using a = new MemcachedCache({ servers: memcached!.address, keyPrefix });
+    await using b = new MemcachedCache({ servers: memcached!.address, keyPrefix });
+    await raceOverDead(a, b, () => new Promise((resolve) => setTimeout(resolve, 1100)), 1000);
+  },
+);
+
+Deno.test("DenoKvCache and FileSystemCache: concurrent add()s from two instances over a stale or invalidated entry, one stores", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const now = { t: 1_000_000 };
+    const clock = () => now.t;
+    const pass = () => Promise.resolve(void (now.t += 200));
+    await t.step("DenoKvCache", async () => {
+      const path = `${dir}/kv.sqlite`;
+      await using a = new DenoKvCache({ path, now: clock });
+      await using b = new DenoKvCache({ path, now: clock });
+      await raceOverDead(a, b, pass, 100);
+    });
+    await t.step("FileSystemCache", async () => {
+      await using a = new FileSystemCache({ dir: `${dir}/fs`, now: clock });
+      await using b = new FileSystemCache({ dir: `${dir}/fs`, now: clock });
+      await raceOverDead(a, b, pass, 100);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+Deno.test("MemoryCache stats: a stale entry read by get, getMany or has is a miss, and so is a stale serve", async () => {
+  const now = { t: 1_000_000 };
+  await using cache = new MemoryCache({ now: () => now.t });
+  const options = { ttl: 100, staleWhileRevalidate: 1000 };
+  assert.equal(await cache.getOrSet("k", () => "v1", options), "v1");
+  now.t += 150;
+  const before = cache.stats();
+  assert.equal(await cache.get("k"), undefined);
+  assert.deepEqual(await cache.getMany(["k"]), [undefined]);
+  assert.equal(await cache.has("k"), false);
+  const after = cache.stats();
+  assert.deepEqual(
+    [after.hits - before.hits, after.misses - before.misses],
+    [0, 3],
+    "three misses, no hit",
+  );
+  assert.equal(await cache.getOrSet("k", () => "v2", options), "v1", "served stale");
+  const served = cache.stats();
+  assert.deepEqual([served.hits - after.hits, served.misses - after.misses], [0, 1]);
+});
+// ---- end of Session 2 (gos) ----

@@ -575,7 +575,7 @@ Deno.test("memoize and @memoized reject unknown option names, listing the accept
   assert.throws(() => memoize(Math.abs, { tll: 5 } as never), {
     name: "TypeError",
     message:
-      'Cannot create memoized function abs: unknown option "tll" (accepted: cache, freeze, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed)',
+      'Cannot create memoized function abs: unknown option "tll" (accepted: cache, freeze, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, tags, timeout, ttl, typed)',
   });
   assert.throws(
     () => {
@@ -590,7 +590,7 @@ Deno.test("memoize and @memoized reject unknown option names, listing the accept
     {
       name: "TypeError",
       message:
-        /unknown option "bindthis" \(accepted: bindThis, cache, freeze, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, timeout, ttl, typed\)/,
+        /unknown option "bindthis" \(accepted: bindThis, cache, freeze, grace, key, lock, onRefreshError, prefix, refreshAhead, staleWhileRevalidate, tags, timeout, ttl, typed\)/,
     },
   );
 });
