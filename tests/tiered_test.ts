@@ -436,6 +436,11 @@ serverTest(
       await a.set("u2", "Grace", { ttl: 60_000, tags: ["user:42", "team:7"] });
       await a.set("other", "kept", { ttl: 60_000, tags: ["team:7"] });
       await a.set("plain", "kept");
+      // The peer's L1 fills only after it has handled the messages of these four writes: one
+      // still in flight would evict what the reads below put there.
+      for (let i = 0; i < 4; i++) {
+        await peer.inbox.next("delivery", (l) => l.startsWith("delivered "));
+      }
       for (const [key, value] of [["u1", "Ada"], ["u2", "Grace"], ["other", "kept"]]) {
         assert.equal(await peer.get(key!), value);
         assert.equal(await peer.l1(key!), value, `${key} is in the peer's L1`);
