@@ -295,6 +295,29 @@ function silentServer() {
   };
 }
 
+Deno.test("RedisBus over a server that never answers: ready() rejects within the timeout, naming no password; close() ends the retries", async () => {
+  const server = silentServer();
+  try {
+    const url = server.url.replace("redis://", "redis://user:s3cret@");
+    const bus = new RedisBus({ url, channel: channel(), timeout: 200 });
+    await using cache = new TieredCache({ l1: new MemoryCache(), l2: new MemoryCache(), bus });
+    await assert.rejects(bus.ready(), (e: Error) => {
+      assert.equal(
+        e.message,
+        `Cannot connect: redis pub/sub at ${server.url.replace("redis://", "redis://***@")} ` +
+          "did not answer within 200 ms",
+      );
+      return true;
+    });
+    assert.equal(bus.live, false);
+    await assert.rejects(cache.set("k", 1), CacheConnectionError); // L2 written, publish failed
+    await cache.close();
+    await assert.rejects(bus.ready(), /the bus is closed/);
+  } finally {
+    server.close();
+  }
+});
+
 Deno.test("TieredCache over a hung L2: typed error by default, L1 only with failOpen", async (t) => {
   const server = silentServer();
   try {
