@@ -413,8 +413,11 @@ topologyTest(
       const owner = slots.find(([low, high]) => slot >= low && slot <= high)![2][1];
       const from = cluster.masters.find((m) => m.port === owner)!;
       const to = cluster.masters.find((m) => m.port !== owner)!;
+      // other keys (the sibling's, or this cache's) may share the slot: they all move
+      const inSlot = await redisCommand(from.port, "CLUSTER", "COUNTKEYSINSLOT", String(slot));
+      assert.ok(Number(inSlot) >= 1);
       await moveSlot(cluster.masters, slot, from, to);
-      assert.equal(await redisCommand(to.port, "CLUSTER", "COUNTKEYSINSLOT", String(slot)), 1);
+      assert.equal(await redisCommand(to.port, "CLUSTER", "COUNTKEYSINSLOT", String(slot)), inSlot);
       // the cache's slot map is stale now: listing scans every master whatever the map says
       const listed = await Array.fromAsync(cache.keys());
       assert.deepEqual(listed.sort(), [...keys, ...hostile].sort());
