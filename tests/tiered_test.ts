@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runConformance } from "../testing.ts";
-import { serverTest } from "./servers.ts";
+import { pauseProcess, serverTest, terminate } from "./servers.ts";
 import { redisCommand, waitUntil } from "./cluster_servers.ts";
 import { Inbox, startPeer } from "./fixtures/tiered_driver.ts";
 import {
@@ -295,6 +295,29 @@ function silentServer() {
   };
 }
 
+Deno.test("RedisBus over a server that never answers: ready() rejects within the timeout, naming no password; close() ends the retries", async () => {
+  const server = silentServer();
+  try {
+    const url = server.url.replace("redis://", "redis://user:s3cret@");
+    const bus = new RedisBus({ url, channel: channel(), timeout: 200 });
+    await using cache = new TieredCache({ l1: new MemoryCache(), l2: new MemoryCache(), bus });
+    await assert.rejects(bus.ready(), (e: Error) => {
+      assert.equal(
+        e.message,
+        `Cannot connect: redis pub/sub at ${server.url.replace("redis://", "redis://***@")} ` +
+          "did not answer within 200 ms",
+      );
+      return true;
+    });
+    assert.equal(bus.live, false);
+    await assert.rejects(cache.set("k", 1), CacheConnectionError); // L2 written, publish failed
+    await cache.close();
+    await assert.rejects(bus.ready(), /the bus is closed/);
+  } finally {
+    server.close();
+  }
+});
+
 Deno.test("TieredCache over a hung L2: typed error by default, L1 only with failOpen", async (t) => {
   const server = silentServer();
   try {
@@ -554,6 +577,94 @@ serverTest(
     assert.equal(bus.live, true, "resubscribed");
     await cache.set("k", "again");
     assert.equal(await cache.get("k"), "again");
+  },
+);
+
+/** A redis-server this file starts itself, so that it can be SIGSTOPped (a hung server). */
+async function pausableRedis() {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = probe.addr as Deno.NetAddr;
+  probe.close();
+  const dir = await Deno.makeTempDir({ prefix: "cachelib_tiered_" });
+  const child = new Deno.Command("redis-server", {
+    args: ["--port", `${port}`, "--bind", "127.0.0.1", "--save", "", "--dir", dir],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const server = {
+    child,
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async [Symbol.asyncDispose]() {
+      await terminate(child);
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+  try {
+    await waitUntil(
+      "redis-server to answer",
+      async () => await redisCommand(port, "PING") === "PONG",
+    );
+  } catch (error) {
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
+  return server;
+}
+
+serverTest(
+  "TieredCache over a hung (SIGSTOPped) bus server: the heartbeat clears the other instance's L1, so it never serves the value a write replaced",
+  "redis",
+  async (_t, [redis]) => {
+    await using busServer = await pausableRedis();
+    const name = channel();
+    const keyPrefix = prefix();
+    const timeout = 300;
+    const busA = new RedisBus({ url: busServer.url, channel: name, timeout });
+    const busB = new RedisBus({ url: busServer.url, channel: name, timeout });
+    const l1 = new MemoryCache();
+    await using a = new TieredCache({
+      l1: new MemoryCache(),
+      l2: new RedisCache({ url: redis!.url, keyPrefix }),
+      bus: busA,
+    });
+    await using b = new TieredCache({
+      l1,
+      l2: new RedisCache({ url: redis!.url, keyPrefix }),
+      bus: busB,
+    });
+    await busA.ready();
+    await busB.ready();
+    await a.set("k", "v0");
+    assert.equal(await b.get("k"), "v0");
+    assert.equal(l1.store.get("k"), "v0", "in B's L1");
+    await pauseProcess(busServer.child);
+    try {
+      // L2 takes the write; its invalidation cannot be published (documented)
+      await assert.rejects(a.set("k", "v1"), (e: Error) => {
+        assert.ok(e instanceof CacheConnectionError, String(e));
+        assert.match(e.message, /Cannot invalidate 1 key\(s\) on the bus: .*within 300 ms/);
+        return true;
+      });
+      // B's subscriber connection is open but deaf: only its heartbeat can tell (within 2 s +
+      // timeout); until then B may serve its old copy, as when a message is lost (documented)
+      await waitUntil("B to stop serving the value A replaced", async () => {
+        return await b.get("k") === "v1";
+      }, 10_000);
+      assert.equal(busB.live, false, "B's bus noticed the hung server");
+      assert.equal(await b.get("k"), "v1", "B reads L2");
+      assert.equal(l1.store.size, 0, "and fills no L1 while its bus is not live");
+      l1.store.set("planted", 1); // the resubscription must clear L1 once more
+    } finally {
+      busServer.child.kill("SIGCONT");
+    }
+    await waitUntil("B's bus to resubscribe", () => busB.live, 15_000);
+    assert.equal(l1.store.get("planted"), undefined, "the resubscription cleared L1 again");
+    assert.equal(await b.get("k"), "v1");
+    assert.equal(l1.store.get("k"), "v1", "L1 fills again");
+    await a.set("k", "v2");
+    await waitUntil("B to hear A's next write", () => l1.store.get("k") === undefined);
+    assert.equal(await b.get("k"), "v2");
   },
 );
 

@@ -12,7 +12,8 @@
  * - `keys()` scans every master in turn, one `SCAN` page per step
  *   ({@linkcode ClusterConnection.scan});
  * - the cluster's transient states (CLUSTERDOWN, TRYAGAIN, MOVED/ASK left
- *   after node-redis's redirections, READONLY, LOADING, MASTERDOWN) are
+ *   after node-redis's redirections — node-redis 6 wraps the last one in
+ *   "Too many Cluster redirections" —, READONLY, LOADING, MASTERDOWN) are
  *   connection errors, not wrong answers: {@linkcode clusterFailure}.
  *
  * Every call has one deadline, `timeout` ms, whatever it fans out to.
@@ -111,9 +112,26 @@ export const TRANSIENT_REPLIES: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * The transient cluster reply behind `error`: `error` itself, or the reply it wraps as its
+ * `cause`. node-redis 6 rejects with `MaxCommandRedirectionsError` ("Too many Cluster
+ * redirections", the last MOVED/ASK reply its `cause`) when 16 redirections did not reach the
+ * slot's owner: the nodes disagree on it while a failover or a slot move settles.
+ */
+function transientReply(error: unknown, isReply: (error: unknown) => boolean): Error | undefined {
+  for (const candidate of [error, (error as Error | undefined)?.cause]) {
+    if (isReply(candidate) && TRANSIENT_REPLIES.has(replyCode(candidate) ?? "")) {
+      return candidate as Error;
+    }
+  }
+  return undefined;
+}
+
+/**
  * The error a cache call on a cluster rejects with when `cause` failed it:
- * a transient cluster state or a failure to reach a node as a
- * `CacheConnectionError`, any other error reply as a `CacheError`.
+ * a transient cluster state (also when wrapped, as node-redis 6's "Too many
+ * Cluster redirections" wraps the last MOVED/ASK: the message names both) or a
+ * failure to reach a node as a `CacheConnectionError`, any other error reply as
+ * a `CacheError`.
  *
  * @param op The cache operation (`"get"`).
  * @param key The cache key, if the operation has one.
@@ -152,7 +170,10 @@ export function clusterFailure(
       ? new SerializationError(`${message} (the key holds another redis type)`, { cause, op, key })
       : new CacheError(message, { cause, op, key });
   }
-  const reason = redactCredentials((cause as Error)?.message || String(cause));
+  const wrapped = isReply(cause) ? undefined : transientReply(cause, isReply);
+  const reason = redactCredentials(
+    ((cause as Error)?.message || String(cause)) + (wrapped ? `: ${wrapped.message}` : ""),
+  );
   return new CacheConnectionError(`Cannot ${what}: ${where} is unavailable (${reason})`, { cause });
 }
 
@@ -542,7 +563,7 @@ export class ClusterConnection {
   }
 
   #transient(error: unknown): boolean {
-    return this.isReply(error) && TRANSIENT_REPLIES.has(replyCode(error) ?? "");
+    return transientReply(error, (e) => this.isReply(e)) !== undefined;
   }
 
   #commandOptions(): object {

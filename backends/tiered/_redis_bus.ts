@@ -8,6 +8,7 @@
 import { checkOptionNames, redactCredentials } from "../../cache.ts";
 import { withDeadline } from "../_toolkit/deadline.ts";
 import type { BusHandler, InvalidationBus } from "./_bus.ts";
+import { heartbeat, reconnectDelay, sleepFor } from "./_liveness.ts";
 import { type ClusterClient, type ClusterSource, ShardedPubSub } from "./_sharded_bus.ts";
 
 /** The client package, by a full specifier loaded at run time (see redis/connection.ts). */
@@ -41,6 +42,7 @@ interface PubSubClient {
   connect(): Promise<unknown>;
   publish(channel: string, message: string): Promise<unknown>;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  sendCommand(args: string[]): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   destroy(): void;
   isReady: boolean;
@@ -123,9 +125,14 @@ export class RedisBus implements InvalidationBus {
   readonly #timeout: number;
   #publisher: Promise<PubSubClient> | undefined;
   #subscriber: PubSubClient | undefined;
-  #subscribed: Promise<void> | undefined;
+  /** The subscribe loop (plain pub/sub), once subscribed. */
+  #loop: Promise<void> | undefined;
   #live = false;
   #closed = false;
+  #close!: () => void;
+  readonly #closing = new Promise<void>((resolve) => (this.#close = resolve));
+  /** Told the outcome of every subscription attempt: `undefined` (subscribed) or the failure. */
+  readonly #attempts = new Set<(failure: unknown) => void>();
 
   /**
    * Checks the options; connects when subscribed.
@@ -219,77 +226,122 @@ export class RedisBus implements InvalidationBus {
     return `redis pub/sub at ${redactCredentials(this.#url)}`;
   }
 
-  async #client(reconnect: boolean): Promise<PubSubClient> {
+  /** A node-redis client that never reconnects by itself: the subscribe loop or `publish` do. */
+  async #client(): Promise<PubSubClient> {
     const redis = await import(REDIS_CLIENT) as {
       createClient(options: Record<string, unknown>): PubSubClient;
     };
     return redis.createClient({
       url: this.#url,
       disableOfflineQueue: true,
-      socket: {
-        connectTimeout: this.#timeout,
-        reconnectStrategy: reconnect
-          ? (retries: number) => Math.min(50 * (retries + 1), 1_000)
-          : false,
-      },
+      socket: { connectTimeout: this.#timeout, reconnectStrategy: false },
     });
   }
 
-  /** Subscribes on a connection of its own; every reconnect after the first calls `reset`. */
+  /**
+   * Subscribes on a connection of its own, in a loop: when the connection is lost (closed, or a
+   * PING unanswered within `timeout`: a hung server) the bus is not live, the cache clears its L1
+   * (`reset`), and the loop connects and subscribes again, backing off 50 ms → 1 s between
+   * failed attempts; every subscription after the first calls `reset` once more.
+   */
   subscribe(handler: BusHandler): void {
-    if (this.#subscribed !== undefined) {
+    if (this.#loop !== undefined) {
       throw new TypeError("Cannot subscribe RedisBus: it already has a subscriber");
     }
     if (this.#sharded) {
-      this.#subscribed = Promise.resolve();
+      this.#loop = Promise.resolve();
       this.#sharded.subscribe(handler);
       return;
     }
-    this.#subscribed = (async () => {
-      const client = await this.#client(true);
-      if (this.#closed) return;
-      this.#subscriber = client;
-      let connected = false;
-      client.on("error", () => {}); // the bus degrades to "not live"; writes still reach L2
-      client.on("reconnecting", () => {
-        this.#live = false;
-        handler.reset();
-      });
-      client.on("ready", () => {
-        // node-redis resubscribes on reconnect; anything published meanwhile is lost.
-        if (connected) handler.reset();
-        connected = true;
-        if (this.#subscriberReady) this.#live = true;
-      });
-      await withDeadline(client.connect(), this.#timeout, () => this.#late("connect"));
-      await client.subscribe(this.channel, (message) => handler.message(message));
-      this.#subscriberReady = true;
-      this.#live = true;
-    })();
-    this.#subscribed.catch(() => {}); // reported by ready()
+    this.#loop = this.#run(handler);
   }
 
-  #subscriberReady = false;
+  async #run(handler: BusHandler): Promise<void> {
+    let retries = 0;
+    let subscribedOnce = false;
+    while (!this.#closed) {
+      let client: PubSubClient | undefined;
+      try {
+        client = await this.#client();
+        if (this.#closed) break;
+        this.#subscriber = client;
+        let lost!: (cause: unknown) => void;
+        const disrupted = new Promise<unknown>((resolve) => (lost = resolve));
+        client.on("error", lost); // also when it ends: the cache degrades, writes still reach L2
+        client.on("end", () => lost(new Error("the connection closed")));
+        await withDeadline(client.connect(), this.#timeout, () => this.#late("connect"));
+        await withDeadline(
+          client.subscribe(this.channel, (message) => handler.message(message)),
+          this.#timeout,
+          () => this.#late("subscribe"),
+        );
+        // Subscribed: anything published since the last subscription may have been lost.
+        if (subscribedOnce) handler.reset();
+        subscribedOnce = true;
+        retries = 0;
+        this.#live = true;
+        this.#tell(undefined);
+        const stop = heartbeat(client, this.#timeout, () => this.#late("PING"), lost);
+        await Promise.race([disrupted, this.#closing]).finally(stop);
+        this.#live = false;
+        if (this.#closed) break;
+        handler.reset();
+      } catch (error) {
+        this.#live = false;
+        this.#tell(error);
+      } finally {
+        if (this.#subscriber === client) this.#subscriber = undefined;
+        client?.destroy();
+      }
+      if (!this.#closed) await sleepFor(reconnectDelay(retries++), this.#closing);
+    }
+  }
+
+  #tell(failure: unknown): void {
+    for (const told of [...this.#attempts]) told(failure);
+  }
 
   #late(what: string): Error {
     return new Error(`Cannot ${what}: ${this.#where} did not answer within ${this.#timeout} ms`);
   }
 
   /**
-   * Resolves once the subscription is active (messages published after it are delivered).
+   * Resolves once the subscription is active (messages published after it are delivered); when
+   * it is not, waits for the next subscription attempt (each is bounded by `timeout`).
    *
-   * @throws {Error} The subscriber could not connect.
+   * @throws {Error} That attempt failed, or the bus is closed.
    */
   async ready(): Promise<void> {
     if (this.#sharded) return await this.#sharded.ready();
-    await this.#subscribed;
+    if (this.live) return;
+    if (this.#closed || this.#loop === undefined) {
+      throw new Error(
+        `Cannot subscribe: ${this.#where}: the bus is ${
+          this.#closed ? "closed" : "not subscribed (no cache uses it)"
+        }`,
+      );
+    }
+    let told!: (failure: unknown) => void;
+    try {
+      const failure = await new Promise<unknown>((resolve) => this.#attempts.add(told = resolve));
+      if (failure !== undefined) {
+        const why = redactCredentials(String((failure as Error)?.message ?? failure));
+        // our own errors name the server already; node-redis's do not
+        const message = why.startsWith("Cannot ")
+          ? why
+          : `Cannot subscribe: ${this.#where}: ${why}`;
+        throw new Error(message, { cause: failure });
+      }
+    } finally {
+      this.#attempts.delete(told);
+    }
   }
 
   /** Publishes `text` on the channel. */
   async publish(text: string): Promise<void> {
     if (this.#sharded) return await this.#sharded.publish(text);
     const connect = () =>
-      this.#client(false).then(async (client) => {
+      this.#client().then(async (client) => {
         client.on("error", () => {});
         await withDeadline(client.connect(), this.#timeout, () => this.#late("connect"));
         return client;
@@ -319,9 +371,11 @@ export class RedisBus implements InvalidationBus {
     if (this.#closed) return;
     this.#closed = true;
     this.#live = false;
+    this.#close();
+    this.#tell(new Error(`Cannot subscribe: ${this.#where}: the bus is closed`));
     if (this.#sharded) return await this.#sharded.close();
-    await this.#subscribed?.catch(() => {});
     this.#subscriber?.destroy();
+    await this.#loop;
     const publisher = await this.#publisher?.catch(() => undefined);
     publisher?.destroy();
   }

@@ -19,12 +19,10 @@
 import { redactCredentials } from "../../cache.ts";
 import { withDeadline } from "../_toolkit/deadline.ts";
 import type { BusHandler } from "./_bus.ts";
+import { heartbeat, reconnectDelay, sleepFor } from "./_liveness.ts";
 
 /** The client package, by a full specifier loaded at run time (see redis/_connection.ts). */
 const REDIS_CLIENT = "npm:redis@6.3.1";
-
-/** How often the subscriber checks that its node answers (ms). */
-const HEARTBEAT_MS = 2_000;
 
 /** `host:port` of a cluster node. */
 interface Address {
@@ -66,14 +64,6 @@ interface RedisModule {
 export type ClusterSource =
   | { cluster: Record<string, unknown> & { rootNodes: { url: string }[] } }
   | { client: ClusterClient };
-
-const sleepFor = (ms: number, cancel: Promise<unknown>) => {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-    cancel,
-  ]).finally(() => clearTimeout(timer));
-};
 
 /** `MOVED <slot> <host>:<port>` → the address. */
 function movedTo(error: unknown): Address | undefined {
@@ -265,7 +255,11 @@ export class ShardedPubSub {
         retries = 0;
         this.#live = true;
         for (const wake of this.#wake) wake();
-        const stopBeating = this.#heartbeat(client, () => lost("closed"));
+        // a hung master keeps the socket open and sends no error: PING it
+        const stopBeating = heartbeat(client, this.#timeout, () => this.#late("PING"), (error) => {
+          this.#lastError = error;
+          lost("closed");
+        });
         const why = await Promise.race([disrupted, this.#closing]).finally(stopBeating);
         this.#live = false;
         if (this.#closed) break;
@@ -287,35 +281,10 @@ export class ShardedPubSub {
         client?.destroy();
       }
       if (!this.#closed && !redirected) {
-        await sleepFor(Math.min(50 * 2 ** retries, 1_000), this.#closing);
+        await sleepFor(reconnectDelay(retries), this.#closing);
       }
       retries++;
     }
-  }
-
-  /**
-   * PINGs the subscribed node every {@linkcode HEARTBEAT_MS}; no answer within `timeout` calls
-   * `dead`: a hung (SIGSTOPped, partitioned) master keeps its socket open and would leave the
-   * subscriber deaf with no error. Returns the function that stops it.
-   */
-  #heartbeat(client: NodeClient, dead: () => void): () => void {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopped = false;
-    const beat = () => {
-      timer = setTimeout(() => {
-        withDeadline(client.sendCommand(["PING"]), this.#timeout, () => this.#late("PING"))
-          .then(() => stopped || beat(), (error) => {
-            if (stopped) return;
-            this.#lastError = error;
-            dead();
-          });
-      }, HEARTBEAT_MS);
-    };
-    beat();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
   }
 
   /**
