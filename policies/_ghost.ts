@@ -9,9 +9,10 @@
  * adds. Adding overwrites whatever shared the word, and a hash counts as
  * remembered while it is among the last `limit` added (to within one unit).
  * Now and then a collision forgets a key early — the price of O(1) without a
- * `Map`. Stamps wrap after 65 536 units, 64 times the table's size in adds,
- * by when a word has almost surely been overwritten. A false match needs an
- * equal fingerprint in the same word (1 in 65 535).
+ * `Map`. Stamps wrap after 65 536 units (64 times the table's size in adds);
+ * so that no word can outlive that and look recent again, every add also
+ * clears the next word of a rotating cursor if it is over half that old. A
+ * false match needs an equal fingerprint in the same word (1 in 65 535).
  *
  * 7 bytes per key (issue 14: memory per entry). It was two words of (hash,
  * 32-bit sequence number) per key, rounded up to a power of two (16.8–21
@@ -39,6 +40,8 @@ export class _Ghost {
   #now = 0;
   /** Adds until the time moves on. */
   #countdown: number;
+  /** The next word to check for age. */
+  #cursor = 0;
 
   /** Creates an empty ghost for up to about `capacity` hashes. */
   constructor(capacity: number) {
@@ -52,7 +55,7 @@ export class _Ghost {
     const fresh = new _Ghost(capacity);
     this.#words = fresh.#words;
     this.#unit = this.#countdown = fresh.#unit;
-    this.#now = 0;
+    this.#now = this.#cursor = 0;
   }
 
   /** The word of `hash` (30 bits): `hash × words / 2³⁰`, exact in a double. */
@@ -62,7 +65,12 @@ export class _Ghost {
 
   /** Remembers `hash`. */
   add(hash: number): void {
-    this.#words[this.#at(hash)] = (_fingerprint(hash) << 16) | this.#now;
+    const words = this.#words;
+    words[this.#at(hash)] = (_fingerprint(hash) << 16) | this.#now;
+    // The cursor goes round every `words.length` adds, 1 024 units: long before a stamp wraps.
+    const cursor = this.#cursor;
+    if (((this.#now - words[cursor]!) & 0xffff) >= 0x8000) words[cursor] = 0;
+    this.#cursor = cursor + 1 === words.length ? 0 : cursor + 1;
     if (--this.#countdown === 0) {
       this.#countdown = this.#unit;
       this.#now = (this.#now + 1) & 0xffff;
@@ -82,7 +90,7 @@ export class _Ghost {
   /** Forgets everything. */
   clear(): void {
     this.#words.fill(0);
-    this.#now = 0;
+    this.#now = this.#cursor = 0;
     this.#countdown = this.#unit;
   }
 }
