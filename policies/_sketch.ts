@@ -36,20 +36,6 @@ export function _spreadOf(hash: number): number {
 }
 const MAX_COUNT = 15;
 
-/**
- * The 30 bits that pick a key's block: multiplicative (Fibonacci) hashing of all of `hash`'s bits,
- * not its high bits alone — the adaptive policy's miniatures see only keys whose hash is below a
- * threshold, whose high bits are all 0.
- */
-function _blockHash(hash: number): number {
-  return Math.imul(hash, 0x9e3779b1) >>> 2;
-}
-
-/** A second 30-bit hash for the doorkeeper's other bit. */
-function _second(hash: number, spread: number): number {
-  return Math.imul(spread ^ (hash << 1), 0x9e3779b1) >>> 2;
-}
-
 /** Counter `i` of `counters` (4 bits). */
 function read(counters: Uint8Array, i: number): number {
   return (counters[i >>> 1]! >>> ((i & 1) << 2)) & 15;
@@ -73,10 +59,14 @@ export class _FrequencySketch {
   // Two 4-bit counters per byte: counter i is the low (even i) or high (odd i) half of byte i/2.
   #counters: Uint8Array;
   #doorkeeper: Int32Array;
-  /** Blocks / 2³⁰: a hash's block is `hash × blockScale` (exact in a double). */
+  /**
+   * A key's block is `(hash & blockMask) × blockScale`: `blocks - 1` and 1 when the number of
+   * blocks is a power of two (as it always was; the low bits pick the block), all 30 bits and
+   * `blocks / 2³⁰` otherwise (the high bits pick it, exact in a double).
+   */
+  #blockMask: number;
   #blockScale: number;
-  /** Doorkeeper bits / 2³⁰. */
-  #doorScale: number;
+  #doorMask: number;
   #keys: number;
   #uses = 0;
   #sampleSize: number;
@@ -87,18 +77,22 @@ export class _FrequencySketch {
   constructor(capacity: number, age = 10) {
     this.#keys = Math.max(1, capacity);
     let blocks = Math.ceil((this.#keys * COUNTERS_PER_KEY) / BLOCK);
-    let doorWords = Math.ceil((this.#keys * DOOR_BITS_PER_KEY) / 32);
-    if (this.#keys > DOORKEEPER_MAX_KEYS) doorWords = 0;
-    else {
-      // Small sketches are rounded up to a power of two, as they always were.
+    let doorWords = 0;
+    if (this.#keys <= DOORKEEPER_MAX_KEYS) {
+      // Small sketches are laid out as they always were: rounded up to a power of two.
       blocks = 2 ** Math.ceil(Math.log2(blocks));
-      doorWords = 2 ** Math.ceil(Math.log2(doorWords));
+      doorWords = Math.max(4, 2 ** Math.ceil(Math.log2(this.#keys * DOOR_BITS_PER_KEY / 32)));
+      this.#blockMask = blocks - 1;
+      this.#blockScale = 1;
+    } else {
+      this.#blockMask = 0x3fffffff;
+      this.#blockScale = blocks / 1073741824;
     }
     this.#counters = new Uint8Array(blocks * (BLOCK / 2));
-    this.#blockScale = blocks / 1073741824;
     this.#doorkeeper = new Int32Array(doorWords);
-    this.#doorScale = (doorWords * 32) / 1073741824;
-    this.#sampleSize = Math.round(age * 4 * this.#keys);
+    this.#doorMask = doorWords * 32 - 1;
+    // 4 × age uses per key, counted in counters per row (what it always was for small sketches).
+    this.#sampleSize = age * (blocks * BLOCK) / 4;
   }
 
   /** The number of keys it is sized for. */
@@ -115,8 +109,8 @@ export class _FrequencySketch {
   incrementSpread(hash: number, spread: number): void {
     const door = this.#doorkeeper;
     if (door.length === 0) return this.incrementSeen(hash, spread);
-    const a = (spread * this.#doorScale) | 0;
-    const b = ((_second(hash, spread)) * this.#doorScale) | 0;
+    const a = spread & this.#doorMask;
+    const b = ((spread >>> 13) ^ hash) & this.#doorMask;
     if ((((door[a >>> 5]! >>> (a & 31)) & (door[b >>> 5]! >>> (b & 31))) & 1) === 0) {
       // A first sighting only enters the doorkeeper.
       door[a >>> 5]! |= 1 << (a & 31);
@@ -139,7 +133,7 @@ export class _FrequencySketch {
    */
   incrementSeen(hash: number, spread: number): void {
     const counters = this.#counters;
-    const block = ((_blockHash(hash) * this.#blockScale) | 0) * BLOCK;
+    const block = (((hash & this.#blockMask) * this.#blockScale) | 0) * BLOCK;
     bump(counters, block + (spread & 15));
     bump(counters, block + 16 + ((spread >>> 4) & 15));
     bump(counters, block + 32 + ((spread >>> 8) & 15));
@@ -152,8 +146,8 @@ export class _FrequencySketch {
     const spread = _spreadOf(hash);
     const door = this.#doorkeeper;
     if (door.length === 0) return this.#min(hash, spread);
-    const a = (spread * this.#doorScale) | 0;
-    const b = ((_second(hash, spread)) * this.#doorScale) | 0;
+    const a = spread & this.#doorMask;
+    const b = ((spread >>> 13) ^ hash) & this.#doorMask;
     return this.#min(hash, spread) +
       ((door[a >>> 5]! >>> (a & 31)) & (door[b >>> 5]! >>> (b & 31)) & 1);
   }
@@ -165,7 +159,7 @@ export class _FrequencySketch {
 
   #min(hash: number, spread: number): number {
     const counters = this.#counters;
-    const block = ((_blockHash(hash) * this.#blockScale) | 0) * BLOCK;
+    const block = (((hash & this.#blockMask) * this.#blockScale) | 0) * BLOCK;
     return Math.min(
       read(counters, block + (spread & 15)),
       read(counters, block + 16 + ((spread >>> 4) & 15)),
@@ -183,33 +177,38 @@ export class _FrequencySketch {
   }
 
   /**
-   * Doubles the sketch until it is sized for `capacity` keys, keeping every estimate exactly:
-   * a key's block is `hash × blocks / 2³⁰`, so with twice the blocks it is one of the two
-   * copies of its old block; likewise each doorkeeper bit becomes two (a sketch that grows past
-   * 65 536 keys keeps its doorkeeper). Only the aging period grows, as if the sketch had been
-   * this large since the last aging.
+   * Doubles the sketch until it is sized for `capacity` keys, keeping every estimate exactly. A
+   * power-of-two sketch picks a key's block by its low bits, so after doubling it is one of the
+   * two copies of the old table, and its doorkeeper bits one of the two copies of the old filter
+   * (a sketch that grows past 65 536 keys keeps its doorkeeper); a larger one picks it by
+   * multiplying, so block `b` becomes blocks `2b` and `2b + 1`. Only the aging period grows, as
+   * if the sketch had been this large since the last aging.
    */
   grow(capacity: number): void {
     while (this.#keys < capacity) {
       const old = this.#counters;
       const counters = new Uint8Array(2 * old.length);
-      const blockBytes = BLOCK / 2;
-      for (let b = 0; b < old.length / blockBytes; b++) {
-        const from = old.subarray(b * blockBytes, (b + 1) * blockBytes);
-        counters.set(from, 2 * b * blockBytes);
-        counters.set(from, (2 * b + 1) * blockBytes);
+      if (this.#blockScale === 1) {
+        counters.set(old);
+        counters.set(old, old.length);
+        this.#blockMask = 2 * this.#blockMask + 1;
+      } else {
+        const bytes = BLOCK / 2;
+        for (let b = 0; b < old.length / bytes; b++) {
+          const block = old.subarray(b * bytes, (b + 1) * bytes);
+          counters.set(block, 2 * b * bytes);
+          counters.set(block, (2 * b + 1) * bytes);
+        }
+        this.#blockScale *= 2;
       }
       this.#counters = counters;
-      this.#blockScale *= 2;
       const oldDoor = this.#doorkeeper;
       if (oldDoor.length > 0) {
         const door = new Int32Array(2 * oldDoor.length);
-        for (let bit = 0; bit < oldDoor.length * 32; bit++) {
-          if (((oldDoor[bit >>> 5]! >>> (bit & 31)) & 1) === 0) continue;
-          door[bit >>> 4]! |= 3 << ((2 * bit) & 31);
-        }
+        door.set(oldDoor);
+        door.set(oldDoor, oldDoor.length);
         this.#doorkeeper = door;
-        this.#doorScale *= 2;
+        this.#doorMask = 2 * this.#doorMask + 1;
       }
       this.#keys *= 2;
       this.#sampleSize *= 2;

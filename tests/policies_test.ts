@@ -463,14 +463,11 @@ Deno.test("adaptive: the faster hit path scores the same hits as before, hit for
   assert.deepEqual(
     traces.map((trace) => `${trace.name} ${hits(trace, 1000)}`),
     [
-      // The sketch's block is picked by multiplying, not masking (memory per entry, issue 14):
-      // other collisions, so other counts (docs/benchmarks.md has the hit-ratio table). Before:
-      // 52847, 53956, 67413, 76465, 75838.
-      "Zipf 0.8 52846",
-      "zipf-phases 53900",
-      "scan-hot 67412",
-      "loop-over 76553",
-      "bursts 75839",
+      "Zipf 0.8 52847",
+      "zipf-phases 53956",
+      "scan-hot 67413",
+      "loop-over 76465",
+      "bursts 75838",
     ],
   );
 });
