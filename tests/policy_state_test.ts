@@ -42,16 +42,19 @@ Deno.test("s3fifo's ghost: stamps wrap without making old hashes look recent", (
   assert.equal(ghost.take(others[0]!, 100), false);
 });
 
-Deno.test("the frequency sketch keeps every estimate when it grows (unbounded stores)", () => {
-  const sketch = new _FrequencySketch(64, 1000);
-  // Mixed 30-bit hashes, used 1 … 5 times each (the first use only enters the doorkeeper).
-  const hashes = Array.from({ length: 300 }, (_, i) => (Math.imul(i + 1, 0x9e3779b1) >>> 2));
-  hashes.forEach((hash, i) => {
-    for (let n = 0; n <= i % 5; n++) sketch.increment(hash);
+for (const keys of [64, 70_000]) {
+  // 64 keys: a power-of-two sketch with a doorkeeper; 70 000: sized by multiplying, without one.
+  Deno.test(`the frequency sketch of ${keys} keys keeps every estimate when it grows`, () => {
+    const sketch = new _FrequencySketch(keys, 1000);
+    // Mixed 30-bit hashes, used 1 … 5 times each (the first use may only enter the doorkeeper).
+    const hashes = Array.from({ length: 3000 }, (_, i) => Math.imul(i + 1, 0x9e3779b1) >>> 2);
+    hashes.forEach((hash, i) => {
+      for (let n = 0; n <= i % 5; n++) sketch.increment(hash);
+    });
+    const before = hashes.map((hash) => [sketch.count(hash), sketch.frequency(hash)]);
+    assert.ok(before.some(([count]) => count! >= 3), "some counts reached 3");
+    sketch.grow(keys * 3);
+    assert.equal(sketch.keys, keys * 4);
+    assert.deepEqual(hashes.map((hash) => [sketch.count(hash), sketch.frequency(hash)]), before);
   });
-  const before = hashes.map((hash) => [sketch.count(hash), sketch.frequency(hash)]);
-  assert.ok(before.some(([count]) => count! >= 3), "some counts reached 3");
-  sketch.grow(1000);
-  assert.equal(sketch.keys, 1024);
-  assert.deepEqual(hashes.map((hash) => [sketch.count(hash), sketch.frequency(hash)]), before);
-});
+}
