@@ -3,8 +3,17 @@
 // before the first measurement, so only what each cache adds is counted (heap + external: typed
 // arrays are external).
 //   deno run --allow-all --v8-flags=--expose-gc bench/memory_size.ts
+// With --parts, first the policies' own state, part by part (bytes per entry, each part built
+// alone at the size a full store gives it).
 import { LRUCache } from "lru-cache";
 import { MemoryStore } from "../mod.ts";
+import { AdaptiveTinyLfuPolicy } from "../policies/adaptive.ts";
+import { S3FifoPolicy } from "../policies/s3fifo.ts";
+import { LruPolicy } from "../policies/lru.ts";
+import { _WindowTinyLfu } from "../policies/_wtinylfu.ts";
+import { _FrequencySketch } from "../policies/_sketch.ts";
+import { _Queues } from "../policies/_queues.ts";
+import { _Ghost } from "../policies/_ghost.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("Cannot measure memory: run with --v8-flags=--expose-gc");
@@ -13,6 +22,62 @@ const heap = () => {
   const { heapUsed, external } = Deno.memoryUsage();
   return heapUsed + external; // typed arrays live outside the heap
 };
+
+/**
+ * Bytes per entry that `make` holds on to, for a store of `n` entries: the least of three
+ * (the first construction also allocates code and feedback for the classes, up to 4 bytes per
+ * entry at 1e5).
+ */
+function footprint(n: number, make: () => unknown): number {
+  let least = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const before = heap();
+    let made: unknown = make();
+    least = Math.min(least, heap() - before);
+    made = undefined;
+    void made;
+  }
+  return least / n;
+}
+
+if (Deno.args.includes("--parts")) {
+  console.log("| entries | part | bytes per entry |\n| ---: | --- | ---: |");
+  for (const n of [100_000, 1_000_000]) {
+    const slots = n + 1; // a bounded store's slot capacity: maxEntries + 1
+    const row = (name: string, make: () => unknown) =>
+      console.log(`| ${n.toLocaleString("en-US")} | ${name} | ${footprint(n, make).toFixed(2)} |`);
+    row("lru: policy", () => new LruPolicy(slots));
+    const adaptive = footprint(n, () => new AdaptiveTinyLfuPolicy(slots, slots, { seed: 1 }));
+    const engine = footprint(n, () => new _WindowTinyLfu(slots, slots, 0.2, 1));
+    const sketch = footprint(n, () => new _FrequencySketch(slots, 5));
+    const queues3 = footprint(n, () => new _Queues(3, slots));
+    console.log(`| ${n.toLocaleString("en-US")} | adaptive: policy | ${adaptive.toFixed(2)} |`);
+    console.log(
+      `| ${n.toLocaleString("en-US")} | · sketch (counters + doorkeeper) | ${sketch.toFixed(2)} |`,
+    );
+    console.log(`| ${n.toLocaleString("en-US")} | · queues (3) | ${queues3.toFixed(2)} |`);
+    console.log(
+      `| ${n.toLocaleString("en-US")} | · hashes | ${(engine - sketch - queues3).toFixed(2)} |`,
+    );
+    console.log(
+      `| ${n.toLocaleString("en-US")} | · miniatures, read buffer | ${
+        (adaptive - engine).toFixed(2)
+      } |`,
+    );
+    const s3 = footprint(n, () => new S3FifoPolicy(slots));
+    const ghost = footprint(n, () => new _Ghost(slots));
+    const queues2 = footprint(n, () => new _Queues(2, slots));
+    console.log(`| ${n.toLocaleString("en-US")} | s3fifo: policy | ${s3.toFixed(2)} |`);
+    console.log(`| ${n.toLocaleString("en-US")} | · ghost | ${ghost.toFixed(2)} |`);
+    console.log(`| ${n.toLocaleString("en-US")} | · queues (2) | ${queues2.toFixed(2)} |`);
+    console.log(
+      `| ${n.toLocaleString("en-US")} | · hashes, use counts | ${
+        (s3 - ghost - queues2).toFixed(2)
+      } |`,
+    );
+  }
+  console.log();
+}
 
 type Filler = (keys: string[]) => unknown;
 const CASES: [string, Filler][] = [

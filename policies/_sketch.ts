@@ -1,16 +1,24 @@
 /**
  * The frequency sketch of TinyLFU: a count-min sketch of 4-bit counters with
  * four rows, a doorkeeper bloom filter in front of it, and aging — every
- * `10 × width` recorded uses, all counters are halved and the doorkeeper is
- * emptied, so old popularity fades.
+ * `age × 4` uses per key it is sized for, all counters are halved and the
+ * doorkeeper is emptied, so old popularity fades.
  *
  * Laid out as Caffeine lays its sketch out: a key maps to one 64-counter
  * block (a cache line) and to one counter in each of the block's four
- * 16-counter rows, so a use touches one cache line, not four. There are
- * `4 × width` counters, `width` being the power of two at or above 4 × the
- * entries, two to a byte (8 bytes per entry, like Caffeine's table of longs). Both sizes were chosen by measurement (docs/benchmarks.md): one
- * counter per key and row, aged every 10 × entries, lost 1.2 points of hit
- * ratio on the P6 trace at 5 000 entries.
+ * 16-counter rows, so a use touches one cache line, not four. Sized to the
+ * keys, not rounded up to a power of two (a key's block is picked by
+ * multiplying, not masking): 16 counters per key, two to a byte (8 bytes per
+ * key, like Caffeine's table of longs), and a doorkeeper of 32 bits per key
+ * (4 bytes) for sketches of up to 65 536 keys; larger ones have none (issue
+ * 14: memory per entry). The power-of-two rounding gave 16–32 counters per
+ * key (8.4–10.5 bytes per entry at 100 000 – 1 000 000 entries, plus a 4.2–5.2
+ * byte doorkeeper). Sizes chosen by measurement (docs/benchmarks.md): 8 or 12
+ * counters per key lost 0.5–1.4 points at P12@131 072 (mean over four seeds)
+ * whatever the doorkeeper; without a doorkeeper loops lose 2–5 points at a
+ * few hundred entries, but at 100 000 entries and more it is worth at most
+ * 0.64 (loop-over at 100 000) and nothing on P12@131 072; one counter per key
+ * and row lost 1.2 points on P6 at 5 000 entries.
  *
  * @module
  */
@@ -39,40 +47,70 @@ function bump(counters: Uint8Array, i: number): void {
   if (((counters[i >>> 1]! >>> shift) & 15) < MAX_COUNT) counters[i >>> 1]! += 1 << shift;
 }
 
+/** Counters per key: 16 (4 bits each), in blocks of 64. */
+const COUNTERS_PER_KEY = 16;
+/** Doorkeeper bits per key, in sketches of up to `DOORKEEPER_MAX_KEYS` keys. */
+const DOOR_BITS_PER_KEY = 32;
+/** Larger sketches have no doorkeeper (the store's initial slot capacity). */
+const DOORKEEPER_MAX_KEYS = 1 << 16;
+
 /** Estimates how often each key hash was seen recently, in O(1) per use. */
 export class _FrequencySketch {
   // Two 4-bit counters per byte: counter i is the low (even i) or high (odd i) half of byte i/2.
   #counters: Uint8Array;
   #doorkeeper: Int32Array;
+  /**
+   * A key's block is `hash & blockMask` when the number of blocks is a power of two (as it always
+   * was; the low bits pick it); otherwise `blockMask` is -1 and it is `hash × blockScale`,
+   * `blockScale` being `blocks / 2³⁰` (the high bits pick it, exact in a double).
+   */
   #blockMask: number;
+  #blockScale: number;
   #doorMask: number;
   /** The second doorkeeper bit varies only within these low bits of the first's index. */
   #doorLine: number;
   #blockedDoor: boolean;
+  #keys: number;
   #uses = 0;
   #sampleSize: number;
 
   /**
-   * Sizes the sketch for about `capacity` keys, aged every `age × width` recorded uses (`width`
-   * being about 4 × `capacity`).
+   * Sizes the sketch for about `capacity` keys, aged every `age × 4 × capacity` recorded uses.
    */
   constructor(capacity: number, age = 10, blockedDoor = false) {
-    let width = 16;
-    while (width < 4 * capacity) width *= 2;
-    this.#counters = new Uint8Array(2 * width);
-    this.#blockMask = (4 * width) / BLOCK - 1;
-    // A doorkeeper of 8 bits per counter row slot, probed twice.
-    this.#doorkeeper = new Int32Array(width / 4);
-    this.#doorMask = width * 8 - 1;
+    this.#keys = Math.max(1, capacity);
+    let blocks = Math.ceil((this.#keys * COUNTERS_PER_KEY) / BLOCK);
+    let doorWords = 0;
+    if (this.#keys <= DOORKEEPER_MAX_KEYS) {
+      // Small sketches are laid out as they always were: rounded up to a power of two.
+      blocks = 2 ** Math.ceil(Math.log2(blocks));
+      doorWords = Math.max(4, 2 ** Math.ceil(Math.log2(this.#keys * DOOR_BITS_PER_KEY / 32)));
+      this.#blockMask = blocks - 1;
+      this.#blockScale = 1;
+    } else {
+      this.#blockMask = -1;
+      this.#blockScale = blocks / 1073741824;
+    }
+    this.#counters = new Uint8Array(blocks * (BLOCK / 2));
+    this.#doorkeeper = new Int32Array(doorWords);
+    this.#doorMask = doorWords * 32 - 1;
     // Blocked: both bits of a key in one 512-bit cache line, so a probe costs one cache miss.
     this.#blockedDoor = blockedDoor;
     this.#doorLine = blockedDoor ? Math.min(511, this.#doorMask) : this.#doorMask;
-    this.#sampleSize = age * width;
+    // 4 × age uses per key, counted in counters per row (what it always was for small sketches).
+    this.#sampleSize = Math.round(age * blocks * (BLOCK / 4)) | 0;
   }
 
-  /** The number of counters per row (`4 × capacity` rounded up to a power of two). */
-  get width(): number {
-    return this.#counters.length / 2;
+  /** The index of the first counter of `hash`'s block. */
+  #block(hash: number): number {
+    const mask = this.#blockMask;
+    // Masking, not multiplying, where it can: a double multiply there cost ~1.5 ns per update.
+    return (mask >= 0 ? hash & mask : (hash * this.#blockScale) | 0) * BLOCK;
+  }
+
+  /** The number of keys it is sized for. */
+  get keys(): number {
+    return this.#keys;
   }
 
   /** Records one use of the key with `hash` (a 30-bit hash). */
@@ -83,6 +121,7 @@ export class _FrequencySketch {
   /** {@linkcode _FrequencySketch.increment} with `spread` = `spreadOf(hash)` given. */
   incrementSpread(hash: number, spread: number): void {
     const door = this.#doorkeeper;
+    if (door.length === 0) return this.incrementSeen(hash, spread);
     const a = spread & this.#doorMask;
     const line = this.#doorLine;
     const b = (a & ~line) | (((spread >>> 13) ^ hash) & line);
@@ -90,7 +129,7 @@ export class _FrequencySketch {
       // A first sighting only enters the doorkeeper.
       door[a >>> 5]! |= 1 << (a & 31);
       door[b >>> 5]! |= 1 << (b & 31);
-      if (++this.#uses >= this.#sampleSize) this.#age();
+      if (++this.#uses >= this.#sampleSize) this.#halve();
       return;
     }
     this.incrementSeen(hash, spread);
@@ -108,18 +147,19 @@ export class _FrequencySketch {
    */
   incrementSeen(hash: number, spread: number): void {
     const counters = this.#counters;
-    const block = (hash & this.#blockMask) * BLOCK;
+    const block = this.#block(hash);
     bump(counters, block + (spread & 15));
     bump(counters, block + 16 + ((spread >>> 4) & 15));
     bump(counters, block + 32 + ((spread >>> 8) & 15));
     bump(counters, block + 48 + ((spread >>> 12) & 15));
-    if (++this.#uses >= this.#sampleSize) this.#age();
+    if (++this.#uses >= this.#sampleSize) this.#halve();
   }
 
   /** The estimated number of recent uses of the key with `hash`. */
   frequency(hash: number): number {
     const spread = _spreadOf(hash);
     const door = this.#doorkeeper;
+    if (door.length === 0) return this.#min(hash, spread);
     const a = spread & this.#doorMask;
     const line = this.#doorLine;
     const b = (a & ~line) | (((spread >>> 13) ^ hash) & line);
@@ -134,7 +174,7 @@ export class _FrequencySketch {
 
   #min(hash: number, spread: number): number {
     const counters = this.#counters;
-    const block = (hash & this.#blockMask) * BLOCK;
+    const block = this.#block(hash);
     return Math.min(
       read(counters, block + (spread & 15)),
       read(counters, block + 16 + ((spread >>> 4) & 15)),
@@ -144,7 +184,7 @@ export class _FrequencySketch {
   }
 
   /** Halves every counter (both halves of each byte at once) and empties the doorkeeper. */
-  #age(): void {
+  #halve(): void {
     const counters = this.#counters;
     for (let i = 0; i < counters.length; i++) counters[i] = (counters[i]! >>> 1) & 0x77;
     this.#doorkeeper.fill(0);
@@ -152,27 +192,41 @@ export class _FrequencySketch {
   }
 
   /**
-   * Doubles the sketch until it is sized for `capacity` keys, keeping every estimate exactly:
-   * a key's block is `hash & blockMask`, so after doubling it lands in one of the two copies
-   * of its old block, and its doorkeeper bits in one of the two copies of the old filter. Only
-   * the aging period (`10 × width`) grows, as if the sketch had been this large since the
-   * last aging.
+   * Doubles the sketch until it is sized for `capacity` keys, keeping every estimate exactly. A
+   * power-of-two sketch picks a key's block by its low bits, so after doubling it is one of the
+   * two copies of the old table, and its doorkeeper bits one of the two copies of the old filter
+   * (a sketch that grows past 65 536 keys keeps its doorkeeper); a larger one picks it by
+   * multiplying, so block `b` becomes blocks `2b` and `2b + 1`. Only the aging period grows, as
+   * if the sketch had been this large since the last aging.
    */
   grow(capacity: number): void {
-    while (this.width < 4 * capacity) {
+    while (this.#keys < capacity) {
       const old = this.#counters;
       const counters = new Uint8Array(2 * old.length);
-      counters.set(old);
-      counters.set(old, old.length);
+      if (this.#blockMask >= 0) {
+        counters.set(old);
+        counters.set(old, old.length);
+        this.#blockMask = 2 * this.#blockMask + 1;
+      } else {
+        const bytes = BLOCK / 2;
+        for (let b = 0; b < old.length / bytes; b++) {
+          const block = old.subarray(b * bytes, (b + 1) * bytes);
+          counters.set(block, 2 * b * bytes);
+          counters.set(block, (2 * b + 1) * bytes);
+        }
+        this.#blockScale *= 2;
+      }
       this.#counters = counters;
-      this.#blockMask = 2 * this.#blockMask + 1;
       const oldDoor = this.#doorkeeper;
-      const door = new Int32Array(2 * oldDoor.length);
-      door.set(oldDoor);
-      door.set(oldDoor, oldDoor.length);
-      this.#doorkeeper = door;
-      this.#doorMask = 2 * this.#doorMask + 1;
-      this.#doorLine = this.#blockedDoor ? Math.min(511, this.#doorMask) : this.#doorMask;
+      if (oldDoor.length > 0) {
+        const door = new Int32Array(2 * oldDoor.length);
+        door.set(oldDoor);
+        door.set(oldDoor, oldDoor.length);
+        this.#doorkeeper = door;
+        this.#doorMask = 2 * this.#doorMask + 1;
+        this.#doorLine = this.#blockedDoor ? Math.min(511, this.#doorMask) : this.#doorMask;
+      }
+      this.#keys *= 2;
       this.#sampleSize *= 2;
     }
   }

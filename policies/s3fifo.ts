@@ -22,6 +22,21 @@ import { _hashKey } from "./_hash.ts";
 
 const SMALL = 0, MAIN = 1;
 const MAX_USES = 3;
+
+/** The 2-bit use count of `slot`; four to a byte (issue 14: memory per entry). */
+function usesOf(uses: Uint8Array, slot: number): number {
+  return (uses[slot >>> 2]! >>> ((slot & 3) << 1)) & 3;
+}
+
+/** Adds `delta` (±1) to the use count of `slot`, which must stay within 0 … 3. */
+function addUses(uses: Uint8Array, slot: number, delta: number): void {
+  uses[slot >>> 2]! += delta << ((slot & 3) << 1);
+}
+
+/** Sets the use count of `slot` to 0. */
+function resetUses(uses: Uint8Array, slot: number): void {
+  uses[slot >>> 2]! &= ~(3 << ((slot & 3) << 1));
+}
 /** The small queue's share of the entries, and the ghost's (that of the main queue). */
 const SMALL_SHARE = 0.1, GHOST_SHARE = 0.9;
 
@@ -55,14 +70,14 @@ export class S3FifoPolicy implements EvictionPolicy {
    */
   constructor(capacity: number) {
     this.#queues = new _Queues(2, capacity);
-    this.#uses = new Uint8Array(capacity);
+    this.#uses = new Uint8Array((capacity + 3) >>> 2);
     this.#hashes = new Int32Array(capacity);
     this.#ghost = new _Ghost(capacity);
   }
 
   resize(capacity: number): void {
     this.#queues.resize(capacity);
-    const uses = new Uint8Array(capacity);
+    const uses = new Uint8Array((capacity + 3) >>> 2);
     uses.set(this.#uses);
     this.#uses = uses;
     const hashes = new Int32Array(capacity);
@@ -74,7 +89,7 @@ export class S3FifoPolicy implements EvictionPolicy {
   insert(slot: number, key: string): void {
     const hash = _hashKey(key);
     this.#hashes[slot] = hash;
-    this.#uses[slot] = 0;
+    resetUses(this.#uses, slot);
     this.#current = slot;
     const queues = this.#queues;
     const entries = queues.size[MAIN]! + queues.size[SMALL]!;
@@ -83,7 +98,7 @@ export class S3FifoPolicy implements EvictionPolicy {
   }
 
   access(slot: number): void {
-    if (this.#uses[slot]! < MAX_USES) this.#uses[slot]!++;
+    if (usesOf(this.#uses, slot) < MAX_USES) addUses(this.#uses, slot, 1);
   }
 
   update(slot: number): void {
@@ -115,18 +130,18 @@ export class S3FifoPolicy implements EvictionPolicy {
           queues.push(SMALL, slot);
           continue;
         }
-        if (uses[slot]! > 1) {
+        if (usesOf(uses, slot) > 1) {
           queues.unlink(slot);
           queues.push(MAIN, slot);
-          uses[slot] = 0;
+          resetUses(uses, slot);
           continue;
         }
         this.#ghost.add(this.#hashes[slot]!);
         return slot;
       }
       const slot = queues.tail[MAIN]!;
-      if (uses[slot]! > 0 || slot === current) {
-        if (slot !== current) uses[slot]!--;
+      if (usesOf(uses, slot) > 0 || slot === current) {
+        if (slot !== current) addUses(uses, slot, -1);
         queues.unlink(slot);
         queues.push(MAIN, slot);
         continue;
