@@ -216,9 +216,12 @@ function note(walk: Walk, a: unknown, b: unknown): void {
 
 function encodeObject(walk: Walk, object: object): string {
   if (Array.isArray(object)) {
-    if (walk.snap !== undefined) note(walk, ARRAY, object.length);
+    // The length is read once, as the check does: a getter that grows or shrinks the array
+    // mid-walk must not leave a snapshot whose recorded size differs from its elements.
+    const length = object.length;
+    if (walk.snap !== undefined) note(walk, ARRAY, length);
     let text = "[";
-    for (let i = 0; i < object.length; i++) {
+    for (let i = 0; i < length; i++) {
       if (i > 0) text += ",";
       text += encodeAt(walk, i, object[i]);
     }

@@ -8,7 +8,12 @@ import { _describe, type Cache, checkOptionNames } from "./cache.ts";
 import { MemoryCache } from "./backends/memory.ts";
 import { _isClosed, _storeIdOf, BaseCache, ByteCache } from "./backends/_base.ts";
 import { _argsKeyer, _unchanged } from "./_memo_keys.ts";
-import { type GetOrSetOptions, isEnvelope, resolveOptions } from "./backends/_get_or_set.ts";
+import {
+  type GetOrSetOptions,
+  isEnvelope,
+  type ProduceContext,
+  resolveOptions,
+} from "./backends/_get_or_set.ts";
 import { _copyPlain, _shareable } from "./backends/memory/_copy.ts";
 import { _isJsonSafe } from "./serializers/_json_safe.ts";
 
@@ -124,6 +129,11 @@ function settle<T>(run: () => T): Promise<Awaited<T>> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/** What a producer returns when its arguments changed under it: handed out, never stored. */
+class Changed {
+  constructor(readonly value: unknown) {}
 }
 
 /** How many argument keys a memoized function remembers (see `recent` in `_memoCore`). */
@@ -356,7 +366,22 @@ export function _memoCore(
     ? (stored: unknown) => decodeResult(shareable(stored, fresh))
     : decodeResult;
 
-  return {
+  /** Whether `args` no longer give `key` (only argument objects can change; a custom `key` is trusted). */
+  const argsChanged = (self: unknown, args: readonly unknown[], key: string): boolean => {
+    if (custom !== undefined) return false;
+    let withObject = false;
+    for (let i = 0; i < args.length; i++) {
+      if (typeof args[i] === "object" && args[i] !== null) withObject = true;
+    }
+    if (!withObject) return false;
+    try {
+      return keyOf(self, args) !== key;
+    } catch {
+      return true;
+    }
+  };
+
+  const core: _MemoCore = {
     cache,
     keyOf,
     call(self, args) {
@@ -376,16 +401,34 @@ export function _memoCore(
         }
       }
       // Single-flight comes from the cache: concurrent callers of one key share one call.
-      return cache.getOrSet(
-        key,
-        freeze
-          ? async () => shareable(encodeResult(await call.apply(self, args as unknown[])), false)
-          : async () => encodeResult(await call.apply(self, args as unknown[])),
-        perCall,
-      )
-        .then(decode);
+      let own = false;
+      let skipped = false;
+      const produce = async (context?: ProduceContext<unknown>) => {
+        own = true;
+        const result = await call.apply(self, args as unknown[]);
+        const value = freeze ? shareable(encodeResult(result), false) : encodeResult(result);
+        // An argument object changed while fn ran (or before it started, while the cache was
+        // read): the result is not the one of `key`, so it is not stored under it.
+        if (!argsChanged(self, args, key)) return value;
+        if (typeof context?.skip === "function") {
+          context.skip();
+          skipped = true;
+        }
+        return new Changed(value);
+      };
+      const changed = async (value: Changed) => {
+        // A cache whose getOrSet cannot skip the store stored it: dropped again.
+        if (own && !skipped) await cache.delete(key);
+        // The caller whose arguments changed gets fn's result for them; a caller that joined
+        // its flight with arguments still of `key` asks again.
+        return own ? decode(value.value) : core.call(self, args);
+      };
+      return cache.getOrSet(key, produce, perCall).then((value) =>
+        value instanceof Changed ? changed(value) : decode(value)
+      );
     },
   };
+  return core;
 }
 
 /**

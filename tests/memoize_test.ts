@@ -1099,3 +1099,91 @@ Deno.test("memoize({ freeze: true }) hands every caller one deep-frozen result; 
     );
   });
 });
+
+Deno.test("memoize: an array resized by its own getter mid-derivation lends its key to no other arguments", () => {
+  // `a` grows from ["p"] to ["p", "q"] when its element 0 is read; `b` shrinks from
+  // ["r", "s", "t"] to ["r", "s"]. The derivation once re-read the length on every element
+  // while the snapshot kept the first one: sizes and elements disagreed, and a different
+  // argument list, whose shape makes up the difference, matched the snapshot.
+  const resizing = () => {
+    const a: unknown[] = ["p"];
+    Object.defineProperty(a, 0, {
+      get() {
+        if (a.length === 1) a.push("q");
+        return "p";
+      },
+      enumerable: true,
+      configurable: true,
+    });
+    const b: unknown[] = ["r", "s", "t"];
+    Object.defineProperty(b, 0, {
+      get() {
+        if (b.length === 3) b.length = 2;
+        return "r";
+      },
+      enumerable: true,
+      configurable: true,
+    });
+    return [[a, b], "D"];
+  };
+  const other = [[["p"], "q"], ["r", "s", "D"]];
+  const full = _argsKeyer(false);
+  const out: { snapshot?: unknown[] } = {};
+  assert.equal(full(resizing(), out), '[["p"],["r","s",undefined]],"D"');
+  assert.equal(_unchanged(other, out.snapshot!), false);
+  const f = memoize(function f(..._args: unknown[]) {});
+  f.keyFor(...resizing());
+  assert.equal(f.keyFor(...other), 'f([["p"],"q"],["r","s","D"])');
+});
+
+Deno.test("memoize: an argument mutated while fn runs is not stored under its old key", async (t) => {
+  await t.step("the caller gets fn's result; the old content is computed again", async () => {
+    await using cache = new MemoryCache();
+    const runs: number[] = [];
+    const f = memoize(async function f(o: { x: number }) {
+      await Promise.resolve();
+      runs.push(o.x);
+      return o.x * 10;
+    }, { cache });
+    const o = { x: 1 };
+    const first = f(o);
+    o.x = 2;
+    assert.equal(await first, 20);
+    assert.equal(await cache.has('f({"x":"1"})'), false);
+    assert.equal(await f({ x: 1 }), 10);
+    assert.equal(await f({ x: 1 }), 10);
+    assert.deepEqual(runs, [2, 1]);
+  });
+  await t.step("a caller that joined the flight with the old content asks again", async () => {
+    await using cache = new MemoryCache();
+    const gate = deferred<void>();
+    const runs: number[] = [];
+    const f = memoize(async function f(o: { x: number }) {
+      await gate.promise;
+      runs.push(o.x);
+      return o.x * 10;
+    }, { cache, freeze: true });
+    const o = { x: 1 };
+    const first = f(o);
+    const joiner = f({ x: 1 });
+    o.x = 2;
+    gate.resolve();
+    assert.deepEqual([await first, await joiner], [20, 10]);
+    assert.deepEqual(runs, [2, 1]);
+    assert.equal(await f({ x: 1 }), 10);
+    assert.equal(runs.length, 2);
+  });
+  await t.step("over a byte-storing cache, whose read comes first", async () => {
+    const disk = new Map<string, Uint8Array>();
+    await using cache = new SharedBytesCache(disk);
+    const f = memoize(function f(o: { x: number }) {
+      return o.x * 10;
+    }, { cache });
+    const o = { x: 1 };
+    const first = f(o);
+    o.x = 2;
+    assert.equal(await first, 20);
+    assert.deepEqual([...disk.keys()], []);
+    assert.equal(await f({ x: 1 }), 10);
+  });
+});
