@@ -1187,3 +1187,246 @@ Deno.test("memoize: an argument mutated while fn runs is not stored under its ol
     assert.equal(await f({ x: 1 }), 10);
   });
 });
+
+/**
+ * A differential fuzzer of key reuse: a pool of argument lists that share objects, mutated
+ * anywhere between calls, and structural copies of them (new objects with the same or almost
+ * the same content, of the same or another kind). After every step, every one of the last
+ * 16 snapshots that `_unchanged` accepts must have been recorded with the key the full
+ * derivation gives now, and `keyFor` must give that key. Returns how many times a snapshot
+ * matched and how many times one was refused.
+ */
+function fuzzKeyReuse(
+  seed: number,
+  steps: number,
+  typed: boolean,
+): { kept: number; refused: number } {
+  let state = seed;
+  const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const long = "x".repeat(300);
+  const names = ["a", "b", "1", "01", "-1", "1.5", "4294967295", "__proto__", "toJSON", "é", ""];
+  const scalars: unknown[] = [
+    0,
+    -0,
+    1,
+    NaN,
+    Infinity,
+    2 ** 53,
+    1n,
+    0n,
+    "",
+    "1",
+    "0",
+    "-0",
+    "NaN",
+    "a",
+    "\uD800",
+    "\uDC00",
+    "\uD800\uDC00",
+    `${long}a`,
+    `${long}b`,
+    "null",
+    "undefined",
+    "true",
+    true,
+    false,
+    null,
+    undefined,
+  ];
+  const isDate = (v: object): v is Date => {
+    try {
+      Date.prototype.getTime.call(v);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const isMap = (v: object): v is Map<unknown, unknown> => {
+    try {
+      Map.prototype.has.call(v, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** Getters read a cell a mutation may change: deterministic, like a field. */
+  const cells: { v: unknown }[] = [];
+  const objects: object[] = [];
+  const value = (depth: number): unknown => {
+    if (depth > 3 || random() < 0.35) return pick(scalars);
+    if (objects.length > 0 && random() < 0.15) return pick(objects); // shared with other lists
+    const kind = pick([
+      "plain",
+      "plain",
+      "null",
+      "array",
+      "array",
+      "sparse",
+      "date",
+      "map",
+      "proxy",
+    ]);
+    let made: object;
+    if (kind === "plain" || kind === "null" || kind === "proxy") {
+      const o: Record<string, unknown> = kind === "null" ? Object.create(null) : {};
+      const n = Math.floor(random() * 4);
+      for (let i = 0; i < n; i++) {
+        const name = pick(names);
+        if (random() < 0.15) {
+          const cell = { v: value(depth + 1) };
+          cells.push(cell);
+          Object.defineProperty(o, name, {
+            get: () => cell.v,
+            enumerable: true,
+            configurable: true,
+          });
+        } else Object.defineProperty(o, name, { value: value(depth + 1), ...OPEN });
+      }
+      made = kind === "proxy" ? new Proxy(o, {}) : o;
+    } else if (kind === "array" || kind === "sparse") {
+      const a: unknown[] = [];
+      const n = Math.floor(random() * 4);
+      for (let i = 0; i < n; i++) a[kind === "sparse" ? i * 2 : i] = value(depth + 1);
+      made = a;
+    } else if (kind === "date") made = new Date(pick([0, 1, -1, NaN, 8.64e15]));
+    else made = new Map([[pick(scalars), value(depth + 1)]]);
+    objects.push(made);
+    return made;
+  };
+  /** A new object graph with `v`'s content, sometimes of another kind or slightly changed. */
+  const copy = (v: unknown, depth = 0): unknown => {
+    if (typeof v !== "object" || v === null || depth > 6) return v;
+    const r = random();
+    if (isDate(v)) return r < 0.1 ? new Date(v.getTime() + 1) : new Date(v.getTime());
+    if (Array.isArray(v)) {
+      const a = Array.from(
+        { length: v.length },
+        (_, i) => i in v ? copy(v[i], depth + 1) : undefined,
+      );
+      if (r < 0.05) return Object.assign({}, a); // an object with index fields
+      if (r < 0.1) a.push(pick(scalars));
+      return a;
+    }
+    if (isMap(v)) return r < 0.5 ? new Map(v) : Object.fromEntries(v);
+    const o: Record<string, unknown> = Object.getPrototypeOf(v) === null ? Object.create(null) : {};
+    const keys = Object.keys(v);
+    if (r < 0.1) keys.reverse(); // the same fields in another order
+    for (const k of keys) {
+      Object.defineProperty(o, k, {
+        value: copy((v as Record<string, unknown>)[k], depth + 1),
+        ...OPEN,
+      });
+    }
+    if (r > 0.95) Object.defineProperty(o, pick(names), { value: pick(scalars), ...OPEN });
+    if (r > 0.9 && r <= 0.95) {
+      Object.setPrototypeOf(o, Object.getPrototypeOf(o) === null ? {} : null);
+    }
+    return o;
+  };
+  const mutate = (lists: unknown[][]) => {
+    const r = random();
+    if (r < 0.1 && cells.length > 0) {
+      pick(cells).v = random() < 0.5 ? pick(scalars) : value(2);
+      return;
+    }
+    if (r < 0.2) {
+      const list = pick(lists);
+      list[Math.floor(random() * list.length)] = r < 0.15 ? copy(pick(list)) : value(1);
+      return;
+    }
+    if (objects.length === 0) return;
+    const o = pick(objects) as Record<string, unknown>;
+    if (Object.isFrozen(o)) return;
+    const v = random() < 0.7 ? pick(scalars) : value(2);
+    if (isDate(o)) o.setTime(pick([0, 1, NaN, o.getTime()]));
+    else if (isMap(o)) o.set(pick(scalars), v);
+    else if (Array.isArray(o)) {
+      const m = random();
+      if (m < 0.25) Array.prototype.push.call(o, v);
+      else if (m < 0.45) Array.prototype.pop.call(o);
+      else if (m < 0.6) o.length = Math.floor(random() * 4); // holes
+      else if (m < 0.7) Object.setPrototypeOf(o, pick([Object.prototype, null, Array.prototype]));
+      else o[Math.floor(random() * (o.length + 1))] = v;
+    } else {
+      const keys = Object.keys(o);
+      const m = random();
+      const name = keys.length > 0 && m < 0.6 ? pick(keys) : pick(names);
+      if (m < 0.2) delete o[name];
+      else if (m < 0.3) {
+        // Deleted and added again: the same content, another field order.
+        const kept = o[name];
+        delete o[name];
+        Object.defineProperty(o, name, { value: kept, ...OPEN });
+      } else if (m < 0.4) {
+        // One field deleted, another added with the same value: the same count.
+        const kept = o[name];
+        delete o[name];
+        Object.defineProperty(o, pick(names), { value: kept, ...OPEN });
+      } else if (m < 0.5) {
+        Object.setPrototypeOf(
+          o,
+          pick([null, Object.prototype, Array.prototype, Date.prototype, Map.prototype]),
+        );
+      } else if (m < 0.55 && name in o) Object.defineProperty(o, name, { enumerable: false });
+      else if (m < 0.6) Object.freeze(o);
+      else Object.defineProperty(o, name, { value: v, ...OPEN });
+    }
+  };
+  const outcome = (derive: () => string): string => {
+    try {
+      return derive();
+    } catch (error) {
+      return `throws ${(error as Error).message}`;
+    }
+  };
+  const full = _argsKeyer(typed);
+  const f = memoize(function f(..._args: unknown[]) {}, { typed });
+  const lists: unknown[][] = Array.from(
+    { length: 4 },
+    () => Array.from({ length: 1 + Math.floor(random() * 3) }, () => value(0)),
+  );
+  const recorded: { snapshot: unknown[]; key: string }[] = [];
+  let kept = 0;
+  let refused = 0;
+  for (let step = 0; step < steps; step++) {
+    if (random() < 0.5) mutate(lists);
+    const args = random() < 0.2 ? pick(lists).map((v) => copy(v)) : pick(lists);
+    const out: { snapshot?: unknown[] } = {};
+    const want = outcome(() => full(args, out));
+    for (const { snapshot, key } of recorded) {
+      let same: boolean;
+      try {
+        same = _unchanged(args, snapshot);
+      } catch {
+        continue; // a check that throws reuses nothing
+      }
+      if (same) {
+        kept++;
+        assert.equal(key, want, `seed ${seed}, step ${step}: a matching snapshot of another key`);
+      } else refused++;
+    }
+    assert.equal(outcome(() => f.keyFor(...args)), want.startsWith("throws") ? want : `f(${want})`);
+    if (out.snapshot !== undefined) {
+      recorded.push({ snapshot: out.snapshot, key: want });
+      if (recorded.length > 16) recorded.shift();
+    }
+  }
+  return { kept, refused };
+}
+
+const OPEN = { writable: true, enumerable: true, configurable: true } as const;
+
+Deno.test("memoize: key reuse agrees with the full derivation (differential fuzz, fixed seeds)", () => {
+  for (const typed of [false, true]) {
+    for (const seed of [1, 2, 3]) {
+      const { kept, refused } = fuzzKeyReuse(seed, 4_000, typed);
+      assert.ok(kept > 1_000 && refused > 1_000, `seed ${seed}: kept ${kept}, refused ${refused}`);
+    }
+  }
+  // A longer run by hand: MEMO_FUZZ_STEPS=1000000 deno test -A tests/memoize_test.ts --filter differential
+  const steps = Number(Deno.env.get("MEMO_FUZZ_STEPS") ?? 0);
+  for (let seed = 100; steps > 0 && seed < 110; seed++) {
+    console.log(seed, fuzzKeyReuse(seed, steps, seed % 2 === 0));
+  }
+});
