@@ -165,9 +165,14 @@ function wtf8(s: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** Strict WTF-8 decoding (overlong forms, bad continuations and values past U+10FFFF refused). */
+/**
+ * Strict WTF-8 decoding (overlong forms, bad continuations and values past U+10FFFF refused,
+ * and a surrogate pair written as two 3-byte sequences, which {@linkcode wtf8} never writes:
+ * it would read back as the character those two bytes' pair stands for, which was stored as 4).
+ */
 function wtf8Text(bytes: Uint8Array): string | undefined {
   let text = "";
+  let afterHigh = false;
   for (let i = 0; i < bytes.length;) {
     const lead = bytes[i]!;
     let n: number;
@@ -184,6 +189,8 @@ function wtf8Text(bytes: Uint8Array): string | undefined {
       c = (c << 6) | (next & 0x3f);
     }
     if ((n === 3 && c < 0x800) || (n === 4 && (c < 0x10000 || c > 0x10ffff))) return undefined;
+    if (afterHigh && c >= 0xdc00 && c <= 0xdfff) return undefined;
+    afterHigh = c >= 0xd800 && c <= 0xdbff;
     text += String.fromCodePoint(c);
     i += n;
   }

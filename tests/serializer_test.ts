@@ -407,3 +407,117 @@ Deno.test("defaultSerializer decodes text of every length like a strict UTF-8 de
   }
   assert.ok(refused > 1_000 && refused < 3_800, `refused ${refused} of 4 000`);
 });
+
+/** `text` as WTF-8 (UTF-8, with a lone surrogate as its own 3-byte sequence): the reference. */
+function wtf8Bytes(text: string): number[] {
+  const out: number[] = [];
+  for (const char of text) {
+    const c = char.codePointAt(0)!;
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else {
+      out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    }
+  }
+  return out;
+}
+
+/** A string in the binary form: magic, version, the String tag, the length, the bytes. */
+function binaryString(body: number[]): Uint8Array {
+  const head = [0xc7, 1, 6];
+  for (let n = body.length;; n = Math.floor(n / 0x80)) {
+    if (n < 0x80) {
+      head.push(n);
+      break;
+    }
+    head.push((n % 0x80) | 0x80);
+  }
+  return Uint8Array.of(...head, ...body);
+}
+
+/**
+ * Every class of malformed UTF-8, alone and among valid text, at lengths around both
+ * thresholds (64: the ASCII loop; 256: `utf8Slice`): each reads back as the one string
+ * whose bytes these are, or is a SerializationError; never another string.
+ */
+const MALFORMED: [string, number[]][] = [
+  ["an overlong NUL", [0xc0, 0x80]],
+  ["an overlong 3-byte form", [0xe0, 0x80, 0xaf]],
+  ["an overlong 4-byte form", [0xf0, 0x80, 0x80, 0xaf]],
+  ["a 5-byte form", [0xf8, 0x88, 0x80, 0x80, 0x80]],
+  ["a 6-byte form", [0xfc, 0x84, 0x80, 0x80, 0x80, 0x80]],
+  ["a byte F5", [0xf5, 0x80, 0x80, 0x80]],
+  ["a byte FE", [0xfe]],
+  ["a byte FF", [0xff]],
+  ["a lone continuation byte", [0x80]],
+  ["past U+10FFFF", [0xf4, 0x90, 0x80, 0x80]],
+  ["a truncated 2-byte form", [0xc3]],
+  ["a truncated 3-byte form", [0xe2, 0x82]],
+  ["a truncated 4-byte form", [0xf0, 0x9f, 0x98]],
+  ["a surrogate pair as two 3-byte forms (CESU-8)", [0xed, 0xa0, 0x80, 0xed, 0xb0, 0x80]],
+  ["a real U+FFFD, then FF", [0xef, 0xbf, 0xbd, 0xff]],
+  ["FF, then a real U+FFFD", [0xff, 0xef, 0xbf, 0xbd]],
+];
+
+Deno.test("defaultSerializer never reads malformed text as another string", async (t) => {
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const fills = [0, 1, 60, 63, 64, 200, 250, 251, 252, 253, 254, 255, 256, 257, 1_000];
+  for (const [name, bad] of MALFORMED) {
+    await t.step(name, () => {
+      for (const fill of fills) {
+        for (const where of ["end", "start"]) {
+          const text = Array(fill).fill(0x61);
+          const body = where === "end" ? [...text, ...bad] : [...bad, ...text];
+          // The binary form: a lone surrogate is legal there (WTF-8), nothing else is.
+          const bin = binaryString(body);
+          let read: unknown;
+          try {
+            read = defaultSerializer.deserialize(bin);
+          } catch (error) {
+            assert.ok(error instanceof SerializationError, `${name}, ${fill} ${where}`);
+            continue;
+          }
+          assert.equal(typeof read, "string");
+          assert.deepEqual(wtf8Bytes(read as string), body, `${name}, ${fill} ${where}`);
+          // JSON text: only strict UTF-8.
+          const json = Uint8Array.of(0x22, ...body, 0x22);
+          assert.throws(() => defaultSerializer.deserialize(json), SerializationError);
+          assert.throws(() => strict.decode(json));
+        }
+        // JSON text of exactly 255, 256 and 257 bytes with the bad bytes last.
+        for (const total of [255, 256, 257]) {
+          const text = Array(Math.max(0, total - bad.length - 2)).fill(0x61);
+          const json = Uint8Array.of(0x22, ...text, ...bad, 0x22);
+          assert.throws(() => defaultSerializer.deserialize(json), SerializationError);
+        }
+      }
+    });
+  }
+  await t.step("a lone surrogate written by the serializer reads back", () => {
+    for (const value of ["\uD800", "\uDC00", "a\uDBFF", "\uDC00\uD800", "\uD800x\uDC00"]) {
+      const map = new Map([[value, value.repeat(100)]]);
+      assert.deepStrictEqual(defaultSerializer.deserialize(defaultSerializer.serialize(map)), map);
+    }
+  });
+  await t.step("a real U+FFFD, NUL bytes and byte order marks read back exactly", () => {
+    for (const fill of [0, 62, 63, 64, 252, 253, 254, 255, 256, 300]) {
+      const pad = "a".repeat(fill);
+      for (
+        const value of [
+          `${pad}\uFFFD`,
+          `\uFFFD${pad}`,
+          `${pad}\0`,
+          `\uFEFF${pad}`,
+          `\uFEFF\uFEFF${pad}`,
+          `${pad}\uFEFF`,
+        ]
+      ) {
+        for (const stored of [value, { at: new Date(0), value }, [value], { value }]) {
+          const bytes = defaultSerializer.serialize(stored);
+          assert.deepStrictEqual(defaultSerializer.deserialize(bytes), stored);
+        }
+      }
+    }
+  });
+});
