@@ -1434,3 +1434,56 @@ Deno.test("memoize: key reuse agrees with the full derivation (differential fuzz
     console.log(seed, fuzzKeyReuse(seed, steps, seed % 2 === 0));
   }
 });
+
+Deno.test("memoize: adversarial arguments next to a remembered one get their own key", () => {
+  const f = memoize(function f(..._args: unknown[]) {});
+  const full = _argsKeyer(false);
+  const cases: [string, () => unknown[], () => unknown[]][] = [
+    ["fields in another order: the same key", () => [{ a: 1, b: 2 }], () => [{ b: 2, a: 1 }]],
+    ["an own __proto__ field", () => [{ a: 1 }], () => [JSON.parse('{"__proto__":1}')]],
+    [
+      "index-like names",
+      () => [{ "1": "x", "01": "y" }],
+      () => [{ "01": "x", "1": "y" }],
+    ],
+    [
+      "the prototype changed to Date's",
+      () => [{}],
+      () => [Object.setPrototypeOf({}, Date.prototype)],
+    ],
+    [
+      "a field deleted, another added with the same value",
+      () => [{ a: 1, b: 2 }],
+      () => [{ a: 1, c: 2 }],
+    ],
+    ["a hole and undefined", () => [[, 1]], () => [[undefined, 1]]],
+    ["an array and an index-keyed object", () => [["x"]], () => [{ 0: "x" }]],
+    ["a long string differing at its end", () => [{ s: `${"x".repeat(500)}a` }], () => [{
+      s: `${"x".repeat(500)}b`,
+    }]],
+    ["a lone surrogate and its pair", () => [{ s: "\uD800" }], () => [{ s: "\uD800\uDC00" }]],
+    ["0 and -0, typed or not", () => [{ n: 0 }], () => [{ n: -0 }]],
+    ["1 and 1n", () => [{ n: 1 }], () => [{ n: 1n }]],
+  ];
+  const outcome = (args: unknown[]): string => {
+    try {
+      return `f(${full(args)})`;
+    } catch (error) {
+      return `throws ${(error as Error).message}`;
+    }
+  };
+  for (const [name, first, second] of cases) {
+    for (let round = 0; round < 3; round++) {
+      for (const args of [first(), second()]) {
+        let got: string;
+        try {
+          got = f.keyFor(...args);
+        } catch (error) {
+          got = `throws ${(error as Error).message}`;
+        }
+        assert.equal(got, outcome(args), name);
+      }
+    }
+  }
+  assert.equal(f.keyFor({ b: 2, a: 1 }), f.keyFor({ a: 1, b: 2 }));
+});
