@@ -479,6 +479,23 @@ Deno.test("adaptive: the faster hit path scores the same hits as before, hit for
 
 // Issue 14, second speed round: below 4 096 entries the miniatures cost most of a hit, so they
 // rest while the window choice is settled, and wake early when the real hit rate moves.
+// Issue 14, memory at 100 000 entries: the miniatures' id space starts at 2.5 ids per entry and
+// grows; ids are labels, so growing (here from one id, many times) changes no hit.
+Deno.test("adaptive: the miniatures' id space grows without changing a hit", () => {
+  const saved = { ..._tuning };
+  const seeded: PolicyFactory = (capacity, limit) =>
+    new AdaptiveTinyLfuPolicy(capacity, limit, { seed: 42 });
+  const traces = [zipfTrace(0.8, 10_000, 100_000, 42), ...adversarialTraces(1000, 42)];
+  const hits = () => traces.map((trace) => simulate(trace, seeded, 1000));
+  const expected = hits();
+  try {
+    _tuning.ids = 0;
+    assert.deepEqual(hits(), expected);
+  } finally {
+    Object.assign(_tuning, saved);
+  }
+});
+
 Deno.test("adaptive: the miniatures rest while the choice is settled, and wake on a hit-rate change", () => {
   const saved = { ..._tuning };
   const decisions: number[] = [];
