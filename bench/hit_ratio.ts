@@ -5,9 +5,11 @@
 //   deno task hit-ratio            (= deno run … bench/hit_ratio.ts --write; about 4 minutes)
 // Options: --write (tables into docs/benchmarks.md, chart into docs/hit_ratio.svg),
 // --policies=adaptive,lru (a subset), --traces=web12,loop (a subset; "synthetic" for the rest),
-// --seeds=42,1,2,3 (only the default on the given traces, once per policy seed: its shortfall
-// against the best reference at each point, mean and worst per seed and over all seeds; with
-// --windows, also each fixed window's hit ratio and the window the miniatures ended at).
+// --sizes=100000 (the synthetic workloads' sizes, default 1000,10000), --seeds=42,1,2,3 (only
+// the default on the given traces, once per policy seed: its shortfall against the best
+// reference at each point, mean and worst per seed and over all seeds; with --windows, also each
+// fixed window's hit ratio, the default's engine at the first seed, and the window each seed's
+// miniatures ended at).
 // Progress goes to stderr. Policies replay through bench/_simulate.ts, which drives them exactly
 // as MemoryStore does (insert on a miss, then evict while over the bound); policies that take a
 // seed get seed 42, so reruns give the same figures.
@@ -80,11 +82,11 @@ const REFERENCES: Record<string, { sizes: number[]; rows: number[][]; source: st
     ],
   },
 };
-const SYNTHETIC_SIZES = [1000, 10000];
 
 const flag = (name: string) =>
   Deno.args.find((arg) => arg.startsWith(`--${name}=`))?.split("=")[1]?.split(",");
 const names = flag("policies") ?? Object.keys(FACTORIES);
+const SYNTHETIC_SIZES = flag("sizes")?.map(Number) ?? [1000, 10000];
 const wanted = flag("traces") ?? [...Object.keys(REFERENCES), "synthetic"];
 const encoder = new TextEncoder();
 const status = (text: string) => Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${text}`));
