@@ -9,7 +9,7 @@
 // the default on the given traces, once per policy seed: its shortfall against the best
 // reference at each point, mean and worst per seed and over all seeds; with --windows, also each
 // fixed window's hit ratio, the default's engine at the first seed, and the window each seed's
-// miniatures ended at).
+// miniatures ended at), --tuning={"decay":0.9} (other constants of the adaptive policy).
 // Progress goes to stderr. Policies replay through bench/_simulate.ts, which drives them exactly
 // as MemoryStore does (insert on a miss, then evict while over the bound); policies that take a
 // seed get seed 42, so reruns give the same figures.
@@ -87,6 +87,9 @@ const flag = (name: string) =>
   Deno.args.find((arg) => arg.startsWith(`--${name}=`))?.split("=")[1]?.split(",");
 const names = flag("policies") ?? Object.keys(FACTORIES);
 const SYNTHETIC_SIZES = flag("sizes")?.map(Number) ?? [1000, 10000];
+// --tuning={"decay":0.9}: other constants for the adaptive policy (experiments; see _tuning).
+const tuningArg = Deno.args.find((arg) => arg.startsWith("--tuning="));
+if (tuningArg) Object.assign(_tuning, JSON.parse(tuningArg.slice("--tuning=".length)));
 const wanted = flag("traces") ?? [...Object.keys(REFERENCES), "synthetic"];
 const encoder = new TextEncoder();
 const status = (text: string) => Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${text}`));
