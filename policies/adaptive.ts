@@ -52,7 +52,7 @@ export const _tuning = {
   /** A decision every `period × miniature entries` sampled requests. */
   period: 0.5,
   /** How much of the previous scores a period keeps. */
-  decay: 0.8,
+  decay: 0.9,
   /** The best must lead the current window by `margin × √(sum of both scores)` hits to move. */
   margin: 0.25,
   /**
