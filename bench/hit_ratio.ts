@@ -4,13 +4,18 @@
 // adversarial workloads (bench/_traces.ts) against LRU. Charts it all.
 //   deno task hit-ratio            (= deno run … bench/hit_ratio.ts --write; about 4 minutes)
 // Options: --write (tables into docs/benchmarks.md, chart into docs/hit_ratio.svg),
-// --policies=adaptive,lru (a subset), --traces=web12,loop (a subset; "synthetic" for the rest).
+// --policies=adaptive,lru (a subset), --traces=web12,loop (a subset; "synthetic" for the rest),
+// --sizes=100000 (the synthetic workloads' sizes, default 1000,10000), --seeds=42,1,2,3 (only
+// the default on the given traces, once per policy seed: its shortfall against the best
+// reference at each point, mean and worst per seed and over all seeds; with --windows, also each
+// fixed window's hit ratio, the default's engine at the first seed, and the window each seed's
+// miniatures ended at), --tuning={"decay":0.9} (other constants of the adaptive policy).
 // Progress goes to stderr. Policies replay through bench/_simulate.ts, which drives them exactly
 // as MemoryStore does (insert on a miss, then evict while over the bound); policies that take a
 // seed get seed 42, so reruns give the same figures.
 import { DEFAULT_POLICY, POLICIES, type PolicyFactory } from "../policies/policy.ts";
 import { TinyLfuPolicy } from "../policies/tinylfu.ts";
-import { AdaptiveTinyLfuPolicy } from "../policies/adaptive.ts";
+import { _tuning, AdaptiveTinyLfuPolicy } from "../policies/adaptive.ts";
 import { adversarialTraces, readLisTrace, type Trace, zipfTrace } from "./_traces.ts";
 import { simulate } from "./_simulate.ts";
 import { type Panel, renderChart } from "./_chart.ts";
@@ -19,10 +24,12 @@ const SEED = 42;
 const DATA = new URL("../../shared/data/traces/", import.meta.url).pathname;
 const DOCS = new URL("../docs/", import.meta.url);
 
+/** The seed the seeded policies get (changed by --seeds). */
+let policySeed = SEED;
 const FACTORIES: Record<string, PolicyFactory> = {
   ...POLICIES,
   tinylfu: (capacity, limit) => new TinyLfuPolicy(capacity, { limit }),
-  adaptive: (capacity, limit) => new AdaptiveTinyLfuPolicy(capacity, limit, { seed: SEED }),
+  adaptive: (capacity, limit) => new AdaptiveTinyLfuPolicy(capacity, limit, { seed: policySeed }),
 };
 
 const REFERENCE_NAMES = [
@@ -75,11 +82,14 @@ const REFERENCES: Record<string, { sizes: number[]; rows: number[][]; source: st
     ],
   },
 };
-const SYNTHETIC_SIZES = [1000, 10000];
 
 const flag = (name: string) =>
   Deno.args.find((arg) => arg.startsWith(`--${name}=`))?.split("=")[1]?.split(",");
 const names = flag("policies") ?? Object.keys(FACTORIES);
+const SYNTHETIC_SIZES = flag("sizes")?.map(Number) ?? [1000, 10000];
+// --tuning={"decay":0.9}: other constants for the adaptive policy (experiments; see _tuning).
+const tuningArg = Deno.args.find((arg) => arg.startsWith("--tuning="));
+if (tuningArg) Object.assign(_tuning, JSON.parse(tuningArg.slice("--tuning=".length)));
 const wanted = flag("traces") ?? [...Object.keys(REFERENCES), "synthetic"];
 const encoder = new TextEncoder();
 const status = (text: string) => Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${text}`));
@@ -96,6 +106,77 @@ function run(trace: Trace, size: number): number[] {
 }
 
 const started = performance.now();
+
+const seeds = flag("seeds")?.map(Number);
+if (seeds) {
+  // The default on the given traces under several hash seeds: one seed is one draw of which keys
+  // collide in the sketches and which keys the miniatures sample.
+  const windows = Deno.args.includes("--windows");
+  const fixed = _tuning.candidates;
+  const header = [
+    "| point | best ref. | " + seeds.map((seed) => `seed ${seed}`).join(" | ") +
+    (windows ? " | " + fixed.map((w) => `window ${w * 100} %`).join(" | ") : "") + " |",
+    `| --- | ---: | ${seeds.map(() => "---:").join(" | ")}${
+      windows ? " | " + fixed.map(() => "---:").join(" | ") : ""
+    } |`,
+  ];
+  const rows: string[] = [];
+  const bySeed = seeds.map(() => [] as number[]);
+  for (const [name, reference] of Object.entries(REFERENCES)) {
+    if (!wanted.includes(name)) continue;
+    status(`reading ${name} …`);
+    const trace = await readLisTrace(`${DATA}${name}.lis.zst`);
+    reference.sizes.forEach((size, i) => {
+      const best = Math.max(...reference.rows[i]!.slice(0, -1));
+      const cells = seeds.map((seed, s) => {
+        policySeed = seed;
+        const trail: number[] = [];
+        _tuning.trace = trail;
+        const ratio = simulate(trace, FACTORIES[DEFAULT_POLICY]!, size, (done) => {
+          const percent = ((100 * done) / trace.requests.length).toFixed(0);
+          status(`${name} at ${size}: seed ${seed} ${percent}%`);
+        });
+        _tuning.trace = undefined;
+        bySeed[s]!.push(best - ratio);
+        const last = trail.at(-1);
+        return `${pct(ratio)}${windows && last !== undefined ? ` (${fixed[last]! * 100} %)` : ""}`;
+      });
+      const extra = windows
+        ? [...fixed].map((window) => {
+          // The default's own engine with one candidate: the window never moves.
+          const saved = { candidates: _tuning.candidates, start: _tuning.start };
+          _tuning.candidates = [window];
+          _tuning.start = 0;
+          policySeed = seeds[0]!;
+          const ratio = simulate(trace, FACTORIES[DEFAULT_POLICY]!, size);
+          Object.assign(_tuning, saved);
+          return pct(ratio);
+        })
+        : [];
+      rows.push(
+        `| ${name}@${fmtSize(size)} | ${pct(best)} | ${cells.join(" | ")}${
+          extra.length > 0 ? " | " + extra.join(" | ") : ""
+        } |`,
+      );
+    });
+  }
+  status("");
+  const mean = (xs: number[]) => xs.reduce((sum, x) => sum + Math.max(0, x), 0) / xs.length;
+  const all = bySeed.flat();
+  console.log([...header, ...rows].join("\n"));
+  console.log(
+    `| mean shortfall | | ${bySeed.map((xs) => pct(mean(xs))).join(" | ")} |\n` +
+      `| worst shortfall | | ${bySeed.map((xs) => pct(Math.max(...xs))).join(" | ")} |`,
+  );
+  console.log(
+    `\nOver all ${seeds.length} seeds: mean shortfall ${pct(mean(all))}, worst ${
+      pct(Math.max(...all))
+    } (the acceptance run: mean ≤ 0.5, worst ≤ 2.0); ${
+      ((performance.now() - started) / 1000).toFixed(0)
+    } s`,
+  );
+  Deno.exit(0);
+}
 const sections: string[] = [];
 const panels: Panel[] = [];
 const shortfalls: [string, number][] = [];

@@ -44,10 +44,15 @@ export const _tuning = {
   miniShift: 6,
   miniMin: 64,
   miniMax: 1024,
+  /**
+   * The miniatures' shared id space starts with room for `ids × (miniature entries + 1)` keys and
+   * grows by half when full (up to one id per entry of every miniature).
+   */
+  ids: 2.5,
   /** A decision every `period × miniature entries` sampled requests. */
   period: 0.5,
   /** How much of the previous scores a period keeps. */
-  decay: 0.8,
+  decay: 0.9,
   /** The best must lead the current window by `margin × √(sum of both scores)` hits to move. */
   margin: 0.25,
   /**
@@ -81,12 +86,21 @@ export interface AdaptiveTinyLfuOptions {
   seed?: number | undefined;
 }
 
+/**
+ * The typed array for the miniatures' slots and ids: 16 bits while they fit (they do for every
+ * tuning the policy ships with: ids stay under 11 000), which halves the miniatures' tables (issue
+ * 14: memory per entry at 100 000 entries).
+ */
+type Ids = Int16Array | Int32Array;
+const idArray = (length: number, ids: number): Ids =>
+  ids <= 0x7fff ? new Int16Array(length) : new Int32Array(length);
+
 /** A scaled-down W-TinyLFU with a fixed window, fed the sampled requests. */
 class _Mini {
   engine: _WindowTinyLfu;
   /** The slot of each sampled key id (see {@linkcode _Minis}), or -1. */
-  slotOfId: Int32Array;
-  idOfSlot: Int32Array;
+  slotOfId: Ids;
+  idOfSlot: Ids;
   free: number[] = [];
   used = 0;
   count = 0;
@@ -99,12 +113,14 @@ class _Mini {
    */
   counted: boolean;
 
-  constructor(capacity: number, ids: number, window: number, seed: number) {
+  /** `ids`: how many ids there are room for now; `maxIds`: how many there can ever be. */
+  constructor(capacity: number, ids: number, maxIds: number, window: number, seed: number) {
     this.capacity = capacity;
     this.counted = window < 1;
-    this.engine = new _WindowTinyLfu(capacity + 1, capacity + 1, window, seed);
-    this.slotOfId = new Int32Array(ids).fill(-1);
-    this.idOfSlot = new Int32Array(capacity + 1);
+    // An uncounted engine's sketch is never read: size it for one key.
+    this.engine = new _WindowTinyLfu(capacity + 1, this.counted ? capacity + 1 : 1, window, seed);
+    this.slotOfId = idArray(ids, maxIds).fill(-1);
+    this.idOfSlot = idArray(capacity + 1, maxIds);
   }
 
   clear(): void {
@@ -130,23 +146,69 @@ class _Minis {
   list: _Mini[];
   /** Sampled key hash per table cell, or -1 (hashes are 30-bit, never negative). */
   #tableHash: Int32Array;
-  #tableId: Int32Array;
+  #tableId: Ids;
   #mask: number;
-  #hashOfId: Int32Array;
   #holders: Uint8Array;
   #freeIds: number[] = [];
   #nextId = 0;
+  /** Ids there is room for now (the tables grow up to `#maxIds`), and ever. */
+  #ids: number;
+  #maxIds: number;
 
   constructor(capacity: number, windows: number[], seed: number) {
-    const ids = windows.length * (capacity + 1) + 1;
-    this.#hashOfId = new Int32Array(ids);
+    // Miniatures that held different keys each would need `windows × entries` ids; they hold
+    // mostly the same ones (about 2 × entries at most, measured on the given traces and on a
+    // store filled with new keys), so the id space starts at 2.5 × and grows when needed
+    // (`_tuning.ids`).
+    this.#maxIds = windows.length * (capacity + 1) + 1;
+    const ids = this.#ids = Math.min(
+      this.#maxIds,
+      Math.max(1, Math.ceil(_tuning.ids * (capacity + 1))),
+    );
     this.#holders = new Uint8Array(ids);
+    this.#tableHash = new Int32Array(0);
+    this.#tableId = idArray(0, this.#maxIds);
+    this.#mask = 0;
+    this.#table();
+    this.list = windows.map((window, i) =>
+      new _Mini(capacity, ids, this.#maxIds, window, seed + i)
+    );
+  }
+
+  /**
+   * (Re)builds the hash → id table for `#ids` ids: at most 2/3 full, so probes stay short (2×, as
+   * before, made the table of 1 024-entry miniatures twice as large).
+   */
+  #table(): void {
     let cells = 16;
-    while (cells < 2 * ids) cells *= 2;
-    this.#tableHash = new Int32Array(cells).fill(-1);
-    this.#tableId = new Int32Array(cells);
-    this.#mask = cells - 1;
-    this.list = windows.map((window, i) => new _Mini(capacity, ids, window, seed + i));
+    while (cells < 1.5 * this.#ids) cells *= 2;
+    const oldHash = this.#tableHash, oldId = this.#tableId;
+    if (cells === oldHash.length) return;
+    const tableHash = this.#tableHash = new Int32Array(cells).fill(-1);
+    const tableId = this.#tableId = idArray(cells, this.#maxIds);
+    const mask = this.#mask = cells - 1;
+    for (let i = 0; i < oldHash.length; i++) {
+      const hash = oldHash[i]!;
+      if (hash === -1) continue;
+      let cell = hash & mask;
+      while (tableHash[cell] !== -1) cell = (cell + 1) & mask;
+      tableHash[cell] = hash;
+      tableId[cell] = oldId[i]!;
+    }
+  }
+
+  /** Makes room for more ids (ids are labels: which id a key gets changes no hit). */
+  #grow(): void {
+    const ids = this.#ids = Math.min(this.#maxIds, Math.ceil(1.5 * this.#ids));
+    const holders = new Uint8Array(ids);
+    holders.set(this.#holders);
+    this.#holders = holders;
+    for (const mini of this.list) {
+      const slotOfId = idArray(ids, this.#maxIds).fill(-1);
+      slotOfId.set(mini.slotOfId);
+      mini.slotOfId = slotOfId;
+    }
+    this.#table();
   }
 
   /** One sampled request for the key with `hash`, whose sketch spread is `spread`. */
@@ -162,10 +224,13 @@ class _Minis {
         break;
       }
       if (held === -1) {
+        if (this.#freeIds.length === 0 && this.#nextId === this.#ids) {
+          this.#grow();
+          return this.request(hash, spread);
+        }
         id = this.#freeIds.pop() ?? this.#nextId++;
         tableHash[cell] = hash;
         this.#tableId[cell] = id;
-        this.#hashOfId[id] = hash;
         break;
       }
       cell = (cell + 1) & mask;
@@ -195,17 +260,17 @@ class _Minis {
         mini.slotOfId[gone] = -1;
         mini.free.push(victim);
         mini.count--;
-        if (--holders[gone]! === 0 && gone !== id) this.#release(gone);
+        if (--holders[gone]! === 0 && gone !== id) this.#release(gone, engine.hashes[victim]!);
       }
     }
-    if (holders[id] === 0) this.#release(id);
+    if (holders[id] === 0) this.#release(id, hash);
   }
 
-  #release(id: number): void {
+  /** Frees `id`, whose key hash is `hash` (the table keeps no id → hash: 4 bytes an id less). */
+  #release(id: number, hash: number): void {
     const tableHash = this.#tableHash;
     const tableId = this.#tableId;
     const mask = this.#mask;
-    const hash = this.#hashOfId[id]!;
     let cell = hash & mask;
     while (tableHash[cell] !== hash) cell = (cell + 1) & mask;
     // Backward-shift deletion: pull later members of the run into the hole when their home
@@ -327,7 +392,14 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     let shift = 0;
     while ((entries >>> (shift + 1)) >= target) shift++;
     this.#sampleBelow = 2 ** (30 - shift);
-    const miniEntries = Math.max(1, Math.round(entries / 2 ** shift));
+    let miniEntries = Math.max(1, Math.round(entries / 2 ** shift));
+    if (target === tuning.miniMax && miniEntries > target) {
+      // Capped: sample at exactly `miniMax / entries`, not at the power of two at or above it,
+      // which made the miniatures 1 024–2 047 entries (1 563 at 100 000: 1.5 bytes per entry more;
+      // docs/benchmarks.md, "Memory per entry").
+      this.#sampleBelow = Math.round(2 ** 30 * target / entries);
+      miniEntries = target;
+    }
     this.#candidates = [...tuning.candidates];
     this.#miniSet = new _Minis(miniEntries, this.#candidates, this.#seed);
     this.#minis = this.#miniSet.list;

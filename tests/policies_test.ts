@@ -457,8 +457,10 @@ Deno.test("policy constructors reject unknown option names, listing the accepted
 // computed once, queue moves), not different: these counts were then the policy's as first shipped
 // (commit 97cb8bd). The second round's resting miniatures (below 4 096 entries) changed them, with
 // hit-ratio evidence (docs/benchmarks.md): Zipf 0.8 52847 → 52698, zipf-phases 53956 → 53954,
-// bursts 75838 → 75826, the other two unchanged. Replayed by the simulator with seed 42; any
-// change of behaviour moves them.
+// bursts 75838 → 75826, the other two unchanged. Scores decaying by 0.9 per period instead of 0.8
+// (robustness across hash seeds, docs/benchmarks.md): Zipf 0.8 52698 → 52333, zipf-phases 53954 →
+// 53841, the other three unchanged. Replayed by the simulator with seed 42; any change of
+// behaviour moves them.
 Deno.test("adaptive: the faster hit path scores the same hits as before, hit for hit", () => {
   const seeded: PolicyFactory = (capacity, limit) =>
     new AdaptiveTinyLfuPolicy(capacity, limit, { seed: 42 });
@@ -468,8 +470,8 @@ Deno.test("adaptive: the faster hit path scores the same hits as before, hit for
   assert.deepEqual(
     traces.map((trace) => `${trace.name} ${hits(trace, 1000)}`),
     [
-      "Zipf 0.8 52698",
-      "zipf-phases 53954",
+      "Zipf 0.8 52333",
+      "zipf-phases 53841",
       "scan-hot 67413",
       "loop-over 76465",
       "bursts 75826",
@@ -479,6 +481,58 @@ Deno.test("adaptive: the faster hit path scores the same hits as before, hit for
 
 // Issue 14, second speed round: below 4 096 entries the miniatures cost most of a hit, so they
 // rest while the window choice is settled, and wake early when the real hit rate moves.
+// Issue 14, memory at 100 000 entries: the miniatures' id space starts at 2.5 ids per entry and
+// grows; ids are labels, so growing (here from one id, many times) changes no hit.
+Deno.test("adaptive: the miniatures' id space grows without changing a hit", () => {
+  const saved = { ..._tuning };
+  const seeded: PolicyFactory = (capacity, limit) =>
+    new AdaptiveTinyLfuPolicy(capacity, limit, { seed: 42 });
+  const traces = [zipfTrace(0.8, 10_000, 100_000, 42), ...adversarialTraces(1000, 42)];
+  const hits = () => traces.map((trace) => simulate(trace, seeded, 1000));
+  const expected = hits();
+  try {
+    _tuning.ids = 0;
+    assert.deepEqual(hits(), expected);
+  } finally {
+    Object.assign(_tuning, saved);
+  }
+});
+
+// Issue 14, robustness across hash seeds: with scores decaying by 0.8 per period (a memory of
+// about 2.5 × the cache size in requests) the window flapped between 0 % and 5 % hundreds of times
+// on loops longer than that memory, for most seeds: here 2 270 moves over ten seeds, the worst
+// seed at 23.2 %; the given loop trace lost up to 2 points at 256 and 512 entries. With 0.9: 180
+// moves, every seed at 24.4–24.7 % (the 0 % window's; OPT 25 %).
+Deno.test("adaptive: the window does not flap on a loop four times the cache size", () => {
+  const size = 256, span = 4 * size;
+  const keys = Array.from({ length: span }, (_, i) => `loop:${i}`);
+  const trace: Trace = {
+    name: "loop",
+    requests: new Int32Array(400 * span).map((_, i) => i % span),
+    keys,
+  };
+  const saved = { ..._tuning };
+  let moves = 0, worst = 100;
+  try {
+    for (const seed of [42, 1, 2, 3, 4, 5, 6, 7, 8, 9]) {
+      const decisions: number[] = [];
+      _tuning.trace = decisions;
+      const ratio = simulate(
+        trace,
+        (capacity, limit) => new AdaptiveTinyLfuPolicy(capacity, limit, { seed }),
+        size,
+      );
+      _tuning.trace = undefined;
+      moves += decisions.filter((window, i) => i > 0 && window !== decisions[i - 1]).length;
+      worst = Math.min(worst, ratio);
+    }
+  } finally {
+    Object.assign(_tuning, saved);
+  }
+  assert.ok(moves <= 300, `${moves} window moves over ten seeds`);
+  assert.ok(worst >= 24.3, `worst seed ${worst} %`);
+});
+
 Deno.test("adaptive: the miniatures rest while the choice is settled, and wake on a hit-rate change", () => {
   const saved = { ..._tuning };
   const decisions: number[] = [];
