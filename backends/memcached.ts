@@ -648,6 +648,7 @@ export class MemcachedCache extends ByteCache {
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
+    ifAbsent = true,
   ): Promise<boolean> {
     const deadline = this.#deadline();
     const found = await this.#onServer("add", key, deadline, async (channel, index, mkey) => {
@@ -655,7 +656,7 @@ export class MemcachedCache extends ByteCache {
       expectStatus(reply, "add", key, [STATUS.ok, STATUS.notFound]);
       return reply.status === STATUS.ok ? reply : undefined;
     });
-    if (found === undefined) return await this._add(key, value, ttl);
+    if (found === undefined) return ifAbsent && await this._add(key, value, ttl);
     let current: unknown;
     try {
       current = this.#decode(key, found.flags, found.value);
