@@ -528,6 +528,15 @@ export abstract class BaseCache implements Cache {
     return await this._add(key, value, ttl);
   }
 
+  /**
+   * Whether this cache stores through another `Cache` (a namespace view, TieredCache) whose own
+   * `add`, `inc`/`dec` and `touch` already treat dead and getOrSet entries: then `touch` goes
+   * straight to `_touch` and a failed `_addToCounter` is not retried here.
+   */
+  protected get _layered(): boolean {
+    return false;
+  }
+
   /** `#isDead`, bound, for `_addOverDead`. */
   readonly #dead = (stored: unknown): boolean | Promise<boolean> => this.#isDead(stored);
 
@@ -667,7 +676,9 @@ export abstract class BaseCache implements Cache {
         // An entry no read returns is a missing key for a counter: replaced by `amount` through
         // the backend's compare-and-set on what was judged dead, so a write that lands between
         // the judgement and the store (a `set`, another `inc`) is never lost: it is counted on.
-        if (attempt === COUNTER_ATTEMPTS || !(await this.#holdsDead(key))) throw error;
+        if (
+          this._layered || attempt === COUNTER_ATTEMPTS || !(await this.#holdsDead(key))
+        ) throw error;
         let stored = this._addOverDead(key, amount, this.defaultTtl, this.#dead);
         if (stored instanceof Promise) stored = await stored;
         if (stored) {
@@ -811,12 +822,13 @@ export abstract class BaseCache implements Cache {
     const ms = resolveTtl("touch", key, ttl, this.defaultTtl);
     this._checkOpen("touch", key);
     // An entry no read returns is not live; a getOrSet entry's logical ttl is in the entry.
+    // A layered cache (TieredCache, a namespace view) leaves a fresh envelope to the cache below.
     for (let attempt = 1;; attempt++) {
       const stored = await this.#peekQuietly(key);
       if (typeof stored === "object" && stored !== null) {
         if (await this.#isDead(stored)) return false;
         const inner = isTagged(stored) ? stored.v : stored;
-        if (isEnvelope(inner)) {
+        if (isEnvelope(inner) && !this._layered) {
           const done = await this.#retouch(key, stored, inner, ms);
           if (done !== undefined) return done;
           if (attempt === COUNTER_ATTEMPTS) {

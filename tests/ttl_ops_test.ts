@@ -282,3 +282,27 @@ serverTest("keys() lists no bookkeeping: RedisCache", "redis", async (_t, [redis
   await using cache = new RedisCache({ url: redis!.url, keyPrefix: `bk:${crypto.randomUUID()}:` });
   await checkNoBookkeepingListed(cache);
 });
+
+// ---- Session 2, round 2 (rdead) ----
+Deno.test("touch of a getOrSet entry through a TieredCache or a namespace view rewrites it below: value kept, new ttl, dead stays dead", async () => {
+  const now = { t: 1_000_000 };
+  const clock = () => now.t;
+  await using l2 = new MemoryCache({ now: clock });
+  await using tiered = new TieredCache({ l1: new MemoryCache({ now: clock }), l2, now: clock });
+  const view = l2.namespace("v");
+  const options = { ttl: 1_000, staleWhileRevalidate: 60_000 };
+  for (const cache of [tiered, view]) {
+    assert.equal(await cache.getOrSet("k", () => "v1", options), "v1");
+    assert.equal(await cache.touch("k", 9_000), true);
+    assert.equal(await cache.ttl("k"), 9_000);
+    assert.equal(await cache.get("k"), "v1");
+    assert.equal(await cache.getOrSet("d", () => "old", options), "old");
+  }
+  now.t += 10_000;
+  for (const cache of [tiered, view]) {
+    assert.equal(await cache.get("k"), undefined, "past the touched ttl");
+    assert.equal(await cache.touch("d", 9_000), false, "a stale entry is not revived");
+    assert.equal(await cache.get("d"), undefined);
+    assert.equal(await cache.getOrSet("d", () => "new", options), "old", "served stale");
+  }
+});
