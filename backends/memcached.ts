@@ -670,7 +670,7 @@ export class MemcachedCache extends ByteCache {
     if (encoded instanceof Promise) encoded = await encoded;
     const extras = storeExtras(encoded.flags, expiration(ttl));
     const bytes = encoded.bytes;
-    return await this.#onServer("add", key, deadline, async (channel, index, mkey) => {
+    const status = await this.#onServer("add", key, deadline, async (channel, index, mkey) => {
       const reply = await channel.send(
         index,
         "add",
@@ -690,8 +690,11 @@ export class MemcachedCache extends ByteCache {
         STATUS.tooLarge,
         STATUS.outOfMemory,
       ]);
-      return reply.status === STATUS.ok;
+      return reply.status;
     });
+    // A key that emptied meanwhile (deleted, expired) is free for `add` (not for `touch`).
+    if (status === STATUS.notFound && ifAbsent) return await this._add(key, value, ttl);
+    return status === STATUS.ok;
   }
 
   /** Encodes, then stores; awaits only an asynchronous serializer. */

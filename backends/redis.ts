@@ -347,7 +347,14 @@ export class RedisCache extends ByteCache {
     let stored = this.#value("add", key, value);
     if (stored instanceof Promise) stored = await stored;
     const [, ms] = this.#expiry(ttl);
-    const args = ["1", this.#key(key), raw as RedisArgument, stored, ms ?? "0"];
+    const args = [
+      "1",
+      this.#key(key),
+      raw as RedisArgument,
+      stored,
+      ms ?? "0",
+      ifAbsent ? "1" : "0",
+    ];
     const sha = REPLACE_IF_EQUALS_SHA;
     return await this.#script("add", key, sha, REPLACE_IF_EQUALS_SCRIPT, args, deadline) === 1;
   }
