@@ -505,9 +505,9 @@ export abstract class BaseCache implements Cache {
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
-    _ifAbsent = true,
+    ifAbsent = true,
   ): boolean | Promise<boolean> {
-    return this.#deleteAndAdd(key, value, ttl, dead);
+    return this.#deleteAndAdd(key, value, ttl, dead, ifAbsent);
   }
 
   async #deleteAndAdd(
@@ -515,6 +515,7 @@ export abstract class BaseCache implements Cache {
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
+    ifAbsent: boolean,
   ): Promise<boolean> {
     let stored: unknown;
     try {
@@ -523,7 +524,9 @@ export abstract class BaseCache implements Cache {
       if (error instanceof SerializationError) return false;
       throw error;
     }
-    if (stored === undefined || !(await dead(stored))) return false;
+    // A key that emptied since `_add` found it taken is free for `add` (not for `touch`).
+    if (stored === undefined) return ifAbsent && await this._add(key, value, ttl);
+    if (!(await dead(stored))) return false;
     await this._delete(key);
     return await this._add(key, value, ttl);
   }
