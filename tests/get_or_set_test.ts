@@ -391,13 +391,17 @@ async function writesBetween(
 ): Promise<void> {
   const stale = { ttl, staleWhileRevalidate: 600_000 };
   const fresh = { ttl: 600_000, staleWhileRevalidate: 600_000 };
-  for (const key of ["inc-set", "inc-inc", "inc-del"]) {
+  for (const key of ["inc-set", "inc-inc", "inc-del", "inc-twice"]) {
     assert.equal(await cache.getOrSet(key, () => "old", stale), "old");
   }
   await letTtlPass();
   for (const key of ["touch-set", "touch-del"]) {
     assert.equal(await cache.getOrSet(key, () => "old", fresh), "old");
   }
+
+  assert.equal(await cache.inc("inc-twice"), 1, "a counter stored over a dead entry…");
+  assert.equal(await other.inc("inc-twice", 2), 3, "…counts on");
+  assert.equal(await cache.dec("inc-twice"), 2);
 
   interleave(cache, "_peek", "inc-set", () => other.set("inc-set", 7, 600_000));
   assert.equal(await cache.inc("inc-set"), 8, "inc over a dead entry counts on the newer set");
