@@ -102,6 +102,11 @@ function sameStored(a: unknown, b: unknown, depth = 0): boolean {
       : [x, y];
     return xs.length === ys.length && xs.every((byte, i) => byte === ys[i]);
   }
+  const proto = Object.getPrototypeOf(a);
+  if (
+    proto !== Object.prototype && proto !== Array.prototype && proto !== null &&
+    !(a instanceof Map) && !(a instanceof Set) && String(a) !== String(b)
+  ) return false; // a RegExp, an Error: what their fields do not show
   const pairs = (value: object): [unknown, unknown][] =>
     value instanceof Map
       ? [...value]
