@@ -684,9 +684,13 @@ export abstract class BaseCache implements Cache {
         // An entry no read returns is a missing key for a counter: replaced by `amount` through
         // the backend's compare-and-set on what was judged dead, so a write that lands between
         // the judgement and the store (a `set`, another `inc`) is never lost: it is counted on.
-        if (
-          this._layered || attempt === COUNTER_ATTEMPTS || !(await this.#holdsDead(key))
-        ) throw error;
+        // An entry that is no longer dead may be another caller's counter stored over it just
+        // now: one more try, and a second failure over a live entry is the error.
+        if (this._layered || attempt === COUNTER_ATTEMPTS) throw error;
+        if (!(await this.#holdsDead(key))) {
+          if (attempt > 1) throw error;
+          continue;
+        }
         let stored = this._addOverDead(key, amount, this.defaultTtl, this.#dead);
         if (stored instanceof Promise) stored = await stored;
         if (stored) {

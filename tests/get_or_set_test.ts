@@ -391,13 +391,20 @@ async function writesBetween(
 ): Promise<void> {
   const stale = { ttl, staleWhileRevalidate: 600_000 };
   const fresh = { ttl: 600_000, staleWhileRevalidate: 600_000 };
-  for (const key of ["inc-set", "inc-inc", "inc-del", "inc-twice"]) {
+  for (const key of ["inc-set", "inc-inc", "inc-del", "inc-twice", "inc-20"]) {
     assert.equal(await cache.getOrSet(key, () => "old", stale), "old");
   }
   await letTtlPass();
   for (const key of ["touch-set", "touch-del"]) {
     assert.equal(await cache.getOrSet(key, () => "old", fresh), "old");
   }
+
+  // 20 concurrent incs over one dead entry, half from each instance: every one counted.
+  const counts = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? cache : other).inc("inc-20")),
+  );
+  assert.deepEqual(counts.sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.equal(await other.get("inc-20"), 20);
 
   assert.equal(await cache.inc("inc-twice"), 1, "a counter stored over a dead entry…");
   assert.equal(await other.inc("inc-twice", 2), 3, "…counts on");
