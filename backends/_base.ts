@@ -686,7 +686,11 @@ export abstract class BaseCache implements Cache {
         // the judgement and the store (a `set`, another `inc`) is never lost: it is counted on.
         // An entry that is no longer dead may be another caller's counter stored over it just
         // now: one more try, and a second failure over a live entry is the error.
-        if (this._layered || attempt === COUNTER_ATTEMPTS) throw error;
+        // Only "not an integer" (a TypeError) can be a dead entry: a failure (a timeout) is not
+        // retried, so the call keeps its one deadline.
+        if (this._layered || attempt === COUNTER_ATTEMPTS || !(error instanceof TypeError)) {
+          throw error;
+        }
         if (!(await this.#holdsDead(key))) {
           if (attempt > 1) throw error;
           continue;
