@@ -186,6 +186,10 @@ export const CONFORMANCE_CASES = {
       "of 10 concurrent add() calls over a stale or invalidated entry exactly one stores",
     stats:
       "stats() counts a stale or invalidated read as a miss, a stale value getOrSet serves too, and no tag-version read",
+    // ---- Session 2, round 2 (rdead) ----
+    writesBetween:
+      "a write landing between what inc, touch or add read of a dead or getOrSet entry and their own write is kept",
+    // ---- end of Session 2, round 2 (rdead) ----
   },
   // ---- end of Session 2 (gos) ----
 } as const;
@@ -1865,6 +1869,104 @@ function deadEntries(
         assert.deepEqual(delta(before), { hits: 1, misses: 0 }, "a fresh getOrSet read is a hit");
       },
     },
+    // ---- Session 2, round 2 (rdead) ----
+    writesBetween: {
+      unless,
+      run: async (cache, clock) => {
+        // The write lands inside the call: the cache's own read hook runs it after reading (a
+        // layer that reads nothing itself, as TieredCache's `inc`, never runs it: then the call
+        // is a plain one). A backend that queues one instance's calls on a key (Deno KV's `add`)
+        // runs the write only after the call: the hook waits for it 2 s at most, and then the
+        // outcome is not checked (`landed` false).
+        const target = cache as unknown as Record<string, (arg: unknown) => unknown>;
+        if (typeof target._peek !== "function") return;
+        const between = async (
+          hook: "_peek" | "_ttl" | "_getMany",
+          key: string,
+          write: () => Promise<unknown>,
+          call: () => Promise<unknown>,
+        ): Promise<[unknown, boolean, boolean]> => {
+          const original = target[hook]!;
+          let [fired, landed] = [false, false];
+          let written: Promise<unknown> = Promise.resolve();
+          target[hook] = async function (this: unknown, arg: unknown) {
+            const result = await original.call(this, arg);
+            const hit = arg === key ||
+              (Array.isArray(arg) && arg.some((one) => String(one).endsWith(key)));
+            if (hit && !fired) {
+              fired = true;
+              delete target[hook];
+              written = write().then(() => (landed = true));
+              let timer: ReturnType<typeof setTimeout> | undefined;
+              await Promise.race([written, new Promise((r) => (timer = setTimeout(r, 2_000)))]);
+              clearTimeout(timer);
+            }
+            return result;
+          };
+          try {
+            const result = await call();
+            return [result, fired, landed];
+          } finally {
+            delete target[hook];
+            await written;
+          }
+        };
+        const fresh = { ttl: 60_000, staleWhileRevalidate: 60_000 };
+        for (const key of ["i1", "i2"]) {
+          assert.equal(await cache.getOrSet(key, () => "a", swr), "a");
+        }
+        const tag = "gone-between";
+        await cache.set("d", "tagged", { ttl: 20 * short, tags: [tag] });
+        await cache.invalidateTags([tag]);
+        await pass(clock, pastShort);
+        let [result, fired] = await between(
+          "_peek",
+          "i1",
+          () => cache.set("i1", 7),
+          () => cache.inc("i1"),
+        );
+        assert.equal(result, fired ? 8 : 1, "inc counts on a set that landed in between");
+        assert.equal(await cache.get("i1"), result);
+        [result, fired] = await between(
+          "_peek",
+          "i2",
+          () => cache.inc("i2"),
+          () => cache.inc("i2"),
+        );
+        assert.equal(result, fired ? 2 : 1, "two incs over one dead entry count 2");
+        assert.equal(await cache.get("i2"), result);
+        let landed;
+        [result, fired, landed] = await between(
+          "_getMany",
+          tag,
+          () => cache.delete("d"),
+          () => cache.add("d", "mine"),
+        );
+        if (!fired || landed) {
+          assert.equal(result, true, "add to a key emptied while its dead entry was judged");
+          assert.equal(await cache.get("d"), "mine");
+        }
+        if (!touchOps) return;
+        assert.equal(await cache.getOrSet("t1", () => "old", fresh), "old");
+        assert.equal(await cache.getOrSet("t2", () => "old", fresh), "old");
+        [result] = await between(
+          "_peek",
+          "t1",
+          () => cache.set("t1", "new"),
+          () => cache.touch("t1", 60_000),
+        );
+        assert.equal(result, true);
+        assert.equal(await cache.get("t1"), "new", "touch wrote back no older value");
+        [result, fired] = await between(
+          "_ttl",
+          "t2",
+          () => cache.delete("t2"),
+          () => cache.touch("t2", 60_000),
+        );
+        assert.equal(await cache.get("t2"), fired ? undefined : "old", "touch revived no delete");
+      },
+    },
+    // ---- end of Session 2, round 2 (rdead) ----
   };
 }
 

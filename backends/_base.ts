@@ -73,6 +73,53 @@ export let _clockOf: (cache: BaseCache) => () => number;
  */
 export let _entryOf: (cache: BaseCache, key: string) => unknown | Promise<unknown>;
 
+/** How many times `inc`/`dec` over a dead entry and `touch` of a getOrSet entry try. */
+const COUNTER_ATTEMPTS = 5;
+
+/**
+ * Whether two stored values read from one key are the same entry: for `touch`'s compare-and-set,
+ * so it compares what decoding gives (primitives, arrays, plain objects, Map, Set, Date, bytes);
+ * anything else only by identity.
+ */
+function sameStored(a: unknown, b: unknown, depth = 0): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (depth > 64 || Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (a instanceof Date) return a.getTime() === (b as Date).getTime();
+  if (ArrayBuffer.isView(a) || a instanceof ArrayBuffer) {
+    const x = new Uint8Array(ArrayBuffer.isView(a) ? a.buffer : a);
+    const y = new Uint8Array(
+      ArrayBuffer.isView(b) ? (b as ArrayBufferView).buffer : b as ArrayBuffer,
+    );
+    const [xs, ys] = ArrayBuffer.isView(a)
+      ? [
+        x.subarray(a.byteOffset, a.byteOffset + a.byteLength),
+        y.subarray(
+          (b as ArrayBufferView).byteOffset,
+          (b as ArrayBufferView).byteOffset + (b as ArrayBufferView).byteLength,
+        ),
+      ]
+      : [x, y];
+    return xs.length === ys.length && xs.every((byte, i) => byte === ys[i]);
+  }
+  const proto = Object.getPrototypeOf(a);
+  if (
+    proto !== Object.prototype && proto !== Array.prototype && proto !== null &&
+    !(a instanceof Map) && !(a instanceof Set) && String(a) !== String(b)
+  ) return false; // a RegExp, an Error: what their fields do not show
+  const pairs = (value: object): [unknown, unknown][] =>
+    value instanceof Map
+      ? [...value]
+      : value instanceof Set
+      ? [...value].map((item) => [item, item])
+      : Object.entries(value);
+  const [xs, ys] = [pairs(a), pairs(b)];
+  if (xs.length !== ys.length) return false;
+  return xs.every(([k, v], i) =>
+    sameStored(k, ys[i]![0], depth + 1) && sameStored(v, ys[i]![1], depth + 1)
+  );
+}
+
 const identities = new WeakMap<object, number>();
 let nextIdentity = 0;
 
@@ -454,14 +501,18 @@ export abstract class BaseCache implements Cache {
    * one stores. This default reads with `_peek`, then deletes and adds: not atomic (two `add`s
    * racing over one dead entry may both store); a cache over another `Cache` (a namespace view,
    * TieredCache) returns `false`, because the cache below already did this in its own `add`.
+   * `inc`/`dec` over a dead entry and `touch` of a getOrSet entry store through this hook too
+   * (their `dead` says which entry they judged); `touch` passes `ifAbsent: false`: a key found
+   * empty stays empty (with `true`, the default, it is added to as by `_add`).
    */
   protected _addOverDead(
     key: string,
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
+    ifAbsent = true,
   ): boolean | Promise<boolean> {
-    return this.#deleteAndAdd(key, value, ttl, dead);
+    return this.#deleteAndAdd(key, value, ttl, dead, ifAbsent);
   }
 
   async #deleteAndAdd(
@@ -469,6 +520,7 @@ export abstract class BaseCache implements Cache {
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
+    ifAbsent: boolean,
   ): Promise<boolean> {
     let stored: unknown;
     try {
@@ -477,9 +529,20 @@ export abstract class BaseCache implements Cache {
       if (error instanceof SerializationError) return false;
       throw error;
     }
-    if (stored === undefined || !(await dead(stored))) return false;
+    // A key that emptied since `_add` found it taken is free for `add` (not for `touch`).
+    if (stored === undefined) return ifAbsent && await this._add(key, value, ttl);
+    if (!(await dead(stored))) return false;
     await this._delete(key);
     return await this._add(key, value, ttl);
+  }
+
+  /**
+   * Whether this cache stores through another `Cache` (a namespace view, TieredCache) whose own
+   * `add`, `inc`/`dec` and `touch` already treat dead and getOrSet entries: then `touch` goes
+   * straight to `_touch` and a failed `_addToCounter` is not retried here.
+   */
+  protected get _layered(): boolean {
+    return false;
   }
 
   /** `#isDead`, bound, for `_addOverDead`. */
@@ -612,13 +675,33 @@ export abstract class BaseCache implements Cache {
     this._checkOpen(op, key);
     const amount = op === "dec" ? -by : by;
     let next: number | Promise<number>;
-    try {
-      next = this._addToCounter(key, amount, this.defaultTtl, op);
-      if (next instanceof Promise) next = await next;
-    } catch (error) {
-      // A stale getOrSet envelope is a missing key for a counter: drop it and count from 0.
-      if (!(await this.#dropStale(key))) throw error;
-      next = await this._addToCounter(key, amount, this.defaultTtl, op);
+    for (let attempt = 1;; attempt++) {
+      try {
+        next = this._addToCounter(key, amount, this.defaultTtl, op);
+        if (next instanceof Promise) next = await next;
+        break;
+      } catch (error) {
+        // An entry no read returns is a missing key for a counter: replaced by `amount` through
+        // the backend's compare-and-set on what was judged dead, so a write that lands between
+        // the judgement and the store (a `set`, another `inc`) is never lost: it is counted on.
+        // An entry that is no longer dead may be another caller's counter stored over it just
+        // now: one more try, and a second failure over a live entry is the error.
+        // Only "not an integer" (a TypeError) can be a dead entry: a failure (a timeout) is not
+        // retried, so the call keeps its one deadline.
+        if (this._layered || attempt === COUNTER_ATTEMPTS || !(error instanceof TypeError)) {
+          throw error;
+        }
+        if (!(await this.#holdsDead(key))) {
+          if (attempt > 1) throw error;
+          continue;
+        }
+        let stored = this._addOverDead(key, amount, this.defaultTtl, this.#dead);
+        if (stored instanceof Promise) stored = await stored;
+        if (stored) {
+          next = amount;
+          break;
+        }
+      }
     }
     if (this.#counts) this._stats.sets++;
     return next;
@@ -652,19 +735,17 @@ export abstract class BaseCache implements Cache {
   }
 
   /**
-   * Deletes `key` when it holds an entry no read returns (a stale getOrSet envelope, an
-   * invalidated tagged entry); `true` when it did.
+   * Whether `key` holds an entry no read returns (a stale getOrSet envelope, an invalidated
+   * tagged entry).
    */
-  async #dropStale(key: string): Promise<boolean> {
+  async #holdsDead(key: string): Promise<boolean> {
     let stored: unknown;
     try {
       stored = await this._peek(key);
     } catch {
       return false;
     }
-    if (stored === undefined || !(await this.#isDead(stored))) return false;
-    await this._delete(key);
-    return true;
+    return stored !== undefined && await this.#isDead(stored);
   }
 
   /**
@@ -757,23 +838,43 @@ export abstract class BaseCache implements Cache {
     const ms = resolveTtl("touch", key, ttl, this.defaultTtl);
     this._checkOpen("touch", key);
     // An entry no read returns is not live; a getOrSet entry's logical ttl is in the entry.
-    const stored = await this.#peekQuietly(key);
-    if (typeof stored === "object" && stored !== null) {
-      if (await this.#isDead(stored)) return false;
-      const inner = isTagged(stored) ? stored.v : stored;
-      if (isEnvelope(inner)) return await this.#retouch(key, stored, inner, ms);
+    // A layered cache (TieredCache, a namespace view) leaves a fresh envelope to the cache below.
+    for (let attempt = 1;; attempt++) {
+      const stored = await this.#peekQuietly(key);
+      if (typeof stored === "object" && stored !== null) {
+        if (await this.#isDead(stored)) return false;
+        const inner = isTagged(stored) ? stored.v : stored;
+        if (isEnvelope(inner) && !this._layered) {
+          const done = await this.#retouch(key, stored, inner, ms);
+          if (done !== undefined) return done;
+          if (attempt === COUNTER_ATTEMPTS) {
+            throw new CacheError(
+              `Cannot touch key ${_describe(key)}: the entry changed under ${attempt} attempts`,
+              { op: "touch", key },
+            );
+          }
+          continue;
+        }
+      }
+      let live = this._touch(key, ms);
+      if (live instanceof Promise) live = await live;
+      return live;
     }
-    let live = this._touch(key, ms);
-    if (live instanceof Promise) live = await live;
-    return live;
   }
 
   /**
    * `touch` of a fresh getOrSet entry: rewritten with the new logical ttl from now and the same
-   * stale window after it (`ttl` 0: the bare value, never expiring), tags kept. A read-then-write,
-   * not atomic against a concurrent write of the key (the later write wins).
+   * stale window after it (`ttl` 0: the bare value, never expiring), tags kept. The write is the
+   * backend's compare-and-set (`_addOverDead`) on the entry read, so a write of the key that
+   * lands in between is never overwritten by the older value, and a key deleted in between is
+   * not revived; `undefined` when the entry changed (the caller reads again).
    */
-  async #retouch(key: string, stored: object, entry: Envelope, ttl: number): Promise<boolean> {
+  async #retouch(
+    key: string,
+    stored: object,
+    entry: Envelope,
+    ttl: number,
+  ): Promise<boolean | undefined> {
     let left = this._ttl(key);
     if (left instanceof Promise) left = await left;
     if (left === undefined) return false;
@@ -781,9 +882,10 @@ export abstract class BaseCache implements Cache {
     const window = left === 0 ? 0 : Math.max(0, left - (entry[ENVELOPE_MARK] + entry.t - now));
     const inner = ttl === 0 ? entry.v : wrapEntry(entry.v, now, ttl);
     const next = isTagged(stored) ? { [TAG_MARK]: stored[TAG_MARK], v: inner } : inner;
-    let done = this._set(key, next, ttl === 0 ? 0 : ttl + window);
+    const same = (current: unknown): boolean => sameStored(current, stored);
+    let done = this._addOverDead(key, next, ttl === 0 ? 0 : ttl + window, same, false);
     if (done instanceof Promise) done = await done;
-    return done;
+    return done ? true : undefined;
   }
 
   /**

@@ -277,6 +277,11 @@ function defineView() {
       return false;
     }
 
+    /** The parent's `inc`/`dec` and `touch` already treat dead and getOrSet entries. */
+    protected override get _layered(): boolean {
+      return true;
+    }
+
     protected _has(key: string) {
       return this.#with(key, (full) => this.parent.has(full));
     }

@@ -226,13 +226,15 @@ export class DenoKvCache extends ByteCache {
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
+    ifAbsent = true,
   ): Promise<boolean> {
     let bytes = this._encode("add", key, value);
     if (bytes instanceof Promise) bytes = await bytes;
     const ready = bytes;
     return await this.#write("add", key, "value", async (current) => {
       const store: [boolean, Action] = [true, { bytes: ready, expires: this.#expiry(ttl) }];
-      if (!current.live || !current.bytes) return current.live ? [false, undefined] : store;
+      if (!current.live) return ifAbsent ? store : [false, undefined];
+      if (!current.bytes) return [false, undefined];
       let found: unknown;
       try {
         found = await this._decode(key, current.bytes);
@@ -316,8 +318,9 @@ export class DenoKvCache extends ByteCache {
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
+    ifAbsent = true,
   ): Promise<boolean> {
-    return this.#timed("add", key, () => this.#addOverDead(key, value, ttl, dead));
+    return this.#timed("add", key, () => this.#addOverDead(key, value, ttl, dead, ifAbsent));
   }
 
   /** Removes one key. */

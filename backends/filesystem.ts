@@ -451,12 +451,15 @@ export class FileSystemCache extends ByteCache {
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
+    ifAbsent = true,
   ): Promise<boolean> {
     let payload = this._encode("add", key, value);
     if (payload instanceof Promise) payload = await payload;
     const ready = payload;
     return await this.#readThenWrite("add", key, async (found, now) => {
-      const free = found === undefined || (found.error === undefined && await dead(found.value));
+      const free = found === undefined
+        ? ifAbsent
+        : found.error === undefined && await dead(found.value);
       return (path: string) => free && this.#write("add", key, path, this.#expiry(ttl, now), ready);
     });
   }

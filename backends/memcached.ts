@@ -648,6 +648,7 @@ export class MemcachedCache extends ByteCache {
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
+    ifAbsent = true,
   ): Promise<boolean> {
     const deadline = this.#deadline();
     const found = await this.#onServer("add", key, deadline, async (channel, index, mkey) => {
@@ -655,7 +656,7 @@ export class MemcachedCache extends ByteCache {
       expectStatus(reply, "add", key, [STATUS.ok, STATUS.notFound]);
       return reply.status === STATUS.ok ? reply : undefined;
     });
-    if (found === undefined) return await this._add(key, value, ttl);
+    if (found === undefined) return ifAbsent && await this._add(key, value, ttl);
     let current: unknown;
     try {
       current = this.#decode(key, found.flags, found.value);
@@ -669,7 +670,7 @@ export class MemcachedCache extends ByteCache {
     if (encoded instanceof Promise) encoded = await encoded;
     const extras = storeExtras(encoded.flags, expiration(ttl));
     const bytes = encoded.bytes;
-    return await this.#onServer("add", key, deadline, async (channel, index, mkey) => {
+    const status = await this.#onServer("add", key, deadline, async (channel, index, mkey) => {
       const reply = await channel.send(
         index,
         "add",
@@ -689,8 +690,11 @@ export class MemcachedCache extends ByteCache {
         STATUS.tooLarge,
         STATUS.outOfMemory,
       ]);
-      return reply.status === STATUS.ok;
+      return reply.status;
     });
+    // A key that emptied meanwhile (deleted, expired) is free for `add` (not for `touch`).
+    if (status === STATUS.notFound && ifAbsent) return await this._add(key, value, ttl);
+    return status === STATUS.ok;
   }
 
   /** Encodes, then stores; awaits only an asynchronous serializer. */

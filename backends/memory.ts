@@ -117,16 +117,17 @@ export class MemoryCache extends BaseCache {
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
+    ifAbsent = true,
   ): boolean | Promise<boolean> {
     const stored = this.store._peek(key);
-    if (stored === undefined) return this.store._add(key, value, ttl);
+    if (stored === undefined) return ifAbsent && this.store._add(key, value, ttl);
     const verdict = dead(stored);
     if (typeof verdict === "boolean") return verdict && this.store._set(key, value, ttl);
     return verdict.then((isDead) => {
       if (!isDead) return false;
       const now = this.store._peek(key);
       if (now === stored) return this.store._set(key, value, ttl);
-      return now === undefined && this.store._add(key, value, ttl);
+      return now === undefined && ifAbsent && this.store._add(key, value, ttl);
     });
   }
 

@@ -322,6 +322,7 @@ export class RedisCache extends ByteCache {
     value: unknown,
     ttl: number,
     dead: (stored: unknown) => boolean | Promise<boolean>,
+    ifAbsent = true,
   ): Promise<boolean> {
     const deadline = performance.now() + this.timeout;
     let raw: Reply;
@@ -331,7 +332,7 @@ export class RedisCache extends ByteCache {
       if (replyCode(error) === "WRONGTYPE") return false;
       throw error;
     }
-    if (raw === null) return await this._add(key, value, ttl);
+    if (raw === null) return ifAbsent && await this._add(key, value, ttl);
     // Only a value written through the serializer can be a getOrSet or a tagged entry.
     if (!isTagged(raw)) return false;
     let current: unknown;
@@ -346,7 +347,14 @@ export class RedisCache extends ByteCache {
     let stored = this.#value("add", key, value);
     if (stored instanceof Promise) stored = await stored;
     const [, ms] = this.#expiry(ttl);
-    const args = ["1", this.#key(key), raw as RedisArgument, stored, ms ?? "0"];
+    const args = [
+      "1",
+      this.#key(key),
+      raw as RedisArgument,
+      stored,
+      ms ?? "0",
+      ifAbsent ? "1" : "0",
+    ];
     const sha = REPLACE_IF_EQUALS_SHA;
     return await this.#script("add", key, sha, REPLACE_IF_EQUALS_SCRIPT, args, deadline) === 1;
   }

@@ -264,6 +264,11 @@ export class TieredCache extends BaseCache {
     return false;
   }
 
+  /** L2's `inc`/`dec` and `touch` already treat dead and getOrSet entries. */
+  protected override get _layered(): boolean {
+    return true;
+  }
+
   /** One L2 `setMany`, then one bus message and this L1. */
   protected override async _setMany(entries: [string, unknown][], ttl: number): Promise<string[]> {
     const stored = await this.#shared(

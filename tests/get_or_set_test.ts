@@ -354,3 +354,137 @@ Deno.test("MemoryCache stats: a stale entry read by get, getMany or has is a mis
   assert.deepEqual([served.hits - after.hits, served.misses - after.misses], [0, 1]);
 });
 // ---- end of Session 2 (gos) ----
+
+// ---- Session 2, round 2 (rdead): a write between a dead-entry judgement and its store ----
+
+/**
+ * Makes `cache`'s next `method(key)` run `action` (a write by another instance) after it read
+ * and before it returns: the window between what `inc`/`touch` judged and what they store.
+ */
+function interleave(
+  cache: Cache,
+  method: "_peek" | "_ttl" | "_getMany",
+  key: string,
+  action: () => Promise<unknown>,
+): void {
+  const target = cache as unknown as Record<string, (key: unknown) => unknown>;
+  const original = target[method]!;
+  target[method] = async function (this: unknown, k: unknown) {
+    const result = await original.call(this, k);
+    if (k === key || (Array.isArray(k) && k.some((one) => String(one).endsWith(key)))) {
+      delete target[method];
+      await action();
+    }
+    return result;
+  };
+}
+
+/**
+ * `inc` over a dead entry and `touch` of a fresh getOrSet entry, each with another instance's
+ * write landing between the read they judged and their own write: the other write is never lost.
+ */
+async function writesBetween(
+  cache: Cache,
+  other: Cache,
+  letTtlPass: () => Promise<void>,
+  ttl: number,
+): Promise<void> {
+  const stale = { ttl, staleWhileRevalidate: 600_000 };
+  const fresh = { ttl: 600_000, staleWhileRevalidate: 600_000 };
+  for (const key of ["inc-set", "inc-inc", "inc-del", "inc-twice", "inc-20"]) {
+    assert.equal(await cache.getOrSet(key, () => "old", stale), "old");
+  }
+  await letTtlPass();
+  for (const key of ["touch-set", "touch-del"]) {
+    assert.equal(await cache.getOrSet(key, () => "old", fresh), "old");
+  }
+
+  // 20 concurrent incs over one dead entry, half from each instance: every one counted.
+  const counts = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? cache : other).inc("inc-20")),
+  );
+  assert.deepEqual(counts.sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.equal(await other.get("inc-20"), 20);
+
+  assert.equal(await cache.inc("inc-twice"), 1, "a counter stored over a dead entry…");
+  assert.equal(await other.inc("inc-twice", 2), 3, "…counts on");
+  assert.equal(await cache.dec("inc-twice"), 2);
+
+  interleave(cache, "_peek", "inc-set", () => other.set("inc-set", 7, 600_000));
+  assert.equal(await cache.inc("inc-set"), 8, "inc over a dead entry counts on the newer set");
+  assert.equal(await other.get("inc-set"), 8);
+
+  interleave(cache, "_peek", "inc-inc", () => other.inc("inc-inc"));
+  assert.equal(await cache.inc("inc-inc"), 2, "two incs over one dead entry count 2");
+  assert.equal(await other.get("inc-inc"), 2);
+
+  interleave(cache, "_peek", "inc-del", () => other.set("inc-del", "text", 600_000));
+  await assert.rejects(cache.inc("inc-del"), { message: /inc-del/ });
+  assert.equal(await other.get("inc-del"), "text", "a newer non-integer stays");
+
+  interleave(cache, "_peek", "touch-set", () => other.set("touch-set", "new", 600_000));
+  assert.equal(await cache.touch("touch-set", 300_000), true);
+  assert.equal(await other.get("touch-set"), "new", "touch never writes back an older value");
+
+  interleave(cache, "_ttl", "touch-del", () => other.delete("touch-del"));
+  await cache.touch("touch-del", 300_000);
+  assert.equal(await other.get("touch-del"), undefined, "touch never revives a deleted key");
+
+  // `add` over an invalidated tagged entry that another instance deletes while it is judged
+  // (its tag's version is read): the key is empty throughout, so `add` stores.
+  const tag = `gone${crypto.randomUUID()}`;
+  await cache.set("add-del", "tagged", { ttl: 600_000, tags: [tag] });
+  await other.invalidateTags([tag]);
+  interleave(cache, "_getMany", tag, () => other.delete("add-del"));
+  assert.equal(await cache.add("add-del", "mine", 600_000), true, "add to a key emptied meanwhile");
+  assert.equal(await other.get("add-del"), "mine");
+}
+
+Deno.test("MemoryCache, DenoKvCache, FileSystemCache: a write between inc's or touch's read of a getOrSet entry and its write is never lost", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const now = { t: 1_000_000 };
+    const clock = () => now.t;
+    const pass = () => Promise.resolve(void (now.t += 200));
+    await t.step("MemoryCache", async () => {
+      await using cache = new MemoryCache({ now: clock });
+      await writesBetween(cache, cache, pass, 100);
+    });
+    await t.step("DenoKvCache", async () => {
+      const path = `${dir}/kv.sqlite`;
+      await using a = new DenoKvCache({ path, now: clock });
+      await using b = new DenoKvCache({ path, now: clock });
+      await writesBetween(a, b, pass, 100);
+    });
+    await t.step("FileSystemCache", async () => {
+      await using a = new FileSystemCache({ dir: `${dir}/fs`, now: clock });
+      await using b = new FileSystemCache({ dir: `${dir}/fs`, now: clock });
+      await writesBetween(a, b, pass, 100);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+serverTest(
+  "RedisCache: a write between inc's or touch's read of a getOrSet entry and its write is never lost",
+  "redis",
+  async (_t, [redis]) => {
+    const keyPrefix = `t:${crypto.randomUUID()}:`;
+    await using a = new RedisCache({ url: redis!.url, keyPrefix });
+    await using b = new RedisCache({ url: redis!.url, keyPrefix });
+    await writesBetween(a, b, () => new Promise((resolve) => setTimeout(resolve, 300)), 100);
+  },
+);
+
+serverTest(
+  "MemcachedCache: a write between inc's or touch's read of a getOrSet entry and its write is never lost",
+  "memcached",
+  async (_t, [memcached]) => {
+    const keyPrefix = `t${crypto.randomUUID().slice(0, 8)}:`;
+    await using a = new MemcachedCache({ servers: memcached!.address, keyPrefix });
+    await using b = new MemcachedCache({ servers: memcached!.address, keyPrefix });
+    await writesBetween(a, b, () => new Promise((resolve) => setTimeout(resolve, 1100)), 1000);
+  },
+);
+// ---- end of Session 2, round 2 (rdead) ----

@@ -282,3 +282,58 @@ serverTest("keys() lists no bookkeeping: RedisCache", "redis", async (_t, [redis
   await using cache = new RedisCache({ url: redis!.url, keyPrefix: `bk:${crypto.randomUUID()}:` });
   await checkNoBookkeepingListed(cache);
 });
+
+// ---- Session 2, round 2 (rdead) ----
+Deno.test("touch of a getOrSet entry through a TieredCache or a namespace view rewrites it below: value kept, new ttl, dead stays dead", async () => {
+  const now = { t: 1_000_000 };
+  const clock = () => now.t;
+  await using l2 = new MemoryCache({ now: clock });
+  await using tiered = new TieredCache({ l1: new MemoryCache({ now: clock }), l2, now: clock });
+  const view = l2.namespace("v");
+  const options = { ttl: 1_000, staleWhileRevalidate: 60_000 };
+  for (const cache of [tiered, view]) {
+    assert.equal(await cache.getOrSet("k", () => "v1", options), "v1");
+    assert.equal(await cache.touch("k", 9_000), true);
+    assert.equal(await cache.ttl("k"), 9_000);
+    assert.equal(await cache.get("k"), "v1");
+    assert.equal(await cache.getOrSet("d", () => "old", options), "old");
+  }
+  now.t += 10_000;
+  for (const cache of [tiered, view]) {
+    assert.equal(await cache.get("k"), undefined, "past the touched ttl");
+    assert.equal(await cache.touch("d", 9_000), false, "a stale entry is not revived");
+    assert.equal(await cache.get("d"), undefined);
+    assert.equal(await cache.getOrSet("d", () => "new", options), "old", "served stale");
+  }
+});
+
+Deno.test("touch of a getOrSet entry holding rich values on a byte-storing backend: the entry read back is recognised as the same one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const value = {
+      r: /a/g,
+      e: new Error("x"),
+      m: new Map<unknown, unknown>([[1, { a: [1, -0, NaN] }]]),
+      s: new Set([1, "a"]),
+      d: new Date(5),
+      u: new Uint8Array([1, 2]),
+      big: 10n,
+      nested: [[{ x: null }]],
+    };
+    for (
+      const cache of [new FileSystemCache({ dir }), new DenoKvCache({ path: `${dir}/kv` })]
+    ) {
+      await using _closed = cache;
+      await cache.getOrSet("k", () => value, { ttl: 10_000, staleWhileRevalidate: 1_000 });
+      assert.equal(await cache.touch("k", 600_000), true);
+      const left = await cache.ttl("k");
+      assert.ok(left !== undefined && left > 10_000, `ttl ${left}`);
+      assert.equal(await cache.touch("k", 0), true);
+      assert.equal(await cache.ttl("k"), 0);
+      assert.deepEqual(await cache.get("k"), value);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+// ---- end of Session 2, round 2 (rdead) ----

@@ -80,10 +80,17 @@ export const DELETE_IF_EQUALS_SHA: string = createHash("sha1").update(DELETE_IF_
  * For `add` over an entry no read returns (a stale getOrSet envelope, an invalidated tagged
  * entry; `RedisCache._addOverDead`): sets `KEYS[1]` to `ARGV[2]` (ttl `ARGV[3]` ms, `"0"`: none)
  * only while it still holds the bytes `ARGV[1]` the caller read and judged, so of concurrent
- * `add`s over one such entry exactly one stores. Returns 1 when it stored, else 0.
+ * `add`s over one such entry exactly one stores; a key that emptied meanwhile is set too when
+ * `ARGV[4]` is `"1"` (`add`; `touch` passes `"0"`: it does not revive a deleted key). Returns 1
+ * when it stored, else 0.
  */
 export const REPLACE_IF_EQUALS_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local v = redis.call('GET', KEYS[1])
+if v then
+  if v ~= ARGV[1] then return 0 end
+elseif ARGV[4] ~= '1' then
+  return 0
+end
 if ARGV[3] == '0' then
   redis.call('SET', KEYS[1], ARGV[2])
 else
