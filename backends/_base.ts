@@ -130,6 +130,26 @@ export function _identityOf(object: object): string {
   return `object ${id}`;
 }
 
+/**
+ * For a backend's `_addOverDead`: whether the entry `read` returns is one `dead` calls dead. An
+ * entry that cannot be read (a `SerializationError`: foreign or corrupt bytes) is not dead: it
+ * stays taken, as every plain read reports it.
+ */
+export async function _judgeStored(
+  read: () => unknown,
+  dead: (stored: unknown) => boolean | Promise<boolean>,
+): Promise<boolean> {
+  let stored: unknown;
+  try {
+    stored = read();
+    if (stored instanceof Promise) stored = await stored;
+  } catch (error) {
+    if (error instanceof SerializationError) return false;
+    throw error;
+  }
+  return await dead(stored);
+}
+
 /** The public call a counter hook serves: `dec` arrives as `inc` of the negated delta. */
 export type CounterOp = "inc" | "dec";
 

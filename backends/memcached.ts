@@ -13,11 +13,10 @@ import {
   CacheConnectionError,
   CacheError,
   checkOptionNames,
-  SerializationError,
 } from "../cache.ts";
 import type { Serializer } from "../serializers/serializer.ts";
 import { defaultSerializer } from "../serializers/default.ts";
-import { ByteCache, type CounterOp } from "./_base.ts";
+import { _judgeStored, ByteCache, type CounterOp } from "./_base.ts";
 import {
   Channel,
   counterExtras,
@@ -657,15 +656,9 @@ export class MemcachedCache extends ByteCache {
       return reply.status === STATUS.ok ? reply : undefined;
     });
     if (found === undefined) return ifAbsent && await this._add(key, value, ttl);
-    let current: unknown;
-    try {
-      current = this.#decode(key, found.flags, found.value);
-      if (current instanceof Promise) current = await current;
-    } catch (error) {
-      if (error instanceof SerializationError) return false;
-      throw error;
+    if (!(await _judgeStored(() => this.#decode(key, found.flags, found.value), dead))) {
+      return false;
     }
-    if (!(await dead(current))) return false;
     let encoded = this.#encode("add", key, value);
     if (encoded instanceof Promise) encoded = await encoded;
     const extras = storeExtras(encoded.flags, expiration(ttl));

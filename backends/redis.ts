@@ -6,7 +6,7 @@
  */
 import { _describe, addDelta, CacheError, SerializationError } from "../cache.ts";
 import { defaultSerializer } from "../serializers/default.ts";
-import { _identityOf, ByteCache } from "./_base.ts";
+import { _identityOf, _judgeStored, ByteCache } from "./_base.ts";
 import {
   escapeGlob,
   fromWtf8,
@@ -335,15 +335,7 @@ export class RedisCache extends ByteCache {
     if (raw === null) return ifAbsent && await this._add(key, value, ttl);
     // Only a value written through the serializer can be a getOrSet or a tagged entry.
     if (!isTagged(raw)) return false;
-    let current: unknown;
-    try {
-      current = this.#read(key, raw);
-      if (current instanceof Promise) current = await current;
-    } catch (error) {
-      if (error instanceof SerializationError) return false;
-      throw error;
-    }
-    if (!(await dead(current))) return false;
+    if (!(await _judgeStored(() => this.#read(key, raw), dead))) return false;
     let stored = this.#value("add", key, value);
     if (stored instanceof Promise) stored = await stored;
     const [, ms] = this.#expiry(ttl);
