@@ -11,7 +11,7 @@ import {
   checkDefaultTtl,
   checkOptionNames,
 } from "../cache.ts";
-import { BaseCache, type CounterOp } from "./_base.ts";
+import { _entryOf, BaseCache, type CounterOp } from "./_base.ts";
 import type { MemoryCache } from "./memory.ts";
 import type { MemoryStore } from "./memory/store.ts";
 import { type BusMessage, type InvalidationBus, parseMessage } from "./tiered/_bus.ts";
@@ -189,10 +189,23 @@ export class TieredCache extends BaseCache {
     return hit !== undefined ? hit : this.#fromL2(key);
   }
 
-  async #fromL2(key: string): Promise<unknown> {
+  /**
+   * `getOrSet`'s read: the L1 entry, else L2's entry as getOrSet sees it, so a stale entry kept
+   * there for `staleWhileRevalidate` or `grace` is served after L1 has dropped its copy (L2's
+   * plain `get` would call it a miss). L1 is filled only while the entry is fresh: L2's `ttl()`
+   * is its logical ttl, `undefined` once it is stale.
+   */
+  protected override _getEntry(key: string): unknown {
+    const hit = this.#store.get(key);
+    return hit !== undefined ? hit : this.#fromL2(key, true);
+  }
+
+  async #fromL2(key: string, entry = false): Promise<unknown> {
     const epoch = this.#epoch;
+    const l2 = this.#l2;
+    const read = entry && l2 instanceof BaseCache ? () => _entryOf(l2, key) : () => l2.get(key);
     const [value, ttl] = await this.#shared(
-      () => Promise.all([this.#l2.get(key), this.#remaining(key)]),
+      () => Promise.all([read(), this.#remaining(key)]),
       () => [undefined, undefined],
     );
     if (value !== undefined && ttl !== undefined && epoch === this.#epoch && this.#live) {

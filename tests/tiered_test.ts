@@ -103,6 +103,42 @@ Deno.test("TieredCache fills L1 with L2's remaining ttl, bounded by l1MaxTtl", a
   assert.equal(l1.store.get("short"), undefined, "gone from L1 when it is gone from L2");
 });
 
+Deno.test("TieredCache getOrSet serves L2's stale entry once L1 has dropped its copy", async (t) => {
+  let clock = 1_000_000;
+  const now = () => clock;
+  const l1 = new MemoryCache({ now });
+  const l2 = new MemoryCache({ now });
+  await using cache = new TieredCache({ l1, l2, now });
+  const options = { ttl: 1_000, staleWhileRevalidate: 10_000, grace: 60_000 };
+  assert.equal(await cache.getOrSet("k", () => Promise.resolve(1), options), 1);
+
+  await t.step("staleWhileRevalidate: the stale value at once, one refresh behind it", async () => {
+    l1.store.delete("k"); // L1 evicted it; L2 still holds the entry, past its ttl
+    clock += 2_000;
+    let calls = 0;
+    let refreshed!: () => void;
+    const done = new Promise<void>((resolve) => refreshed = resolve);
+    const produce = () => {
+      calls++;
+      queueMicrotask(refreshed);
+      return Promise.resolve(2);
+    };
+    assert.equal(await cache.getOrSet("k", produce, options), 1, "stale, not a blocking produce");
+    await done;
+    await delivered();
+    assert.equal(calls, 1);
+    assert.equal(await cache.getOrSet("k", () => Promise.resolve(3), options), 2, "refreshed");
+  });
+
+  await t.step("grace: a failing producer gets the stale value from L2", async () => {
+    l1.store.delete("k");
+    clock += 20_000; // past ttl + staleWhileRevalidate, within grace
+    const failing = () => Promise.reject(new Error("source down"));
+    assert.equal(await cache.getOrSet("k", failing, options), 2);
+    assert.equal(await cache.get("k"), undefined, "a plain get never returns a stale value");
+  });
+});
+
 Deno.test("TieredCache writes go to L2 then L1; inc counts in L2", async () => {
   const l1 = new MemoryCache();
   const l2 = new MemoryCache();
