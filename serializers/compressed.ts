@@ -6,6 +6,7 @@
  */
 import { _describe, SerializationError } from "../cache.ts";
 import { _freshOutput, type AsyncSerializer, type Serializer } from "./serializer.ts";
+import { _innerBytes } from "./_inner.ts";
 
 /** The formats of `CompressionStream` that carry their own checksum. */
 export type CompressionFormat = "gzip" | "deflate";
@@ -69,15 +70,8 @@ export function compressed(
   }
   const wrapped: AsyncSerializer = {
     async serialize(value: unknown): Promise<Uint8Array> {
-      let bytes = serializer.serialize(value);
+      let bytes = _innerBytes(serializer, value);
       if (bytes instanceof Promise) bytes = await bytes;
-      if (!(bytes instanceof Uint8Array)) {
-        throw new SerializationError(
-          `Cannot serialize value: the inner serializer returned ${
-            _describe(bytes)
-          }, not a Uint8Array`,
-        );
-      }
       return await pipe(bytes, new CompressionStream(format));
     },
     async deserialize(bytes: Uint8Array): Promise<unknown> {

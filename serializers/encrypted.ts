@@ -14,6 +14,7 @@
  */
 import { _describe, SerializationError } from "../cache.ts";
 import { _freshOutput, type AsyncSerializer, type Serializer } from "./serializer.ts";
+import { _innerBytes } from "./_inner.ts";
 
 const VERSION = 1;
 const IV_SIZE = 12;
@@ -85,15 +86,8 @@ export function encrypted(serializer: Serializer, key: CryptoKey): AsyncSerializ
   }
   const wrapped: AsyncSerializer = {
     async serialize(value: unknown): Promise<Uint8Array> {
-      let plain = serializer.serialize(value);
+      let plain = _innerBytes(serializer, value);
       if (plain instanceof Promise) plain = await plain;
-      if (!(plain instanceof Uint8Array)) {
-        throw new SerializationError(
-          `Cannot serialize value: the inner serializer returned ${
-            _describe(plain)
-          }, not a Uint8Array`,
-        );
-      }
       const iv = crypto.getRandomValues(new Uint8Array(IV_SIZE));
       // subtle.encrypt copies `plain` at the call: a reused buffer cannot change it later.
       const sealed = await crypto.subtle.encrypt(
