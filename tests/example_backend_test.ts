@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { recorder } from "./fixtures/recorder.ts";
 import { DatabaseSync } from "node:sqlite";
 import {
   cacheFromUrl,
@@ -155,26 +156,6 @@ Deno.test("a misspelled case or group in skip is a type error", () => {
   typed([{ reason: "r", cases: ["basics.missing"], groups: ["counters"] }]);
   assert.equal(CONFORMANCE_CASES.clear.isolation, "clear() removes only this cache's entries");
 });
-
-/** A stand-in test context that runs steps inline and records each outcome by name. */
-function recorder() {
-  const outcomes: string[] = [];
-  const context = (prefix: string): Deno.TestContext =>
-    ({
-      step: async (step: Deno.TestStepDefinition) => {
-        const name = `${prefix}${step.name}`;
-        if (step.ignore) return outcomes.push(`${name}: ignored`), false;
-        try {
-          await step.fn(context(`${name} / `));
-          outcomes.push(`${name}: ok`);
-        } catch (e) {
-          outcomes.push(`${name}: failed: ${(e as Error).message.split("\n")[0]}`);
-        }
-        return true;
-      },
-    }) as unknown as Deno.TestContext;
-  return { t: context(""), outcomes };
-}
 
 Deno.test("runConformance skips a whole group, and a case, with the reason in the step name", async () => {
   const { t, outcomes } = recorder();

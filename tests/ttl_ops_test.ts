@@ -3,6 +3,7 @@
  * the conformance suite's `ttlOps` group.
  */
 import assert from "node:assert/strict";
+import { recorder } from "./fixtures/recorder.ts";
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
 import { serverTest } from "./servers.ts";
@@ -175,26 +176,6 @@ serverTest("UwsgiCache.keys() is unsupported with the reason", "uwsgi", async (_
       e instanceof CacheUnsupportedError && e.message.includes("uWSGI's cache protocol has no"),
   );
 });
-
-/** A stand-in test context that runs steps inline and records each outcome by name. */
-function recorder() {
-  const outcomes: string[] = [];
-  const context = (prefix: string): Deno.TestContext =>
-    ({
-      step: async (step: Deno.TestStepDefinition) => {
-        const name = `${prefix}${step.name}`;
-        if (step.ignore) return outcomes.push(`${name}: ignored`), false;
-        try {
-          await step.fn(context(`${name} / `));
-          outcomes.push(`${name}: ok`);
-        } catch (e) {
-          outcomes.push(`${name}: failed: ${(e as Error).message.split("\n")[0]}`);
-        }
-        return true;
-      },
-    }) as unknown as Deno.TestContext;
-  return { t: context(""), outcomes };
-}
 
 Deno.test("ttlOps.unsupported holds a backend to its declaration, in both directions", async (t) => {
   const others = Object.keys(CONFORMANCE_CASES).filter((group) => group !== "ttlOps");
