@@ -9,6 +9,7 @@ import { MemoryCache } from "./backends/memory.ts";
 import { _isClosed, _storeIdOf, BaseCache, ByteCache } from "./backends/_base.ts";
 import { _argsKeyer, _unchanged } from "./_memo_keys.ts";
 import {
+  GET_OR_SET_OPTIONS,
   type GetOrSetOptions,
   isEnvelope,
   type ProduceContext,
@@ -111,16 +112,10 @@ function deepFreeze(value: unknown): void {
   for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
 }
 
-/** The `getOrSet` options memoize passes through unchanged. */
-const GET_OR_SET_EXTRAS = [
-  "grace",
-  "lock",
-  "onRefreshError",
-  "refreshAhead",
-  "staleWhileRevalidate",
-  "tags",
-  "timeout",
-] as const;
+/** The `getOrSet` options memoize passes through unchanged (all but `ttl`, which it resolves). */
+const GET_OR_SET_EXTRAS = GET_OR_SET_OPTIONS.filter(
+  (name): name is Exclude<typeof name, "ttl"> => name !== "ttl",
+);
 
 /** Calls `run` now; its result, or what it throws, as a promise. */
 function settle<T>(run: () => T): Promise<Awaited<T>> {
