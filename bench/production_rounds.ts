@@ -7,30 +7,12 @@
 //   CACHELIB_BEFORE=/tmp/before deno run --allow-all bench/production_rounds.ts  (adds "before")
 //   (before: `git archive <commit> | tar -x -C /tmp/before`)
 import * as after from "../mod.ts";
+import { keys, type Loop, N, ownLoop, runRounds } from "./_rounds.ts";
 
 const beforeDir = Deno.env.get("CACHELIB_BEFORE");
 const before: typeof after | undefined = beforeDir
   ? await import(`file://${beforeDir}/mod.ts`)
   : undefined;
-const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 15);
-const LOOP = 200_000;
-const N = 1000;
-const keys = Array.from({ length: N }, (_, i) => `key:${i}`);
-
-type Loop = () => Promise<number>;
-function ownLoop(call: string, target: unknown, extra?: unknown): Loop {
-  return new Function(
-    "target",
-    "keys",
-    "extra",
-    `return async () => {
-      const start = performance.now();
-      for (let i = 0; i < ${LOOP}; i++) await ${call};
-      return ((performance.now() - start) * 1e6) / ${LOOP};
-    };`,
-  )(target, keys, extra);
-}
-
 const contenders: [string, Loop][] = [];
 const user = (n: number) => ({ id: n, name: `user ${n}` });
 // BEFORE_FIRST=1 runs "before" first in each round, to see the order's bias.
@@ -81,21 +63,5 @@ for (const [name, lib] of Object.entries(trees)) {
   ]);
 }
 
-const samples = contenders.map(() => [] as number[]);
-for (const [, loop] of contenders) await loop(); // warm-up
-for (let round = 0; round < ROUNDS; round++) {
-  for (const [i, [, loop]] of contenders.entries()) samples[i]!.push(await loop());
-}
-const base = samples[0]!.toSorted((a, b) => a - b);
-const med = (x: number[]) => x[Math.floor(x.length / 2)]!;
-console.log(`| contender | min ns | median ns | min / first min | median / first median |`);
-console.log(`| --- | ---: | ---: | ---: | ---: |`);
-for (const [i, [name]] of contenders.entries()) {
-  const s = samples[i]!.toSorted((a, b) => a - b);
-  console.log(
-    `| ${name} | ${s[0]!.toFixed(1)} | ${med(s).toFixed(1)} | ${(s[0]! / base[0]!).toFixed(2)} | ${
-      (med(s) / med(base)).toFixed(2)
-    } |`,
-  );
-}
+await runRounds(contenders);
 Deno.exit(0); // the never-settling refreshes hold nothing open, but say so explicitly
