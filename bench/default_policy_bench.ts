@@ -12,7 +12,8 @@
 // the process waited for a core. CLOCK=wall times by the wall clock instead. POLICY=lru (or any
 // policy name) runs MemoryStore with that policy instead of the default. MINIS=off keeps the
 // default but samples one request in 512 into 2-entry miniatures (their cost out of the way), to
-// see what the W-TinyLFU main cache alone costs.
+// see what the W-TinyLFU main cache alone costs. TUNING='{"restMax":6}' sets constants of the
+// adaptive policy (`_tuning` in policies/adaptive.ts).
 import process from "node:process";
 import { LRUCache } from "lru-cache";
 import { MemoryStore } from "../mod.ts";
@@ -20,6 +21,7 @@ import { _tuning } from "../policies/adaptive.ts";
 
 const wall = Deno.env.get("CLOCK") === "wall";
 if (Deno.env.get("MINIS") === "off") _tuning.miniMin = _tuning.miniMax = 1;
+Object.assign(_tuning, JSON.parse(Deno.env.get("TUNING") ?? "{}"));
 /** Milliseconds of this process's CPU time (or the wall clock with CLOCK=wall). */
 const clock = (): number => {
   if (wall) return performance.now();

@@ -60,7 +60,7 @@ if (Deno.args.includes("--parts")) {
       `| ${n.toLocaleString("en-US")} | · hashes | ${(engine - sketch - queues3).toFixed(2)} |`,
     );
     console.log(
-      `| ${n.toLocaleString("en-US")} | · miniatures, read buffer | ${
+      `| ${n.toLocaleString("en-US")} | · miniatures | ${
         (adaptive - engine).toFixed(2)
       } |`,
     );

@@ -8,6 +8,8 @@
 
 /** No slot. */
 export const NONE = -1;
+/** The bits of `owner` that name the queue. */
+export const QUEUE_MASK = 3;
 
 /** A fixed number of queues over one set of link arrays; the head is the newest end. */
 export class _Queues {
@@ -15,7 +17,11 @@ export class _Queues {
   next: Int32Array;
   /** The previous slot towards the head, per slot. */
   prev: Int32Array;
-  /** The queue a slot is in, plus one (0 = in none). */
+  /**
+   * The queue a slot is in, plus one (0 = in none), in the low two bits; the upper six bits belong
+   * to the policy (the W-TinyLFU engine keeps a slot's pending uses there) and are kept by every
+   * queue operation.
+   */
   owner: Uint8Array;
   /** The newest slot of each queue. */
   readonly head: Int32Array;
@@ -24,8 +30,9 @@ export class _Queues {
   /** How many slots each queue holds. */
   readonly size: Int32Array;
 
-  /** Creates `count` empty queues over `capacity` slots. */
+  /** Creates `count` (at most 3) empty queues over `capacity` slots. */
   constructor(count: number, capacity: number) {
+    if (count > QUEUE_MASK) throw new RangeError(`_Queues: at most ${QUEUE_MASK} queues`);
     this.next = new Int32Array(capacity);
     this.prev = new Int32Array(capacity);
     this.owner = new Uint8Array(capacity);
@@ -50,7 +57,7 @@ export class _Queues {
   /** Puts `slot` (in no queue) at the head of queue `q`. */
   push(q: number, slot: number): void {
     const head = this.head[q]!;
-    this.owner[slot] = q + 1;
+    this.owner[slot] = (this.owner[slot]! & ~QUEUE_MASK) | (q + 1);
     this.prev[slot] = NONE;
     this.next[slot] = head;
     if (head !== NONE) this.prev[head] = slot;
@@ -61,7 +68,7 @@ export class _Queues {
 
   /** Takes `slot` out of whatever queue holds it (a no-op when none does). */
   unlink(slot: number): void {
-    const q = this.owner[slot]! - 1;
+    const q = (this.owner[slot]! & QUEUE_MASK) - 1;
     if (q < 0) return;
     const prev = this.prev[slot]!;
     const next = this.next[slot]!;
@@ -69,7 +76,7 @@ export class _Queues {
     else this.head[q] = next;
     if (next !== NONE) this.prev[next] = prev;
     else this.tail[q] = prev;
-    this.owner[slot] = 0;
+    this.owner[slot]! &= ~QUEUE_MASK;
     this.size[q]!--;
   }
 

@@ -47,6 +47,14 @@ function bump(counters: Uint8Array, i: number): void {
   if (((counters[i >>> 1]! >>> shift) & 15) < MAX_COUNT) counters[i >>> 1]! += 1 << shift;
 }
 
+/** Adds `uses` to counter `i`, saturating at 15. */
+function add(counters: Uint8Array, i: number, uses: number): void {
+  const shift = (i & 1) << 2;
+  const byte = counters[i >>> 1]!;
+  const count = Math.min(MAX_COUNT, ((byte >>> shift) & 15) + uses);
+  counters[i >>> 1] = (byte & ~(15 << shift)) | (count << shift);
+}
+
 /** Counters per key: 16 (4 bits each), in blocks of 64. */
 const COUNTERS_PER_KEY = 16;
 /** Doorkeeper bits per key, in sketches of up to `DOORKEEPER_MAX_KEYS` keys. */
@@ -73,6 +81,11 @@ export class _FrequencySketch {
   #keys: number;
   #uses = 0;
   #sampleSize: number;
+  /**
+   * Called right before every aging, so an owner that holds uses back (the W-TinyLFU engine keeps
+   * a hit's use in its slot until the slot leaves or the sketch ages) can add them first.
+   */
+  beforeAging: (() => void) | undefined;
 
   /**
    * Sizes the sketch for about `capacity` keys, aged every `age × 4 × capacity` recorded uses.
@@ -155,6 +168,33 @@ export class _FrequencySketch {
     if (++this.#uses >= this.#sampleSize) this.#halve();
   }
 
+  /**
+   * Counts one use of a key whose counters its owner will add later, by {@linkcode addSeen}
+   * (before the next aging, which {@linkcode beforeAging} announces).
+   */
+  used(): void {
+    if (++this.#uses >= this.#sampleSize) this.#halve();
+  }
+
+  /**
+   * Adds `uses` (≥ 1) to the counters of a key already seen (its doorkeeper bits are set), whose
+   * uses were already counted by {@linkcode used}: the same counters as `uses` calls of
+   * {@linkcode incrementSeen}, saturating at 15.
+   */
+  addSeen(hash: number, spread: number, uses: number): void {
+    const counters = this.#counters;
+    const block = this.#block(hash);
+    add(counters, block + (spread & 15), uses);
+    add(counters, block + 16 + ((spread >>> 4) & 15), uses);
+    add(counters, block + 32 + ((spread >>> 8) & 15), uses);
+    add(counters, block + 48 + ((spread >>> 12) & 15), uses);
+  }
+
+  /** {@linkcode count} with `spread` = `spreadOf(hash)` given. */
+  countSpread(hash: number, spread: number): number {
+    return this.#min(hash, spread);
+  }
+
   /** The estimated number of recent uses of the key with `hash`. */
   frequency(hash: number): number {
     const spread = _spreadOf(hash);
@@ -175,16 +215,19 @@ export class _FrequencySketch {
   #min(hash: number, spread: number): number {
     const counters = this.#counters;
     const block = this.#block(hash);
-    return Math.min(
-      read(counters, block + (spread & 15)),
-      read(counters, block + 16 + ((spread >>> 4) & 15)),
-      read(counters, block + 32 + ((spread >>> 8) & 15)),
-      read(counters, block + 48 + ((spread >>> 12) & 15)),
-    );
+    // Integer comparisons, not Math.min (which measured twice the cost of an update).
+    let min = read(counters, block + (spread & 15));
+    const b = read(counters, block + 16 + ((spread >>> 4) & 15));
+    if (b < min) min = b;
+    const c = read(counters, block + 32 + ((spread >>> 8) & 15));
+    if (c < min) min = c;
+    const d = read(counters, block + 48 + ((spread >>> 12) & 15));
+    return d < min ? d : min;
   }
 
   /** Halves every counter (both halves of each byte at once) and empties the doorkeeper. */
   #halve(): void {
+    this.beforeAging?.();
     const counters = this.#counters;
     for (let i = 0; i < counters.length; i++) counters[i] = (counters[i]! >>> 1) & 0x77;
     this.#doorkeeper.fill(0);

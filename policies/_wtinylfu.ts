@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { _Queues, NONE } from "./_queues.ts";
+import { _Queues, NONE, QUEUE_MASK } from "./_queues.ts";
 import { _FrequencySketch, _spreadOf } from "./_sketch.ts";
 
 /** Queue numbers. */
@@ -38,6 +38,15 @@ const BLOCKED_DOOR_FROM = 32_768;
 const WARM = 6;
 /** A warm candidate is admitted one time in this many (plus one). */
 const RANDOM_MASK = 1023;
+
+/**
+ * A slot's byte in `queues.owner` holds, above the queue (two bits): the uses of its key that hits
+ * recorded but the sketch's counters do not hold yet (four bits, saturating at 15 like the
+ * counters), and a flag bit its policy may set at insert (the adaptive policy marks sampled keys).
+ */
+const PENDING_ONE = 4, PENDING = 15 * PENDING_ONE, PENDING_SHIFT = 2;
+/** The flag bit of a slot's byte (see {@linkcode PENDING}). */
+export const FLAG = 64;
 
 /** W-TinyLFU over slots identified by key hashes; see the module doc. */
 export class _WindowTinyLfu {
@@ -61,6 +70,7 @@ export class _WindowTinyLfu {
     this.queues = new _Queues(3, capacity);
     this.hashes = new Int32Array(capacity);
     this.sketch = new _FrequencySketch(keys, AGE, keys >= BLOCKED_DOOR_FROM);
+    this.sketch.beforeAging = () => this.#addPending();
     this.window = window;
     this.#random = seed | 0 || 1;
   }
@@ -76,14 +86,16 @@ export class _WindowTinyLfu {
 
   /** A new entry with key hash `hash` in `slot`. */
   insert(slot: number, hash: number): void {
-    this.hashes[slot] = hash;
-    this.sketch.increment(hash);
-    this.queues.push(WINDOW, slot);
+    this.insertSpread(slot, hash, _spreadOf(hash), 0);
   }
 
-  /** A new entry with key hash `hash` (whose spread is `spread`) in `slot`. */
-  insertSpread(slot: number, hash: number, spread: number): void {
+  /**
+   * A new entry with key hash `hash` (whose spread is `spread`) in `slot`; `flag` is
+   * {@linkcode FLAG} to mark it (returned by every {@linkcode hit} of it) or 0.
+   */
+  insertSpread(slot: number, hash: number, spread: number, flag: number): void {
     this.hashes[slot] = hash;
+    this.queues.owner[slot] = flag;
     this.sketch.incrementSpread(hash, spread);
     this.queues.push(WINDOW, slot);
   }
@@ -91,30 +103,52 @@ export class _WindowTinyLfu {
   /** {@linkcode insert} without recording the use in the sketch (for an engine that never admits). */
   insertUncounted(slot: number, hash: number): void {
     this.hashes[slot] = hash;
+    this.queues.owner[slot] = 0;
     this.queues.push(WINDOW, slot);
   }
 
-  /** A use of the entry in `slot`. */
-  access(slot: number): void {
-    const hash = this.hashes[slot]!;
-    this.touch(slot, hash, _spreadOf(hash));
+  /**
+   * A use of the entry in `slot`. Its sketch counters are not touched now: the use waits in the
+   * slot's byte until the entry leaves or the sketch ages, and every estimate of this key adds it
+   * ({@linkcode estimate}), so every estimate of this key is what counting at once gives. (Other
+   * keys that share a counter see those uses later, which only makes their estimates less
+   * inflated.) A hit then touches the slot's byte and links, as LRU's does, not four counters.
+   *
+   * @returns The slot's byte before the hit: `& FLAG` tells whether it was flagged at insert.
+   */
+  hit(slot: number): number {
+    const queues = this.queues;
+    const owner = queues.owner;
+    const state = owner[slot]!;
+    if ((state & PENDING) !== PENDING) owner[slot] = state + PENDING_ONE;
+    this.sketch.used();
+    if ((state & QUEUE_MASK) - 1 === PROBATION) {
+      // Promoted; the protected segment is cut back to its share lazily, in victim().
+      queues.unlink(slot);
+      queues.push(PROTECTED, slot);
+    } else {
+      queues.toHead((state & QUEUE_MASK) - 1, slot);
+    }
+    return state;
   }
 
-  /** A use of the entry in `slot`, whose key hash is `hash` and its spread `spread`. */
+  /**
+   * A use of the entry in `slot`, whose key hash is `hash` and its spread `spread`, counted in the
+   * sketch at once (the miniatures' hits: see the adaptive policy).
+   */
   touch(slot: number, hash: number, spread: number): void {
     this.sketch.incrementSeen(hash, spread);
     this.reorder(slot);
   }
 
   /**
-   * The queue half of a use of `slot` (the sketch half is `sketch.incrementSeen`): the two are
-   * independent, so a batch of uses may do all of one, then all of the other.
+   * The queue half of a use of `slot` (for an engine whose sketch is never read, a 100 % window,
+   * or after counting the use with `sketch.incrementSeen`).
    */
   reorder(slot: number): void {
     const queues = this.queues;
-    const queue = queues.owner[slot]! - 1;
+    const queue = (queues.owner[slot]! & QUEUE_MASK) - 1;
     if (queue === PROBATION) {
-      // Promoted; the protected segment is cut back to its share lazily, in victim().
       queues.unlink(slot);
       queues.push(PROTECTED, slot);
     } else {
@@ -122,9 +156,37 @@ export class _WindowTinyLfu {
     }
   }
 
-  /** Forgets `slot`. */
+  /** The estimated recent uses of the entry in `slot`'s key (its pending uses included). */
+  estimate(slot: number): number {
+    const hash = this.hashes[slot]!;
+    const pending = (this.queues.owner[slot]! & PENDING) >>> PENDING_SHIFT;
+    return Math.min(15, this.sketch.countSpread(hash, _spreadOf(hash)) + pending);
+  }
+
+  /** Forgets `slot` (its pending uses go to the sketch, which remembers the key). */
   remove(slot: number): void {
+    const owner = this.queues.owner;
+    const pending = (owner[slot]! & PENDING) >>> PENDING_SHIFT;
+    if (pending !== 0) {
+      const hash = this.hashes[slot]!;
+      this.sketch.addSeen(hash, _spreadOf(hash), pending);
+    }
     this.queues.unlink(slot);
+    owner[slot] = 0;
+  }
+
+  /** Adds every slot's pending uses to the sketch (before it ages: they happened before). */
+  #addPending(): void {
+    const owner = this.queues.owner;
+    const hashes = this.hashes;
+    const sketch = this.sketch;
+    for (let slot = 0; slot < owner.length; slot++) {
+      const state = owner[slot]!;
+      if ((state & PENDING) === 0) continue;
+      const hash = hashes[slot]!;
+      sketch.addSeen(hash, _spreadOf(hash), (state & PENDING) >>> PENDING_SHIFT);
+      owner[slot] = state & ~PENDING;
+    }
   }
 
   /** The slot to evict; called when one entry too many is held. */
@@ -152,7 +214,7 @@ export class _WindowTinyLfu {
           continue;
         }
         const victim = this.#mainVictim();
-        if (this.#admit(this.hashes[candidate]!, this.hashes[victim]!)) {
+        if (this.#admit(candidate, victim)) {
           queues.unlink(candidate);
           queues.push(PROBATION, candidate);
           return victim;
@@ -169,14 +231,14 @@ export class _WindowTinyLfu {
     this.sketch.clear();
   }
 
+  /** Whether the entry in slot `candidate` should replace the one in slot `victim`. */
   #admit(candidate: number, victim: number): boolean {
-    const sketch = this.sketch;
     // Counters only: the doorkeeper's bit favours whatever was seen since the last aging, and
     // right after an aging that is every candidate (a loop lost 2.5 points to the churn).
-    const candidateFrequency = sketch.count(candidate);
+    const candidateFrequency = this.estimate(candidate);
     // A candidate never counted loses to any victim (and is not warm): skip the victim's count.
     if (candidateFrequency === 0) return false;
-    const victimFrequency = sketch.count(victim);
+    const victimFrequency = this.estimate(victim);
     if (candidateFrequency > victimFrequency) return true;
     if (candidateFrequency < WARM) return false;
     // xorshift32

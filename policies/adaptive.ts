@@ -17,16 +17,18 @@
  * requests at the same time, so their comparison is not confounded by the
  * workload changing between measurements, as a climber's is.
  *
- * Hits are recorded in a small buffer (slot numbers in a typed array) and
- * applied in order at the next write, or when the buffer is full (Caffeine's
- * read buffer, Ben Manes). The buffer never drops a hit: dropping them cost
- * 1.6 points on P6 (docs/benchmarks.md), so the policy scores exactly what
- * applying each hit at once would; the work is batched, not removed.
+ * A hit costs about what an LRU hit costs: it moves the slot in its queue and
+ * records the use in the slot's own byte, not in the sketch's four counters
+ * (`_WindowTinyLfu.hit`); the uses reach the counters when the entry leaves
+ * or the sketch ages, and every estimate of the key adds them, so admission
+ * sees every hit. Caffeine batches hits in a read buffer instead (Ben Manes);
+ * an earlier version here did, and still did all the counter work per hit.
+ * Dropping hits altogether cost 1.6 points on P6 (docs/benchmarks.md).
  *
  * @module
  */
 import type { EvictionPolicy } from "./policy.ts";
-import { _WindowTinyLfu } from "./_wtinylfu.ts";
+import { _WindowTinyLfu, FLAG } from "./_wtinylfu.ts";
 import { _hashKey } from "./_hash.ts";
 import { checkOptionNames } from "../cache.ts";
 import { _spreadOf } from "./_sketch.ts";
@@ -63,6 +65,17 @@ export const _tuning = {
    */
   stable: 4,
   rest: 6,
+  /**
+   * A rest that ran its course, followed by a decision that finds the window still settled, is
+   * followed at once by a rest twice as long, up to `restMax` periods (`rest` again after a move,
+   * an unsettled decision or a rest cut short by a hit-rate change).
+   */
+  restMax: 96,
+  /**
+   * Rests grow only while no other window scores more than `growTie × tie` of its score above the
+   * current one (windows scoring below it do not matter).
+   */
+  growTie: 0.25,
   /** Rests only when one request in `2 ** restMaxShift` or more is sampled. */
   restMaxShift: 5,
   tie: 0.02,
@@ -74,8 +87,6 @@ export const _tuning = {
   /** When set, each decision's candidate index is appended (for the benchmarks). */
   trace: undefined as number[] | undefined,
 };
-/** Hits buffered before they are applied (at the next write, or when it is full). */
-const READ_BUFFER = 128;
 
 /** Options of {@linkcode AdaptiveTinyLfuPolicy}. */
 export interface AdaptiveTinyLfuOptions {
@@ -251,7 +262,7 @@ class _Minis {
       mini.slotOfId[id] = fresh;
       mini.idOfSlot[fresh] = id;
       holders[id]!++;
-      if (mini.counted) engine.insertSpread(fresh, hash, spread);
+      if (mini.counted) engine.insertSpread(fresh, hash, spread, 0);
       else engine.insertUncounted(fresh, hash);
       if (++mini.count > mini.capacity) {
         const victim = engine.victim();
@@ -324,11 +335,6 @@ class _Minis {
 export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   #engine: _WindowTinyLfu;
   #seed: number;
-  #reads = new Int32Array(READ_BUFFER);
-  /** The sampled hashes among the buffered hits, and their spreads (filled while draining). */
-  #sampled = new Int32Array(READ_BUFFER);
-  #sampledSpreads = new Int32Array(READ_BUFFER);
-  #readCount = 0;
   #minis: _Mini[];
   #miniSet: _Minis;
   /** A key is sampled when its hash is below this. */
@@ -343,6 +349,11 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   #margin: number;
   #stableFor: number;
   #restFor: number;
+  /** The length of the next rest, in sampled requests (doubles while rests change nothing). */
+  #restNext = 0;
+  #restMax: number;
+  /** Whether the miniatures came back from a rest that ran its full length. */
+  #rested = false;
   #tie: number;
   #drift: number;
   /** Decisions in a row that kept the window. */
@@ -412,6 +423,8 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     // Only where the miniatures cost much: one request in 32 sampled or more (below ~4 096
     // entries). At one in 64 they are a few percent of a request, and resting costs hit ratio.
     this.#restFor = shift <= tuning.restMaxShift ? Math.round(tuning.rest * this.#period) : 0;
+    this.#restNext = this.#restFor;
+    this.#restMax = Math.max(this.#restFor, Math.round(tuning.restMax * this.#period));
   }
 
   /** The window's current share of the entries. */
@@ -420,41 +433,40 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   }
 
   resize(capacity: number): void {
-    this.#drain();
     this.#engine.resize(capacity);
   }
 
   insert(slot: number, key: string): void {
-    this.#drain();
     const hash = _hashKey(key, this.#seed);
     const spread = _spreadOf(hash);
-    this.#engine.insertSpread(slot, hash, spread);
+    const sampled = hash < this.#sampleBelow;
+    this.#engine.insertSpread(slot, hash, spread, sampled ? FLAG : 0);
     this.#realMisses++;
-    if (hash < this.#sampleBelow) this.#sample(hash, spread);
+    if (sampled) this.#sample(hash, spread);
   }
 
   access(slot: number): void {
-    this.#reads[this.#readCount++] = slot;
-    if (this.#readCount === READ_BUFFER) this.#drain();
+    this.#realHits++;
+    // Sampled keys are flagged at insert, so a hit reads no hash unless it is sampled.
+    if ((this.#engine.hit(slot) & FLAG) !== 0) {
+      const hash = this.#engine.hashes[slot]!;
+      this.#sample(hash, _spreadOf(hash));
+    }
   }
 
   update(slot: number): void {
-    this.#drain();
-    this.#engine.access(slot);
+    this.#engine.hit(slot);
   }
 
   remove(slot: number): void {
-    this.#drain();
     this.#engine.remove(slot);
   }
 
   victim(): number {
-    this.#drain();
     return this.#engine.victim();
   }
 
   clear(): void {
-    this.#readCount = 0;
     this.#engine.clear();
     this.#miniSet.clear();
     this.#current = this.#start;
@@ -462,38 +474,8 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     this.#warming = true;
     this.#untilDecision = this.#period;
     this.#stable = this.#resting = 0;
-  }
-
-  /** Applies the buffered hits, in order. */
-  #drain(): void {
-    const count = this.#readCount;
-    if (count === 0) return;
-    this.#readCount = 0;
-    this.#realHits += count;
-    const reads = this.#reads;
-    const engine = this.#engine;
-    const hashes = engine.hashes;
-    const below = this.#sampleBelow;
-    // In three passes, each in the order of the hits: the sketch's counters, the queues, the
-    // miniatures. They share no state, so this is exactly applying each hit at once; but the
-    // first pass's memory reads do not wait on each other, which in a large cache (where each
-    // is a cache miss) lets the processor overlap them.
-    // The first pass also collects the sampled hits, so the third need not look at the others.
-    const sketch = engine.sketch;
-    const sampled = this.#sampled;
-    const spreads = this.#sampledSpreads;
-    let found = 0;
-    for (let i = 0; i < count; i++) {
-      const hash = hashes[reads[i]!]!;
-      const spread = _spreadOf(hash);
-      sketch.incrementSeen(hash, spread);
-      if (hash < below) {
-        sampled[found] = hash;
-        spreads[found++] = spread;
-      }
-    }
-    for (let i = 0; i < count; i++) engine.reorder(reads[i]!);
-    for (let i = 0; i < found; i++) this.#sample(sampled[i]!, spreads[i]!);
+    this.#restNext = this.#restFor;
+    this.#rested = false;
   }
 
   /** Sets `#rate` and `#count` to the real hit rate and requests since the last call. */
@@ -520,14 +502,24 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
    * Whether the window choice `current` is settled: against every other candidate it either
    * leads by the margin or scores within `tie` of it (resting then costs at most that much).
    */
-  #settled(current: number): boolean {
+  #settled(current: number, tie: number): boolean {
     const minis = this.#minis;
     const mine = minis[current]!.score;
     for (let i = 0; i < minis.length; i++) {
       if (i === current) continue;
       const other = minis[i]!.score;
-      if (Math.abs(mine - other) <= this.#tie * mine) continue;
+      if (Math.abs(mine - other) <= tie * mine) continue;
       if (mine - other <= this.#margin * Math.sqrt(mine + other)) return false;
+    }
+    return true;
+  }
+
+  /** Whether no candidate scores more than `tie` of its score above the window choice `current`. */
+  #unbeaten(current: number, tie: number): boolean {
+    const minis = this.#minis;
+    const mine = minis[current]!.score;
+    for (let i = 0; i < minis.length; i++) {
+      if (minis[i]!.score - mine > tie * mine) return false;
     }
     return true;
   }
@@ -539,8 +531,12 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
       if (--this.#untilDecision <= 0) {
         this.#untilDecision = this.#period;
         // The workload changed under the resting miniatures: wake them now.
-        if (this.#drifted()) this.#resting = 0;
-      }
+        if (this.#drifted()) {
+          this.#resting = 0;
+          this.#restNext = this.#restFor;
+          this.#rested = false;
+        } else if (this.#resting === 0) this.#rested = true;
+      } else if (this.#resting === 0) this.#rested = true;
       if (this.#resting === 0) {
         // Back from a rest: the miniatures are stale, so the next period only refills them.
         this.#warming = true;
@@ -571,15 +567,25 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     const lead = minis[best]!.score - minis[current]!.score;
     // Noise-robust: move only on a clear lead, and one candidate at a time — a jump to a large
     // window flushes the main space, which a large cache takes long to refill.
+    const rested = this.#rested;
+    this.#rested = false;
     if (lead > this.#margin * Math.sqrt(minis[best]!.score + minis[current]!.score)) {
       this.#current = current + Math.sign(best - current);
       this.#stable = 0;
-    } else if (!this.#settled(current)) {
+      this.#restNext = this.#restFor;
+    } else if (!this.#settled(current, this.#tie)) {
       this.#stable = 0;
-    } else if (++this.#stable >= this.#stableFor && this.#restFor > 0) {
-      // Settled for a while: rest the miniatures, and remember the real hit rate to watch.
+      this.#restNext = this.#restFor;
+    } else if (
+      this.#restFor > 0 && (rested || ++this.#stable >= this.#stableFor)
+    ) {
+      // Settled for a while (or still settled right after a rest that changed nothing): rest the
+      // miniatures, and remember the real hit rate to watch.
       this.#stable = 0;
-      this.#resting = this.#restFor;
+      this.#resting = this.#restNext;
+      if (rested && this.#unbeaten(current, this.#tie * _tuning.growTie)) {
+        this.#resting = this.#restNext = Math.min(2 * this.#restNext, this.#restMax);
+      }
       this.#baseRate = this.#rate;
       this.#baseCount = this.#count;
     }

@@ -16,7 +16,7 @@
  * @module
  */
 import type { EvictionPolicy } from "./policy.ts";
-import { _Queues, NONE } from "./_queues.ts";
+import { _Queues, NONE, QUEUE_MASK } from "./_queues.ts";
 import { _Ghost } from "./_ghost.ts";
 import { _hashKey } from "./_hash.ts";
 
@@ -115,7 +115,7 @@ export class S3FifoPolicy implements EvictionPolicy {
     const queues = this.#queues;
     const uses = this.#uses;
     const current = this.#current;
-    const currentQueue = current === NONE ? -1 : queues.owner[current]! - 1;
+    const currentQueue = current === NONE ? -1 : (queues.owner[current]! & QUEUE_MASK) - 1;
     const total = queues.size[SMALL]! + queues.size[MAIN]!;
     for (;;) {
       // The entry being written does not count: S3-FIFO evicts before it inserts.

@@ -18,7 +18,7 @@
  * @module
  */
 import type { EvictionPolicy } from "./policy.ts";
-import { _Queues, NONE } from "./_queues.ts";
+import { _Queues, NONE, QUEUE_MASK } from "./_queues.ts";
 import { _FrequencySketch } from "./_sketch.ts";
 import { _hashKey } from "./_hash.ts";
 import { checkOptionNames } from "../cache.ts";
@@ -124,7 +124,7 @@ export class TinyLfuPolicy implements EvictionPolicy {
   access(slot: number): void {
     this.#sketch.incrementSeen(this.#hashes[slot]!, this.#spreads[slot]!);
     const queues = this.#queues;
-    const queue = queues.owner[slot]! - 1;
+    const queue = (queues.owner[slot]! & QUEUE_MASK) - 1;
     if (queue === PROBATION) {
       // Promoted; the protected segment is cut back to its share lazily, in victim().
       queues.unlink(slot);

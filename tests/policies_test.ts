@@ -459,8 +459,11 @@ Deno.test("policy constructors reject unknown option names, listing the accepted
 // hit-ratio evidence (docs/benchmarks.md): Zipf 0.8 52847 → 52698, zipf-phases 53956 → 53954,
 // bursts 75838 → 75826, the other two unchanged. Scores decaying by 0.9 per period instead of 0.8
 // (robustness across hash seeds, docs/benchmarks.md): Zipf 0.8 52698 → 52333, zipf-phases 53954 →
-// 53841, the other three unchanged. Replayed by the simulator with seed 42; any change of
-// behaviour moves them.
+// 53841, the other three unchanged. Third speed round: a hit counts in its slot until the entry
+// leaves or the sketch ages, and rests grow while they change nothing (docs/design.md, twelve-seed
+// evidence in docs/benchmarks.md): Zipf 0.8 52333 → 53063, zipf-phases 53841 → 53856, loop-over
+// 76465 → 76506, bursts 75826 → 75834, scan-hot unchanged. Replayed by the simulator with seed 42;
+// any change of behaviour moves them.
 Deno.test("adaptive: the faster hit path scores the same hits as before, hit for hit", () => {
   const seeded: PolicyFactory = (capacity, limit) =>
     new AdaptiveTinyLfuPolicy(capacity, limit, { seed: 42 });
@@ -470,11 +473,11 @@ Deno.test("adaptive: the faster hit path scores the same hits as before, hit for
   assert.deepEqual(
     traces.map((trace) => `${trace.name} ${hits(trace, 1000)}`),
     [
-      "Zipf 0.8 52333",
-      "zipf-phases 53841",
+      "Zipf 0.8 53063",
+      "zipf-phases 53856",
       "scan-hot 67413",
-      "loop-over 76465",
-      "bursts 75826",
+      "loop-over 76506",
+      "bursts 75834",
     ],
   );
 });
@@ -502,7 +505,10 @@ Deno.test("adaptive: the miniatures' id space grows without changing a hit", () 
 // about 2.5 × the cache size in requests) the window flapped between 0 % and 5 % hundreds of times
 // on loops longer than that memory, for most seeds: here 2 270 moves over ten seeds, the worst
 // seed at 23.2 %; the given loop trace lost up to 2 points at 256 and 512 entries. With 0.9: 180
-// moves, every seed at 24.4–24.7 % (the 0 % window's; OPT 25 %).
+// moves, every seed at 24.4–24.7 % (the 0 % window's; OPT 25 %). Since hits count in their slot
+// (third speed round) the main cache's admissions see less collision noise and the real hit rate
+// the rests watch moves a little differently: 314 moves, every seed still ≥ 24.3 %; the bound is
+// 400, far below the flapping this guards against.
 Deno.test("adaptive: the window does not flap on a loop four times the cache size", () => {
   const size = 256, span = 4 * size;
   const keys = Array.from({ length: span }, (_, i) => `loop:${i}`);
@@ -529,8 +535,48 @@ Deno.test("adaptive: the window does not flap on a loop four times the cache siz
   } finally {
     Object.assign(_tuning, saved);
   }
-  assert.ok(moves <= 300, `${moves} window moves over ten seeds`);
+  assert.ok(moves <= 400, `${moves} window moves over ten seeds`);
   assert.ok(worst >= 24.3, `worst seed ${worst} %`);
+});
+
+// Issue 14, third speed round: a rest that changed nothing is followed by one twice as long (up to
+// `restMax` periods), so a settled cache below 4 096 entries replays almost no sampled request;
+// before, every rest was followed by four decisions of replay (its get hit at 1 000 entries: 1.20×
+// lru-cache's → 1.05×, docs/benchmarks.md).
+Deno.test("adaptive: rests grow while they change nothing, and a hit-rate change ends them", () => {
+  const saved = { ..._tuning };
+  const run = (restMax: number) => {
+    const decisions: number[] = [];
+    Object.assign(_tuning, { restMax, trace: decisions });
+    const policy = new AdaptiveTinyLfuPolicy(1001, 1001, { seed: 1 });
+    const n = 1000;
+    for (let slot = 0; slot < n; slot++) policy.insert(slot, `key:${slot}`);
+    // Uniform hits on a full cache: every window scores alike, ~800 periods of 63 sampled hits.
+    let state = 12345;
+    for (let i = 0; i < 400_000; i++) {
+      state = (Math.imul(state, 1103515245) + 12345) | 0;
+      policy.access((state >>> 8) % n);
+    }
+    const settled = decisions.length;
+    // Every request misses now: the hit rate falls from 100 % to 0 and the rest ends early.
+    let free = n;
+    for (let i = 0; i < 3000; i++) {
+      policy.insert(free, `new:${i}`);
+      free = policy.victim();
+      policy.remove(free);
+    }
+    return { settled, after: decisions.length - settled };
+  };
+  try {
+    const fixed = run(_tuning.rest), growing = run(96);
+    // Fixed rests of 6 periods: a decision every 8 periods (rest, refill, decide).
+    assert.ok(fixed.settled >= 80, `${fixed.settled} decisions with fixed rests`);
+    // Growing: 6, 12, 24, 48, 96, 96 … periods.
+    assert.ok(growing.settled <= 30, `${growing.settled} decisions with growing rests`);
+    assert.ok(growing.after >= 1, `${growing.after} decisions after the change`);
+  } finally {
+    Object.assign(_tuning, saved);
+  }
 });
 
 Deno.test("adaptive: the miniatures rest while the choice is settled, and wake on a hit-rate change", () => {
@@ -550,7 +596,6 @@ Deno.test("adaptive: the miniatures rest while the choice is settled, and wake o
       state = (Math.imul(state, 1103515245) + 12345) | 0;
       policy.access((state >>> 8) % n);
     }
-    policy.victim(); // applies the buffered hits
     const settled = decisions.length;
     assert.ok(settled >= 4 && settled < 20, `${settled} decisions while settled`);
     // Now every request misses: the hit rate falls from 100 % to 0, the miniatures wake, refill

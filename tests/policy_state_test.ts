@@ -58,3 +58,59 @@ for (const keys of [64, 70_000]) {
     assert.deepEqual(hashes.map((hash) => [sketch.count(hash), sketch.frequency(hash)]), before);
   });
 }
+
+// Issue 14, speed of the hit path: a hit keeps its use in the slot's byte instead of four sketch
+// counters. Every estimate of that key must still see it, the sketch must get it when the entry
+// leaves, and an aging must halve it like any other use.
+Deno.test("W-TinyLFU's pending hits count in every estimate, reach the sketch on removal, and age", async () => {
+  const { _WindowTinyLfu } = await import("../policies/_wtinylfu.ts");
+  const { _spreadOf } = await import("../policies/_sketch.ts");
+  // A sketch for 2 048 keys ages every 20 × 2 048 uses: none in the first part.
+  const engine = new _WindowTinyLfu(16, 2048, 0.5, 7);
+  const reference = new _FrequencySketch(2048, 5);
+  const hashes = [1001, 2_000_003, 30_000_007, 400_000_009];
+  hashes.forEach((hash, slot) => {
+    engine.insert(slot, hash);
+    reference.increment(hash);
+  });
+  // Hits 0, 3, 7 and 20 times (the last saturates at 15, as counters do).
+  [0, 3, 7, 20].forEach((hits, slot) => {
+    for (let i = 0; i < hits; i++) {
+      engine.hit(slot);
+      reference.incrementSeen(hashes[slot]!, _spreadOf(hashes[slot]!));
+    }
+  });
+  const counted = hashes.map((hash) => reference.count(hash));
+  assert.deepEqual(counted, [0, 3, 7, 15]);
+  assert.deepEqual(hashes.map((_, slot) => engine.estimate(slot)), counted);
+  // The sketch itself holds none of the hits yet …
+  assert.deepEqual(hashes.map((hash) => engine.sketch.count(hash)), [0, 0, 0, 0]);
+  // … until the entry leaves: then the key's history is the sketch's, as if counted at once.
+  engine.remove(2);
+  assert.equal(engine.sketch.count(hashes[2]!), 7);
+  // An aging adds every pending use first, then halves: 3 → 1, 15 → 7, 7 → 3.
+  for (let i = 0; i < 20 * 2048; i++) engine.sketch.used();
+  assert.deepEqual(
+    [hashes[1]!, hashes[2]!, hashes[3]!].map((hash) => engine.sketch.count(hash)),
+    [1, 3, 7],
+  );
+  assert.deepEqual([1, 3].map((slot) => engine.estimate(slot)), [1, 7]);
+  // The pending uses are gone from the slots (added once, not again on removal).
+  engine.remove(3);
+  assert.equal(engine.sketch.count(hashes[3]!), 7);
+});
+
+Deno.test("_Queues keeps the bits above the queue number for its owner's use", async () => {
+  const { _Queues } = await import("../policies/_queues.ts");
+  const queues = new _Queues(3, 4);
+  queues.owner[2] = 0b1010_1000;
+  queues.push(1, 2);
+  assert.equal(queues.owner[2], 0b1010_1010);
+  queues.unlink(2);
+  assert.equal(queues.owner[2], 0b1010_1000);
+  queues.push(2, 2);
+  queues.move(0, 2);
+  assert.equal(queues.owner[2], 0b1010_1001);
+  assert.deepEqual([...queues.size], [1, 0, 0]);
+  assert.throws(() => new _Queues(4, 4), { name: "RangeError", message: "_Queues: at most 3 queues" });
+});
