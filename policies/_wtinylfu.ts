@@ -113,6 +113,8 @@ export class _WindowTinyLfu {
    * ({@linkcode estimate}), so every estimate of this key is what counting at once gives. (Other
    * keys that share a counter see those uses later, which only makes their estimates less
    * inflated.) A hit then touches the slot's byte and links, as LRU's does, not four counters.
+   * Nor the sketch's use count: the caller reports its hits with `sketch.addUses` before its next
+   * insert.
    *
    * @returns The slot's byte before the hit: `& FLAG` tells whether it was flagged at insert.
    */
@@ -121,7 +123,6 @@ export class _WindowTinyLfu {
     const owner = queues.owner;
     const state = owner[slot]!;
     if ((state & PENDING) !== PENDING) owner[slot] = state + PENDING_ONE;
-    this.sketch.used();
     if ((state & QUEUE_MASK) - 1 === PROBATION) {
       // Promoted; the protected segment is cut back to its share lazily, in victim().
       queues.unlink(slot);

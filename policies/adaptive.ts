@@ -76,8 +76,12 @@ export const _tuning = {
    * current one (windows scoring below it do not matter).
    */
   growTie: 0.25,
-  /** Rests only when one request in `2 ** restMaxShift` or more is sampled. */
+  /**
+   * Rests only when one request in `2 ** restMaxShift` or more is sampled, or the cache holds fewer
+   * than `restBelow` entries.
+   */
   restMaxShift: 5,
+  restBelow: 0,
   tie: 0.02,
   /**
    * A rest ends early when the real cache's hit rate over a period differs from the one before
@@ -363,6 +367,9 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   /** The real cache's hits and misses, and their values at the last period's end. */
   #realHits = 0;
   #realMisses = 0;
+  /** Overwrites (uses for the sketch, not hits), and the hits + overwrites told to the sketch. */
+  #updates = 0;
+  #reportedUses = 0;
   #markHits = 0;
   #markMisses = 0;
   /** The real hit rate of the period before the rest, and its number of requests. */
@@ -422,7 +429,9 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     this.#drift = tuning.drift;
     // Only where the miniatures cost much: one request in 32 sampled or more (below ~4 096
     // entries). At one in 64 they are a few percent of a request, and resting costs hit ratio.
-    this.#restFor = shift <= tuning.restMaxShift ? Math.round(tuning.rest * this.#period) : 0;
+    this.#restFor = shift <= tuning.restMaxShift || entries < tuning.restBelow
+      ? Math.round(tuning.rest * this.#period)
+      : 0;
     this.#restNext = this.#restFor;
     this.#restMax = Math.max(this.#restFor, Math.round(tuning.restMax * this.#period));
   }
@@ -437,6 +446,12 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   }
 
   insert(slot: number, key: string): void {
+    // The hits since the last insert count towards the sketch's aging now, in one call.
+    const uses = this.#realHits + this.#updates;
+    if (uses !== this.#reportedUses) {
+      this.#engine.sketch.addUses(uses - this.#reportedUses);
+      this.#reportedUses = uses;
+    }
     const hash = _hashKey(key, this.#seed);
     const spread = _spreadOf(hash);
     const sampled = hash < this.#sampleBelow;
@@ -455,6 +470,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   }
 
   update(slot: number): void {
+    this.#updates++;
     this.#engine.hit(slot);
   }
 
@@ -467,6 +483,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   }
 
   clear(): void {
+    this.#reportedUses = this.#realHits + this.#updates;
     this.#engine.clear();
     this.#miniSet.clear();
     this.#current = this.#start;

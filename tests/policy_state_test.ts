@@ -89,7 +89,7 @@ Deno.test("W-TinyLFU's pending hits count in every estimate, reach the sketch on
   engine.remove(2);
   assert.equal(engine.sketch.count(hashes[2]!), 7);
   // An aging adds every pending use first, then halves: 3 → 1, 15 → 7, 7 → 3.
-  for (let i = 0; i < 20 * 2048; i++) engine.sketch.used();
+  engine.sketch.addUses(20 * 2048);
   assert.deepEqual(
     [hashes[1]!, hashes[2]!, hashes[3]!].map((hash) => engine.sketch.count(hash)),
     [1, 3, 7],
@@ -112,5 +112,8 @@ Deno.test("_Queues keeps the bits above the queue number for its owner's use", a
   queues.move(0, 2);
   assert.equal(queues.owner[2], 0b1010_1001);
   assert.deepEqual([...queues.size], [1, 0, 0]);
-  assert.throws(() => new _Queues(4, 4), { name: "RangeError", message: "_Queues: at most 3 queues" });
+  assert.throws(() => new _Queues(4, 4), {
+    name: "RangeError",
+    message: "_Queues: at most 3 queues",
+  });
 });
