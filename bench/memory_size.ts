@@ -60,9 +60,7 @@ if (Deno.args.includes("--parts")) {
       `| ${n.toLocaleString("en-US")} | · hashes | ${(engine - sketch - queues3).toFixed(2)} |`,
     );
     console.log(
-      `| ${n.toLocaleString("en-US")} | · miniatures | ${
-        (adaptive - engine).toFixed(2)
-      } |`,
+      `| ${n.toLocaleString("en-US")} | · miniatures | ${(adaptive - engine).toFixed(2)} |`,
     );
     const s3 = footprint(n, () => new S3FifoPolicy(slots));
     const ghost = footprint(n, () => new _Ghost(slots));

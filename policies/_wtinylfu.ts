@@ -123,13 +123,7 @@ export class _WindowTinyLfu {
     const owner = queues.owner;
     const state = owner[slot]!;
     if ((state & PENDING) !== PENDING) owner[slot] = state + PENDING_ONE;
-    if ((state & QUEUE_MASK) - 1 === PROBATION) {
-      // Promoted; the protected segment is cut back to its share lazily, in victim().
-      queues.unlink(slot);
-      queues.push(PROTECTED, slot);
-    } else {
-      queues.toHead((state & QUEUE_MASK) - 1, slot);
-    }
+    this.#move(slot, (state & QUEUE_MASK) - 1);
     return state;
   }
 
@@ -147,9 +141,14 @@ export class _WindowTinyLfu {
    * or after counting the use with `sketch.incrementSeen`).
    */
   reorder(slot: number): void {
+    this.#move(slot, (this.queues.owner[slot]! & QUEUE_MASK) - 1);
+  }
+
+  /** Moves `slot`, which queue `queue` holds, for a use. */
+  #move(slot: number, queue: number): void {
     const queues = this.queues;
-    const queue = (queues.owner[slot]! & QUEUE_MASK) - 1;
     if (queue === PROBATION) {
+      // Promoted; the protected segment is cut back to its share lazily, in victim().
       queues.unlink(slot);
       queues.push(PROTECTED, slot);
     } else {
