@@ -459,12 +459,15 @@ Deno.test("policy constructors reject unknown option names, listing the accepted
 // hit-ratio evidence (docs/benchmarks.md): Zipf 0.8 52847 → 52698, zipf-phases 53956 → 53954,
 // bursts 75838 → 75826, the other two unchanged. Scores decaying by 0.9 per period instead of 0.8
 // (robustness across hash seeds, docs/benchmarks.md): Zipf 0.8 52698 → 52333, zipf-phases 53954 →
-// 53841, the other three unchanged. Third speed round: a hit counts in its slot until the entry
-// leaves or the sketch ages, and rests grow while they change nothing (docs/design.md, twelve-seed
-// evidence in docs/benchmarks.md), and the hits count towards the sketch's aging at the next insert:
-// Zipf 0.8 52333 → 53063, zipf-phases 53841 → 53856, loop-over 76465 → 76512, bursts 75826 →
-// 75834, scan-hot 67413 → 67412. Replayed by the simulator with seed 42;
-// any change of behaviour moves them.
+// 53841, the other three unchanged. Session 3 (never below LRU by more than 0.5 point,
+// docs/benchmarks.md): the miniatures rest only on a clear lead or, after 20 decisions, a tie of
+// every window, and a larger window needs 0.75 margins for the first 20 decisions: Zipf 0.8
+// 52333 → 52784, zipf-phases 53841 → 53930, bursts 75826 → 75837, the other two unchanged. Then
+// the third speed round (docs/design.md; twelve-seed evidence in docs/benchmarks.md): a hit counts
+// in its slot until the entry leaves or the sketch ages, hits count towards the sketch's aging at
+// the next insert, and rests grow while they change nothing: Zipf 0.8 52784 → 53056, zipf-phases
+// 53930 → 53933, scan-hot 67413 → 67412, loop-over 76465 → 76512, bursts 75837 → 75834. Replayed by the
+// simulator with seed 42; any change of behaviour moves them.
 Deno.test("adaptive: the faster hit path scores the same hits as before, hit for hit", () => {
   const seeded: PolicyFactory = (capacity, limit) =>
     new AdaptiveTinyLfuPolicy(capacity, limit, { seed: 42 });
@@ -474,8 +477,8 @@ Deno.test("adaptive: the faster hit path scores the same hits as before, hit for
   assert.deepEqual(
     traces.map((trace) => `${trace.name} ${hits(trace, 1000)}`),
     [
-      "Zipf 0.8 53063",
-      "zipf-phases 53856",
+      "Zipf 0.8 53056",
+      "zipf-phases 53933",
       "scan-hot 67412",
       "loop-over 76512",
       "bursts 75834",
@@ -543,7 +546,8 @@ Deno.test("adaptive: the window does not flap on a loop four times the cache siz
 // Issue 14, third speed round: a rest that changed nothing is followed by one twice as long (up to
 // `restMax` periods), so a settled cache below 4 096 entries replays almost no sampled request;
 // before, every rest was followed by four decisions of replay (its get hit at 1 000 entries: 1.20×
-// lru-cache's → 1.05×, docs/benchmarks.md).
+// lru-cache's → 1.05×, docs/benchmarks.md). Seeds 1, 2, 3, 42: 33–36 decisions growing, 104–207
+// fixed.
 Deno.test("adaptive: rests grow while they change nothing, and a hit-rate change ends them", () => {
   const saved = { ..._tuning };
   const run = (restMax: number) => {
@@ -572,8 +576,9 @@ Deno.test("adaptive: rests grow while they change nothing, and a hit-rate change
     const fixed = run(_tuning.rest), growing = run(96);
     // Fixed rests of 6 periods: a decision every 8 periods (rest, refill, decide).
     assert.ok(fixed.settled >= 80, `${fixed.settled} decisions with fixed rests`);
-    // Growing: 6, 12, 24, 48, 96, 96 … periods.
-    assert.ok(growing.settled <= 30, `${growing.settled} decisions with growing rests`);
+    // Growing: 6, 12, 24, 48, 96, 96 … periods, after the first 20 decisions (no tie settles
+    // before them).
+    assert.ok(growing.settled <= 45, `${growing.settled} decisions with growing rests`);
     assert.ok(growing.after >= 1, `${growing.after} decisions after the change`);
   } finally {
     Object.assign(_tuning, saved);
@@ -591,14 +596,15 @@ Deno.test("adaptive: the miniatures rest while the choice is settled, and wake o
     for (let slot = 0; slot < n; slot++) policy.insert(slot, `key:${slot}`);
     // Uniform hits on a full cache: every window scores alike. One request in 8 is sampled and
     // a period is 63 sampled requests, so 200 000 hits are ~400 periods; replayed without a
-    // rest, ~400 decisions.
+    // rest, ~400 decisions. A tie of every window rests only after 20 decisions (before that, the
+    // miniatures may not have filled), so the first rest starts at about the 24th.
     let state = 12345;
     for (let i = 0; i < 200_000; i++) {
       state = (Math.imul(state, 1103515245) + 12345) | 0;
       policy.access((state >>> 8) % n);
     }
     const settled = decisions.length;
-    assert.ok(settled >= 4 && settled < 20, `${settled} decisions while settled`);
+    assert.ok(settled > 20 && settled < 40, `${settled} decisions while settled`);
     // Now every request misses: the hit rate falls from 100 % to 0, the miniatures wake, refill
     // for a period and decide again, within a few periods (~500 requests each).
     let free = n;
@@ -611,6 +617,70 @@ Deno.test("adaptive: the miniatures rest while the choice is settled, and wake o
   } finally {
     Object.assign(_tuning, saved);
   }
+});
+
+// Issue 14, "never below LRU by more than 0.5 point" (session 3). Each of these fell below LRU by
+// more: bursts at 1 000 entries, seeds 8 and 10 (1.52 and 1.11 below: the miniatures rested at a
+// 20 % window on the tie of every window while they were still filling, and at 50 % on a near tie
+// with 100 %, while the real cache lost 15–25 and 1–2 points a period there); zipf-phases at
+// 10 000 entries, seed 42 (0.60 below: miniatures sampling one key in 64 ranked the windows by which
+// hot keys the sample happened to catch).
+Deno.test("adaptive: never more than 0.5 point below LRU where the window decisions failed", () => {
+  const cases: [string, number, number][] = [
+    ["bursts", 1000, 8],
+    ["bursts", 1000, 10],
+    ["zipf-phases", 10_000, 42],
+  ];
+  const below = cases.map(([name, size, seed]) => {
+    const trace = adversarialTraces(size, seed).find((trace) => trace.name === name)!;
+    const adaptive = simulate(
+      trace,
+      (capacity, limit) => new AdaptiveTinyLfuPolicy(capacity, limit, { seed }),
+      size,
+    );
+    const lru = simulate(trace, POLICIES.lru!, size);
+    return `${name}@${size} seed ${seed}: ${(lru - adaptive).toFixed(2)}`;
+  });
+  const worst = Math.max(...below.map((line) => Number(line.split(": ")[1])));
+  assert.ok(worst <= 0.5, below.join(", "));
+});
+
+// Before session 3 the window took 47 000 and 97 000 requests to reach 100 % on bursts at 1 000
+// entries for seeds 1 and 10, and never did for seed 8 (rests on ties; at a 20 % window the real
+// cache scores 15–25 points below LRU there). Now every seed of 42, 1 … 11 reaches it within
+// 15 400 requests.
+Deno.test("adaptive: on recency bursts the window reaches 100 % within 16 000 requests", () => {
+  const size = 1000;
+  const reached = [1, 8, 10].map((seed) => {
+    const trace = adversarialTraces(size, seed).find((trace) => trace.name === "bursts")!;
+    const policy = new AdaptiveTinyLfuPolicy(size + 1, undefined, { seed });
+    // simulate()'s loop, watching the window after every request.
+    const slotOf = new Int32Array(trace.keys.length).fill(-1);
+    const idOf = new Int32Array(size + 1);
+    const free: number[] = [];
+    let used = 0, count = 0;
+    for (let i = 0; i < trace.requests.length; i++) {
+      const id = trace.requests[i]!;
+      const slot = slotOf[id]!;
+      if (slot >= 0) policy.access(slot);
+      else {
+        const fresh = free.pop() ?? used++;
+        slotOf[id] = fresh;
+        idOf[fresh] = id;
+        policy.insert(fresh, trace.keys[id]!);
+        if (++count > size) {
+          const victim = policy.victim();
+          policy.remove(victim);
+          slotOf[idOf[victim]!] = -1;
+          free.push(victim);
+          count--;
+        }
+      }
+      if (policy.window === 1) return i;
+    }
+    return -1;
+  });
+  assert.ok(reached.every((at) => at >= 0 && at < 16_000), `reached 100 % at ${reached}`);
 });
 
 Deno.test("a blocked doorkeeper keeps every estimate exactly when the sketch grows", () => {
