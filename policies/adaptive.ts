@@ -432,10 +432,11 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     this.#tiedAfter = tuning.tiedAfter;
     this.#tie = tuning.tie;
     this.#drift = tuning.drift;
-    // Only where the miniatures cost much: one request in 32 sampled or more (below ~4 096
-    // entries). At one in 64 they are a few percent of a request, and resting costs hit ratio.
-    // By the share sampled, not by `shift`: where the miniatures are capped (`miniMax`), `shift`
-    // is one less than the share says.
+    // Only where the miniatures cost much: one request in 32 sampled or more (below 32 768
+    // entries; below ~4 096 while `miniShift` was 6). At one in 64 they are a few percent of a
+    // request, and resting costs hit ratio (P6 at 50 000: 0.2–0.9 points). By the share sampled,
+    // not by `shift`: where the miniatures are capped (`miniMax`), `shift` can be one less than
+    // the share says (50 000 entries: shift 5, one request in 49).
     this.#restFor = this.#sampleBelow >= 2 ** (30 - tuning.restMaxShift)
       ? Math.round(tuning.rest * this.#period)
       : 0;
