@@ -131,6 +131,8 @@ function build(name: string, requests: Int32Array, keyCount: number): Trace {
  * - `loop-over`: a loop over 1.2 × size keys (LRU and FIFO score 0), with 10 % Zipf noise;
  * - `bursts`: new keys arrive in bursts and are hot for a short while (70 % of requests go to the
  *   last size / 4 keys introduced), then never come back; 30 % Zipf 0.8 background over 5 × size.
+ * - `bursts-zipf`: recency, then frequency — `bursts` for half the requests, then Zipf 0.9 over
+ *   10 × size other keys (the window must come down from 100 %; issue 14, session 3).
  */
 export function adversarialTraces(size: number, seed: number): Trace[] {
   const count = 100 * size;
@@ -184,6 +186,16 @@ export function adversarialTraces(size: number, seed: number): Trace[] {
       } else requests[i] = draw();
     }
     traces.push(build("bursts", requests, next + 1));
+  }
+  {
+    const [, , , bursts] = traces;
+    const half = count >>> 1;
+    const offset = bursts!.keys.length;
+    const draw = zipfSampler(0.9, 10 * size, seeded(seed + 4));
+    const requests = new Int32Array(count);
+    requests.set(bursts!.requests.subarray(0, half));
+    for (let i = half; i < count; i++) requests[i] = offset + draw();
+    traces.push(build("bursts-zipf", requests, offset + 10 * size));
   }
   return traces;
 }

@@ -9,7 +9,8 @@
 // the default on the given traces, once per policy seed: its shortfall against the best
 // reference at each point, mean and worst per seed and over all seeds; with --windows, also each
 // fixed window's hit ratio, the default's engine at the first seed, and the window each seed's
-// miniatures ended at), --tuning={"decay":0.9} (other constants of the adaptive policy).
+// miniatures ended at), --tuning={"decay":0.9} (other constants of the adaptive policy),
+// --synthetic-seed=7 (seeds the synthetic workloads and the seeded policies on them; default 42).
 // Progress goes to stderr. Policies replay through bench/_simulate.ts, which drives them exactly
 // as MemoryStore does (insert on a miss, then evict while over the bound); policies that take a
 // seed get seed 42, so reruns give the same figures.
@@ -223,10 +224,12 @@ for (const [name, reference] of Object.entries(REFERENCES)) {
 }
 
 if (wanted.includes("synthetic")) {
+  const syntheticSeed = Number(flag("synthetic-seed")?.[0] ?? SEED);
+  policySeed = syntheticSeed;
   const workloads = SYNTHETIC_SIZES.map((size) => [
-    zipfTrace(0.8, 10 * size, 100 * size, SEED),
-    zipfTrace(1.0, 10 * size, 100 * size, SEED),
-    ...adversarialTraces(size, SEED),
+    zipfTrace(0.8, 10 * size, 100 * size, syntheticSeed),
+    zipfTrace(1.0, 10 * size, 100 * size, syntheticSeed),
+    ...adversarialTraces(size, syntheticSeed),
   ]);
   const labels = workloads[0]!.map((trace) => trace.name);
   const results = workloads.map((traces, s) =>
@@ -235,7 +238,7 @@ if (wanted.includes("synthetic")) {
   const columns = SYNTHETIC_SIZES.flatMap((size) => labels.map((label) => `${label}: ${size}`));
   const lru = names.indexOf("lru"), k = names.indexOf(DEFAULT_POLICY);
   const lines = [
-    `Seeded synthetic workloads (seed ${SEED}; \`bench/_traces.ts\`), 100 × the cache size requests ` +
+    `Seeded synthetic workloads (seed ${syntheticSeed}; \`bench/_traces.ts\`), 100 × the cache size requests ` +
     `each, at ${SYNTHETIC_SIZES.map(fmtSize).join(" and ")} entries. Hit ratio (%):`,
     "",
     `| policy | ${columns.join(" | ")} |`,
@@ -258,7 +261,7 @@ if (wanted.includes("synthetic")) {
   sections.push(lines.join("\n"));
   labels.forEach((label, w) =>
     panels.push({
-      title: `${label} (synthetic, seed ${SEED})`,
+      title: `${label} (synthetic, seed ${syntheticSeed})`,
       sizes: SYNTHETIC_SIZES,
       ratios: new Map(names.map((policy, p) => [policy, results.map((bySize) => bySize[w]![p]!)])),
     })
