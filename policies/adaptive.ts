@@ -21,9 +21,11 @@
  * records the use in the slot's own byte, not in the sketch's four counters
  * (`_WindowTinyLfu.hit`); the uses reach the counters when the entry leaves
  * or the sketch ages, and every estimate of the key adds them, so admission
- * sees every hit. Caffeine batches hits in a read buffer instead (Ben Manes);
- * an earlier version here did, and still did all the counter work per hit.
- * Dropping hits altogether cost 1.6 points on P6 (docs/benchmarks.md).
+ * sees every hit. Hits wait in a small buffer (slot numbers in a typed array)
+ * and are applied in order at the next other call, or when it is full
+ * (Caffeine's read buffer, Ben Manes): applied in passes, their cache misses
+ * overlap. The buffer never drops a hit: dropping them cost 1.6 points on P6
+ * (docs/benchmarks.md).
  *
  * @module
  */
@@ -102,6 +104,9 @@ export const _tuning = {
   /** When set, each decision's candidate index is appended (for the benchmarks). */
   trace: undefined as number[] | undefined,
 };
+
+/** Hits buffered before they are applied (at the next other call, or when it is full). */
+const READ_BUFFER = 64;
 
 /** Options of {@linkcode AdaptiveTinyLfuPolicy}. */
 export interface AdaptiveTinyLfuOptions {
@@ -381,6 +386,10 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   /** Sampled requests still to skip while the miniatures rest. */
   #resting = 0;
   /** The real cache's hits and misses, and their values at the last period's end. */
+  /** Hits not yet applied (slots), and the indexes of the sampled ones while draining. */
+  #reads = new Int32Array(READ_BUFFER);
+  #sampled = new Int32Array(READ_BUFFER);
+  #readCount = 0;
   #realHits = 0;
   #realMisses = 0;
   /** Overwrites (uses for the sketch, not hits), and the hits + overwrites told to the sketch. */
@@ -464,10 +473,12 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   }
 
   resize(capacity: number): void {
+    this.#drain();
     this.#engine.resize(capacity);
   }
 
   insert(slot: number, key: string): void {
+    this.#drain();
     // The hits since the last insert count towards the sketch's aging now, in one call.
     const uses = this.#realHits + this.#updates;
     if (uses !== this.#reportedUses) {
@@ -483,28 +494,59 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   }
 
   access(slot: number): void {
-    this.#realHits++;
-    // Sampled keys are flagged at insert, so a hit reads no hash unless it is sampled.
-    if ((this.#engine.hit(slot) & FLAG) !== 0) {
-      const hash = this.#engine.hashes[slot]!;
-      this.#sample(hash, _spreadOf(hash));
-    }
+    this.#reads[this.#readCount++] = slot;
+    if (this.#readCount === READ_BUFFER) this.#drain();
   }
 
   update(slot: number): void {
+    this.#drain();
     this.#updates++;
     this.#engine.hit(slot);
   }
 
   remove(slot: number): void {
+    this.#drain();
     this.#engine.remove(slot);
   }
 
   victim(): number {
+    this.#drain();
     return this.#engine.victim();
   }
 
+  /**
+   * Applies the buffered hits, exactly as applying each at once would: in three passes, each in
+   * the order of the hits — the slots' pending counts, the queue moves, the sampled hits'
+   * replay — which share no state. In a large cache each pass's memory reads are cache misses that
+   * do not wait on each other, so the processor overlaps them (get hit at 1 000 000 entries 1.03× →
+   * 0.81× lru-cache's, at 100 000 1.11× → 0.76×; at 1 000 the same).
+   */
+  #drain(): void {
+    const count = this.#readCount;
+    if (count === 0) return;
+    this.#readCount = 0;
+    const reads = this.#reads;
+    const engine = this.#engine;
+    const sampled = this.#sampled;
+    let found = 0;
+    for (let i = 0; i < count; i++) {
+      if ((engine.count(reads[i]!) & FLAG) !== 0) sampled[found++] = i;
+    }
+    for (let i = 0; i < count; i++) engine.reorder(reads[i]!);
+    const hits = this.#realHits;
+    const hashes = engine.hashes;
+    for (let j = 0; j < found; j++) {
+      const i = sampled[j]!;
+      // The real hit count as it stood at this hit (the hit-rate watch reads it).
+      this.#realHits = hits + i + 1;
+      const hash = hashes[reads[i]!]!;
+      this.#sample(hash, _spreadOf(hash));
+    }
+    this.#realHits = hits + count;
+  }
+
   clear(): void {
+    this.#readCount = 0;
     this.#reportedUses = this.#realHits + this.#updates;
     this.#engine.clear();
     this.#miniSet.clear();
