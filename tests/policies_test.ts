@@ -512,10 +512,10 @@ Deno.test("adaptive: the miniatures' id space grows without changing a hit", () 
 // about 2.5 × the cache size in requests) the window flapped between 0 % and 5 % hundreds of times
 // on loops longer than that memory, for most seeds: here 2 270 moves over ten seeds, the worst
 // seed at 23.2 %; the given loop trace lost up to 2 points at 256 and 512 entries. With 0.9: 180
-// moves, every seed at 24.4–24.7 % (the 0 % window's; OPT 25 %). Since hits count in their slot
-// (third speed round) the main cache's admissions see less collision noise and the real hit rate
-// the rests watch moves a little differently: 314 moves, every seed still ≥ 24.3 %; the bound is
-// 400, far below the flapping this guards against.
+// moves, every seed at 24.4–24.7 % (the 0 % window's; OPT 25 %). Session 3: with hits counted in
+// their slot alone this went to 314 moves and a worst seed of 23.9 %; with the window decisions of
+// the same session (a partial tie no longer settles the window) 129 moves, every seed at
+// 24.5–24.7 %.
 Deno.test("adaptive: the window does not flap on a loop four times the cache size", () => {
   const size = 256, span = 4 * size;
   const keys = Array.from({ length: span }, (_, i) => `loop:${i}`);
@@ -542,7 +542,7 @@ Deno.test("adaptive: the window does not flap on a loop four times the cache siz
   } finally {
     Object.assign(_tuning, saved);
   }
-  assert.ok(moves <= 400, `${moves} window moves over ten seeds`);
+  assert.ok(moves <= 300, `${moves} window moves over ten seeds`);
   assert.ok(worst >= 24.3, `worst seed ${worst} %`);
 });
 
