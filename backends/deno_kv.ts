@@ -4,16 +4,9 @@
  *
  * @module
  */
-import {
-  _opAndKey,
-  addDelta,
-  CacheConnectionError,
-  CacheError,
-  scrubSecrets,
-  SerializationError,
-} from "../cache.ts";
+import { _opAndKey, addDelta, CacheConnectionError, CacheError, scrubSecrets } from "../cache.ts";
 import { withDeadline } from "./_toolkit/deadline.ts";
-import { _identityOf, ByteCache, type CounterOp } from "./_base.ts";
+import { _identityOf, _judgeStored, ByteCache, type CounterOp } from "./_base.ts";
 import { type DenoKvCacheOptions, resolveOptions } from "./deno_kv/_options.ts";
 import {
   decodeHeader,
@@ -234,15 +227,11 @@ export class DenoKvCache extends ByteCache {
     return await this.#write("add", key, "value", async (current) => {
       const store: [boolean, Action] = [true, { bytes: ready, expires: this.#expiry(ttl) }];
       if (!current.live) return ifAbsent ? store : [false, undefined];
-      if (!current.bytes) return [false, undefined];
-      let found: unknown;
-      try {
-        found = await this._decode(key, current.bytes);
-      } catch (error) {
-        if (error instanceof SerializationError) return [false, undefined];
-        throw error;
-      }
-      return (await dead(found)) ? store : [false, undefined];
+      const bytes = current.bytes;
+      if (!bytes) return [false, undefined];
+      return (await _judgeStored(() => this._decode(key, bytes), dead))
+        ? store
+        : [false, undefined];
     });
   }
 
