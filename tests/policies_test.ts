@@ -8,6 +8,7 @@ import {
   AdaptiveTinyLfuPolicy,
   DEFAULT_POLICY,
   type EvictionCause,
+  type EvictionPolicy,
   MemoryCache,
   MemoryStore,
   type MemoryStoreOptions,
@@ -679,31 +680,27 @@ Deno.test("adaptive: on recency bursts the window reaches 100 % within 16 000 re
   const reached = [1, 8, 10].map((seed) => {
     const trace = adversarialTraces(size, seed).find((trace) => trace.name === "bursts")!;
     const policy = new AdaptiveTinyLfuPolicy(size + 1, undefined, { seed });
-    // simulate()'s loop, watching the window after every request.
-    const slotOf = new Int32Array(trace.keys.length).fill(-1);
-    const idOf = new Int32Array(size + 1);
-    const free: number[] = [];
-    let used = 0, count = 0;
-    for (let i = 0; i < trace.requests.length; i++) {
-      const id = trace.requests[i]!;
-      const slot = slotOf[id]!;
-      if (slot >= 0) policy.access(slot);
-      else {
-        const fresh = free.pop() ?? used++;
-        slotOf[id] = fresh;
-        idOf[fresh] = id;
-        policy.insert(fresh, trace.keys[id]!);
-        if (++count > size) {
-          const victim = policy.victim();
-          policy.remove(victim);
-          slotOf[idOf[victim]!] = -1;
-          free.push(victim);
-          count--;
-        }
-      }
-      if (policy.window === 1) return i;
-    }
-    return -1;
+    // simulate() drives it through a wrapper that notes the request at which the window first
+    // reaches 100 %.
+    let request = -1, reached = -1;
+    const watch = () => {
+      if (reached < 0 && policy.window === 1) reached = request;
+    };
+    const watched: EvictionPolicy = {
+      resize: (capacity) => policy.resize(capacity),
+      insert: (slot, key) => (request++, policy.insert(slot, key), watch()),
+      access: (slot) => (request++, policy.access(slot), watch()),
+      update: (slot) => policy.update(slot),
+      remove: (slot) => (policy.remove(slot), watch()),
+      victim: () => {
+        const victim = policy.victim();
+        watch();
+        return victim;
+      },
+      clear: () => policy.clear(),
+    };
+    simulate(trace, () => watched, size);
+    return reached;
   });
   assert.ok(reached.every((at) => at >= 0 && at < 16_000), `reached 100 % at ${reached}`);
 });
