@@ -49,6 +49,24 @@ topologyTest(
       await peer!.inbox.next("the marker's delivery", (l) => l.includes(`"${marker}"`));
       peer!.inbox.drain();
     };
+    /**
+     * After a failover: waits until a write of `k` goes through (L2 and the publisher may need a
+     * moment to learn the new topology), the peer handled it, and the peer's L2 (its own cluster
+     * client) reads it too — an error is no value.
+     */
+    const writeGoesThrough = async () => {
+      await waitUntil(
+        "a write to go through",
+        () => a.set("k", `v${round}`).then(() => true),
+        30_000,
+      );
+      await settle();
+      await waitUntil(
+        "the peer's L2 to follow",
+        async () => (await peer!.get("k")) === `v${round}`,
+        30_000,
+      );
+    };
     /** This side writes; once the peer handled the message, it reads the new value. */
     const rounds = async (count: number) => {
       for (let i = 0; i < count; i++, round++) {
@@ -259,18 +277,7 @@ topologyTest(
             victim.resume();
           }
           await waitUntil("the peer to resubscribe", () => peer!.live(), 30_000);
-          await waitUntil(
-            "a write to go through",
-            () => a.set("k", `v${round}`).then(() => true),
-            30_000,
-          );
-          await settle();
-          // the peer's L2 (its own cluster client) may need a moment too; an error is no value
-          await waitUntil(
-            "the peer's L2 to follow",
-            async () => (await peer!.get("k")) === `v${round}`,
-            30_000,
-          );
+          await writeGoesThrough();
           await rounds(3);
           // the old master rejoins as the new master's replica (the next step fails over to it)
           await waitUntil("the old master to rejoin as a replica", async () => {
@@ -305,19 +312,7 @@ topologyTest(
           const owner = nodeOf(bus.shard)!;
           assert.notEqual(owner, victim, "another node");
           assert.equal(await shardSubscribers(owner.port, channel), 2);
-          // L2 and the publisher may need a moment to learn the new topology
-          await waitUntil(
-            "a write to go through",
-            () => a.set("k", `v${round}`).then(() => true),
-            30_000,
-          );
-          await settle();
-          // the peer's L2 (its own cluster client) may need a moment too; an error is no value
-          await waitUntil(
-            "the peer's L2 to follow",
-            async () => (await peer!.get("k")) === `v${round}`,
-            30_000,
-          );
+          await writeGoesThrough();
           await rounds(5);
         },
       );
