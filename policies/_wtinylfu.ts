@@ -119,7 +119,7 @@ export class _WindowTinyLfu {
    * @returns The slot's byte before the hit: `& FLAG` tells whether it was flagged at insert.
    */
   hit(slot: number): number {
-    const state = this.count(slot);
+    const state = this.countUse(slot);
     this.#move(slot, (state & QUEUE_MASK) - 1);
     return state;
   }
@@ -128,7 +128,7 @@ export class _WindowTinyLfu {
    * The slot-byte half of {@linkcode hit} (the other is {@linkcode reorder}): the two are
    * independent, so a batch of hits may do all of one, then all of the other.
    */
-  count(slot: number): number {
+  countUse(slot: number): number {
     const owner = this.queues.owner;
     const state = owner[slot]!;
     if ((state & PENDING) !== PENDING) owner[slot] = state + PENDING_ONE;

@@ -380,6 +380,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
   /** Whether the miniatures came back from a rest that ran its full length. */
   #rested = false;
   #tie: number;
+  #growTie: number;
   #drift: number;
   /** Decisions in a row that kept the window. */
   #stable = 0;
@@ -454,6 +455,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     this.#earlyUp = tuning.earlyUp;
     this.#tiedAfter = tuning.tiedAfter;
     this.#tie = tuning.tie;
+    this.#growTie = tuning.growTie * tuning.tie;
     this.#drift = tuning.drift;
     // Only where the miniatures cost much: one request in 32 sampled or more (below 32 768
     // entries; below ~4 096 while `miniShift` was 6). At one in 64 they are a few percent of a
@@ -530,7 +532,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
     const sampled = this.#sampled;
     let found = 0;
     for (let i = 0; i < count; i++) {
-      if ((engine.count(reads[i]!) & FLAG) !== 0) sampled[found++] = i;
+      if ((engine.countUse(reads[i]!) & FLAG) !== 0) sampled[found++] = i;
     }
     for (let i = 0; i < count; i++) engine.reorder(reads[i]!);
     const hits = this.#realHits;
@@ -685,7 +687,7 @@ export class AdaptiveTinyLfuPolicy implements EvictionPolicy {
       // miniatures, and remember the real hit rate to watch.
       this.#stable = 0;
       this.#resting = this.#restNext;
-      if (rested && this.#unbeaten(current, this.#tie * _tuning.growTie)) {
+      if (rested && this.#unbeaten(current, this.#growTie)) {
         this.#resting = this.#restNext = Math.min(2 * this.#restNext, this.#restMax);
       }
       this.#baseRate = this.#rate;
